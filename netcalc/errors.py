@@ -1,0 +1,73 @@
+"""Every error netcalc reports to a user, with where it happened.
+
+The CLI maps these to exit code 2 and a one-line message; nothing else in the package prints.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Location:
+    """Where in a spec something stands: file, 1-based line, and the YAML path or layer name."""
+
+    file: str | None = None
+    line: int | None = None
+    where: str | None = None
+
+    def __str__(self) -> str:
+        parts = []
+        if self.file:
+            parts.append(self.file if self.line is None else f"{self.file}:{self.line}")
+        elif self.line is not None:
+            parts.append(f"line {self.line}")
+        if self.where:
+            parts.append(self.where)
+        return ": ".join(parts)
+
+
+class NetcalcError(Exception):
+    """Bad input of any kind: a spec, a budget, an option. Exit code 2."""
+
+    exit_code = 2
+
+    def __init__(self, message: str, location: Location | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.location = location
+
+    def __str__(self) -> str:
+        if self.location is None or not str(self.location):
+            return self.message
+        return f"{self.location}: {self.message}"
+
+    def at(self, location: Location) -> NetcalcError:
+        """The same error, placed at `location` unless it already knows where it is."""
+        if self.location is None:
+            self.location = location
+        return self
+
+
+class SpecError(NetcalcError):
+    """The spec file is unreadable, malformed or describes an impossible network."""
+
+
+class ShapeError(NetcalcError):
+    """A layer cannot accept its input shape (raised by kinds, located by the analysis)."""
+
+
+class AttrError(NetcalcError):
+    """A layer attribute has the wrong type or value (raised by kinds, located by the parser)."""
+
+
+def did_you_mean(word: str, known: Iterable[str]) -> str:
+    """' (did you mean 'x'?)' for the nearest known word, or '' when nothing is close."""
+    close = difflib.get_close_matches(word, list(known), n=1, cutoff=0.6)
+    return f" (did you mean '{close[0]}'?)" if close else ""
+
+
+def known_list(known: Iterable[str]) -> str:
+    return ", ".join(sorted(known))

@@ -1,0 +1,186 @@
+"""The record every layer kind is: its attributes and one small pure function per figure.
+
+A kind's figures are per sample; the analysis multiplies by the batch. `forward`/`backward` are the NumPy
+reference pair in the cs231n manner and live in the same module as the formulas they prove.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from netcalc.errors import AttrError, ShapeError
+from netcalc.shapes import Shape, format_shape, is_spatial, numel
+
+Attrs = Mapping[str, Any]
+ShapeRule = Callable[[Attrs, tuple[Shape, ...]], Shape]
+ArrayShapes = Callable[[Attrs, tuple[Shape, ...]], dict[str, Shape]]
+Figure = Callable[[Attrs, tuple[Shape, ...], Shape], int]
+Notes = Callable[[Attrs, tuple[Shape, ...], Shape], tuple[str, ...]]
+
+REQUIRED: Any = object()
+MANY = 0  # `inputs` value for kinds that merge two or more inputs
+
+
+@dataclass(frozen=True)
+class Attr:
+    """One attribute: its name, a parser that validates and normalises a value, its default and doc."""
+
+    name: str
+    parse: Callable[[Any], Any]
+    default: Any = REQUIRED
+    doc: str = ""
+
+    @property
+    def required(self) -> bool:
+        return self.default is REQUIRED
+
+
+def no_arrays(attrs: Attrs, ins: tuple[Shape, ...]) -> dict[str, Shape]:
+    return {}
+
+
+def no_figure(attrs: Attrs, ins: tuple[Shape, ...], out: Shape) -> int:
+    return 0
+
+
+def no_notes(attrs: Attrs, ins: tuple[Shape, ...], out: Shape) -> tuple[str, ...]:
+    return ()
+
+
+def same_shape(attrs: Attrs, ins: tuple[Shape, ...]) -> Shape:
+    return ins[0]
+
+
+def resolve_nothing(attrs: dict[str, Any]) -> dict[str, Any]:
+    return attrs
+
+
+@dataclass(frozen=True)
+class LayerKind:
+    """Everything netcalc knows about one kind of layer.
+
+    - `output_shape(attrs, input_shapes)` raises ShapeError for an input it cannot take.
+    - `weights`/`buffers` give the named array shapes the layer owns; parameters are their sizes.
+    - `macs` counts multiply-accumulates (bias excluded); `flops` the elementwise work beyond 2·MACs.
+    - `resolve` fills defaults that depend on other attributes (pool stride, `same` padding).
+    - `forward(xs, params, attrs, train) -> (y, cache)`, `backward(dy, cache) -> (dxs, dparams)`.
+    """
+
+    name: str
+    summary: str
+    output_shape: ShapeRule
+    attrs: tuple[Attr, ...] = ()
+    inputs: int = 1
+    weights: ArrayShapes = no_arrays
+    buffers: ArrayShapes = no_arrays
+    macs: Figure = no_figure
+    flops: Figure = no_figure
+    notes: Notes = no_notes
+    resolve: Callable[[dict[str, Any]], dict[str, Any]] = resolve_nothing
+    forward: Callable[..., Any] | None = field(default=None, compare=False)
+    backward: Callable[..., Any] | None = field(default=None, compare=False)
+    flops_rule: str = ""
+
+    @property
+    def attr_names(self) -> tuple[str, ...]:
+        return tuple(a.name for a in self.attrs)
+
+
+# --- attribute parsers: each returns the normalised value or raises AttrError saying what was expected ---
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def whole(minimum: int = 1) -> Callable[[Any], int]:
+    def parse(value: Any) -> int:
+        if not _is_int(value) or value < minimum:
+            raise AttrError(f"expected a whole number ≥ {minimum}, got {value!r}")
+        return value
+
+    return parse
+
+
+def pair(minimum: int = 1) -> Callable[[Any], tuple[int, int]]:
+    """An int for both axes or `[h, w]`."""
+
+    def parse(value: Any) -> tuple[int, int]:
+        if _is_int(value) and value >= minimum:
+            return (value, value)
+        if (
+            isinstance(value, (list, tuple))
+            and len(value) == 2
+            and all(_is_int(v) and v >= minimum for v in value)
+        ):
+            return (value[0], value[1])
+        raise AttrError(f"expected a whole number ≥ {minimum} or a pair [h, w] of them, got {value!r}")
+
+    return parse
+
+
+def padding(value: Any) -> tuple[int, int] | str:
+    if value == "same":
+        return "same"
+    try:
+        return pair(0)(value)
+    except AttrError:
+        raise AttrError(f"expected a whole number ≥ 0, a pair [h, w] or 'same', got {value!r}") from None
+
+
+def flag(value: Any) -> bool:
+    if not isinstance(value, bool):
+        raise AttrError(f"expected true or false, got {value!r}")
+    return value
+
+
+def real(low: float, high: float | None = None) -> Callable[[Any], float]:
+    def parse(value: Any) -> float:
+        ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+        if not ok or value < low or (high is not None and value > high):
+            upper = f" and ≤ {high}" if high is not None else ""
+            raise AttrError(f"expected a number ≥ {low}{upper}, got {value!r}")
+        return float(value)
+
+    return parse
+
+
+def choice(*options: str) -> Callable[[Any], str]:
+    def parse(value: Any) -> str:
+        if value not in options:
+            raise AttrError(f"expected one of {', '.join(options)}, got {value!r}")
+        return value
+
+    return parse
+
+
+# --- shape helpers shared by kinds ---
+
+
+def spatial_input(ins: tuple[Shape, ...], kind: str) -> tuple[int, int, int]:
+    """The single H×W×C input, or a ShapeError that says why a flat vector will not do."""
+    shape = ins[0]
+    if not is_spatial(shape):
+        raise ShapeError(f"{kind} needs an H×W×C input, got the flat vector {format_shape(shape)}")
+    return shape  # type: ignore[return-value]
+
+
+def channels(shape: Shape) -> int:
+    """Channels of a feature map, features of a flat vector."""
+    return shape[-1]
+
+
+def elements(shape: Shape) -> int:
+    return numel(shape)
+
+
+# Activations a conv or fc layer may fuse (`activation: relu`): counted in FLOPs, no tensor of their own.
+FUSABLE = ("none", "relu", "relu6", "leaky_relu", "sigmoid", "tanh")
+activation_attr = Attr("activation", choice(*FUSABLE), "none", "fused activation: " + ", ".join(FUSABLE))
+
+
+def fused_flops(attrs: Attrs, out: Shape) -> int:
+    """Bias adds and a fused activation: one FLOP per output element each."""
+    return numel(out) * (int(attrs.get("bias", False)) + int(attrs.get("activation", "none") != "none"))

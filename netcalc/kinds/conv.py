@@ -1,0 +1,173 @@
+"""Convolution and transposed convolution: shape rule, weights, MACs and FLOPs.
+
+conv:            out = ⌊(H + 2P − D·(K−1) − 1)/S⌋ + 1 per axis
+                 weights Cout × Cin/G × Kh × Kw (+ Cout bias)
+                 MACs    Hout·Wout·Cout · (Cin/G)·Kh·Kw   (bias excluded)
+conv_transpose:  out = (H − 1)·S − 2P + D·(K−1) + output_padding + 1
+                 weights Cin × Cout/G × Kh × Kw (+ Cout bias)
+                 MACs    H·W·Cin · (Cout/G)·Kh·Kw          (every input pixel is scattered through the kernel)
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from netcalc.errors import AttrError, ShapeError
+from netcalc.kinds.base import (
+    Attr,
+    Attrs,
+    LayerKind,
+    activation_attr,
+    flag,
+    fused_flops,
+    padding,
+    pair,
+    spatial_input,
+    whole,
+)
+from netcalc.kinds.window import same_padding, unread_notes, window_output
+from netcalc.shapes import Shape
+
+_COMMON = (
+    Attr("out", whole(1), doc="output channels"),
+    Attr("kernel", pair(1), doc="kernel size, K or [Kh, Kw]"),
+    Attr("stride", pair(1), 1, "stride, S or [Sh, Sw]"),
+    Attr("padding", padding, 0, "zero padding per side, P, [Ph, Pw] or 'same'"),
+)
+_GROUPED = (
+    Attr("dilation", pair(1), 1, "kernel dilation, D or [Dh, Dw]"),
+    Attr("groups", whole(1), 1, "input and output channels split into G groups (G = Cin: depthwise)"),
+    Attr("bias", flag, True, "learned bias per output channel"),
+    activation_attr,
+)
+
+
+def _resolve_padding(attrs: dict[str, Any]) -> dict[str, Any]:
+    if attrs["padding"] == "same":
+        attrs["padding"] = same_padding(attrs["kernel"], attrs["dilation"])
+    return attrs
+
+
+def _check_groups(attrs: Attrs, cin: int) -> None:
+    groups, out = attrs["groups"], attrs["out"]
+    if cin % groups or out % groups:
+        raise ShapeError(f"groups {groups} must divide both the input channels {cin} and the output channels {out}")
+
+
+def conv_output_shape(attrs: Attrs, ins: tuple[Shape, ...]) -> Shape:
+    h, w, cin = spatial_input(ins, "conv")
+    _check_groups(attrs, cin)
+    (kh, kw), (sh, sw), (ph, pw), (dh, dw) = attrs["kernel"], attrs["stride"], attrs["padding"], attrs["dilation"]
+    return (
+        window_output(h, kh, sh, ph, dh, axis="height"),
+        window_output(w, kw, sw, pw, dw, axis="width"),
+        attrs["out"],
+    )
+
+
+def conv_weights(attrs: Attrs, ins: tuple[Shape, ...]) -> dict[str, Shape]:
+    cin = ins[0][-1]
+    kh, kw = attrs["kernel"]
+    arrays = {"weight": (attrs["out"], cin // attrs["groups"], kh, kw)}
+    if attrs["bias"]:
+        arrays["bias"] = (attrs["out"],)
+    return arrays
+
+
+def conv_macs(attrs: Attrs, ins: tuple[Shape, ...], out: Shape) -> int:
+    """Each output element is one dot product over a (Cin/G)·Kh·Kw window."""
+    h_out, w_out, c_out = out
+    kh, kw = attrs["kernel"]
+    return h_out * w_out * c_out * (ins[0][-1] // attrs["groups"]) * kh * kw
+
+
+def conv_flops(attrs: Attrs, ins: tuple[Shape, ...], out: Shape) -> int:
+    return fused_flops(attrs, out)
+
+
+def conv_notes(attrs: Attrs, ins: tuple[Shape, ...], out: Shape) -> tuple[str, ...]:
+    return unread_notes(ins[0][:2], attrs["kernel"], attrs["stride"], attrs["padding"], attrs["dilation"], out[:2])
+
+
+def transpose_output_size(size: int, kernel: int, stride: int, pad: int, dilation: int, extra: int, axis: str) -> int:
+    out = (size - 1) * stride - 2 * pad + dilation * (kernel - 1) + extra + 1
+    if out < 1:
+        raise ShapeError(
+            f"output {axis} ({size} − 1)·{stride} − 2·{pad} + {dilation}·({kernel}−1) + {extra} + 1 = {out} "
+            "is not positive"
+        )
+    return out
+
+
+def _resolve_transpose(attrs: dict[str, Any]) -> dict[str, Any]:
+    for extra, stride, dilation in zip(attrs["output_padding"], attrs["stride"], attrs["dilation"]):
+        if extra >= max(stride, dilation):
+            raise AttrError(
+                f"output_padding {extra} must be smaller than the stride or the dilation "
+                f"(here {stride} and {dilation}), as in PyTorch"
+            )
+    return attrs
+
+
+def transpose_output_shape(attrs: Attrs, ins: tuple[Shape, ...]) -> Shape:
+    h, w, cin = spatial_input(ins, "conv_transpose")
+    _check_groups(attrs, cin)
+    sizes = [
+        transpose_output_size(size, k, s, p, d, e, axis)
+        for size, k, s, p, d, e, axis in zip(
+            (h, w),
+            attrs["kernel"],
+            attrs["stride"],
+            attrs["padding"],
+            attrs["dilation"],
+            attrs["output_padding"],
+            ("height", "width"),
+        )
+    ]
+    return (sizes[0], sizes[1], attrs["out"])
+
+
+def transpose_weights(attrs: Attrs, ins: tuple[Shape, ...]) -> dict[str, Shape]:
+    cin = ins[0][-1]
+    kh, kw = attrs["kernel"]
+    arrays = {"weight": (cin, attrs["out"] // attrs["groups"], kh, kw)}
+    if attrs["bias"]:
+        arrays["bias"] = (attrs["out"],)
+    return arrays
+
+
+def transpose_macs(attrs: Attrs, ins: tuple[Shape, ...], out: Shape) -> int:
+    """Each input element is multiplied by a (Cout/G)·Kh·Kw slice of the kernel."""
+    h, w, cin = ins[0]
+    kh, kw = attrs["kernel"]
+    return h * w * cin * (attrs["out"] // attrs["groups"]) * kh * kw
+
+
+KINDS = (
+    LayerKind(
+        name="conv",
+        summary="2-D convolution (any kernel, stride, padding, dilation, groups)",
+        attrs=_COMMON + _GROUPED,
+        output_shape=conv_output_shape,
+        weights=conv_weights,
+        macs=conv_macs,
+        flops=conv_flops,
+        notes=conv_notes,
+        resolve=_resolve_padding,
+        flops_rule="2·MACs + one per output element for the bias and one for a fused activation",
+    ),
+    LayerKind(
+        name="conv_transpose",
+        summary="transposed convolution ('deconvolution'), PyTorch's ConvTranspose2d",
+        attrs=_COMMON[:3]
+        + (Attr("padding", pair(0), 0, "padding removed per side, P or [Ph, Pw]"),)
+        + (Attr("output_padding", pair(0), 0, "extra rows/columns added on one side of the output"),)
+        + _GROUPED,
+        output_shape=transpose_output_shape,
+        weights=transpose_weights,
+        macs=transpose_macs,
+        flops=conv_flops,
+        resolve=_resolve_transpose,
+        flops_rule="2·MACs + one per output element for the bias and one for a fused activation",
+    ),
+)

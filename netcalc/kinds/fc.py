@@ -1,0 +1,63 @@
+"""Fully connected layers and the flatten that feeds them.
+
+fc:      weights Out × In (+ Out bias); MACs In·Out. Needs a flat input: a feature map must be flattened
+         first, so the spec says where the H×W×C → N reshape happens (no implicit guess).
+flatten: H×W×C → H·W·C, in PyTorch's C, H, W order.
+"""
+
+from __future__ import annotations
+
+from netcalc.errors import ShapeError
+from netcalc.kinds.base import Attr, Attrs, LayerKind, activation_attr, flag, fused_flops, whole
+from netcalc.shapes import Shape, format_shape, numel
+
+
+def fc_output_shape(attrs: Attrs, ins: tuple[Shape, ...]) -> Shape:
+    if len(ins[0]) != 1:
+        raise ShapeError(
+            f"fc needs a flat input, got the feature map {format_shape(ins[0])}; put a `flatten` layer before it"
+        )
+    return (attrs["out"],)
+
+
+def fc_weights(attrs: Attrs, ins: tuple[Shape, ...]) -> dict[str, Shape]:
+    arrays = {"weight": (attrs["out"], ins[0][0])}
+    if attrs["bias"]:
+        arrays["bias"] = (attrs["out"],)
+    return arrays
+
+
+def fc_macs(attrs: Attrs, ins: tuple[Shape, ...], out: Shape) -> int:
+    return ins[0][0] * attrs["out"]
+
+
+def fc_flops(attrs: Attrs, ins: tuple[Shape, ...], out: Shape) -> int:
+    return fused_flops(attrs, out)
+
+
+def flatten_output_shape(attrs: Attrs, ins: tuple[Shape, ...]) -> Shape:
+    return (numel(ins[0]),)
+
+
+KINDS = (
+    LayerKind(
+        name="fc",
+        summary="fully connected (linear) layer",
+        attrs=(
+            Attr("out", whole(1), doc="output features"),
+            Attr("bias", flag, True, "learned bias per output feature"),
+            activation_attr,
+        ),
+        output_shape=fc_output_shape,
+        weights=fc_weights,
+        macs=fc_macs,
+        flops=fc_flops,
+        flops_rule="2·MACs + one per output for the bias and one for a fused activation",
+    ),
+    LayerKind(
+        name="flatten",
+        summary="H×W×C feature map to a flat vector (C, H, W order)",
+        output_shape=flatten_output_shape,
+        flops_rule="none (a reshape)",
+    ),
+)

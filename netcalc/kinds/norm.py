@@ -1,0 +1,64 @@
+"""Normalisation: batch norm and AlexNet's local response normalisation.
+
+batchnorm: parameters γ and β per channel (2·C); running mean and variance are buffers (2·C), not parameters.
+           FLOPs: 2 per element (inference folds it to one multiply and one add).
+lrn:       PyTorch's LocalResponseNorm, b = a / (k + α/n · Σ a²)^β over n neighbouring channels; no parameters.
+           FLOPs: 2·n + 3 per element (n squares and n − 1 adds, scale, add k, power, divide).
+"""
+
+from __future__ import annotations
+
+from netcalc.kinds.base import Attr, Attrs, LayerKind, channels, real, same_shape, spatial_input, whole
+from netcalc.shapes import Shape, numel
+
+
+def batchnorm_arrays(attrs: Attrs, ins: tuple[Shape, ...]) -> dict[str, Shape]:
+    c = channels(ins[0])
+    return {"gamma": (c,), "beta": (c,)}
+
+
+def batchnorm_buffers(attrs: Attrs, ins: tuple[Shape, ...]) -> dict[str, Shape]:
+    c = channels(ins[0])
+    return {"running_mean": (c,), "running_var": (c,)}
+
+
+def batchnorm_flops(attrs: Attrs, ins: tuple[Shape, ...], out: Shape) -> int:
+    return 2 * numel(out)
+
+
+def lrn_output_shape(attrs: Attrs, ins: tuple[Shape, ...]) -> Shape:
+    return spatial_input(ins, "lrn")
+
+
+def lrn_flops(attrs: Attrs, ins: tuple[Shape, ...], out: Shape) -> int:
+    return (2 * attrs["size"] + 3) * numel(out)
+
+
+KINDS = (
+    LayerKind(
+        name="batchnorm",
+        summary="batch normalisation per channel (or per feature of a flat input)",
+        attrs=(
+            Attr("eps", real(0.0), 1e-5, "added to the variance"),
+            Attr("momentum", real(0.0, 1.0), 0.1, "running-statistics update rate"),
+        ),
+        output_shape=same_shape,
+        weights=batchnorm_arrays,
+        buffers=batchnorm_buffers,
+        flops=batchnorm_flops,
+        flops_rule="2 per element (a multiply and an add once folded)",
+    ),
+    LayerKind(
+        name="lrn",
+        summary="local response normalisation across channels (AlexNet)",
+        attrs=(
+            Attr("size", whole(1), 5, "neighbouring channels summed, n"),
+            Attr("alpha", real(0.0), 1e-4, "α (divided by n, as in PyTorch)"),
+            Attr("beta", real(0.0), 0.75, "β"),
+            Attr("k", real(0.0), 1.0, "k (AlexNet uses 2)"),
+        ),
+        output_shape=lrn_output_shape,
+        flops=lrn_flops,
+        flops_rule="2·size + 3 per element",
+    ),
+)

@@ -1,0 +1,135 @@
+"""Pooling: max and average windows, adaptive average, global average and max.
+
+maxpool/avgpool: out = ⌊(H + 2P − K)/S⌋ + 1 per axis (⌈ ⌉ with ceil_mode, and then, as in PyTorch, a last
+window that would start inside the right padding is dropped). Stride defaults to the kernel.
+FLOPs: max = Kh·Kw − 1 comparisons per output element; avg = Kh·Kw − 1 adds + 1 divide = Kh·Kw.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from netcalc.errors import AttrError
+from netcalc.kinds.base import Attr, Attrs, LayerKind, flag, pair, spatial_input
+from netcalc.kinds.window import unread_notes, window_output
+from netcalc.shapes import Shape, numel
+
+_WINDOW = (
+    Attr("kernel", pair(1), doc="window size, K or [Kh, Kw]"),
+    Attr("stride", pair(1), None, "stride; defaults to the kernel"),
+    Attr("padding", pair(0), 0, "implicit padding per side (−∞ for max, 0 for avg); at most half the kernel"),
+    Attr("ceil_mode", flag, False, "round the output size up instead of down"),
+)
+
+
+def _resolve_window(attrs: dict[str, Any]) -> dict[str, Any]:
+    if attrs["stride"] is None:
+        attrs["stride"] = attrs["kernel"]
+    for pad, kernel in zip(attrs["padding"], attrs["kernel"]):
+        if 2 * pad > kernel:
+            raise AttrError(f"padding {pad} must be at most half the kernel {kernel}, as in PyTorch")
+    return attrs
+
+
+def pool_output_shape(attrs: Attrs, ins: tuple[Shape, ...]) -> Shape:
+    h, w, c = spatial_input(ins, "pooling")
+    (kh, kw), (sh, sw), (ph, pw) = attrs["kernel"], attrs["stride"], attrs["padding"]
+    ceil = attrs["ceil_mode"]
+    return (
+        window_output(h, kh, sh, ph, 1, ceil_mode=ceil, axis="height"),
+        window_output(w, kw, sw, pw, 1, ceil_mode=ceil, axis="width"),
+        c,
+    )
+
+
+def pool_notes(attrs: Attrs, ins: tuple[Shape, ...], out: Shape) -> tuple[str, ...]:
+    return unread_notes(ins[0][:2], attrs["kernel"], attrs["stride"], attrs["padding"], (1, 1), out[:2])
+
+
+def max_flops(attrs: Attrs, ins: tuple[Shape, ...], out: Shape) -> int:
+    kh, kw = attrs["kernel"]
+    return numel(out) * (kh * kw - 1)
+
+
+def avg_flops(attrs: Attrs, ins: tuple[Shape, ...], out: Shape) -> int:
+    kh, kw = attrs["kernel"]
+    return numel(out) * kh * kw
+
+
+def adaptive_bins(size: int, out: int) -> list[tuple[int, int]]:
+    """PyTorch's adaptive bins: [⌊i·H/o⌋, ⌈(i+1)·H/o⌉) for each output index i."""
+    return [(i * size // out, -(-(i + 1) * size // out)) for i in range(out)]
+
+
+def adaptive_output_shape(attrs: Attrs, ins: tuple[Shape, ...]) -> Shape:
+    _, _, c = spatial_input(ins, "adaptive_avgpool")
+    oh, ow = attrs["output"]
+    return (oh, ow, c)
+
+
+def adaptive_flops(attrs: Attrs, ins: tuple[Shape, ...], out: Shape) -> int:
+    """Each output averages its bin: bin-size adds and divides, summed over bins exactly."""
+    h, w, c = ins[0]
+    rows = sum(end - start for start, end in adaptive_bins(h, out[0]))
+    cols = sum(end - start for start, end in adaptive_bins(w, out[1]))
+    return c * rows * cols
+
+
+def global_output_shape(attrs: Attrs, ins: tuple[Shape, ...]) -> Shape:
+    _, _, c = spatial_input(ins, "global pooling")
+    return (1, 1, c)
+
+
+def global_avg_flops(attrs: Attrs, ins: tuple[Shape, ...], out: Shape) -> int:
+    return numel(ins[0])
+
+
+def global_max_flops(attrs: Attrs, ins: tuple[Shape, ...], out: Shape) -> int:
+    h, w, c = ins[0]
+    return (h * w - 1) * c
+
+
+KINDS = (
+    LayerKind(
+        name="maxpool",
+        summary="max pooling over Kh×Kw windows",
+        attrs=_WINDOW,
+        output_shape=pool_output_shape,
+        flops=max_flops,
+        notes=pool_notes,
+        resolve=_resolve_window,
+        flops_rule="Kh·Kw − 1 comparisons per output element",
+    ),
+    LayerKind(
+        name="avgpool",
+        summary="average pooling over Kh×Kw windows",
+        attrs=_WINDOW + (Attr("count_include_pad", flag, True, "padding zeros count in the divisor"),),
+        output_shape=pool_output_shape,
+        flops=avg_flops,
+        notes=pool_notes,
+        resolve=_resolve_window,
+        flops_rule="Kh·Kw per output element (Kh·Kw − 1 adds and a divide)",
+    ),
+    LayerKind(
+        name="adaptive_avgpool",
+        summary="average pooling to a fixed output size (PyTorch's AdaptiveAvgPool2d)",
+        attrs=(Attr("output", pair(1), doc="output size, O or [Oh, Ow]"),),
+        output_shape=adaptive_output_shape,
+        flops=adaptive_flops,
+        flops_rule="one per input element of each bin (adds and the divide), summed over bins",
+    ),
+    LayerKind(
+        name="global_avgpool",
+        summary="average over all of H×W (output 1×1×C)",
+        output_shape=global_output_shape,
+        flops=global_avg_flops,
+        flops_rule="one per input element",
+    ),
+    LayerKind(
+        name="global_maxpool",
+        summary="maximum over all of H×W (output 1×1×C)",
+        output_shape=global_output_shape,
+        flops=global_max_flops,
+        flops_rule="H·W − 1 comparisons per channel",
+    ),
+)

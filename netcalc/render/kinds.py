@@ -1,0 +1,34 @@
+"""`netcalc kinds`: the layer kinds, their attributes and defaults, straight from the registry."""
+
+from __future__ import annotations
+
+from netcalc.errors import SpecError, did_you_mean
+from netcalc.kinds import REGISTRY
+from netcalc.kinds.base import MANY
+
+
+def _default_text(value: object) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return f"default {str(value).lower()}"
+    return f"default {value}"
+
+
+def list_kinds() -> str:
+    width = max(map(len, REGISTRY))
+    return "".join(f"{name.ljust(width)}  {kind.summary}\n" for name, kind in REGISTRY.items())
+
+
+def describe_kind(name: str) -> str:
+    kind = REGISTRY.get(name)
+    if kind is None:
+        raise SpecError(f"unknown kind {name!r}{did_you_mean(name, REGISTRY)}; known kinds: {', '.join(REGISTRY)}")
+    inputs = "two or more, named in `from`" if kind.inputs == MANY else "one"
+    lines = [f"{kind.name}: {kind.summary}", f"  inputs: {inputs}", f"  FLOPs: {kind.flops_rule or 'none'}"]
+    if kind.attrs:
+        lines.append("  attributes:")
+        for attr in kind.attrs:
+            default = "required" if attr.required else _default_text(attr.default)
+            lines.append(f"    {attr.name:<18} {attr.doc}" + (f" ({default})" if default else ""))
+    return "\n".join(lines) + "\n"

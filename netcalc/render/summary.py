@@ -1,0 +1,134 @@
+"""`netcalc summary` output: a rich table, JSON, CSV or Markdown, each a function of the Report alone."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Callable
+from typing import Any
+
+from netcalc.render.units import human_bytes, human_count, share_bar
+from netcalc.report import CONVENTIONS, FIGURES, LayerRow, Report
+from netcalc.shapes import format_shape
+
+SCHEMA_VERSION = 1
+COLUMNS = ("name", "kind", "inputs", "output_shape", *FIGURES)
+
+
+def row_dict(row: LayerRow) -> dict[str, Any]:
+    return {
+        "name": row.name,
+        "kind": row.kind,
+        "inputs": list(row.inputs),
+        "output_shape": list(row.output_shape),
+        **{f: getattr(row, f) for f in FIGURES},
+        "block": row.groups[0].name if row.groups else None,
+        "line": row.line,
+        "notes": list(row.notes),
+    }
+
+
+def report_dict(report: Report, depth: int | None = None) -> dict[str, Any]:
+    """The JSON contract (schema_version 1): exact integers, conventions stated."""
+    totals = report.totals
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "name": report.name,
+        "source": report.source,
+        "input": list(report.input_shape),
+        "batch": report.batch,
+        "dtype": report.dtype,
+        "output_shape": list(report.output_shape),
+        "conventions": CONVENTIONS,
+        "layers": [row_dict(row) for row in report.collapsed(depth)],
+        "totals": {f: getattr(totals, f) for f in FIGURES},
+    }
+
+
+def to_json(report: Report, depth: int | None = None) -> str:
+    return json.dumps(report_dict(report, depth), indent=2, ensure_ascii=False) + "\n"
+
+
+def to_csv(report: Report, depth: int | None = None) -> str:
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(COLUMNS)
+    for row in report.collapsed(depth):
+        writer.writerow(
+            [row.name, row.kind, " ".join(row.inputs), "x".join(map(str, row.output_shape))]
+            + [getattr(row, f) for f in FIGURES]
+        )
+    totals = report.totals
+    writer.writerow(["TOTAL", "", "", "x".join(map(str, report.output_shape))] + [getattr(totals, f) for f in FIGURES])
+    return out.getvalue()
+
+
+def to_markdown(report: Report, depth: int | None = None) -> str:
+    header = ["Layer", "Kind", "Output", "Params", "MACs", "FLOPs", "Activations (B)"]
+    lines = [
+        f"**{report.name}** — input {format_shape(report.input_shape)}, batch {report.batch}, {report.dtype}",
+        "",
+        "| " + " | ".join(header) + " |",
+        "|" + "|".join(["---"] * 3 + ["---:"] * 4) + "|",
+    ]
+    for row in report.collapsed(depth):
+        cells = [f"`{row.name}`", row.kind, format_shape(row.output_shape)]
+        cells += [f"{v:,}" for v in (row.params, row.macs, row.flops, row.activation_bytes)]
+        lines.append("| " + " | ".join(cells) + " |")
+    t = report.totals
+    cells = ["**Total**", "", format_shape(report.output_shape)]
+    cells += [f"**{v:,}**" for v in (t.params, t.macs, t.flops, t.activation_bytes)]
+    lines.append("| " + " | ".join(cells) + " |")
+    lines += ["", f"Parameter memory: {t.param_bytes:,} B ({human_bytes(t.param_bytes)}); buffers: {t.buffers:,}."]
+    lines += [f"- ⚠ `{name}`: {note}" for name, note in report.notes]
+    return "\n".join(lines) + "\n"
+
+
+def to_table(report: Report, depth: int | None = None, *, width: int | None = None, color: bool = False) -> str:
+    """A rich table (imported here only: JSON, CSV and Markdown output must not pay for rich)."""
+    from rich.console import Console
+    from rich.table import Table
+    from rich.text import Text
+
+    totals = report.totals
+    title = f"{report.name} — input {format_shape(report.input_shape)}, batch {report.batch}, {report.dtype}"
+    table = Table(title=title, title_justify="left", show_footer=True, header_style="bold", footer_style="bold")
+    table.add_column("Layer", footer="Total", no_wrap=True)
+    table.add_column("Kind", no_wrap=True)
+    table.add_column("Output", footer=format_shape(report.output_shape), justify="right", no_wrap=True)
+    table.add_column("Params", footer=human_count(totals.params), justify="right")
+    table.add_column("MACs", footer=human_count(totals.macs), justify="right")
+    table.add_column("Memory", footer=human_bytes(totals.activation_bytes), justify="right")
+    table.add_column("MACs share", no_wrap=True)
+    for row in report.collapsed(depth):
+        share = row.macs / totals.macs if totals.macs else 0.0
+        name = Text(row.name, style="yellow") if row.notes else row.name
+        table.add_row(
+            name,
+            row.kind,
+            format_shape(row.output_shape),
+            human_count(row.params) if row.params else "—",
+            human_count(row.macs) if row.macs else "—",
+            human_bytes(row.activation_bytes),
+            f"{share_bar(share)} {share:5.1%}" if row.macs else "",
+        )
+    out = io.StringIO()
+    console = Console(file=out, width=width, force_terminal=color, no_color=not color, highlight=False)
+    console.print(table)
+    console.print(
+        f"params {totals.params:,} ({human_bytes(totals.param_bytes)} as {report.dtype}), "
+        f"buffers {totals.buffers:,} · MACs {totals.macs:,} · FLOPs {totals.flops:,} · "
+        f"activations {totals.activation_bytes:,} B"
+    )
+    for name, note in report.notes:
+        console.print(f"[yellow]note[/yellow] {name}: {note}")
+    return out.getvalue()
+
+
+RENDERERS: dict[str, Callable[..., str]] = {
+    "table": to_table,
+    "json": to_json,
+    "csv": to_csv,
+    "markdown": to_markdown,
+}

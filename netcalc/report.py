@@ -1,0 +1,115 @@
+"""The finished analysis: one frozen row per layer, totals derived from the rows.
+
+Renderers read only this. Totals are properties over the rows, so they cannot disagree with them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import cached_property
+
+from netcalc.network import Group
+from netcalc.shapes import Shape
+
+DTYPE_BYTES = {"float64": 8, "float32": 4, "float16": 2, "bfloat16": 2, "int8": 1}
+FIGURES = ("params", "buffers", "macs", "flops", "activation_bytes", "param_bytes")
+
+CONVENTIONS = {
+    "params": "weights + biases + batch-norm scale and shift; running statistics are `buffers`",
+    "macs": "multiply-accumulates of conv, conv_transpose and fc for the whole batch; bias excluded",
+    "flops": "2·MACs + elementwise work (bias, batch norm, activations, pooling, add, softmax, LRN) for the batch",
+    "activation_bytes": "bytes of each layer's output tensor for the batch and dtype; a fused activation adds none",
+    "param_bytes": "parameters × bytes of the dtype (buffers not included)",
+}
+
+
+@dataclass(frozen=True)
+class LayerRow:
+    name: str
+    kind: str
+    inputs: tuple[str, ...]
+    output_shape: Shape
+    params: int
+    buffers: int
+    macs: int
+    flops: int
+    activation_bytes: int
+    param_bytes: int
+    notes: tuple[str, ...] = ()
+    groups: tuple[Group, ...] = ()
+    line: int | None = None
+
+
+@dataclass(frozen=True)
+class Totals:
+    params: int
+    buffers: int
+    macs: int
+    flops: int
+    activation_bytes: int
+    param_bytes: int
+
+    @classmethod
+    def of(cls, rows: tuple[LayerRow, ...]) -> Totals:
+        return cls(**{f: sum(getattr(r, f) for r in rows) for f in FIGURES})
+
+
+@dataclass(frozen=True)
+class Report:
+    name: str
+    input_shape: Shape
+    batch: int
+    dtype: str
+    layers: tuple[LayerRow, ...]
+    source: str | None = None
+    group_outputs: dict[str, str] = field(default_factory=dict, compare=False)
+
+    @cached_property
+    def totals(self) -> Totals:
+        return Totals.of(self.layers)
+
+    @property
+    def output_shape(self) -> Shape:
+        return self.layers[-1].output_shape if self.layers else self.input_shape
+
+    @property
+    def notes(self) -> tuple[tuple[str, str], ...]:
+        return tuple((row.name, note) for row in self.layers for note in row.notes)
+
+    def collapsed(self, depth: int | None) -> tuple[LayerRow, ...]:
+        """Rows as seen `depth` levels deep: depth 1 folds every top-level block or repeat into one row
+        (as torchinfo's depth), depth 2 shows one level inside them, None shows every layer."""
+        if depth is None:
+            return self.layers
+        order: list[LayerRow | Group] = []
+        members: dict[str, list[LayerRow]] = {}
+        for row in self.layers:
+            if len(row.groups) < depth:
+                order.append(row)
+                continue
+            group = row.groups[depth - 1]
+            if group.name not in members:
+                members[group.name] = []
+                order.append(group)
+            members[group.name].append(row)
+        return tuple(
+            item if isinstance(item, LayerRow) else _fold(item, members[item.name], self.group_outputs)
+            for item in order
+        )
+
+
+def _fold(group: Group, rows: list[LayerRow], group_outputs: dict[str, str]) -> LayerRow:
+    """One row standing for a whole block instance or repeat: figures summed, shape of its output layer."""
+    totals = Totals.of(tuple(rows))
+    inside = {r.name: r for r in rows}
+    output = inside.get(group_outputs.get(group.name, ""), rows[-1])
+    return LayerRow(
+        name=group.name,
+        kind=group.label,
+        inputs=tuple(dict.fromkeys(i for r in rows for i in r.inputs if i not in inside)),
+        output_shape=output.output_shape,
+        notes=tuple(n for r in rows for n in r.notes),
+        groups=rows[0].groups[: rows[0].groups.index(group)],
+        line=rows[0].line,
+        **{f: getattr(totals, f) for f in FIGURES},
+    )

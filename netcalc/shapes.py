@@ -1,0 +1,43 @@
+"""Tensor shapes as users see them: (H, W, C) for feature maps, (N,) for flat vectors."""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Sequence
+
+Shape = tuple[int, ...]
+
+_SHAPE_TEXT = re.compile(r"^\s*(\d+)\s*[xX×]\s*(\d+)\s*[xX×]\s*(\d+)\s*$")
+
+
+def numel(shape: Shape) -> int:
+    return math.prod(shape)
+
+
+def is_spatial(shape: Shape) -> bool:
+    return len(shape) == 3
+
+
+def format_shape(shape: Sequence[int]) -> str:
+    """`56×56×256` for a feature map, `4096` for a flat vector."""
+    return "×".join(str(d) for d in shape)
+
+
+def parse_shape(value: object) -> Shape:
+    """`224x224x3`, `224×224×3` or `[224, 224, 3]` as (H, W, C); ValueError says what was expected."""
+    expected = "H×W×C, e.g. 224x224x3 or [224, 224, 3]"
+    if isinstance(value, str):
+        match = _SHAPE_TEXT.match(value)
+        if match is None:
+            raise ValueError(f"expected {expected}, got {value!r}")
+        dims = tuple(int(g) for g in match.groups())
+    elif isinstance(value, (list, tuple)):
+        if len(value) != 3 or not all(isinstance(d, int) and not isinstance(d, bool) for d in value):
+            raise ValueError(f"expected {expected}, got {list(value)!r}")
+        dims = tuple(value)
+    else:
+        raise ValueError(f"expected {expected}, got {value!r}")
+    if any(d <= 0 for d in dims):
+        raise ValueError(f"every size must be positive, got {format_shape(dims)}")
+    return dims
