@@ -1,0 +1,63 @@
+"""Options shared by every command that analyses a spec, and terminal facts for the table renderers."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import click
+
+from netcalc.report import DTYPE_BYTES
+from netcalc.shapes import Shape, parse_shape
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def input_shape_callback(ctx: click.Context, param: click.Parameter, value: str | None) -> Shape | None:
+    if value is None:
+        return None
+    try:
+        return parse_shape(value)
+    except ValueError as error:
+        raise click.BadParameter(str(error)) from None
+
+
+def analysis_options(dtypes: tuple[str, ...] = tuple(DTYPE_BYTES)) -> Callable[[F], F]:
+    """--input, --batch and --dtype, shared by every command that analyses a spec."""
+
+    def decorate(command: F) -> F:
+        command = click.option(
+            "--dtype", type=click.Choice(dtypes), default="float32", show_default=True, help="element type"
+        )(command)
+        command = click.option(
+            "--batch", type=click.IntRange(min=1), default=1, show_default=True, help="batch size N"
+        )(command)
+        return click.option(
+            "--input",
+            "input_shape",
+            callback=input_shape_callback,
+            metavar="HxWxC",
+            help="override the spec's input size, e.g. 320x320x3",
+        )(command)
+
+    return decorate
+
+
+def format_option(choices: tuple[str, ...] | list[str], default: str) -> Callable[[F], F]:
+    return click.option(
+        "--format", "fmt", type=click.Choice(list(choices)), default=default, show_default=True, help="output format"
+    )
+
+
+def terminal_width() -> int | None:
+    """The width to lay tables out for: $COLUMNS, the terminal's, or rich's default when piped."""
+    if os.environ.get("COLUMNS", "").isdigit():
+        return int(os.environ["COLUMNS"])
+    return shutil.get_terminal_size((120, 24)).columns if sys.stdout.isatty() else None
+
+
+def wants_color() -> bool:
+    return sys.stdout.isatty() and "NO_COLOR" not in os.environ
