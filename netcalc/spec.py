@@ -6,6 +6,7 @@ Every problem is a SpecError that names the file, the line and the layer or YAML
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,7 +19,7 @@ from netcalc.kinds import REGISTRY, get_kind
 from netcalc.kinds.base import MANY, LayerKind
 from netcalc.network import INPUT, Group, Layer, Network
 from netcalc.shapes import Shape, parse_shape
-from netcalc.yamlload import load_yaml_file, load_yaml_text
+from netcalc.yamlload import load_yaml_file, load_yaml_text, paused_gc
 
 TOP_KEYS = ("name", "input", "defaults", "blocks", "layers", "budget")
 BLOCK_KEYS = ("params", "layers", "output", "doc")
@@ -27,6 +28,7 @@ BLOCK_USE_KEYS = ("block", "name", "from", "repeat")
 MAX_REPEAT = 100_000
 MAX_LAYERS = 1_000_000
 REQUIRED_PARAM = "required"
+_EXPRESSION_CHARS = re.compile(r"[\w\s+\-*/%()]+")
 
 
 def load_network(path: str | Path, *, input_shape: Shape | None = None) -> Network:
@@ -58,11 +60,13 @@ def parse_network(data: Any, file: str | None = None, *, input_shape: Shape | No
     layers_data = _sequence(top["layers"], _at(top, "layers", file, "layers"), "a list of layers")
     if not layers_data:
         raise SpecError("`layers` is empty", _at(top, "layers", file, "layers"))
-    expander.expand(layers_data, "layers", _Scope(prefix="", input=INPUT, params={}, stack=()), groups=())
+    with paused_gc():
+        expander.expand(layers_data, "layers", _Scope(prefix="", input=INPUT, params={}, stack=()), groups=())
+        layers = _dependency_order(expander.layers, file)
     return Network(
         name=str(name),
         input_shape=input_shape,
-        layers=_dependency_order(expander.layers, file),
+        layers=layers,
         source=file,
         group_outputs=expander.group_outputs,
         budget=top.get("budget"),
@@ -192,6 +196,8 @@ def _substitute(value: Any, params: Mapping[str, Any]) -> Any:
     try:
         tokens = tokenize(value)
     except ExprError:
+        if _EXPRESSION_CHARS.fullmatch(value):
+            raise  # looks like arithmetic, only malformed (e.g. `/`): say why
         return value  # not an expression at all: a literal such as a name
     if len(tokens) == 1 and isinstance(tokens[0], str):
         return value  # a lone word that is not a parameter: a literal such as 'same' or 'relu'

@@ -7,6 +7,9 @@ an absurd number of nodes through aliases (a "billion laughs" bomb) is refused b
 
 from __future__ import annotations
 
+import gc
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -95,10 +98,27 @@ def _count_nodes(data: Any, limit: int, file: str | None) -> None:
             stack.extend(item)
 
 
+@contextmanager
+def paused_gc() -> Iterator[None]:
+    """Pause the cyclic garbage collector while building many small objects that are all kept.
+
+    Loading a 40,000-layer spec triggers repeated full collections that make the load quadratic-ish; with
+    the collector paused it is linear and about 3× faster. Nothing built here is garbage.
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
 def load_yaml_text(text: str, file: str | None = None) -> Any:
     """Parse YAML text; every failure is a located SpecError."""
     try:
-        data = yaml.load(text, Loader=_Loader)
+        with paused_gc():
+            data = yaml.load(text, Loader=_Loader)
     except SpecError as error:
         raise SpecError(error.message, Location(file, error.location.line if error.location else None)) from None
     except yaml.MarkedYAMLError as error:

@@ -142,8 +142,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.detail:
         figures, rows = measure(args.detail, MODELS.get(args.detail, {}))
         for r in rows:
-            print(f"{r['name']:40s} {r['type']:16s} {str(r['in']):22s} -> {str(r['out']):22s} "
-                  f"params={r['params']:>10d} macs={r['macs']:>12d}")
+            print(
+                f"{r['name']:40s} {r['type']:16s} {r['in']!s:22s} -> {r['out']!s:22s} "
+                f"params={r['params']:>10d} macs={r['macs']:>12d}"
+            )
         print(json.dumps(figures))
         return 0
 
@@ -161,8 +163,11 @@ def main(argv: list[str] | None = None) -> int:
     for name, figures in results.items():
         meta = models.get_model_weights(name).DEFAULT.meta
         if meta["num_params"] != figures["params"] or round(figures["macs"] / 1e9, 3) != meta["_ops"]:
-            print(f"{name}: measured {figures['params']} params, {figures['macs']} MACs; torchvision's metadata "
-                  f"says {meta['num_params']} params, {meta['_ops']} GMACs", file=sys.stderr)
+            print(
+                f"{name}: measured {figures['params']} params, {figures['macs']} MACs; torchvision's metadata "
+                f"says {meta['num_params']} params, {meta['_ops']} GMACs",
+                file=sys.stderr,
+            )
             return 1
 
     document = {

@@ -17,9 +17,9 @@ def window_output(
     span = size + 2 * pad - dilation * (kernel - 1) - 1
     if span < 0:
         raise ShapeError(
-            f"the {_describe(kernel, dilation)} kernel is larger than the padded {axis} "
-            f"{size} + 2·{pad} = {size + 2 * pad}: ⌊({size} + 2·{pad} − {dilation}·({kernel}−1) − 1)/{stride}⌋ + 1 "
-            f"= {span // stride + 1}"
+            f"kernel {_describe(kernel, dilation)} is larger than the padded {axis} "
+            f"{size} + 2·{pad} = {size + 2 * pad}; output {axis} ⌊({size} + 2·{pad} − {dilation}·({kernel}−1) − 1)"
+            f"/{stride}⌋ + 1 = {span // stride + 1}"
         )
     out = (-(-span // stride) if ceil_mode else span // stride) + 1
     if ceil_mode and (out - 1) * stride >= size + pad:

@@ -1,0 +1,223 @@
+"""Budgets: limits on what a network may cost, and the check of a Report against them.
+
+A budget is a mapping (a file of its own, or `budget:` inside a spec; see docs/budgets.md):
+
+    total:     {params: 25.6M, macs: 4.2G, flops: 8.5G, activation_memory: 120MiB, param_memory: 100MiB}
+    per_layer: {params: 2.5M, macs: 250M, activation_memory: 12MiB}
+    layers:
+      "fc*": {params: 1M}
+
+`total` limits the network's totals, `per_layer` every single layer, and each entry of `layers` every layer
+whose full name matches the glob (fnmatch, case-sensitive; `*` also matches dots). Pure logic: no printing,
+no click; every mistake is a located BudgetError.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from fnmatch import fnmatchcase
+from pathlib import Path
+from typing import Any
+
+from netcalc.errors import Location, NetcalcError, did_you_mean
+from netcalc.network import Network
+from netcalc.report import LayerRow, Report
+from netcalc.units import UnitError, parse_bytes, parse_count
+from netcalc.yamlload import load_yaml_file
+
+# budget key -> the Report/LayerRow field it limits
+FIGURES: dict[str, str] = {
+    "params": "params",
+    "macs": "macs",
+    "flops": "flops",
+    "activation_memory": "activation_bytes",
+    "param_memory": "param_bytes",
+}
+BYTE_FIGURES = frozenset({"activation_memory", "param_memory"})
+SECTIONS = ("total", "per_layer", "layers")
+PARSERS: dict[str, Callable[[object], int]] = {f: parse_bytes if f in BYTE_FIGURES else parse_count for f in FIGURES}
+
+
+class BudgetError(NetcalcError):
+    """A budget that cannot be read: an unknown key, a malformed value or unit."""
+
+
+@dataclass(frozen=True)
+class Limit:
+    """One limit: `scope` is "total", "per_layer" or "layers" (then `pattern` is the glob)."""
+
+    scope: str
+    figure: str  # a key of FIGURES
+    value: int
+    text: str  # as written in the budget, e.g. "25.6M"
+    pattern: str | None = None
+    file: str | None = None
+    line: int | None = None
+
+    @property
+    def key(self) -> str:
+        """The limit's path in the budget: `total.params`, `per_layer.macs`, `layers["fc*"].params`."""
+        return f'layers["{self.pattern}"].{self.figure}' if self.scope == "layers" else f"{self.scope}.{self.figure}"
+
+    @property
+    def in_bytes(self) -> bool:
+        return self.figure in BYTE_FIGURES
+
+
+@dataclass(frozen=True)
+class Budget:
+    limits: tuple[Limit, ...]
+    source: str | None = None  # the file the budget was read from
+
+    @property
+    def patterns(self) -> tuple[str, ...]:
+        return tuple(dict.fromkeys(limit.pattern for limit in self.limits if limit.pattern is not None))
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One limit checked against one figure: a total, a layer over the limit, or (when none is) the layer
+    closest to it. `file`/`line` point at what to fix: the layer's line in the spec, or the budget key."""
+
+    limit: Limit
+    actual: int
+    layer: str | None = None
+    file: str | None = None
+    line: int | None = None
+
+    @property
+    def passed(self) -> bool:
+        return self.actual <= self.limit.value
+
+    @property
+    def excess(self) -> int:
+        """How far over the limit (negative: the headroom left)."""
+        return self.actual - self.limit.value
+
+    @property
+    def usage(self) -> float:
+        """actual / limit: 1.0 is exactly at the limit."""
+        if self.limit.value == 0:
+            return 0.0 if self.actual == 0 else float("inf")
+        return self.actual / self.limit.value
+
+
+# --- reading ---
+
+
+def load_budget(path: str | Path) -> Budget:
+    """A budget file."""
+    return parse_budget(load_yaml_file(path), str(path))
+
+
+def budget_of(network: Network, path: str | Path | None = None) -> Budget:
+    """The budget to check `network` against: the file at `path` if given (it wins), else the spec's `budget:`."""
+    if path is not None:
+        return load_budget(path)
+    if network.budget is None:
+        raise BudgetError(
+            "no budget: give --budget BUDGET.yaml or put a `budget:` mapping in the spec", Location(network.source)
+        )
+    return parse_budget(network.budget, network.source)
+
+
+def parse_budget(data: Any, file: str | None = None, *, where: str = "budget") -> Budget:
+    """A Budget from loaded YAML (a LocatedDict keeps line numbers for errors and annotations)."""
+    top = _mapping(data, Location(file, getattr(data, "line", None), where), "a mapping with total, per_layer, layers")
+    limits: list[Limit] = []
+    for section, body in top.items():
+        at = _at(top, section, file, f"{where}.{section}")
+        if section not in SECTIONS:
+            raise BudgetError(_unknown("key", section, where, SECTIONS), at)
+        body = _mapping(body, at, "a mapping")
+        if section == "layers":
+            for pattern, figures in body.items():
+                if not isinstance(pattern, str) or not pattern:
+                    raise BudgetError(f"a layer glob must be a non-empty string, got {pattern!r}", at)
+                glob_at = _at(body, pattern, file, f'{where}.layers["{pattern}"]')
+                figures = _mapping(figures, glob_at, "a mapping of figures, e.g. {params: 1M}")
+                limits += _limits(figures, "layers", file, f'{where}.layers["{pattern}"]', pattern)
+        else:
+            limits += _limits(body, section, file, f"{where}.{section}", None)
+    if not limits:
+        raise BudgetError(
+            f"the budget sets no limits; give {', '.join(SECTIONS)}",
+            Location(file, getattr(data, "line", None), where),
+        )
+    return Budget(tuple(limits), file)
+
+
+def _limits(body: Mapping[Any, Any], scope: str, file: str | None, where: str, pattern: str | None) -> list[Limit]:
+    limits = []
+    for figure, raw in body.items():
+        at = _at(body, figure, file, f"{where}.{figure}")
+        if figure not in FIGURES:
+            raise BudgetError(_unknown("figure", figure, where, tuple(FIGURES)), at)
+        try:
+            value = PARSERS[figure](raw)
+        except UnitError as error:
+            raise BudgetError(f"{figure}: {error.message}", at) from None
+        limits.append(Limit(scope, figure, value, str(raw), pattern, file, at.line))
+    return limits
+
+
+def _unknown(what: str, key: Any, where: str, known: tuple[str, ...]) -> str:
+    return f"unknown {what} {key!r} in {where}{did_you_mean(str(key), known)}; known: {', '.join(known)}"
+
+
+def _mapping(value: Any, location: Location, expected: str) -> Mapping[Any, Any]:
+    if not isinstance(value, dict):
+        got = "nothing" if value is None else "a list" if isinstance(value, list) else repr(value)
+        raise BudgetError(f"expected {expected}, got {got}", location)
+    return value
+
+
+def _at(container: Any, key: Any, file: str | None, where: str) -> Location:
+    line_of = getattr(container, "line_of", None)
+    return Location(file, line_of(key) if line_of else None, where)
+
+
+# --- checking ---
+
+
+def check_budget(report: Report, budget: Budget) -> tuple[Finding, ...]:
+    """Every limit against the report, in the budget's order.
+
+    A total gives one finding. A per-layer or glob limit gives one finding per layer over it, or — when every
+    layer is within it — one for the layer closest to it, so the output can say how much room is left. A glob
+    that matches no layer gives no finding (see `unmatched_patterns`).
+    """
+    findings: list[Finding] = []
+    for limit in budget.limits:
+        field = FIGURES[limit.figure]
+        if limit.scope == "total":
+            actual = getattr(report.totals, field)
+            findings.append(Finding(limit, actual, None, limit.file, limit.line))
+            continue
+        rows = _rows(report, limit)
+        if not rows:
+            continue
+        over = [row for row in rows if getattr(row, field) > limit.value]
+        for row in over or [max(rows, key=lambda r: getattr(r, field))]:
+            findings.append(Finding(limit, getattr(row, field), row.name, report.source, row.line))
+    return tuple(findings)
+
+
+def unmatched_patterns(report: Report, budget: Budget) -> tuple[Limit, ...]:
+    """The first limit of each glob that matches no layer of the report (a warning, not a failure)."""
+    unmatched = {}
+    for limit in budget.limits:
+        if limit.pattern is not None and limit.pattern not in unmatched and not _rows(report, limit):
+            unmatched[limit.pattern] = limit
+    return tuple(unmatched.values())
+
+
+def _rows(report: Report, limit: Limit) -> list[LayerRow]:
+    if limit.pattern is None:
+        return list(report.layers)
+    return [row for row in report.layers if fnmatchcase(row.name, limit.pattern)]
+
+
+def within_budget(findings: tuple[Finding, ...]) -> bool:
+    return all(finding.passed for finding in findings)

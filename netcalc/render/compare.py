@@ -1,0 +1,159 @@
+"""`netcalc compare` output: a rich table, JSON, CSV or Markdown, each a function of the Comparison alone.
+
+Table and Markdown show human units (K/M/G, KiB/MiB); JSON and CSV carry the exact integers.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Callable
+from typing import Any
+
+from netcalc.compare import FIGURES, RATIO_COLUMNS, CompareRow, Comparison, Largest
+from netcalc.render.units import human_bytes, human_count
+from netcalc.report import CONVENTIONS
+from netcalc.shapes import format_shape
+
+SCHEMA_VERSION = 1
+DEPTH_CONVENTION = "layers with both parameters and MACs (conv, conv_transpose, fc); batch norm does not count"
+HEADERS = {
+    "params": "Params",
+    "macs": "MACs",
+    "flops": "FLOPs",
+    "activation_memory": "Activations",
+    "param_memory": "Param memory",
+    "depth": "Depth",
+}
+BYTE_COLUMNS = ("activation_memory", "param_memory")
+
+
+def _human(column: str, value: int) -> str:
+    if column in BYTE_COLUMNS:
+        return human_bytes(value)
+    return str(value) if column == "depth" else human_count(value)
+
+
+def _ratio_text(ratio: float | None) -> str:
+    return "—" if ratio is None else f"{ratio:.2f}×"
+
+
+def _cell(comparison: Comparison, row: CompareRow, column: str) -> str:
+    text = _human(column, row.figure(column))
+    if comparison.baseline is None:
+        return text
+    return f"{text} ({_ratio_text(comparison.ratios(row)[column])})"
+
+
+def _largest_text(largest: Largest | None) -> str:
+    return "—" if largest is None else f"{largest.name} ({largest.share:.1%})"
+
+
+def _label(comparison: Comparison, row: CompareRow) -> str:
+    return f"{row.label} (baseline)" if row is comparison.baseline else row.label
+
+
+def _largest_dict(largest: Largest | None) -> dict[str, Any] | None:
+    return None if largest is None else {"layer": largest.name, "value": largest.value, "share": largest.share}
+
+
+def row_dict(comparison: Comparison, row: CompareRow) -> dict[str, Any]:
+    data: dict[str, Any] = {
+        "label": row.label,
+        "source": row.source,
+        "input": list(row.input_shape),
+        "batch": row.batch,
+        "dtype": row.dtype,
+        **{column: row.figure(column) for column in RATIO_COLUMNS},
+        "largest_by_params": _largest_dict(row.largest_params),
+        "largest_by_macs": _largest_dict(row.largest_macs),
+    }
+    if comparison.baseline is not None:
+        data["ratios"] = comparison.ratios(row)
+    return data
+
+
+def to_json(comparison: Comparison) -> str:
+    conventions = {column: CONVENTIONS[field] for column, field in FIGURES.items()}
+    data = {
+        "schema_version": SCHEMA_VERSION,
+        "conventions": {**conventions, "depth": DEPTH_CONVENTION},
+        "baseline": comparison.baseline.label if comparison.baseline else None,
+        "rows": [row_dict(comparison, row) for row in comparison.rows],
+    }
+    return json.dumps(data, indent=2, ensure_ascii=False) + "\n"
+
+
+def to_csv(comparison: Comparison) -> str:
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    ratios = [f"{column}_ratio" for column in RATIO_COLUMNS] if comparison.baseline else []
+    writer.writerow(
+        ["label", "source", "input", "batch", "dtype", *RATIO_COLUMNS]
+        + ["largest_params_layer", "largest_params", "largest_params_share"]
+        + ["largest_macs_layer", "largest_macs", "largest_macs_share", *ratios]
+    )
+    for row in comparison.rows:
+        cells: list[Any] = [row.label, row.source or "", "x".join(map(str, row.input_shape)), row.batch, row.dtype]
+        cells += [row.figure(column) for column in RATIO_COLUMNS]
+        for largest in (row.largest_params, row.largest_macs):
+            cells += ["", 0, 0.0] if largest is None else [largest.name, largest.value, f"{largest.share:.6f}"]
+        if comparison.baseline:
+            cells += ["" if r is None else f"{r:.6f}" for r in comparison.ratios(row).values()]
+        writer.writerow(cells)
+    return out.getvalue()
+
+
+def to_markdown(comparison: Comparison) -> str:
+    header = ["Network", "Input", *HEADERS.values(), "Largest by params", "Largest by MACs"]
+    lines = [
+        "| " + " | ".join(header) + " |",
+        "|" + "|".join(["---"] * 2 + ["---:"] * len(HEADERS) + ["---"] * 2) + "|",
+    ]
+    for row in comparison.rows:
+        cells = [f"**{_label(comparison, row)}**", format_shape(row.input_shape)]
+        cells += [_cell(comparison, row, column) for column in HEADERS]
+        cells += [f"`{_largest_text(row.largest_params)}`", f"`{_largest_text(row.largest_macs)}`"]
+        lines.append("| " + " | ".join(cells) + " |")
+    batch = {(row.batch, row.dtype) for row in comparison.rows}
+    note = ", ".join(f"batch {b}, {d}" for b, d in sorted(batch))
+    suffix = f"; ratios to **{comparison.baseline.label}**" if comparison.baseline else ""
+    lines += ["", f"_{note}; depth = {DEPTH_CONVENTION}{suffix}._"]
+    return "\n".join(lines) + "\n"
+
+
+def to_table(comparison: Comparison, *, width: int | None = None, color: bool = False) -> str:
+    """A rich table (imported here only: JSON, CSV and Markdown output must not pay for rich)."""
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(header_style="bold")
+    table.add_column("Network", no_wrap=True)
+    table.add_column("Input", justify="right", no_wrap=True)
+    for title in HEADERS.values():
+        table.add_column(title, justify="right")
+    table.add_column("Largest by params")
+    table.add_column("Largest by MACs")
+    for row in comparison.rows:
+        table.add_row(
+            _label(comparison, row),
+            format_shape(row.input_shape),
+            *(_cell(comparison, row, column) for column in HEADERS),
+            _largest_text(row.largest_params),
+            _largest_text(row.largest_macs),
+        )
+    out = io.StringIO()
+    console = Console(file=out, width=width, force_terminal=color, no_color=not color, highlight=False)
+    console.print(table)
+    batch = sorted({(row.batch, row.dtype) for row in comparison.rows})
+    console.print(", ".join(f"batch {b}, {d}" for b, d in batch) + f"; depth = {DEPTH_CONVENTION}")
+    return out.getvalue()
+
+
+RENDERERS: dict[str, Callable[..., str]] = {
+    "table": to_table,
+    "json": to_json,
+    "csv": to_csv,
+    "markdown": to_markdown,
+}

@@ -1,0 +1,175 @@
+"""Compare the analysis with what the NumPy reference pass really did, layer by layer.
+
+Pure: an analysis `Report` and an engine `Run` in, frozen check records out; totals are derived from the rows.
+No NumPy is imported here (the engine's results are plain ints, floats and shape tuples).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Generic, TypeVar
+
+from netcalc.report import Report
+from netcalc.shapes import Shape
+
+if TYPE_CHECKING:
+    from netcalc.reference.engine import LayerRun, Run
+
+T = TypeVar("T")
+
+# Worst relative error a float64 central-difference check may show (cs231n: < 1e-7 is fine, > 1e-2 is wrong;
+# kinks of ReLU/max and batch-norm cancellations can legitimately reach ~1e-6 on a few coordinates).
+GRADCHECK_TOLERANCE = 1e-5
+
+
+@dataclass(frozen=True)
+class Pair(Generic[T]):
+    """One figure: what the analysis says and what the reference pass measured."""
+
+    analysed: T
+    measured: T
+
+    @property
+    def ok(self) -> bool:
+        return self.analysed == self.measured
+
+
+@dataclass(frozen=True)
+class LayerCheck:
+    name: str
+    kind: str
+    output_shape: Pair[Shape]  # H×W×C (or F); a measured shape whose batch is wrong stays as produced, NCHW
+    params: Pair[int]
+    buffers: Pair[int]
+    macs: Pair[int]  # forward MACs: LayerRow.macs vs counted at the GEMM
+    activation_bytes: Pair[int]  # LayerRow.activation_bytes vs the output array's nbytes
+    forward_seconds: float
+    backward_macs: int | None = None  # counted; no formula to compare with (conv/fc: 2 × forward)
+    backward_seconds: float | None = None
+    gradient_problems: tuple[str, ...] = ()
+    gradcheck_error: float | None = None
+
+    @property
+    def figures(self) -> dict[str, Pair]:
+        return {
+            "output_shape": self.output_shape,
+            "params": self.params,
+            "buffers": self.buffers,
+            "macs": self.macs,
+            "activation_bytes": self.activation_bytes,
+        }
+
+    @property
+    def gradcheck_ok(self) -> bool:
+        return self.gradcheck_error is None or self.gradcheck_error <= GRADCHECK_TOLERANCE
+
+    @property
+    def gradients_ok(self) -> bool:
+        return not self.gradient_problems and self.gradcheck_ok
+
+    @property
+    def ok(self) -> bool:
+        return all(p.ok for p in self.figures.values()) and self.gradients_ok
+
+    @property
+    def disagreements(self) -> tuple[str, ...]:
+        found = [name for name, pair in self.figures.items() if not pair.ok]
+        if self.gradient_problems:
+            found.append("gradient shapes")
+        if not self.gradcheck_ok:
+            found.append("gradcheck")
+        return tuple(found)
+
+    @property
+    def seconds(self) -> float:
+        return self.forward_seconds + (self.backward_seconds or 0.0)
+
+
+@dataclass(frozen=True)
+class Verification:
+    name: str
+    input_shape: Shape
+    batch: int
+    dtype: str
+    seed: int
+    backward: bool
+    gradcheck: int
+    layers: tuple[LayerCheck, ...]
+
+    @property
+    def ok(self) -> bool:
+        return all(layer.ok for layer in self.layers)
+
+    @property
+    def failed(self) -> tuple[LayerCheck, ...]:
+        return tuple(layer for layer in self.layers if not layer.ok)
+
+    @property
+    def analysed_macs(self) -> int:
+        return sum(layer.macs.analysed for layer in self.layers)
+
+    @property
+    def counted_macs(self) -> int:
+        return sum(layer.macs.measured for layer in self.layers)
+
+    @property
+    def backward_macs(self) -> int:
+        return sum(layer.backward_macs or 0 for layer in self.layers)
+
+    @property
+    def forward_seconds(self) -> float:
+        return sum(layer.forward_seconds for layer in self.layers)
+
+    @property
+    def backward_seconds(self) -> float:
+        return sum(layer.backward_seconds or 0.0 for layer in self.layers)
+
+    @property
+    def worst_gradcheck(self) -> float | None:
+        errors = [layer.gradcheck_error for layer in self.layers if layer.gradcheck_error is not None]
+        return max(errors) if errors else None
+
+
+def measured_shape(produced: tuple[int, ...], batch: int) -> Shape:
+    """The engine's NCHW (or (N, F)) shape in the analysis convention, H×W×C (or F), when N is the batch."""
+    if len(produced) not in (2, 4) or produced[0] != batch:
+        return tuple(produced)
+    if len(produced) == 4:
+        return (produced[2], produced[3], produced[1])
+    return (produced[1],)
+
+
+def check_layer(row_name: str, row_kind: str, row: object, run: LayerRun, batch: int) -> LayerCheck:
+    from netcalc.report import LayerRow
+
+    assert isinstance(row, LayerRow)
+    return LayerCheck(
+        name=row_name,
+        kind=row_kind,
+        output_shape=Pair(tuple(row.output_shape), measured_shape(run.output_shape, batch)),
+        params=Pair(row.params, run.params_used),
+        buffers=Pair(row.buffers, run.buffers_used),
+        macs=Pair(row.macs, run.forward_macs),
+        activation_bytes=Pair(row.activation_bytes, run.output_nbytes),
+        forward_seconds=run.forward_seconds,
+        backward_macs=run.backward_macs,
+        backward_seconds=run.backward_seconds,
+        gradient_problems=run.gradient_problems,
+        gradcheck_error=run.gradcheck_error,
+    )
+
+
+def compare(report: Report, run: Run, *, seed: int = 0, backward: bool = True, gradcheck: int = 0) -> Verification:
+    """One LayerCheck per analysed layer, matched to the reference pass by name and order."""
+    if [r.name for r in report.layers] != [r.name for r in run.layers]:
+        raise ValueError("the analysis and the reference pass do not cover the same layers")
+    return Verification(
+        name=report.name,
+        input_shape=report.input_shape,
+        batch=report.batch,
+        dtype=report.dtype,
+        seed=seed,
+        backward=backward,
+        gradcheck=gradcheck,
+        layers=tuple(check_layer(r.name, r.kind, r, m, report.batch) for r, m in zip(report.layers, run.layers)),
+    )

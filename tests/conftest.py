@@ -1,0 +1,37 @@
+"""Shared helpers: analyse a small spec written inline, pick a layer's row."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+import netcalc
+from netcalc.report import LayerRow, Report
+
+
+def one_layer(kind: str, input_shape: tuple[int, ...], **attrs: Any) -> LayerRow:
+    """The row of a single layer of `kind` applied to `input_shape` (H, W, C)."""
+    layer = {"kind": kind, "name": "x", **attrs}
+    spec = {"input": list(input_shape), "layers": [layer]}
+    return netcalc.analyze(json.dumps(spec)).layers[-1]
+
+
+def row(report: Report, name: str) -> LayerRow:
+    for r in report.layers:
+        if r.name == name:
+            return r
+    raise KeyError(f"no layer {name!r}; layers: {[r.name for r in report.layers]}")
+
+
+@pytest.fixture
+def write_spec(tmp_path):
+    """Write YAML text to a file in tmp_path and return its path as a string."""
+
+    def write(text: str, name: str = "spec.yaml") -> str:
+        path = tmp_path / name
+        path.write_text(text, encoding="utf-8")
+        return str(path)
+
+    return write

@@ -1,0 +1,56 @@
+"""Pooling shape rules (floor and PyTorch's ceil mode), FLOPs, and the adaptive/global variants."""
+
+from __future__ import annotations
+
+import pytest
+
+from netcalc.errors import NetcalcError
+from tests.conftest import one_layer
+
+POOL_TABLE = [
+    # (kind, attrs, input) -> output
+    pytest.param("maxpool", dict(kernel=2), (224, 224, 64), (112, 112, 64), id="vgg-2x2"),
+    pytest.param("maxpool", dict(kernel=3, stride=2), (55, 55, 96), ((55 - 3) // 2 + 1,) * 2 + (96,), id="alexnet"),
+    pytest.param("maxpool", dict(kernel=3, stride=2, padding=1), (112, 112, 64), (56, 56, 64), id="resnet"),
+    # GoogLeNet: ceil((112 − 3)/2) + 1 = 56 where floor would give 55
+    pytest.param("maxpool", dict(kernel=3, stride=2, ceil_mode=True), (112, 112, 64), (56, 56, 64), id="ceil"),
+    pytest.param("maxpool", dict(kernel=3, stride=2), (112, 112, 64), (55, 55, 64), id="floor"),
+    # ceil mode may not start a window in the padding: ceil((5 + 2 − 2)/2) + 1 = 4, but (4 − 1)·2 = 6 ≥ 5 + 1 → 3
+    pytest.param("maxpool", dict(kernel=2, stride=2, padding=1, ceil_mode=True), (5, 5, 1), (3, 3, 1), id="ceil-pad"),
+    pytest.param("avgpool", dict(kernel=2), (56, 56, 256), (28, 28, 256), id="densenet-transition"),
+    pytest.param("adaptive_avgpool", dict(output=7), (10, 10, 512), (7, 7, 512), id="adaptive"),
+    pytest.param("global_avgpool", {}, (7, 7, 2048), (1, 1, 2048), id="gap"),
+    pytest.param("global_maxpool", {}, (7, 7, 2048), (1, 1, 2048), id="gmp"),
+]
+
+
+@pytest.mark.parametrize(("kind", "attrs", "shape", "out"), POOL_TABLE)
+def test_pool_shapes_and_no_parameters(kind, attrs, shape, out):
+    r = one_layer(kind, shape, **attrs)
+    assert r.output_shape == out
+    assert (r.params, r.macs) == (0, 0)
+
+
+def test_pool_flops():
+    assert one_layer("maxpool", (4, 4, 2), kernel=2).flops == 2 * 2 * 2 * (2 * 2 - 1)
+    assert one_layer("avgpool", (4, 4, 2), kernel=2).flops == 2 * 2 * 2 * (2 * 2)
+    assert one_layer("global_avgpool", (7, 7, 8)).flops == 7 * 7 * 8
+    assert one_layer("global_maxpool", (7, 7, 8)).flops == (7 * 7 - 1) * 8
+
+
+def test_adaptive_flops_sum_the_overlapping_bins():
+    # 5 → 3 bins: [0,2), [1,4), [3,5) → sizes 2 + 3 + 2 = 7 per axis
+    assert one_layer("adaptive_avgpool", (5, 5, 2), output=3).flops == 2 * 7 * 7
+
+
+def test_pool_padding_over_half_the_kernel_is_refused():
+    with pytest.raises(NetcalcError, match="padding 2 must be at most half the kernel 3"):
+        one_layer("maxpool", (8, 8, 1), kernel=3, padding=2)
+
+
+def test_floor_mode_notes_the_dropped_row():
+    # 3×3 stride 2 on 112: windows start at 0..108, the last covers 108..110, row 111 is unread
+    assert one_layer("maxpool", (112, 112, 1), kernel=3, stride=2).notes[0] == (
+        "stride 2 leaves the last 1 row of 112 unread"
+    )
+    assert one_layer("maxpool", (112, 112, 1), kernel=3, stride=2, ceil_mode=True).notes == ()
