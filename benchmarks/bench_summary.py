@@ -56,7 +56,7 @@ def analysis_time(layers: int, runs: int = 3) -> tuple[float, float]:
 def main() -> None:
     python = [sys.executable, "-m", "netcalc"]
     median, best = process_time([*python, "summary", "specs/resnet152.yaml", "--format", "json"])
-    print(f"netcalc summary specs/resnet152.yaml --format json: median {median * 1000:.0f} ms, best {best * 1000:.0f} ms")
+    print(f"netcalc summary specs/resnet152.yaml --format json: median {median * 1e3:.0f} ms, best {best * 1e3:.0f} ms")
     median, best = process_time([sys.executable, "-c", "pass"])
     print(f"  (bare python start-up on this machine: median {median * 1000:.0f} ms)")
     for layers in (10_000, 20_000, 40_000):

@@ -219,5 +219,31 @@ def _rows(report: Report, limit: Limit) -> list[LayerRow]:
     return [row for row in report.layers if fnmatchcase(row.name, limit.pattern)]
 
 
-def within_budget(findings: tuple[Finding, ...]) -> bool:
-    return all(finding.passed for finding in findings)
+@dataclass(frozen=True)
+class CheckResult:
+    """A report checked against a budget: what the renderers of `netcalc check` read."""
+
+    report: Report
+    budget: Budget
+    findings: tuple[Finding, ...]
+    unmatched: tuple[Limit, ...] = ()
+
+    @property
+    def passed(self) -> bool:
+        return all(finding.passed for finding in self.findings)
+
+    @property
+    def violations(self) -> tuple[Finding, ...]:
+        return tuple(finding for finding in self.findings if not finding.passed)
+
+    def by_limit(self) -> dict[Limit, tuple[Finding, ...]]:
+        """Findings grouped by their limit, in the budget's order."""
+        groups: dict[Limit, list[Finding]] = {}
+        for finding in self.findings:
+            groups.setdefault(finding.limit, []).append(finding)
+        return {limit: tuple(findings) for limit, findings in groups.items()}
+
+
+def check(report: Report, budget: Budget) -> CheckResult:
+    """Check `report` against `budget`: every finding, and the globs that matched nothing."""
+    return CheckResult(report, budget, check_budget(report, budget), unmatched_patterns(report, budget))

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Generic, TypeVar
 
-from netcalc.report import Report
+from netcalc.report import LayerRow, Report
 from netcalc.shapes import Shape
 
 if TYPE_CHECKING:
@@ -139,13 +139,10 @@ def measured_shape(produced: tuple[int, ...], batch: int) -> Shape:
     return (produced[1],)
 
 
-def check_layer(row_name: str, row_kind: str, row: object, run: LayerRun, batch: int) -> LayerCheck:
-    from netcalc.report import LayerRow
-
-    assert isinstance(row, LayerRow)
+def check_layer(row: LayerRow, run: LayerRun, batch: int) -> LayerCheck:
     return LayerCheck(
-        name=row_name,
-        kind=row_kind,
+        name=row.name,
+        kind=row.kind,
         output_shape=Pair(tuple(row.output_shape), measured_shape(run.output_shape, batch)),
         params=Pair(row.params, run.params_used),
         buffers=Pair(row.buffers, run.buffers_used),
@@ -171,5 +168,5 @@ def compare(report: Report, run: Run, *, seed: int = 0, backward: bool = True, g
         seed=seed,
         backward=backward,
         gradcheck=gradcheck,
-        layers=tuple(check_layer(r.name, r.kind, r, m, report.batch) for r, m in zip(report.layers, run.layers)),
+        layers=tuple(check_layer(r, m, report.batch) for r, m in zip(report.layers, run.layers)),
     )

@@ -1,6 +1,7 @@
 """`netcalc summary` in every format, against figures derived by hand and golden files.
 
-Regenerate the golden files after a deliberate change with: NETCALC_UPDATE_GOLDEN=1 python -m pytest tests/test_cli_summary.py
+Regenerate the golden files after a deliberate change with:
+    NETCALC_UPDATE_GOLDEN=1 python -m pytest tests/test_cli_summary.py
 """
 
 from __future__ import annotations

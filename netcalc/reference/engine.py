@@ -61,6 +61,7 @@ class LayerRun:
     backward_seconds: float | None = None
     gradient_problems: tuple[str, ...] = ()  # gradient arrays whose shape differs from what they differentiate
     gradcheck_error: float | None = None  # worst relative error of sampled coordinates, float64
+    gemm_seconds: float = 0.0  # of forward_seconds + backward_seconds, the time inside np.matmul
 
 
 @dataclass(frozen=True)
@@ -262,6 +263,7 @@ def run(
                 "buffers_used": sum(arrays[k].size for k in reads.read if k not in weight_names),
                 "forward_macs": counter.macs,
                 "forward_seconds": seconds,
+                "gemm_seconds": counter.seconds,
             }
         )
         shapes[layer.name] = tuple(y.shape)
@@ -326,7 +328,11 @@ def run(
             error_ = layer_gradcheck(layer, xs, arrays, dy, _run_attrs(layer, seed, i), train, gradcheck, seed, i)
             del xs
         facts[i].update(
-            backward_macs=counter.macs, backward_seconds=seconds, gradient_problems=problems, gradcheck_error=error_
+            backward_macs=counter.macs,
+            backward_seconds=seconds,
+            gradient_problems=problems,
+            gradcheck_error=error_,
+            gemm_seconds=facts[i]["gemm_seconds"] + counter.seconds,
         )
         if keep:
             kept_grads[layer.name] = dict(dparams)

@@ -144,7 +144,8 @@ def to_table(comparison: Comparison, *, width: int | None = None, color: bool = 
             _largest_text(row.largest_macs),
         )
     out = io.StringIO()
-    console = Console(file=out, width=width, force_terminal=color, no_color=not color, highlight=False)
+    # Piped (width None): the table's natural width; rich's 80-column default would squeeze the figures out.
+    console = Console(file=out, width=width or 10_000, force_terminal=color, no_color=not color, highlight=False)
     console.print(table)
     batch = sorted({(row.batch, row.dtype) for row in comparison.rows})
     console.print(", ".join(f"batch {b}, {d}" for b, d in batch) + f"; depth = {DEPTH_CONVENTION}")

@@ -13,6 +13,7 @@ from netcalc.report import CONVENTIONS, FIGURES, LayerRow, Report
 from netcalc.shapes import format_shape
 
 SCHEMA_VERSION = 1
+NATURAL_WIDTH = 1000
 COLUMNS = ("name", "kind", "inputs", "output_shape", *FIGURES)
 
 
@@ -114,7 +115,8 @@ def to_table(report: Report, depth: int | None = None, *, width: int | None = No
             f"{share_bar(share)} {share:5.1%}" if row.macs else "",
         )
     out = io.StringIO()
-    console = Console(file=out, width=width, force_terminal=color, no_color=not color, highlight=False)
+    # Without a terminal width (output piped to a file) the table takes its natural width instead of rich's 80.
+    console = Console(file=out, width=width or NATURAL_WIDTH, force_terminal=color, no_color=not color, highlight=False)
     console.print(table)
     console.print(
         f"params {totals.params:,} ({human_bytes(totals.param_bytes)} as {report.dtype}), "

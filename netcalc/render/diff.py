@@ -1,0 +1,190 @@
+"""`netcalc diff` output: a rich table, JSON or Markdown (for a pull-request comment), functions of the Diff alone."""
+
+from __future__ import annotations
+
+import io
+import json
+from collections.abc import Callable
+from typing import Any
+
+from netcalc.diff import ADDED, CHANGED, REMOVED, Diff, LayerChange
+from netcalc.render.units import human_bytes, human_count
+from netcalc.report import FIGURES, LayerRow
+from netcalc.shapes import format_shape
+
+SCHEMA_VERSION = 1
+SIGNS = {ADDED: "+", REMOVED: "-", CHANGED: "~"}
+TOTAL_LABELS = {
+    "params": "Params",
+    "buffers": "Buffers",
+    "macs": "MACs",
+    "flops": "FLOPs",
+    "activation_bytes": "Activations",
+    "param_bytes": "Param memory",
+}
+BYTE_FIGURES = ("activation_bytes", "param_bytes")
+
+
+def _human(figure: str, value: int) -> str:
+    return human_bytes(value) if figure in BYTE_FIGURES else human_count(value)
+
+
+def _signed(figure: str, value: int) -> str:
+    if value == 0:
+        return "0"
+    return ("+" if value > 0 else "") + _human(figure, value)
+
+
+def _percent(old: int, new: int) -> str:
+    if old == 0:
+        return "" if new == 0 else "new"
+    return f"{(new - old) / old:+.1%}"
+
+
+def _value(value: Any) -> str:
+    if value is None:
+        return "—"
+    if isinstance(value, tuple):
+        return "[" + ", ".join(map(str, value)) + "]"
+    return str(value).lower() if isinstance(value, bool) else str(value)
+
+
+def _shape(change: LayerChange) -> str:
+    old = format_shape(change.old.output_shape) if change.old else None
+    new = format_shape(change.new.output_shape) if change.new else None
+    if old is None or new is None or old == new:
+        return old or new or ""
+    return f"{old} → {new}"
+
+
+def _kind(change: LayerChange) -> str:
+    old, new = (change.old.kind if change.old else None), (change.new.kind if change.new else None)
+    return f"{old} → {new}" if old and new and old != new else (new or old or "")
+
+
+def _what(change: LayerChange) -> str:
+    """The reason a changed layer is listed: its attribute changes, else what else differs."""
+    parts = [f"{key}: {_value(old)} → {_value(new)}" for key, old, new in change.attrs]
+    if change.old and change.new and change.old.inputs != change.new.inputs:
+        parts.append(f"from: {', '.join(change.old.inputs)} → {', '.join(change.new.inputs)}")
+    if not parts and change.status == CHANGED and "kind" not in change.what:
+        parts.append("input changed upstream")
+    return "; ".join(parts)
+
+
+def _counts(diff: Diff) -> str:
+    counts = [f"{len(diff.of(status))} {status}" for status in (ADDED, REMOVED, CHANGED)]
+    return ", ".join(counts) + f", {diff.unchanged} unchanged"
+
+
+def _figures(row: LayerRow | None) -> dict[str, int] | None:
+    return None if row is None else {f: getattr(row, f) for f in FIGURES}
+
+
+def change_dict(change: LayerChange) -> dict[str, Any]:
+    return {
+        "name": change.name,
+        "status": change.status,
+        "line": change.line,
+        "kind": {"old": change.old.kind if change.old else None, "new": change.new.kind if change.new else None},
+        "output_shape": {
+            "old": list(change.old.output_shape) if change.old else None,
+            "new": list(change.new.output_shape) if change.new else None,
+        },
+        "changed": list(change.what),
+        "attrs": [{"name": key, "old": old, "new": new} for key, old, new in change.attrs],
+        "old": _figures(change.old),
+        "new": _figures(change.new),
+        "delta": {f: change.delta(f) for f in FIGURES},
+    }
+
+
+def to_json(diff: Diff) -> str:
+    old, new = diff.old.totals, diff.new.totals
+    data = {
+        "schema_version": SCHEMA_VERSION,
+        "old": {"name": diff.old.name, "source": diff.old.source},
+        "new": {"name": diff.new.name, "source": diff.new.source},
+        "summary": {status: len(diff.of(status)) for status in (ADDED, REMOVED, CHANGED)}
+        | {"unchanged": diff.unchanged},
+        "layers": [change_dict(change) for change in diff.changes],
+        "totals": {
+            "old": {f: getattr(old, f) for f in FIGURES},
+            "new": {f: getattr(new, f) for f in FIGURES},
+            "delta": {f: diff.delta(f) for f in FIGURES},
+        },
+    }
+    return json.dumps(data, indent=2, ensure_ascii=False, default=list) + "\n"
+
+
+def _title(diff: Diff) -> str:
+    old = diff.old.source or diff.old.name
+    new = diff.new.source or diff.new.name
+    return f"{old} → {new}: {_counts(diff)}"
+
+
+def to_markdown(diff: Diff) -> str:
+    lines = [f"**{_title(diff)}**", ""]
+    if diff.changes:
+        lines += [
+            "| | Layer | Kind | Output | Params Δ | MACs Δ | Activations Δ | Change |",
+            "|---|---|---|---|---:|---:|---:|---|",
+        ]
+        for change in diff.changes:
+            cells = [SIGNS[change.status], f"`{change.name}`", _kind(change), _shape(change)]
+            cells += [_signed(f, change.delta(f)) for f in ("params", "macs", "activation_bytes")]
+            cells.append(_what(change).replace("|", "\\|"))
+            lines.append("| " + " | ".join(cells) + " |")
+        lines.append("")
+    lines += ["| Total | Old | New | Δ | |", "|---|---:|---:|---:|---:|"]
+    for figure, label in TOTAL_LABELS.items():
+        old, new = getattr(diff.old.totals, figure), getattr(diff.new.totals, figure)
+        cells = [label, f"{old:,}", f"{new:,}", f"{new - old:+,}", _percent(old, new)]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def to_table(diff: Diff, *, width: int | None = None, color: bool = False) -> str:
+    """Rich tables (imported here only: JSON and Markdown output must not pay for rich)."""
+    from rich.console import Console
+    from rich.table import Table
+    from rich.text import Text
+
+    styles = {ADDED: "green", REMOVED: "red", CHANGED: "yellow"}
+    out = io.StringIO()
+    # Piped (width None): the tables' natural width; rich's 80-column default would squeeze the figures out.
+    console = Console(file=out, width=width or 10_000, force_terminal=color, no_color=not color, highlight=False)
+    console.print(_title(diff))
+    if diff.changes:
+        layers = Table(header_style="bold")
+        for title, justify in (("", "left"), ("Layer", "left"), ("Kind", "left"), ("Output", "right")):
+            layers.add_column(title, justify=justify, no_wrap=True)  # type: ignore[arg-type]
+        for title in ("Params Δ", "MACs Δ", "Activations Δ"):
+            layers.add_column(title, justify="right", no_wrap=True)
+        layers.add_column("Change")
+        for change in diff.changes:
+            layers.add_row(
+                Text(SIGNS[change.status], style=styles[change.status]),
+                Text(change.name, style=styles[change.status]),
+                _kind(change),
+                _shape(change),
+                *(_signed(f, change.delta(f)) for f in ("params", "macs", "activation_bytes")),
+                _what(change),
+            )
+        console.print(layers)
+    totals = Table(header_style="bold")
+    totals.add_column("Total")
+    for title in ("Old", "New", "Δ", "%"):
+        totals.add_column(title, justify="right", no_wrap=True)
+    for figure, label in TOTAL_LABELS.items():
+        old, new = getattr(diff.old.totals, figure), getattr(diff.new.totals, figure)
+        totals.add_row(label, f"{old:,}", f"{new:,}", f"{new - old:+,}", _percent(old, new))
+    console.print(totals)
+    return out.getvalue()
+
+
+RENDERERS: dict[str, Callable[..., str]] = {
+    "table": to_table,
+    "json": to_json,
+    "markdown": to_markdown,
+}

@@ -1,0 +1,156 @@
+"""`netcalc verify` output: a rich table or JSON, each a function of the finished Verification alone."""
+
+from __future__ import annotations
+
+import io
+import json
+from collections.abc import Callable
+from typing import Any
+
+from netcalc.render.units import human_bytes, human_count
+from netcalc.shapes import format_shape
+from netcalc.verify import GRADCHECK_TOLERANCE, LayerCheck, Pair, Verification
+
+SCHEMA_VERSION = 1
+TICK, CROSS = "✓", "✗"
+
+
+def _pair_dict(pair: Pair) -> dict[str, Any]:
+    def plain(value: Any) -> Any:
+        return list(value) if isinstance(value, tuple) else value
+
+    return {"analysed": plain(pair.analysed), "measured": plain(pair.measured), "ok": pair.ok}
+
+
+def layer_dict(check: LayerCheck) -> dict[str, Any]:
+    return {
+        "name": check.name,
+        "kind": check.kind,
+        "ok": check.ok,
+        **{name: _pair_dict(pair) for name, pair in check.figures.items()},
+        "backward_macs": check.backward_macs,
+        "gradient_problems": list(check.gradient_problems),
+        "gradcheck_error": check.gradcheck_error,
+        "forward_seconds": round(check.forward_seconds, 6),
+        "backward_seconds": None if check.backward_seconds is None else round(check.backward_seconds, 6),
+    }
+
+
+def verification_dict(result: Verification) -> dict[str, Any]:
+    """The JSON contract (schema_version 1): exact integers; `measured` shapes in the analysis's H×W×C."""
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "name": result.name,
+        "input": list(result.input_shape),
+        "batch": result.batch,
+        "dtype": result.dtype,
+        "seed": result.seed,
+        "backward": result.backward,
+        "gradcheck": result.gradcheck,
+        "gradcheck_tolerance": GRADCHECK_TOLERANCE,
+        "ok": result.ok,
+        "layers": [layer_dict(check) for check in result.layers],
+        "totals": {
+            "layers": len(result.layers),
+            "failed": [check.name for check in result.failed],
+            "analysed_macs": result.analysed_macs,
+            "counted_macs": result.counted_macs,
+            "backward_macs": result.backward_macs if result.backward else None,
+            "forward_seconds": round(result.forward_seconds, 6),
+            "backward_seconds": round(result.backward_seconds, 6) if result.backward else None,
+            "worst_gradcheck_error": result.worst_gradcheck,
+        },
+    }
+
+
+def to_json(result: Verification) -> str:
+    return json.dumps(verification_dict(result), indent=2, ensure_ascii=False) + "\n"
+
+
+def _cell(pair: Pair, show: Callable[[Any], str]) -> str:
+    """`✓ 1.23M` when the figures agree, `✗ analysed ≠ measured` (exact) when they do not."""
+    if pair.ok:
+        return f"{TICK} {show(pair.analysed)}"
+    if isinstance(pair.analysed, int) and isinstance(pair.measured, int):
+        return f"{CROSS} {pair.analysed:,} ≠ {pair.measured:,}"
+    return f"{CROSS} {format_shape(pair.analysed)} ≠ {format_shape(pair.measured)}"
+
+
+def _count(value: int) -> str:
+    return human_count(value) if value else "—"
+
+
+def _gradient_cell(check: LayerCheck) -> str:
+    if check.backward_seconds is None:
+        return ""
+    if check.gradient_problems:
+        return f"{CROSS} " + "; ".join(check.gradient_problems)
+    if check.gradcheck_error is None:
+        return TICK
+    return f"{TICK if check.gradcheck_ok else CROSS} {check.gradcheck_error:.1e}"
+
+
+def _seconds(value: float) -> str:
+    return f"{value * 1000:.1f} ms" if value < 1 else f"{value:.2f} s"
+
+
+def summary_line(result: Verification) -> str:
+    passes = "forward + backward" if result.backward else "forward"
+    timing = f"forward {_seconds(result.forward_seconds)}"
+    if result.backward:
+        timing += f", backward {_seconds(result.backward_seconds)}"
+    macs = f"MACs counted {result.counted_macs:,} (analysed {result.analysed_macs:,})"
+    if result.backward:
+        macs += f", backward {result.backward_macs:,}"
+    grad = ""
+    if result.worst_gradcheck is not None:
+        grad = f" · worst gradcheck error {result.worst_gradcheck:.1e} (≤ {GRADCHECK_TOLERANCE:.0e})"
+    if result.ok:
+        verdict = f"{TICK} all {len(result.layers)} layers agree"
+    else:
+        names = ", ".join(check.name for check in result.failed[:5]) + (", …" if len(result.failed) > 5 else "")
+        verdict = f"{CROSS} {len(result.failed)} of {len(result.layers)} layers disagree: {names}"
+    return f"{verdict} ({passes}, {result.dtype}, seed {result.seed}) · {macs}{grad} · {timing}"
+
+
+def to_table(result: Verification, *, width: int | None = None, color: bool = False) -> str:
+    """A rich table (imported here only, so JSON output does not pay for rich)."""
+    from rich.console import Console
+    from rich.table import Table
+    from rich.text import Text
+
+    title = (
+        f"{result.name} — verify, input {format_shape(result.input_shape)}, batch {result.batch}, {result.dtype}"
+    )
+    table = Table(title=title, title_justify="left", header_style="bold")
+    table.add_column("Layer", no_wrap=True)
+    table.add_column("Kind", no_wrap=True)
+    table.add_column("Output", justify="right")
+    table.add_column("Params", justify="right")
+    table.add_column("MACs", justify="right")
+    table.add_column("Memory", justify="right")
+    if result.backward:
+        table.add_column("Gradients", justify="right")
+    table.add_column("Time", justify="right", no_wrap=True)
+    for check in result.layers:
+        style = None if check.ok else "red"
+        cells = [
+            Text(check.name, style=style or ""),
+            check.kind,
+            _cell(check.output_shape, format_shape),
+            _cell(check.params, _count) if check.buffers.ok else f"{CROSS} buffers {_cell(check.buffers, _count)}",
+            _cell(check.macs, _count),
+            _cell(check.activation_bytes, human_bytes),
+        ]
+        if result.backward:
+            cells.append(_gradient_cell(check))
+        cells.append(_seconds(check.seconds))
+        table.add_row(*cells)
+    out = io.StringIO()
+    console = Console(file=out, width=width, force_terminal=color, no_color=not color, highlight=False)
+    console.print(table)
+    console.print(summary_line(result), style="green" if result.ok else "red")
+    return out.getvalue()
+
+
+RENDERERS: dict[str, Callable[..., str]] = {"table": to_table, "json": to_json}
