@@ -59,6 +59,7 @@ def analyze_network(network: Network, *, batch: int = 1, dtype: str = "float32",
                 notes=notes,
                 groups=layer.groups,
                 line=layer.location.line,
+                file=layer.location.file,
             )
         )
     return Report(

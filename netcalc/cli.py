@@ -13,7 +13,10 @@ from typing import Any
 import click
 
 from netcalc import __version__
+from netcalc.commands.check import check
+from netcalc.commands.compare import compare, diff_command
 from netcalc.commands.summary import kinds, show, summary
+from netcalc.commands.verify import verify
 from netcalc.errors import NetcalcError
 
 
@@ -35,7 +38,7 @@ def cli() -> None:
     """What a convolutional network costs: shapes, parameters, MACs and memory, layer by layer."""
 
 
-COMMANDS = (summary, show, kinds)
+COMMANDS = (summary, show, kinds, verify, compare, diff_command, check)
 for _command in COMMANDS:
     cli.add_command(_command)
 

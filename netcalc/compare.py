@@ -112,8 +112,14 @@ def compare(
     if sort is not None:
         if sort not in SORT_COLUMNS:
             raise NetcalcError(f"cannot sort by {sort!r}{did_you_mean(sort, SORT_COLUMNS)}")
-        rows.sort(key=lambda row: row.label if sort == "label" else row.input_shape if sort == "input" else row.figure(sort))
+        rows.sort(key=lambda row: _sort_key(row, sort))
     return Comparison(tuple(rows), base)
+
+
+def _sort_key(row: CompareRow, column: str) -> str | Shape | int:
+    if column == "label":
+        return row.label
+    return row.input_shape if column == "input" else row.figure(column)
 
 
 def _find(rows: list[CompareRow], name: str) -> CompareRow:

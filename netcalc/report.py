@@ -38,6 +38,7 @@ class LayerRow:
     notes: tuple[str, ...] = ()
     groups: tuple[Group, ...] = ()
     line: int | None = None
+    file: str | None = None  # where the layer is written: the spec, or a file it includes
 
 
 @dataclass(frozen=True)
@@ -111,5 +112,6 @@ def _fold(group: Group, rows: list[LayerRow], group_outputs: dict[str, str]) -> 
         notes=tuple(n for r in rows for n in r.notes),
         groups=rows[0].groups[: rows[0].groups.index(group)],
         line=rows[0].line,
+        file=rows[0].file,
         **{f: getattr(totals, f) for f in FIGURES},
     )

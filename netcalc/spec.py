@@ -21,7 +21,8 @@ from netcalc.network import INPUT, Group, Layer, Network
 from netcalc.shapes import Shape, parse_shape
 from netcalc.yamlload import load_yaml_file, load_yaml_text, paused_gc
 
-TOP_KEYS = ("name", "input", "defaults", "blocks", "layers", "budget")
+TOP_KEYS = ("name", "input", "include", "defaults", "blocks", "layers", "budget")
+INCLUDED_KEYS = ("include", "blocks")
 BLOCK_KEYS = ("params", "layers", "output", "doc")
 LAYER_KEYS = ("kind", "name", "from", "repeat")
 BLOCK_USE_KEYS = ("block", "name", "from", "repeat")
@@ -56,12 +57,14 @@ def parse_network(data: Any, file: str | None = None, *, input_shape: Shape | No
             raise SpecError(f"input: {error}", _at(top, "input", file, "input")) from None
     if "layers" not in top:
         raise SpecError("missing required key `layers`", Location(file, top_line(top)))
-    expander = _Expander(file, _read_defaults(top.get("defaults"), file), _read_blocks(top.get("blocks"), file))
+    blocks = _read_all_blocks(top, file, frozenset())
+    expander = _Expander(file, _read_defaults(top.get("defaults"), file), blocks)
     layers_data = _sequence(top["layers"], _at(top, "layers", file, "layers"), "a list of layers")
     if not layers_data:
         raise SpecError("`layers` is empty", _at(top, "layers", file, "layers"))
     with paused_gc():
-        expander.expand(layers_data, "layers", _Scope(prefix="", input=INPUT, params={}, stack=()), groups=())
+        top_scope = _Scope(prefix="", input=INPUT, params={}, stack=(), file=file)
+        expander.expand(layers_data, "layers", top_scope, groups=())
         layers = _dependency_order(expander.layers, file)
     return Network(
         name=str(name),
@@ -182,6 +185,39 @@ def _read_blocks(data: Any, file: str | None) -> dict[str, _Block]:
     return result
 
 
+def _read_all_blocks(top: Mapping[str, Any], file: str | None, including: frozenset[Path]) -> dict[str, _Block]:
+    """The blocks of `top` and of every file it includes (paths relative to `file`), each name defined once."""
+    blocks: dict[str, _Block] = {}
+
+    def add(more: dict[str, _Block]) -> None:
+        for name, block in more.items():
+            if name in blocks:
+                first = blocks[name].location
+                raise SpecError(f"block '{name}' is defined twice (first at {first.file}:{first.line})", block.location)
+            blocks[name] = block
+
+    paths = top.get("include", [])
+    paths = [paths] if isinstance(paths, str) else paths
+    where = _at(top, "include", file, "include")
+    if not isinstance(paths, list) or not all(isinstance(p, str) for p in paths):
+        raise SpecError(f"`include` must be a file name or a list of them, got {paths!r}", where)
+    for relative in paths:
+        path = (Path(file).parent if file else Path.cwd()) / relative
+        if path.resolve() in including:
+            raise SpecError(f"'{relative}' includes itself, directly or not", where)
+        try:
+            data = load_yaml_file(path)
+        except SpecError as error:
+            if error.location is not None and error.location.line is not None:
+                raise  # the included file exists and has an error of its own, located in it
+            raise SpecError(f"cannot include '{relative}': {error.message}", where) from None
+        included = _mapping(data, Location(str(path), 1, "included file"), "a mapping with `blocks`")
+        _check_keys(included, INCLUDED_KEYS, "an included file", str(path))
+        add(_read_all_blocks(included, str(path), including | {path.resolve()}))
+    add(_read_blocks(top.get("blocks"), file))
+    return blocks
+
+
 # --- values: block parameters and expressions ---
 
 
@@ -226,6 +262,7 @@ class _Scope:
     input: str  # full name of what `input` means here
     params: Mapping[str, Any]
     stack: tuple[str, ...]  # blocks being expanded, to catch recursion
+    file: str | None = None  # the file these items are written in (a block may come from an included file)
 
 
 @dataclass
@@ -254,7 +291,7 @@ class _Expander:
         counters: dict[str, int] = {}
         pending: list[tuple[_Draft, list[str], Location]] = []
         for index, raw in enumerate(items):
-            location = Location(self.file, _line(items, index), f"{path}[{index}]")
+            location = Location(scope.file, _line(items, index), f"{path}[{index}]")
             item = self._item(raw, location)
             previous = self._expand_item(item, location, scope, groups, previous, counters, pending)
         # References are resolved once the whole scope is known, so a layer may name one listed after it.
@@ -453,7 +490,7 @@ class _Expander:
                 if default == REQUIRED_PARAM:
                     raise SpecError(f"block '{block.name}' needs parameter {key!r}", location)
                 params[key] = default
-        inner = _Scope(prefix=full + ".", input=block_input, params=params, stack=scope.stack + (block.name,))
+        inner = _Scope(full + ".", block_input, params, scope.stack + (block.name,), block.location.file)
         try:
             last = self.expand(block.layers, f"blocks.{block.name}.layers", inner, groups + (Group(full, block.name),))
         except RecursionError:

@@ -56,6 +56,24 @@ def test_bad_spec_is_one_located_line_and_exit_2(write_spec, text, line, fragmen
     assert fragment in message, message
 
 
+def test_include_errors(tmp_path):
+    (tmp_path / "a.yaml").write_text("include: b.yaml\n")
+    (tmp_path / "b.yaml").write_text("include: a.yaml\n")
+    (tmp_path / "dup.yaml").write_text("blocks:\n  unit:\n    layers: [relu]\n")
+    cases = {
+        "input: 8x8x3\ninclude: nowhere.yaml\nlayers: [relu]\n": ":2: include: cannot include 'nowhere.yaml': no such file",
+        "input: 8x8x3\ninclude: a.yaml\nlayers: [relu]\n": "b.yaml:1: include: 'a.yaml' includes itself",
+        "input: 8x8x3\ninclude: dup.yaml\nblocks:\n  unit:\n    layers: [relu]\nlayers: [relu]\n": ":4: blocks.unit: block 'unit' is defined twice (first at",
+        "input: 8x8x3\ninclude: 7\nlayers: [relu]\n": "`include` must be a file name or a list of them",
+    }
+    for text, fragment in cases.items():
+        spec = tmp_path / "spec.yaml"
+        spec.write_text(text)
+        result = CliRunner().invoke(cli, ["summary", str(spec)])
+        assert result.exit_code == 2
+        assert fragment in result.stderr, result.stderr
+
+
 def test_missing_file():
     result = CliRunner().invoke(cli, ["summary", "no/such/spec.yaml"])
     assert result.exit_code == 2

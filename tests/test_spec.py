@@ -170,3 +170,23 @@ def test_show_output_is_a_spec_that_analyses_identically(tmp_path):
 
     assert figures(again) == figures(original)
     assert again.totals == original.totals
+
+
+def test_include_shares_blocks_and_locates_their_layers(tmp_path):
+    (tmp_path / "parts").mkdir()
+    (tmp_path / "parts" / "units.yaml").write_text(
+        "blocks:\n  unit:\n    params: {w: required}\n    layers:\n      - {kind: conv, name: c, out: w, kernel: 3}\n"
+    )
+    (tmp_path / "net.yaml").write_text("input: 8x8x3\ninclude: parts/units.yaml\nlayers: [{block: unit, w: 4}]\n")
+    report = netcalc.analyze_file(tmp_path / "net.yaml")
+    conv = report.layers[0]
+    assert (conv.name, conv.params) == ("unit1.c", 3 * 3 * 3 * 4 + 4)
+    assert (conv.file, conv.line) == (str(tmp_path / "parts" / "units.yaml"), 5)
+
+
+def test_zoo_resnets_share_one_block_file():
+    from pathlib import Path
+
+    specs = Path(__file__).parent.parent / "specs"
+    for name in ("resnet18", "resnet34", "resnet50", "resnet101", "resnet152"):
+        assert "include: blocks/resnet.yaml" in (specs / f"{name}.yaml").read_text()

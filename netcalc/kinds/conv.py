@@ -25,6 +25,7 @@ from netcalc.kinds.base import (
     spatial_input,
     whole,
 )
+from netcalc.kinds.elementwise import activate, activation_grad
 from netcalc.kinds.window import same_padding, unread_notes, window_output
 from netcalc.shapes import Shape
 
@@ -143,6 +144,83 @@ def transpose_macs(attrs: Attrs, ins: tuple[Shape, ...], out: Shape) -> int:
     return h * w * cin * (attrs["out"] // attrs["groups"]) * kh * kw
 
 
+# --- NumPy reference: thin adapters over netcalc.reference.conv (im2col + GEMM + col2im), which counts every MAC
+# at the GEMM. A fused activation is applied in place to the fresh pre-activation and undone first in backward.
+
+
+def _bias(params: Any, attrs: Attrs) -> Any:
+    """The bias array when the layer has one (a KeyError, loud, if `weights` forgot to declare it)."""
+    return params["bias"] if attrs["bias"] else None
+
+
+def fused(z: Any, attrs: Attrs) -> tuple[Any, Any]:
+    """Apply the layer's fused activation to z in place; the cache is (activation, y) for `unfused`."""
+    act = attrs["activation"]
+    if act == "none":
+        return z, None
+    return activate(act, z, out=z), (act, z)
+
+
+def unfused(dy: Any, cache: Any) -> Any:
+    """dL/dz from dL/dy through the fused activation (dy itself when there is none)."""
+    return dy if cache is None else activation_grad(cache[0], dy, cache[1])
+
+
+def _grads(dw: Any, db: Any) -> dict[str, Any]:
+    return {"weight": dw} if db is None else {"weight": dw, "bias": db}
+
+
+def conv_forward(xs: tuple[Any, ...], params: Any, attrs: Attrs, train: bool) -> tuple[Any, Any]:
+    """x (N, Cin, H, W), weight (Cout, Cin/G, Kh, Kw), bias (Cout,) → y (N, Cout, Hout, Wout)."""
+    from netcalc.reference.conv import conv_forward as primitive
+
+    z, cache = primitive(
+        xs[0],
+        params["weight"],
+        _bias(params, attrs),
+        attrs["stride"],
+        attrs["padding"],
+        attrs["dilation"],
+        attrs["groups"],
+    )
+    y, act = fused(z, attrs)
+    return y, (cache, act)
+
+
+def conv_backward(dy: Any, cache: Any) -> tuple[tuple[Any, ...], dict[str, Any]]:
+    from netcalc.reference.conv import conv_backward as primitive
+
+    inner, act = cache
+    dx, dw, db = primitive(unfused(dy, act), inner)
+    return (dx,), _grads(dw, db)
+
+
+def transpose_forward(xs: tuple[Any, ...], params: Any, attrs: Attrs, train: bool) -> tuple[Any, Any]:
+    """x (N, Cin, H, W), weight (Cin, Cout/G, Kh, Kw), bias (Cout,) → y (N, Cout, Hout, Wout)."""
+    from netcalc.reference.conv import conv_transpose_forward as primitive
+
+    z, cache = primitive(
+        xs[0],
+        params["weight"],
+        _bias(params, attrs),
+        attrs["stride"],
+        attrs["padding"],
+        attrs["output_padding"],
+        attrs["dilation"],
+        attrs["groups"],
+    )
+    y, act = fused(z, attrs)
+    return y, (cache, act)
+
+
+def transpose_backward(dy: Any, cache: Any) -> tuple[tuple[Any, ...], dict[str, Any]]:
+    from netcalc.reference.conv import conv_transpose_backward as primitive
+
+    inner, act = cache
+    dx, dw, db = primitive(unfused(dy, act), inner)
+    return (dx,), _grads(dw, db)
+
+
 KINDS = (
     LayerKind(
         name="conv",
@@ -155,6 +233,8 @@ KINDS = (
         notes=conv_notes,
         resolve=_resolve_padding,
         flops_rule="2·MACs + one per output element for the bias and one for a fused activation",
+        forward=conv_forward,
+        backward=conv_backward,
     ),
     LayerKind(
         name="conv_transpose",
@@ -169,5 +249,7 @@ KINDS = (
         flops=conv_flops,
         resolve=_resolve_transpose,
         flops_rule="2·MACs + one per output element for the bias and one for a fused activation",
+        forward=transpose_forward,
+        backward=transpose_backward,
     ),
 )

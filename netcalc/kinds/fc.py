@@ -7,8 +7,11 @@ flatten: H×W×C → H·W·C, in PyTorch's C, H, W order.
 
 from __future__ import annotations
 
+from typing import Any
+
 from netcalc.errors import ShapeError
 from netcalc.kinds.base import Attr, Attrs, LayerKind, activation_attr, flag, fused_flops, whole
+from netcalc.kinds.conv import fused, unfused
 from netcalc.shapes import Shape, format_shape, numel
 
 
@@ -39,6 +42,36 @@ def flatten_output_shape(attrs: Attrs, ins: tuple[Shape, ...]) -> Shape:
     return (numel(ins[0]),)
 
 
+# --- NumPy reference: fc over netcalc.reference.conv.linear_* (one counted GEMM), flatten as a reshape.
+
+
+def fc_forward(xs: tuple[Any, ...], params: Any, attrs: Attrs, train: bool) -> tuple[Any, Any]:
+    """x (N, In), weight (Out, In), bias (Out,) → y (N, Out)."""
+    from netcalc.reference.conv import linear_forward
+
+    z, cache = linear_forward(xs[0], params["weight"], params["bias"] if attrs["bias"] else None)
+    y, act = fused(z, attrs)
+    return y, (cache, act)
+
+
+def fc_backward(dy: Any, cache: Any) -> tuple[tuple[Any, ...], dict[str, Any]]:
+    from netcalc.reference.conv import linear_backward
+
+    inner, act = cache
+    dx, dw, db = linear_backward(unfused(dy, act), inner)
+    return (dx,), ({"weight": dw} if db is None else {"weight": dw, "bias": db})
+
+
+def flatten_forward(xs: tuple[Any, ...], params: Any, attrs: Attrs, train: bool) -> tuple[Any, Any]:
+    """x (N, C, H, W) → y (N, C·H·W), a view in C, H, W order (PyTorch's)."""
+    x = xs[0]
+    return x.reshape(x.shape[0], -1), x.shape
+
+
+def flatten_backward(dy: Any, cache: Any) -> tuple[tuple[Any, ...], dict[str, Any]]:
+    return (dy.reshape(cache),), {}
+
+
 KINDS = (
     LayerKind(
         name="fc",
@@ -53,11 +86,15 @@ KINDS = (
         macs=fc_macs,
         flops=fc_flops,
         flops_rule="2·MACs + one per output for the bias and one for a fused activation",
+        forward=fc_forward,
+        backward=fc_backward,
     ),
     LayerKind(
         name="flatten",
         summary="H×W×C feature map to a flat vector (C, H, W order)",
         output_shape=flatten_output_shape,
         flops_rule="none (a reshape)",
+        forward=flatten_forward,
+        backward=flatten_backward,
     ),
 )

@@ -43,7 +43,12 @@ def conv_output_size(size: int, kernel: int, stride: int, padding: int, dilation
 
 
 def _geometry(
-    x_shape: tuple[int, ...], kernel: Pair, stride: Pair, padding: Pair, dilation: Pair
+    x_shape: tuple[int, ...],
+    kernel: Pair,
+    stride: Pair,
+    padding: Pair,
+    dilation: Pair,
+    output_size: tuple[int, int] | None,
 ) -> tuple[tuple[int, int], tuple[int, int], tuple[int, int], tuple[int, int], int, int]:
     kh, kw = pair(kernel)
     sh, sw = pair(stride)
@@ -52,14 +57,27 @@ def _geometry(
     _, _, h, w = x_shape
     ho = conv_output_size(h, kh, sh, ph, dh)
     wo = conv_output_size(w, kw, sw, pw, dw)
+    if output_size is not None:
+        if not (1 <= output_size[0] <= ho and 1 <= output_size[1] <= wo):
+            raise ValueError(f"output_size {output_size} exceeds the {(ho, wo)} windows that fit in {x_shape}")
+        ho, wo = output_size
     return (kh, kw), (sh, sw), (ph, pw), (dh, dw), ho, wo
 
 
 def im2col(
-    x: np.ndarray, kernel: Pair, stride: Pair = 1, padding: Pair = 0, dilation: Pair = 1
+    x: np.ndarray,
+    kernel: Pair,
+    stride: Pair = 1,
+    padding: Pair = 0,
+    dilation: Pair = 1,
+    output_size: tuple[int, int] | None = None,
 ) -> np.ndarray:
-    """Unfold x (N, C, H, W) into cols (N, C·KH·KW, HO·WO), zero padding; layout in the module docstring."""
-    (kh, kw), (sh, sw), (ph, pw), (dh, dw), ho, wo = _geometry(x.shape, kernel, stride, padding, dilation)
+    """Unfold x (N, C, H, W) into cols (N, C·KH·KW, HO·WO), zero padding; layout in the module docstring.
+
+    `output_size` (HO, WO) keeps only the first HO × WO windows (a transposed convolution whose output_padding
+    is at least its stride has one window more than its input has pixels); default: every window that fits.
+    """
+    (kh, kw), (sh, sw), (ph, pw), (dh, dw), ho, wo = _geometry(x.shape, kernel, stride, padding, dilation, output_size)
     n, c, _, _ = x.shape
     xp = np.pad(x, ((0, 0), (0, 0), (ph, ph), (pw, pw))) if ph or pw else x
     # windows[n, c, oh, ow, i, j] = xp[n, c, oh·S + i·D, ow·S + j·D]; a view, nothing copied yet
@@ -79,13 +97,14 @@ def col2im(
     stride: Pair = 1,
     padding: Pair = 0,
     dilation: Pair = 1,
+    output_size: tuple[int, int] | None = None,
 ) -> np.ndarray:
     """Adjoint of `im2col`: fold cols (N, C·KH·KW, HO·WO) back into (N, C, H, W) = x_shape, adding overlaps.
 
     Also accepts cols shaped (N, G, C/G·KH·KW, HO·WO) (same memory order). Positions no window reaches, such as
-    rows past the last window, get zero.
+    rows past the last window, get zero. `output_size` as for `im2col`.
     """
-    (kh, kw), (sh, sw), (ph, pw), (dh, dw), ho, wo = _geometry(x_shape, kernel, stride, padding, dilation)
+    (kh, kw), (sh, sw), (ph, pw), (dh, dw), ho, wo = _geometry(x_shape, kernel, stride, padding, dilation, output_size)
     n, c, h, w = x_shape
     if cols.size != n * c * kh * kw * ho * wo:
         raise ValueError(f"cols {cols.shape} do not match x {x_shape} with kernel {(kh, kw)}, output {(ho, wo)}")

@@ -11,6 +11,7 @@ from typing import Any
 from xml.etree import ElementTree
 
 from netcalc.budget import CheckResult, Finding, Limit
+from netcalc.render.summary import NATURAL_WIDTH
 from netcalc.render.units import human_bytes, human_count
 
 SCHEMA_VERSION = 1
@@ -54,8 +55,9 @@ def message(finding: Finding) -> str:
     limit = finding.limit
     what = f"{_subject(finding)}: {LABELS[limit.figure]} {_amount(limit, finding.actual)}"
     if finding.passed:
-        return f"{what} within {limit.key} ≤ {_limit_text(limit)}: {finding.usage:.1%} used"
-    return f"{what} exceed {limit.key} ≤ {_limit_text(limit)} by {_amount(limit, finding.excess)}{_percent_over(finding)}"
+        return f"{what} is within {limit.key} ≤ {_limit_text(limit)}: {finding.usage:.1%} used"
+    over = f"{_amount(limit, finding.excess)}{_percent_over(finding)}"
+    return f"{what} is over {limit.key} ≤ {_limit_text(limit)} by {over}"
 
 
 def verdict(result: CheckResult) -> str:
@@ -200,13 +202,13 @@ def to_text(result: CheckResult, *, width: int | None = None, color: bool = Fals
             limit.key,
             f.layer or "(total)",
             human(f.actual),
-            f"{limit.text}" if limit.text == human(limit.value) else f"{limit.text} ({human(limit.value)})",
+            human(limit.value) if limit.text == str(limit.value) else limit.text,
             "∞" if f.usage == float("inf") else f"{f.usage:.1%}",
             "" if f.passed else human(f.excess),
         )
     out = io.StringIO()
     # Piped (width None): the table's natural width; rich's 80-column default would squeeze the figures out.
-    console = Console(file=out, width=width or 10_000, force_terminal=color, no_color=not color, highlight=False)
+    console = Console(file=out, width=width or NATURAL_WIDTH, force_terminal=color, no_color=not color, highlight=False)
     source = f" from {result.budget.source}" if result.budget.source else ""
     console.print(f"{result.report.name}: budget{source}, batch {result.report.batch}, {result.report.dtype}")
     console.print(table)

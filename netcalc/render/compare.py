@@ -12,6 +12,7 @@ from collections.abc import Callable
 from typing import Any
 
 from netcalc.compare import FIGURES, RATIO_COLUMNS, CompareRow, Comparison, Largest
+from netcalc.render.summary import NATURAL_WIDTH
 from netcalc.render.units import human_bytes, human_count
 from netcalc.report import CONVENTIONS
 from netcalc.shapes import format_shape
@@ -145,7 +146,7 @@ def to_table(comparison: Comparison, *, width: int | None = None, color: bool = 
         )
     out = io.StringIO()
     # Piped (width None): the table's natural width; rich's 80-column default would squeeze the figures out.
-    console = Console(file=out, width=width or 10_000, force_terminal=color, no_color=not color, highlight=False)
+    console = Console(file=out, width=width or NATURAL_WIDTH, force_terminal=color, no_color=not color, highlight=False)
     console.print(table)
     batch = sorted({(row.batch, row.dtype) for row in comparison.rows})
     console.print(", ".join(f"batch {b}, {d}" for b, d in batch) + f"; depth = {DEPTH_CONVENTION}")

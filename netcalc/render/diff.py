@@ -8,6 +8,7 @@ from collections.abc import Callable
 from typing import Any
 
 from netcalc.diff import ADDED, CHANGED, REMOVED, Diff, LayerChange
+from netcalc.render.summary import NATURAL_WIDTH
 from netcalc.render.units import human_bytes, human_count
 from netcalc.report import FIGURES, LayerRow
 from netcalc.shapes import format_shape
@@ -33,6 +34,10 @@ def _signed(figure: str, value: int) -> str:
     if value == 0:
         return "0"
     return ("+" if value > 0 else "") + _human(figure, value)
+
+
+def _signed_exact(value: int) -> str:
+    return f"{value:+,}" if value else "0"
 
 
 def _percent(old: int, new: int) -> str:
@@ -67,7 +72,9 @@ def _what(change: LayerChange) -> str:
     parts = [f"{key}: {_value(old)} → {_value(new)}" for key, old, new in change.attrs]
     if change.old and change.new and change.old.inputs != change.new.inputs:
         parts.append(f"from: {', '.join(change.old.inputs)} → {', '.join(change.new.inputs)}")
-    if not parts and change.status == CHANGED and "kind" not in change.what:
+    if change.status != CHANGED:
+        parts.append(change.status)
+    elif not parts and "kind" not in change.what:
         parts.append("input changed upstream")
     return "; ".join(parts)
 
@@ -139,7 +146,7 @@ def to_markdown(diff: Diff) -> str:
     lines += ["| Total | Old | New | Δ | |", "|---|---:|---:|---:|---:|"]
     for figure, label in TOTAL_LABELS.items():
         old, new = getattr(diff.old.totals, figure), getattr(diff.new.totals, figure)
-        cells = [label, f"{old:,}", f"{new:,}", f"{new - old:+,}", _percent(old, new)]
+        cells = [label, f"{old:,}", f"{new:,}", _signed_exact(new - old), _percent(old, new)]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
 
@@ -153,7 +160,7 @@ def to_table(diff: Diff, *, width: int | None = None, color: bool = False) -> st
     styles = {ADDED: "green", REMOVED: "red", CHANGED: "yellow"}
     out = io.StringIO()
     # Piped (width None): the tables' natural width; rich's 80-column default would squeeze the figures out.
-    console = Console(file=out, width=width or 10_000, force_terminal=color, no_color=not color, highlight=False)
+    console = Console(file=out, width=width or NATURAL_WIDTH, force_terminal=color, no_color=not color, highlight=False)
     console.print(_title(diff))
     if diff.changes:
         layers = Table(header_style="bold")
@@ -178,7 +185,7 @@ def to_table(diff: Diff, *, width: int | None = None, color: bool = False) -> st
         totals.add_column(title, justify="right", no_wrap=True)
     for figure, label in TOTAL_LABELS.items():
         old, new = getattr(diff.old.totals, figure), getattr(diff.new.totals, figure)
-        totals.add_row(label, f"{old:,}", f"{new:,}", f"{new - old:+,}", _percent(old, new))
+        totals.add_row(label, f"{old:,}", f"{new:,}", _signed_exact(new - old), _percent(old, new))
     console.print(totals)
     return out.getvalue()
 

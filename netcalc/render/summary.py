@@ -25,6 +25,7 @@ def row_dict(row: LayerRow) -> dict[str, Any]:
         "output_shape": list(row.output_shape),
         **{f: getattr(row, f) for f in FIGURES},
         "block": row.groups[0].name if row.groups else None,
+        "file": row.file,
         "line": row.line,
         "notes": list(row.notes),
     }

@@ -80,6 +80,14 @@ def _count(value: int) -> str:
     return human_count(value) if value else "—"
 
 
+def _params_cell(check: LayerCheck) -> str:
+    """Parameters, and the buffers (running statistics) only when those disagree."""
+    cell = _cell(check.params, _count)
+    if not check.buffers.ok:
+        cell = cell.replace(TICK, CROSS) + f"; buffers {check.buffers.analysed:,} ≠ {check.buffers.measured:,}"
+    return cell
+
+
 def _gradient_cell(check: LayerCheck) -> str:
     if check.backward_seconds is None:
         return ""
@@ -138,7 +146,7 @@ def to_table(result: Verification, *, width: int | None = None, color: bool = Fa
             Text(check.name, style=style or ""),
             check.kind,
             _cell(check.output_shape, format_shape),
-            _cell(check.params, _count) if check.buffers.ok else f"{CROSS} buffers {_cell(check.buffers, _count)}",
+            _params_cell(check),
             _cell(check.macs, _count),
             _cell(check.activation_bytes, human_bytes),
         ]

@@ -1,0 +1,92 @@
+"""`netcalc verify`: run the NumPy reference pass and check every analysed figure against it."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+
+import click
+
+from netcalc.commands.options import analysis_options, format_option, terminal_width, wants_color
+from netcalc.shapes import Shape
+from netcalc.spec import load_network
+
+
+@click.command()
+@click.argument("spec")
+@analysis_options(dtypes=("float32", "float64"))
+@click.option("--seed", type=int, default=0, show_default=True, help="seed of the random input and weights")
+@click.option("--no-backward", "no_backward", is_flag=True, help="run the forward pass only (inference mode)")
+@click.option(
+    "--gradcheck",
+    type=click.IntRange(min=0),
+    default=0,
+    metavar="N",
+    help="check N sampled coordinates of every input and weight gradient against central differences (float64)",
+)
+@format_option(("table", "json"), "table")
+@click.pass_context
+def verify(
+    ctx: click.Context,
+    spec: str,
+    input_shape: Shape | None,
+    batch: int,
+    dtype: str,
+    seed: int,
+    no_backward: bool,
+    gradcheck: int,
+    fmt: str,
+) -> None:
+    """Run SPEC forward and backward in NumPy and check, layer by layer, that the analysed output shape,
+    parameters, MACs and activation memory agree with what the reference pass really did.
+
+    Training mode (batch statistics, seeded dropout masks) with the backward pass, inference mode without.
+    Exit 0 when every figure agrees, 1 when any disagrees, 2 for bad input.
+    """
+    from netcalc.analysis import analyze_network
+    from netcalc.reference.engine import run
+    from netcalc.render.verify import RENDERERS, to_table
+    from netcalc.verify import compare
+
+    if gradcheck and no_backward:
+        raise click.UsageError("--gradcheck needs the backward pass; drop --no-backward")
+    network = load_network(spec, input_shape=input_shape)
+    report = analyze_network(network, batch=batch, dtype=dtype)
+    backward = not no_backward
+    with _progress_bar(len(network.layers) * (1 if no_backward else 2)) as progress:
+        result = run(
+            network, batch=batch, seed=seed, dtype=dtype, backward=backward, gradcheck=gradcheck, progress=progress
+        )
+    verification = compare(report, result, seed=seed, backward=backward, gradcheck=gradcheck)
+    if fmt == "table":
+        click.echo(to_table(verification, width=terminal_width(), color=wants_color()), nl=False)
+    else:
+        click.echo(RENDERERS[fmt](verification), nl=False)
+    if not verification.ok:
+        ctx.exit(1)
+
+
+@contextmanager
+def _progress_bar(total: int) -> Iterator[Callable[[str, str], None] | None]:
+    """A rich progress bar on stderr while the pass runs, only when stderr is a terminal; else no callback."""
+    if not sys.stderr.isatty():
+        yield None
+        return
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    with Progress(
+        TextColumn("{task.description:<40}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=Console(stderr=True),
+        transient=True,
+    ) as bar:
+        task = bar.add_task("verify", total=total)
+
+        def advance(phase: str, name: str) -> None:
+            bar.update(task, advance=1, description=f"{phase} {name}")
+
+        yield advance

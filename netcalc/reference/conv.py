@@ -1,0 +1,164 @@
+"""Convolution, transposed convolution and fully connected layers, forward and backward, through `gemm`.
+
+Shapes: x (N, C, H, W); conv weight w (COUT, C/G, KH, KW); transposed-conv weight w (C, COUT/G, KH, KW)
+(PyTorch's layouts); bias (COUT,) or None; linear x (N, F), w (OUT, F).
+
+Every product goes through `gemm`, so counted MACs are, per pass:
+- conv forward N·COUT·HO·WO·(C/G·KH·KW); backward twice that (dw and dx), bias not counted;
+- transposed conv forward N·C·H·W·(COUT/G·KH·KW) (H, W of its input); backward twice that;
+- linear forward N·OUT·F; backward twice that.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from netcalc.reference.gemm import gemm
+from netcalc.reference.im2col import Pair, col2im, conv_output_size, im2col, pair
+
+__all__ = [
+    "conv_backward",
+    "conv_forward",
+    "conv_transpose_backward",
+    "conv_transpose_forward",
+    "conv_transpose_output_size",
+    "linear_backward",
+    "linear_forward",
+]
+
+
+def _check_groups(channels: int, groups: int, what: str) -> None:
+    if groups < 1 or channels % groups:
+        raise ValueError(f"{what} {channels} is not divisible by groups {groups}")
+
+
+def conv_forward(
+    x: np.ndarray,
+    w: np.ndarray,
+    b: np.ndarray | None,
+    stride: Pair = 1,
+    padding: Pair = 0,
+    dilation: Pair = 1,
+    groups: int = 1,
+) -> tuple[np.ndarray, Any]:
+    """x (N, C, H, W), w (COUT, C/G, KH, KW), b (COUT,) or None -> y (N, COUT, HO, WO), cache.
+
+    One batched GEMM over samples and groups: (G, COUT/G, C/G·KH·KW) @ (N, G, C/G·KH·KW, HO·WO).
+    """
+    n, c, h, wd = x.shape
+    cout, cg, kh, kw = w.shape
+    _check_groups(c, groups, "input channels")
+    _check_groups(cout, groups, "output channels")
+    if cg * groups != c:
+        raise ValueError(f"weight {w.shape} expects {cg * groups} input channels with groups {groups}, got {c}")
+    (sh, sw), (ph, pw), (dh, dw) = pair(stride), pair(padding), pair(dilation)
+    ho, wo = conv_output_size(h, kh, sh, ph, dh), conv_output_size(wd, kw, sw, pw, dw)
+    cols = im2col(x, (kh, kw), (sh, sw), (ph, pw), (dh, dw)).reshape(n, groups, cg * kh * kw, ho * wo)
+    wmat = w.reshape(groups, cout // groups, cg * kh * kw)
+    y = gemm(wmat, cols).reshape(n, cout, ho, wo)  # (N, G, COUT/G, HO·WO) is already NCHW
+    if b is not None:
+        y += b.reshape(1, cout, 1, 1)
+    cache = (x.shape, cols, w, b is not None, (kh, kw), (sh, sw), (ph, pw), (dh, dw), groups)
+    return y, cache
+
+
+def conv_backward(dy: np.ndarray, cache: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    """dy (N, COUT, HO, WO) -> dx (N, C, H, W), dw (COUT, C/G, KH, KW), db (COUT,) or None."""
+    x_shape, cols, w, has_bias, kernel, stride, padding, dilation, groups = cache
+    n, cout, ho, wo = dy.shape
+    _, cg, kh, kw = w.shape
+    dyg = dy.reshape(n, groups, cout // groups, ho * wo)
+    # dw[g] = Σ_n dy[n, g] @ cols[n, g]ᵀ; the transposed view is F-contiguous, which BLAS takes as is
+    dw = gemm(dyg, cols.swapaxes(-1, -2))
+    dw = (dw.sum(axis=0) if n > 1 else dw[0]).reshape(w.shape)
+    db = dy.sum(axis=(0, 2, 3)) if has_bias else None
+    wmat = w.reshape(groups, cout // groups, cg * kh * kw)
+    dcols = gemm(wmat.swapaxes(-1, -2), dyg)  # (N, G, C/G·KH·KW, HO·WO)
+    dx = col2im(dcols, x_shape, kernel, stride, padding, dilation)
+    return dx, dw, db
+
+
+def conv_transpose_output_size(
+    size: int, kernel: int, stride: int, padding: int, output_padding: int = 0, dilation: int = 1
+) -> int:
+    """Output length of a transposed convolution (PyTorch): (size − 1)·S − 2P + D·(K − 1) + output_padding + 1."""
+    if not 0 <= output_padding < max(stride, dilation):
+        raise ValueError(f"output_padding {output_padding} must be smaller than stride {stride} or dilation {dilation}")
+    out = (size - 1) * stride - 2 * padding + dilation * (kernel - 1) + output_padding + 1
+    if out < 1:
+        raise ValueError(f"transposed convolution output size {out} < 1")
+    return out
+
+
+def conv_transpose_forward(
+    x: np.ndarray,
+    w: np.ndarray,
+    b: np.ndarray | None,
+    stride: Pair = 1,
+    padding: Pair = 0,
+    output_padding: Pair = 0,
+    dilation: Pair = 1,
+    groups: int = 1,
+) -> tuple[np.ndarray, Any]:
+    """x (N, C, H, W), w (C, COUT/G, KH, KW), b (COUT,) or None -> y (N, COUT, HO, WO), cache; PyTorch semantics.
+
+    The adjoint of the convolution from COUT to C channels whose weight is w: a GEMM
+    (G, COUT/G·KH·KW, C/G) @ (N, G, C/G, H·W), then col2im into (N, COUT, HO, WO).
+    """
+    n, c, h, wd = x.shape
+    cin, coutg, kh, kw = w.shape
+    _check_groups(c, groups, "input channels")
+    if cin != c:
+        raise ValueError(f"weight {w.shape} expects {cin} input channels, got {c}")
+    (sh, sw), (ph, pw), (oph, opw), (dh, dw) = pair(stride), pair(padding), pair(output_padding), pair(dilation)
+    ho = conv_transpose_output_size(h, kh, sh, ph, oph, dh)
+    wo = conv_transpose_output_size(wd, kw, sw, pw, opw, dw)
+    cout = coutg * groups
+    wmat = w.reshape(groups, c // groups, coutg * kh * kw)
+    dcols = gemm(wmat.swapaxes(-1, -2), x.reshape(n, groups, c // groups, h * wd))
+    y = col2im(dcols, (n, cout, ho, wo), (kh, kw), (sh, sw), (ph, pw), (dh, dw), output_size=(h, wd))
+    del dcols
+    if b is not None:
+        y += b.reshape(1, cout, 1, 1)
+    cache = (x, w, b is not None, (kh, kw), (sh, sw), (ph, pw), (dh, dw), groups)
+    return y, cache
+
+
+def conv_transpose_backward(dy: np.ndarray, cache: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    """dy (N, COUT, HO, WO) -> dx (N, C, H, W), dw (C, COUT/G, KH, KW), db (COUT,) or None.
+
+    dx is the convolution of dy with w; dw pairs x with im2col(dy).
+    """
+    x, w, has_bias, kernel, stride, padding, dilation, groups = cache
+    n, c, h, wd = x.shape
+    _, coutg, kh, kw = w.shape
+    cols = im2col(dy, kernel, stride, padding, dilation, output_size=(h, wd))
+    cols = cols.reshape(n, groups, coutg * kh * kw, h * wd)
+    wmat = w.reshape(groups, c // groups, coutg * kh * kw)
+    dx = gemm(wmat, cols).reshape(x.shape)
+    xg = x.reshape(n, groups, c // groups, h * wd)
+    dw = gemm(xg, cols.swapaxes(-1, -2))  # (N, G, C/G, COUT/G·KH·KW)
+    dw = (dw.sum(axis=0) if n > 1 else dw[0]).reshape(w.shape)
+    db = dy.sum(axis=(0, 2, 3)) if has_bias else None
+    return dx, dw, db
+
+
+def linear_forward(x: np.ndarray, w: np.ndarray, b: np.ndarray | None) -> tuple[np.ndarray, Any]:
+    """x (N, F), w (OUT, F), b (OUT,) or None -> y (N, OUT), cache."""
+    if x.ndim != 2 or x.shape[1] != w.shape[1]:
+        raise ValueError(f"linear expects x (N, {w.shape[1]}), got {x.shape}")
+    y = gemm(x, w.T)
+    if b is not None:
+        y += b
+    return y, (x, w, b is not None)
+
+
+def linear_backward(dy: np.ndarray, cache: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    """dy (N, OUT) -> dx (N, F), dw (OUT, F), db (OUT,) or None."""
+    x, w, has_bias = cache
+    dx = gemm(dy, w)
+    dw = gemm(dy.T, x)
+    db = dy.sum(axis=0) if has_bias else None
+    return dx, dw, db

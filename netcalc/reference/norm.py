@@ -1,0 +1,141 @@
+"""Batch normalisation, local response normalisation and softmax, forward and backward.
+
+Batch norm normalises per channel: over (N, H, W) of x (N, C, H, W), over N of x (N, F). These are elementwise
+scalings, not multiply-accumulates into a reduction of weights, so nothing here goes through `gemm`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+__all__ = [
+    "batchnorm_backward",
+    "batchnorm_forward",
+    "batchnorm_running_stats",
+    "lrn_backward",
+    "lrn_forward",
+    "softmax_backward",
+    "softmax_forward",
+]
+
+
+def _channel_view(v: np.ndarray, ndim: int) -> np.ndarray:
+    """(C,) -> broadcastable against (N, C, ...) of `ndim` dimensions."""
+    return v.reshape((1, -1) + (1,) * (ndim - 2))
+
+
+def _reduce_axes(x: np.ndarray) -> tuple[int, ...]:
+    if x.ndim < 2:
+        raise ValueError(f"batch norm expects (N, F) or (N, C, H, W), got {x.shape}")
+    return (0, *range(2, x.ndim))
+
+
+def batchnorm_forward(
+    x: np.ndarray,
+    gamma: np.ndarray,
+    beta: np.ndarray,
+    running_mean: np.ndarray,
+    running_var: np.ndarray,
+    training: bool,
+    eps: float = 1e-5,
+) -> tuple[np.ndarray, Any]:
+    """x (N, C, H, W) or (N, C), gamma/beta/running_mean/running_var (C,) -> y like x, cache.
+
+    training: normalise with the batch mean and the biased batch variance (running stats are not read; update
+    them with `batchnorm_running_stats`). Inference: normalise with running_mean and running_var.
+    """
+    axes = _reduce_axes(x)
+    if training:
+        mean = x.mean(axis=axes)
+        var = x.var(axis=axes)  # biased (divide by the count), as PyTorch normalises
+    else:
+        mean, var = running_mean, running_var
+    inv_std = 1.0 / np.sqrt(var + eps)
+    xhat = (x - _channel_view(mean, x.ndim)) * _channel_view(inv_std, x.ndim)
+    y = xhat * _channel_view(gamma, x.ndim) + _channel_view(beta, x.ndim)
+    return y, (xhat, gamma, inv_std, training)
+
+
+def batchnorm_backward(dy: np.ndarray, cache: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """dy like x -> dx like x, dgamma (C,), dbeta (C,).
+
+    training: the batch statistics depend on x, so dx = inv_std/M · (M·g − Σg − x̂·Σ(g·x̂)) with g = dy·gamma and
+    M the number of values per channel; inference: dx = dy·gamma·inv_std.
+    """
+    xhat, gamma, inv_std, training = cache
+    axes = _reduce_axes(dy)
+    dbeta = dy.sum(axis=axes)
+    dgamma = (dy * xhat).sum(axis=axes)
+    scale = _channel_view(gamma * inv_std, dy.ndim)
+    if not training:
+        return dy * scale, dgamma, dbeta
+    m = dy.size // dy.shape[1]
+    dx = dy - _channel_view(dbeta / m, dy.ndim) - xhat * _channel_view(dgamma / m, dy.ndim)
+    dx *= scale
+    return dx, dgamma, dbeta
+
+
+def batchnorm_running_stats(
+    x: np.ndarray, running_mean: np.ndarray, running_var: np.ndarray, momentum: float = 0.1
+) -> tuple[np.ndarray, np.ndarray]:
+    """New (running_mean, running_var) after a training batch x, PyTorch's update: the running variance takes the
+    *unbiased* batch variance. Returns new arrays; the inputs are not modified."""
+    axes = _reduce_axes(x)
+    m = x.size // x.shape[1]
+    mean = x.mean(axis=axes)
+    var = x.var(axis=axes, ddof=1) if m > 1 else x.var(axis=axes)
+    return (1 - momentum) * running_mean + momentum * mean, (1 - momentum) * running_var + momentum * var
+
+
+def _channel_window_sum(z: np.ndarray, before: int, after: int) -> np.ndarray:
+    """out[:, c] = Σ z[:, c'] for c − before ≤ c' ≤ c + after, zero outside [0, C)."""
+    c = z.shape[1]
+    out = np.zeros_like(z)
+    for d in range(-before, after + 1):
+        lo, hi = max(0, -d), min(c, c - d)  # channels c with 0 ≤ c + d < C
+        if lo < hi:
+            out[:, lo:hi] += z[:, lo + d : hi + d]
+    return out
+
+
+def lrn_forward(
+    x: np.ndarray, size: int, alpha: float = 1e-4, beta: float = 0.75, k: float = 1.0
+) -> tuple[np.ndarray, Any]:
+    """x (N, C, ...) -> y like x, cache; PyTorch's LocalResponseNorm.
+
+    y_c = x_c / (k + alpha/size · Σ x_{c'}²)^beta over c − ⌊size/2⌋ ≤ c' ≤ c + ⌊(size−1)/2⌋, channels outside
+    [0, C) counting as zero; alpha is divided by size even at the edges.
+    """
+    before, after = size // 2, (size - 1) // 2
+    s = k + (alpha / size) * _channel_window_sum(x * x, before, after)
+    y = x * s**-beta
+    return y, (x, s, size, alpha, beta)
+
+
+def lrn_backward(dy: np.ndarray, cache: Any) -> np.ndarray:
+    """dy (N, C, ...) -> dx like dy.
+
+    dx_c = dy_c · s_c^−β − 2αβ/size · x_c · Σ_{c' whose window holds c} dy_{c'} x_{c'} s_{c'}^(−β−1).
+    """
+    x, s, size, alpha, beta = cache
+    before, after = size // 2, (size - 1) // 2
+    t = dy * x * s ** (-beta - 1)
+    # c lies in the window of c' iff c' − before ≤ c ≤ c' + after: the transposed window swaps the two reaches
+    back = _channel_window_sum(t, after, before)
+    return dy * s**-beta - (2 * alpha * beta / size) * x * back
+
+
+def softmax_forward(x: np.ndarray, axis: int = 1) -> tuple[np.ndarray, Any]:
+    """x (N, F) (or (N, C, H, W) over channels) -> y like x, cache; y sums to 1 along `axis`."""
+    z = x - x.max(axis=axis, keepdims=True)  # shift for stability; softmax is shift invariant
+    np.exp(z, out=z)
+    z /= z.sum(axis=axis, keepdims=True)
+    return z, (z, axis)
+
+
+def softmax_backward(dy: np.ndarray, cache: Any) -> np.ndarray:
+    """dy like y -> dx = y · (dy − Σ dy·y along axis)."""
+    y, axis = cache
+    return y * (dy - (dy * y).sum(axis=axis, keepdims=True))
