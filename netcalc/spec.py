@@ -58,14 +58,14 @@ def parse_network(data: Any, file: str | None = None, *, input_shape: Shape | No
     if "layers" not in top:
         raise SpecError("missing required key `layers`", Location(file, top_line(top)))
     blocks = _read_all_blocks(top, file, frozenset())
-    expander = _Expander(file, _read_defaults(top.get("defaults"), file), blocks)
+    expander = _Expander(_read_defaults(top.get("defaults"), file), blocks)
     layers_data = _sequence(top["layers"], _at(top, "layers", file, "layers"), "a list of layers")
     if not layers_data:
         raise SpecError("`layers` is empty", _at(top, "layers", file, "layers"))
     with paused_gc():
         top_scope = _Scope(prefix="", input=INPUT, params={}, stack=(), file=file)
         expander.expand(layers_data, "layers", top_scope, groups=())
-        layers = _dependency_order(expander.layers, file)
+        layers = _dependency_order(expander.layers)
     return Network(
         name=str(name),
         input_shape=input_shape,
@@ -277,7 +277,6 @@ class _Draft:
 
 @dataclass
 class _Expander:
-    file: str | None
     defaults: dict[str, dict[str, Any]]
     blocks: dict[str, _Block]
     layers: list[_Draft] = field(default_factory=list)
@@ -535,7 +534,7 @@ def _line(items: Any, index: int) -> int | None:
     return line_of(index) if line_of else None
 
 
-def _dependency_order(drafts: list[_Draft], file: str | None) -> tuple[Layer, ...]:
+def _dependency_order(drafts: list[_Draft]) -> tuple[Layer, ...]:
     """Depth-first post-order, visiting layers as listed: listed order whenever it is already valid."""
     by_name = {d.name: d for d in drafts}
     done: set[str] = set()
