@@ -200,7 +200,8 @@ def check_budget(report: Report, budget: Budget) -> tuple[Finding, ...]:
             continue
         over = [row for row in rows if getattr(row, field) > limit.value]
         for row in over or [max(rows, key=lambda r: getattr(r, field))]:
-            findings.append(Finding(limit, getattr(row, field), row.name, row.file or report.source, row.line))
+            file, line = row.anchor
+            findings.append(Finding(limit, getattr(row, field), row.name, file or report.source, line))
     return tuple(findings)
 
 

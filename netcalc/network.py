@@ -21,6 +21,7 @@ class Group:
 
     name: str
     label: str
+    location: Location | None = field(default=None, compare=False)  # where the block or repeat is used
 
 
 @dataclass(frozen=True)

@@ -40,6 +40,15 @@ class LayerRow:
     line: int | None = None
     file: str | None = None  # where the layer is written: the spec, or a file it includes
 
+    @property
+    def anchor(self) -> tuple[str | None, int | None]:
+        """Where a reviewer should look: the spec line that uses the outermost block or repeat holding this
+        layer (a block's own lines are shared by every instance), else the layer's own line."""
+        for group in self.groups:
+            if group.location is not None:
+                return group.location.file, group.location.line
+        return self.file, self.line
+
 
 @dataclass(frozen=True)
 class Totals:

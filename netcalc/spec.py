@@ -348,7 +348,7 @@ class _Expander:
             instances = [full]
         else:
             instances = [f"{full}.{i}" for i in range(repeat)]
-            groups = groups + (Group(full, f"{label} ×{repeat}"),)
+            groups = groups + (Group(full, f"{label} ×{repeat}", location),)
         output = previous
         for i, instance in enumerate(instances):
             if instance != full:
@@ -491,7 +491,8 @@ class _Expander:
                 params[key] = default
         inner = _Scope(full + ".", block_input, params, scope.stack + (block.name,), block.location.file)
         try:
-            last = self.expand(block.layers, f"blocks.{block.name}.layers", inner, groups + (Group(full, block.name),))
+            group = Group(full, block.name, location)
+            last = self.expand(block.layers, f"blocks.{block.name}.layers", inner, groups + (group,))
         except RecursionError:
             raise SpecError("blocks nest too deeply", location) from None
         output = last if block.output is None else self._resolve(block.output, inner, block.location)

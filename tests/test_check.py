@@ -299,7 +299,8 @@ def test_github_annotations_escape_their_properties(write_spec, budget):
     assert "file=" + path.replace(":", "%3A").replace(",", "%2C") + ",line=4," in result.stdout
 
 
-def test_layers_inside_blocks_point_at_their_line_in_the_block(write_spec, budget):
+def test_layers_inside_blocks_point_at_the_line_that_uses_the_block(write_spec, budget):
+    # A block's own lines are shared by all its instances; the use line says which instance is over.
     path = write_spec(
         "input: 8x8x3\n"
         "blocks:\n"
@@ -308,11 +309,11 @@ def test_layers_inside_blocks_point_at_their_line_in_the_block(write_spec, budge
         "      - conv3-4\n"  # line 5
         "      - {kind: conv, name: big, out: 64, kernel: 3}\n"  # line 6
         "layers:\n"
-        "  - {block: pair, name: p}\n"
+        "  - {block: pair, name: p}\n"  # line 8
     )
     result = invoke("check", path, "--budget", budget('layers: {"p.big": {params: 10}}\n'), "--format", "github")
     assert result.exit_code == 1
-    assert result.stdout.startswith(f"::error file={path},line=6,")
+    assert result.stdout.startswith(f"::error file={path},line=8,")
 
 
 def test_junit_report(spec, budget):
@@ -369,7 +370,7 @@ def test_resnet50_also_meets_the_small_classifier_budget():
     assert result.exit_code == 0, result.output
 
 
-def test_layers_from_an_included_block_point_at_the_included_file(write_spec, budget):
+def test_layers_from_an_included_block_point_at_the_spec_line_that_uses_it(write_spec, budget):
     blocks = write_spec(
         "blocks:\n  pair:\n    layers:\n      - conv3-4\n      - {kind: conv, name: big, out: 64, kernel: 3}\n",
         "blocks.yaml",
@@ -378,5 +379,6 @@ def test_layers_from_an_included_block_point_at_the_included_file(write_spec, bu
     result = invoke("check", path, "--budget", budget("per_layer: {params: 10}\n"), "--format", "github")
     assert result.exit_code == 1
     lines = result.stdout.splitlines()
-    assert lines[0].startswith(f"::error file={blocks},line=4,")  # p.conv1
-    assert lines[1].startswith(f"::error file={blocks},line=5,")  # p.big
+    assert blocks.endswith("blocks.yaml")
+    assert lines[0].startswith(f"::error file={path},line=4,")  # p.conv1, in the block `p` used on line 4
+    assert lines[1].startswith(f"::error file={path},line=4,")  # p.big
