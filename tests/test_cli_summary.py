@@ -152,3 +152,12 @@ def test_every_format_succeeds_on_a_zoo_spec(fmt):
     result = invoke("summary", str(HERE.parent / "specs" / "vgg16.yaml"), "--format", fmt)
     assert result.exit_code == 0
     assert "138" in result.stdout
+
+
+def test_show_keeps_the_budget_so_the_expanded_spec_still_checks(write_spec, tmp_path):
+    path = write_spec("input: 8x8x3\nlayers: [conv3-4]\nbudget:\n  total: {params: 100}\n")
+    expanded = tmp_path / "expanded.yaml"
+    expanded.write_text(invoke("show", path).stdout)
+    result = invoke("check", str(expanded))
+    assert result.exit_code == 1  # 3·3·3·4 + 4 = 112 parameters > 100
+    assert "112" in result.stdout

@@ -38,4 +38,15 @@ def to_yaml(network: Network) -> str:
         mapping = layer_mapping(layer.name, layer.kind, layer.inputs, dict(layer.attrs))
         flow = yaml.safe_dump(mapping, default_flow_style=True, sort_keys=False, width=10**9).strip()
         lines.append(f"  - {flow}")
+    if network.budget is not None:  # kept, so `netcalc check` on the expanded spec still finds it
+        lines.append(yaml.safe_dump({"budget": _plain_tree(network.budget)}, sort_keys=False).rstrip())
     return "\n".join(lines) + "\n"
+
+
+def _plain_tree(value: Any) -> Any:
+    """LocatedDict/LocatedList as plain dicts and lists, which safe_dump accepts."""
+    if isinstance(value, dict):
+        return {k: _plain_tree(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_plain_tree(v) for v in value]
+    return value
