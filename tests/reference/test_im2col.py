@@ -1,0 +1,50 @@
+import numpy as np
+import pytest
+
+from netcalc.reference.im2col import col2im, conv_output_size, im2col
+
+
+def test_layout_rows_channel_then_kernel_offset_columns_output_pixel():
+    x = np.arange(2 * 3 * 4 * 5, dtype=float).reshape(2, 3, 4, 5)
+    cols = im2col(x, (2, 3), stride=1, padding=0)
+    assert cols.shape == (2, 3 * 2 * 3, 3 * 3)
+    n, c, i, j, oh, ow = 1, 2, 1, 2, 2, 0
+    assert cols[n, c * (2 * 3) + i * 3 + j, oh * 3 + ow] == x[n, c, oh + i, ow + j]
+
+
+def test_padding_is_zero_and_dilation_skips():
+    x = np.ones((1, 1, 3, 3))
+    cols = im2col(x, 3, padding=1, dilation=2)
+    assert cols.shape == (1, 9, 1 * 1)  # (3 + 2 − 2·2 − 1) + 1 = 1 window
+    # taps at rows/cols −1, 1, 3 of the input: only the centre (1, 1) is inside
+    assert cols[0, :, 0].tolist() == [0, 0, 0, 0, 1, 0, 0, 0, 0]
+
+
+@pytest.mark.parametrize(
+    ("kernel", "stride", "padding", "dilation"),
+    [(1, 1, 0, 1), (3, 1, 1, 1), (3, 2, 1, 1), ((2, 3), (2, 1), (0, 1), 1), (3, 1, 2, 2), ((3, 2), 3, (1, 0), (1, 2))],
+)
+def test_col2im_is_the_adjoint_of_im2col(kernel, stride, padding, dilation):
+    rng = np.random.default_rng(1)
+    x = rng.standard_normal((2, 3, 7, 8))
+    cols = im2col(x, kernel, stride, padding, dilation)
+    c = rng.standard_normal(cols.shape)
+    lhs = np.sum(cols * c)
+    rhs = np.sum(x * col2im(c, x.shape, kernel, stride, padding, dilation))
+    assert lhs == pytest.approx(rhs, rel=1e-12)
+
+
+def test_col2im_sums_overlapping_windows():
+    # 3×3 windows, stride 1, on 4×4: interior pixels are covered by 4 windows, corners by 1
+    cols = np.ones((1, 9, 2 * 2))
+    x = col2im(cols, (1, 1, 4, 4), 3)
+    assert x[0, 0].tolist() == [[1, 2, 2, 1], [2, 4, 4, 2], [2, 4, 4, 2], [1, 2, 2, 1]]
+
+
+def test_output_size_formula_and_errors():
+    assert conv_output_size(224, 11, 4, 2) == (224 + 2 * 2 - 11) // 4 + 1
+    assert conv_output_size(7, 3, 1, 0, dilation=3) == 1
+    with pytest.raises(ValueError, match="does not fit"):
+        conv_output_size(4, 3, 1, 0, dilation=2)
+    with pytest.raises(ValueError, match="do not match"):
+        col2im(np.ones((1, 9, 5)), (1, 1, 4, 4), 3)
