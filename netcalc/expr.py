@@ -7,8 +7,10 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from typing import Any
 
 _TOKEN = re.compile(r"\s*(?:(\d+)|([A-Za-z_][A-Za-z0-9_]*)|(//|[-+*%()/]))")
+EXPRESSION_CHARS = re.compile(r"[\w\s+\-*/%()]+")
 MAX_DIGITS = 30  # no real network needs a number this long; stops runaway products
 
 
@@ -38,6 +40,29 @@ def names_in(text: str) -> set[str]:
         return {t for t in tokenize(text) if isinstance(t, str) and t.isidentifier()}
     except ExprError:
         return set()
+
+
+def substitute(value: Any, params: Mapping[str, Any]) -> Any:
+    """An attribute value with parameter names replaced and expressions evaluated; lists element by element.
+
+    A lone word that names no parameter stays a literal ('same', 'relu'); anything that looks like arithmetic
+    is evaluated, and a malformed one is an ExprError rather than a silent literal.
+    """
+    if isinstance(value, list):
+        return [substitute(v, params) for v in value]
+    if not isinstance(value, str):
+        return value
+    if value in params:
+        return params[value]
+    try:
+        tokens = tokenize(value)
+    except ExprError:
+        if EXPRESSION_CHARS.fullmatch(value):
+            raise  # looks like arithmetic, only malformed (e.g. `/`): say why
+        return value  # not an expression at all: a literal such as a name
+    if len(tokens) == 1 and isinstance(tokens[0], str):
+        return value  # a lone word that is not a parameter: a literal such as 'same' or 'relu'
+    return evaluate(value, params)
 
 
 def evaluate(text: str, names: Mapping[str, object]) -> int:

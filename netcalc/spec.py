@@ -6,7 +6,6 @@ Every problem is a SpecError that names the file, the line and the layer or YAML
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -14,10 +13,11 @@ from typing import Any
 
 from netcalc.compact import expand_compact
 from netcalc.errors import AttrError, Location, NetcalcError, SpecError, did_you_mean
-from netcalc.expr import ExprError, evaluate, tokenize
+from netcalc.expr import ExprError, substitute
 from netcalc.kinds import REGISTRY, get_kind
 from netcalc.kinds.base import MANY, LayerKind
 from netcalc.network import INPUT, Group, Layer, Network
+from netcalc.shape_names import Deferred, needs_shape, resolve_deferred
 from netcalc.shapes import Shape, parse_shape
 from netcalc.yamlload import load_yaml_file, load_yaml_text, paused_gc
 
@@ -29,7 +29,6 @@ BLOCK_USE_KEYS = ("block", "name", "from", "repeat")
 MAX_REPEAT = 100_000
 MAX_LAYERS = 1_000_000
 REQUIRED_PARAM = "required"
-_EXPRESSION_CHARS = re.compile(r"[\w\s+\-*/%()]+")
 
 
 def load_network(path: str | Path, *, input_shape: Shape | None = None) -> Network:
@@ -65,7 +64,7 @@ def parse_network(data: Any, file: str | None = None, *, input_shape: Shape | No
     with paused_gc():
         top_scope = _Scope(prefix="", input=INPUT, params={}, stack=(), file=file)
         expander.expand(layers_data, "layers", top_scope, groups=())
-        layers = _dependency_order(expander.layers)
+        layers = resolve_deferred(_dependency_order(expander.layers), input_shape)
     return Network(
         name=str(name),
         input_shape=input_shape,
@@ -136,7 +135,7 @@ def _read_defaults(data: Any, file: str | None) -> dict[str, dict[str, Any]]:
         for attr_name, value in attrs.items():
             attr = _find_attr(kind, attr_name, _at(attrs, attr_name, file, f"{where}.{attr_name}"))
             try:
-                checked[kind_name][attr_name] = attr.parse(_substitute(value, {}))
+                checked[kind_name][attr_name] = attr.parse(substitute(value, {}))
             except (AttrError, ExprError) as error:
                 raise SpecError(f"{attr_name}: {_message(error)}", _at(attrs, attr_name, file, where)) from None
     return checked
@@ -219,25 +218,6 @@ def _read_all_blocks(top: Mapping[str, Any], file: str | None, including: frozen
 
 
 # --- values: block parameters and expressions ---
-
-
-def _substitute(value: Any, params: Mapping[str, Any]) -> Any:
-    """Replace parameter names and evaluate expressions in an attribute value."""
-    if isinstance(value, list):
-        return [_substitute(v, params) for v in value]
-    if not isinstance(value, str):
-        return value
-    if value in params:
-        return params[value]
-    try:
-        tokens = tokenize(value)
-    except ExprError:
-        if _EXPRESSION_CHARS.fullmatch(value):
-            raise  # looks like arithmetic, only malformed (e.g. `/`): say why
-        return value  # not an expression at all: a literal such as a name
-    if len(tokens) == 1 and isinstance(tokens[0], str):
-        return value  # a lone word that is not a parameter: a literal such as 'same' or 'relu'
-    return evaluate(value, params)
 
 
 def _message(error: Exception) -> str:
@@ -397,7 +377,7 @@ class _Expander:
         if "repeat" not in item:
             return None
         try:
-            value = _substitute(item["repeat"], scope.params)
+            value = substitute(item["repeat"], scope.params)
         except ExprError as error:
             raise SpecError(f"repeat: {error}", location) from None
         if isinstance(value, bool) or not isinstance(value, int) or value < 0:
@@ -437,21 +417,26 @@ class _Expander:
         named = Location(location.file, location.line, f"layer '{full}' ({location.where})")
         attrs = _kind_defaults(kind)
         attrs.update(self.defaults.get(kind.name, {}))
+        deferred = False
         for key, value in item.items():
             if key in LAYER_KEYS:
                 continue
             attr = _find_attr(kind, key, named)
+            if needs_shape(value, scope.params):  # evaluated after expansion, once shapes are known
+                attrs[key], deferred = Deferred(value, scope.params), True
+                continue
             try:
-                attrs[key] = attr.parse(_substitute(value, scope.params))
+                attrs[key] = attr.parse(substitute(value, scope.params))
             except (AttrError, ExprError) as error:
                 raise SpecError(f"{key}: {_message(error)}", named) from None
         missing = [a.name for a in kind.attrs if a.required and attrs[a.name] is a.default]
         if missing:
             raise SpecError(f"{kind.name} is missing required key {', '.join(map(repr, missing))}", named)
-        try:
-            attrs = kind.resolve(attrs)
-        except AttrError as error:
-            raise error.at(named) from None
+        if not deferred:
+            try:
+                attrs = kind.resolve(attrs)
+            except AttrError as error:
+                raise error.at(named) from None
         draft = _Draft(full, kind.name, attrs, [], named, groups)
         self.layers.append(draft)
         return draft
@@ -480,8 +465,11 @@ class _Expander:
                     f"parameters: {', '.join(block.params) or 'none'}",
                     location,
                 )
+            if needs_shape(value, scope.params):  # shape names here describe the block's input
+                params[key] = Deferred(value, scope.params, anchor=block_input)
+                continue
             try:
-                params[key] = _substitute(value, scope.params)
+                params[key] = substitute(value, scope.params)
             except ExprError as error:
                 raise SpecError(f"{key}: {error}", location) from None
         for key, default in block.params.items():

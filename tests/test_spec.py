@@ -190,3 +190,54 @@ def test_zoo_resnets_share_one_block_file():
     specs = Path(__file__).parent.parent / "specs"
     for name in ("resnet18", "resnet34", "resnet50", "resnet101", "resnet152"):
         assert "include: blocks/resnet.yaml" in (specs / f"{name}.yaml").read_text()
+
+
+SHAPE_EXPRESSIONS = """
+input: 16x16x64
+blocks:
+  transition:
+    layers:
+      - batchnorm
+      - {kind: conv, name: conv, out: in_channels // 2, kernel: 1}
+      - {kind: avgpool, name: pool, kernel: 2}
+  expand:
+    params: {hidden: required}
+    layers:
+      - {kind: conv, name: up, out: hidden, kernel: 1}
+      - {kind: conv, name: dw, out: in_channels, kernel: 3, padding: 1, groups: in_channels}
+layers:
+  - {block: transition, name: t1}
+  - {block: transition, name: t2}
+  - {block: expand, name: e, hidden: in_channels * 6}
+  - {kind: conv, name: wide, out: 4, kernel: [1, in_width]}
+"""
+
+
+def test_shape_names_describe_the_layer_input_or_the_block_input():
+    report = netcalc.analyze(SHAPE_EXPRESSIONS)
+    assert row(report, "t1.conv").output_shape == (16, 16, 64 // 2)
+    assert row(report, "t2.conv").output_shape == (8, 8, 32 // 2)
+    # `hidden` was given where the block is used: the block's input has 16 channels, so 16·6.
+    assert row(report, "e.up").output_shape == (4, 4, 16 * 6)
+    assert row(report, "e.dw").params == 3 * 3 * 1 * 96 + 96  # depthwise over the 96 channels it reads
+    assert row(report, "wide").output_shape == (4, 1, 4)  # a 1×4 kernel over the 4-wide map
+
+
+def test_shape_names_follow_an_input_override():
+    report = netcalc.analyze(SHAPE_EXPRESSIONS, input_shape=(32, 32, 128))
+    assert row(report, "t1.conv").output_shape == (32, 32, 64)
+    assert row(report, "wide").output_shape == (8, 1, 4)
+
+
+def test_shape_names_become_numbers_in_the_expanded_network():
+    network = parse_network_text(SHAPE_EXPRESSIONS)
+    layer = next(layer for layer in network.layers if layer.name == "e.dw")
+    assert (layer.attrs["out"], layer.attrs["groups"]) == (96, 96)
+
+
+def test_shape_name_errors_are_located():
+    from netcalc.errors import NetcalcError
+
+    text = "input: 4x4x3\nlayers:\n  - flatten\n  - {kind: fc, out: in_height * 2}\n"
+    with pytest.raises(NetcalcError, match=r"line 4: layer 'fc1': out: unknown name 'in_height'"):
+        netcalc.analyze(text)

@@ -1,0 +1,95 @@
+"""Attribute expressions over a layer's input shape: `out: in_channels // 2`, `out: in_channels * expand`.
+
+On a layer, `in_channels`, `in_height` and `in_width` describe the layer's first input; in a block parameter
+(`{block: expand, hidden: in_channels * 6}`) they describe the block's input. A spec cannot know shapes while
+blocks are being expanded (a reference may point forward), so such a value is kept as `Deferred`, anchored to
+the tensor it describes, and evaluated once the network is in dependency order by propagating shapes from the
+input. The Network that comes out has plain values only: the analysis, the reference pass and `netcalc show`
+never see a Deferred.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from netcalc.errors import AttrError, NetcalcError, SpecError
+from netcalc.expr import ExprError, names_in, substitute
+from netcalc.kinds import REGISTRY
+from netcalc.network import INPUT, Layer
+from netcalc.shapes import Shape, is_spatial
+
+SHAPE_NAMES = ("in_channels", "in_height", "in_width")
+
+
+@dataclass(frozen=True)
+class Deferred:
+    """A value waiting for a shape: the expression, the block parameters in force, and the tensor whose shape
+    the shape names describe (None: the first input of the layer that holds the value)."""
+
+    value: Any
+    params: Mapping[str, Any]
+    anchor: str | None = None
+
+
+def needs_shape(value: Any, params: Mapping[str, Any]) -> bool:
+    """Whether `value` uses a shape name no parameter shadows, or a parameter that is itself Deferred."""
+    if isinstance(value, list):
+        return any(needs_shape(v, params) for v in value)
+    if not isinstance(value, str):
+        return False
+    names = names_in(value)
+    return bool((names & set(SHAPE_NAMES)) - set(params)) or any(isinstance(params.get(n), Deferred) for n in names)
+
+
+def value_of(deferred: Deferred, shapes: Mapping[str, Shape], first_input: str) -> Any:
+    """The deferred value, with its parameters (Deferred ones first) and its anchor's shape names bound."""
+    params = {
+        key: value_of(value, shapes, first_input) if isinstance(value, Deferred) else value
+        for key, value in deferred.params.items()
+    }
+    names = shape_names(shapes[deferred.anchor or first_input])
+    return substitute(deferred.value, {**names, **params})
+
+
+def shape_names(shape: Shape) -> dict[str, int]:
+    """in_channels (the features of a flat input), and in_height/in_width of a feature map."""
+    names = {"in_channels": shape[-1]}
+    if is_spatial(shape):
+        names.update(in_height=shape[0], in_width=shape[1])
+    return names
+
+
+def resolve_deferred(layers: tuple[Layer, ...], input_shape: Shape) -> tuple[Layer, ...]:
+    """The layers with every Deferred attribute evaluated against the layer's first input shape."""
+    if not any(isinstance(v, Deferred) for layer in layers for v in layer.attrs.values()):
+        return layers
+    shapes: dict[str, Shape] = {INPUT: input_shape}
+    resolved = []
+    for layer in layers:
+        kind = REGISTRY[layer.kind]
+        ins = tuple(shapes[name] for name in layer.inputs)
+        try:
+            if any(isinstance(v, Deferred) for v in layer.attrs.values()):
+                layer = dataclasses.replace(layer, attrs=_evaluate(layer, shapes))
+            shapes[layer.name] = kind.output_shape(layer.attrs, ins)
+        except NetcalcError as error:
+            raise error.at(layer.where()) from None
+        resolved.append(layer)
+    return tuple(resolved)
+
+
+def _evaluate(layer: Layer, shapes: Mapping[str, Shape]) -> dict[str, Any]:
+    kind = REGISTRY[layer.kind]
+    attrs = dict(layer.attrs)
+    for attr in kind.attrs:
+        value = attrs[attr.name]
+        if isinstance(value, Deferred):
+            try:
+                attrs[attr.name] = attr.parse(value_of(value, shapes, layer.inputs[0]))
+            except (AttrError, ExprError) as error:
+                message = error.message if isinstance(error, NetcalcError) else str(error)
+                raise SpecError(f"{attr.name}: {message}") from None
+    return kind.resolve(attrs)
