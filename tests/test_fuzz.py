@@ -15,7 +15,9 @@ from netcalc.kinds.window import window_output
 
 SCALARS = st.one_of(
     st.integers(-3, 40),
-    st.sampled_from(["same", "relu", "x", "w * 2", "3 // 0", "(", "", "1/2", "input", "conv1", "in_channels // 2", "in_width"]),
+    st.sampled_from(
+        ["same", "relu", "x", "w * 2", "3 // 0", "(", "", "1/2", "input", "conv1", "in_channels // 2", "in_width"]
+    ),
     st.booleans(),
     st.none(),
     st.floats(-1, 2, allow_nan=False),
