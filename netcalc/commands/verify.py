@@ -16,7 +16,9 @@ from netcalc.spec import load_network
 @click.command()
 @click.argument("spec")
 @analysis_options(dtypes=("float32", "float64"))
-@click.option("--seed", type=int, default=0, show_default=True, help="seed of the random input and weights")
+@click.option(
+    "--seed", type=click.IntRange(min=0), default=0, show_default=True, help="seed of the random input and weights"
+)
 @click.option("--no-backward", "no_backward", is_flag=True, help="run the forward pass only (inference mode)")
 @click.option(
     "--gradcheck",

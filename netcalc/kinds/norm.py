@@ -8,6 +8,8 @@ lrn:       PyTorch's LocalResponseNorm, b = a / (k + α/n · Σ a²)^β over n n
 
 from __future__ import annotations
 
+from typing import Any
+
 from netcalc.kinds.base import Attr, Attrs, LayerKind, channels, real, same_shape, spatial_input, whole
 from netcalc.shapes import Shape, numel
 
@@ -34,6 +36,43 @@ def lrn_flops(attrs: Attrs, ins: tuple[Shape, ...], out: Shape) -> int:
     return (2 * attrs["size"] + 3) * numel(out)
 
 
+# --- NumPy reference: thin adapters over netcalc.reference.norm (no multiply-accumulates).
+
+
+def batchnorm_forward(xs: tuple[Any, ...], params: Any, attrs: Attrs, train: bool) -> tuple[Any, Any]:
+    """x (N, C, H, W) or (N, F), γ/β (C,) → y like x. Training: batch statistics, and the running statistics
+    updated in place as PyTorch does (momentum, unbiased variance); inference: the running statistics."""
+    from netcalc.reference.norm import batchnorm_forward as primitive
+    from netcalc.reference.norm import batchnorm_running_stats
+
+    x, mean, var = xs[0], params["running_mean"], params["running_var"]
+    y, cache = primitive(x, params["gamma"], params["beta"], mean, var, train, attrs["eps"])
+    if train:
+        new_mean, new_var = batchnorm_running_stats(x, mean, var, attrs["momentum"])
+        mean[...], var[...] = new_mean, new_var
+    return y, cache
+
+
+def batchnorm_backward(dy: Any, cache: Any) -> tuple[tuple[Any, ...], dict[str, Any]]:
+    from netcalc.reference.norm import batchnorm_backward as primitive
+
+    dx, dgamma, dbeta = primitive(dy, cache)
+    return (dx,), {"gamma": dgamma, "beta": dbeta}
+
+
+def lrn_forward(xs: tuple[Any, ...], params: Any, attrs: Attrs, train: bool) -> tuple[Any, Any]:
+    """x (N, C, H, W) → y like x, PyTorch's LocalResponseNorm."""
+    from netcalc.reference.norm import lrn_forward as primitive
+
+    return primitive(xs[0], attrs["size"], attrs["alpha"], attrs["beta"], attrs["k"])
+
+
+def lrn_backward(dy: Any, cache: Any) -> tuple[tuple[Any, ...], dict[str, Any]]:
+    from netcalc.reference.norm import lrn_backward as primitive
+
+    return (primitive(dy, cache),), {}
+
+
 KINDS = (
     LayerKind(
         name="batchnorm",
@@ -47,6 +86,8 @@ KINDS = (
         buffers=batchnorm_buffers,
         flops=batchnorm_flops,
         flops_rule="2 per element (a multiply and an add once folded)",
+        forward=batchnorm_forward,
+        backward=batchnorm_backward,
     ),
     LayerKind(
         name="lrn",
@@ -60,5 +101,7 @@ KINDS = (
         output_shape=lrn_output_shape,
         flops=lrn_flops,
         flops_rule="2·size + 3 per element",
+        forward=lrn_forward,
+        backward=lrn_backward,
     ),
 )

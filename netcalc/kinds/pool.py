@@ -89,6 +89,65 @@ def global_max_flops(attrs: Attrs, ins: tuple[Shape, ...], out: Shape) -> int:
     return (h * w - 1) * c
 
 
+# --- NumPy reference: thin adapters over netcalc.reference.pool (no multiply-accumulates). Global pooling is a
+# window as large as the input (max) or a single adaptive bin (average).
+
+
+def maxpool_forward(xs: tuple[Any, ...], params: Any, attrs: Attrs, train: bool) -> tuple[Any, Any]:
+    """x (N, C, H, W) → y (N, C, Hout, Wout); padding is −∞, ceil mode as PyTorch."""
+    from netcalc.reference.pool import max_pool_forward
+
+    return max_pool_forward(xs[0], attrs["kernel"], attrs["stride"], attrs["padding"], attrs["ceil_mode"])
+
+
+def maxpool_backward(dy: Any, cache: Any) -> tuple[tuple[Any, ...], dict[str, Any]]:
+    from netcalc.reference.pool import max_pool_backward
+
+    return (max_pool_backward(dy, cache),), {}
+
+
+def avgpool_forward(xs: tuple[Any, ...], params: Any, attrs: Attrs, train: bool) -> tuple[Any, Any]:
+    """x (N, C, H, W) → y (N, C, Hout, Wout); padding counts as zeros (in the divisor if count_include_pad)."""
+    from netcalc.reference.pool import avg_pool_forward
+
+    return avg_pool_forward(
+        xs[0], attrs["kernel"], attrs["stride"], attrs["padding"], attrs["ceil_mode"], attrs["count_include_pad"]
+    )
+
+
+def avgpool_backward(dy: Any, cache: Any) -> tuple[tuple[Any, ...], dict[str, Any]]:
+    from netcalc.reference.pool import avg_pool_backward
+
+    return (avg_pool_backward(dy, cache),), {}
+
+
+def adaptive_forward(xs: tuple[Any, ...], params: Any, attrs: Attrs, train: bool) -> tuple[Any, Any]:
+    """x (N, C, H, W) → y (N, C, Oh, Ow), each output the mean of its bin."""
+    from netcalc.reference.pool import adaptive_avg_pool_forward
+
+    return adaptive_avg_pool_forward(xs[0], attrs["output"])
+
+
+def adaptive_backward(dy: Any, cache: Any) -> tuple[tuple[Any, ...], dict[str, Any]]:
+    from netcalc.reference.pool import adaptive_avg_pool_backward
+
+    return (adaptive_avg_pool_backward(dy, cache),), {}
+
+
+def global_avg_forward(xs: tuple[Any, ...], params: Any, attrs: Attrs, train: bool) -> tuple[Any, Any]:
+    """x (N, C, H, W) → y (N, C, 1, 1)."""
+    from netcalc.reference.pool import adaptive_avg_pool_forward
+
+    return adaptive_avg_pool_forward(xs[0], (1, 1))
+
+
+def global_max_forward(xs: tuple[Any, ...], params: Any, attrs: Attrs, train: bool) -> tuple[Any, Any]:
+    """x (N, C, H, W) → y (N, C, 1, 1)."""
+    from netcalc.reference.pool import max_pool_forward
+
+    return max_pool_forward(xs[0], xs[0].shape[2:])
+
+
 KINDS = (
     LayerKind(
         name="maxpool",
@@ -99,6 +158,8 @@ KINDS = (
         notes=pool_notes,
         resolve=_resolve_window,
         flops_rule="Kh·Kw − 1 comparisons per output element",
+        forward=maxpool_forward,
+        backward=maxpool_backward,
     ),
     LayerKind(
         name="avgpool",
@@ -109,6 +170,8 @@ KINDS = (
         notes=pool_notes,
         resolve=_resolve_window,
         flops_rule="Kh·Kw per output element (Kh·Kw − 1 adds and a divide)",
+        forward=avgpool_forward,
+        backward=avgpool_backward,
     ),
     LayerKind(
         name="adaptive_avgpool",
@@ -117,6 +180,8 @@ KINDS = (
         output_shape=adaptive_output_shape,
         flops=adaptive_flops,
         flops_rule="one per input element of each bin (adds and the divide), summed over bins",
+        forward=adaptive_forward,
+        backward=adaptive_backward,
     ),
     LayerKind(
         name="global_avgpool",
@@ -124,6 +189,8 @@ KINDS = (
         output_shape=global_output_shape,
         flops=global_avg_flops,
         flops_rule="one per input element",
+        forward=global_avg_forward,
+        backward=adaptive_backward,
     ),
     LayerKind(
         name="global_maxpool",
@@ -131,5 +198,7 @@ KINDS = (
         output_shape=global_output_shape,
         flops=global_max_flops,
         flops_rule="H·W − 1 comparisons per channel",
+        forward=global_max_forward,
+        backward=maxpool_backward,
     ),
 )

@@ -7,6 +7,7 @@ import json
 from collections.abc import Callable
 from typing import Any
 
+from netcalc.render.summary import NATURAL_WIDTH
 from netcalc.render.units import human_bytes, human_count
 from netcalc.shapes import format_shape
 from netcalc.verify import GRADCHECK_TOLERANCE, LayerCheck, Pair, Verification
@@ -127,18 +128,16 @@ def to_table(result: Verification, *, width: int | None = None, color: bool = Fa
     from rich.table import Table
     from rich.text import Text
 
-    title = (
-        f"{result.name} — verify, input {format_shape(result.input_shape)}, batch {result.batch}, {result.dtype}"
-    )
+    title = f"{result.name} — verify, input {format_shape(result.input_shape)}, batch {result.batch}, {result.dtype}"
     table = Table(title=title, title_justify="left", header_style="bold")
     table.add_column("Layer", no_wrap=True)
     table.add_column("Kind", no_wrap=True)
-    table.add_column("Output", justify="right")
-    table.add_column("Params", justify="right")
-    table.add_column("MACs", justify="right")
-    table.add_column("Memory", justify="right")
+    table.add_column("Output", justify="right", no_wrap=True)
+    table.add_column("Params", justify="right", no_wrap=True)
+    table.add_column("MACs", justify="right", no_wrap=True)
+    table.add_column("Memory", justify="right", no_wrap=True)
     if result.backward:
-        table.add_column("Gradients", justify="right")
+        table.add_column("Gradients", justify="right", no_wrap=True)
     table.add_column("Time", justify="right", no_wrap=True)
     for check in result.layers:
         style = None if check.ok else "red"
@@ -155,7 +154,8 @@ def to_table(result: Verification, *, width: int | None = None, color: bool = Fa
         cells.append(_seconds(check.seconds))
         table.add_row(*cells)
     out = io.StringIO()
-    console = Console(file=out, width=width, force_terminal=color, no_color=not color, highlight=False)
+    # Without a terminal width (output piped to a file) the table takes its natural width instead of rich's 80.
+    console = Console(file=out, width=width or NATURAL_WIDTH, force_terminal=color, no_color=not color, highlight=False)
     console.print(table)
     console.print(summary_line(result), style="green" if result.ok else "red")
     return out.getvalue()

@@ -1,0 +1,278 @@
+"""The reference engine on whole tiny networks: counted MACs, fan-out gradient accumulation proven by central
+differences of the whole network's loss (float64), memory release, seeds, and loud failures."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pytest
+
+import netcalc
+from netcalc.kinds import REGISTRY
+from netcalc.reference.engine import (
+    ReferenceFailure,
+    analysis_shape,
+    engine_shape,
+    random_input,
+    random_output_grad,
+    run,
+)
+from netcalc.reference.gradcheck import numerical_gradient_sampled, relative_error
+
+STEP = 1e-6
+
+RESIDUAL = """
+name: residual
+input: 6x6x4
+defaults:
+  conv: {padding: 1, bias: false}
+layers:
+  - {kind: conv, name: stem, out: 8, kernel: 3, bias: true}
+  - {kind: conv, name: conv1, out: 8, kernel: 3}
+  - {kind: batchnorm, name: bn1}
+  - {kind: relu, name: relu1}
+  - {kind: conv, name: conv2, out: 8, kernel: 3}
+  - {kind: batchnorm, name: bn2}
+  - {kind: add, name: add, from: [bn2, stem]}
+  - {kind: relu, name: out}
+  - global_avgpool
+  - flatten
+  - {kind: fc, name: head, out: 5}
+"""
+
+INCEPTION = """
+name: inception
+input: 5x5x6
+defaults:
+  conv: {padding: same, activation: relu}
+layers:
+  - {kind: conv, name: stem, out: 6, kernel: 1}
+  - {kind: conv, name: b1, from: stem, out: 3, kernel: 1}
+  - {kind: conv, name: b2a, from: stem, out: 4, kernel: 1}
+  - {kind: conv, name: b2, from: b2a, out: 5, kernel: 3}
+  - {kind: conv, name: b3, from: stem, out: 2, kernel: 5}
+  - {kind: maxpool, name: b4a, from: stem, kernel: 3, stride: 1, padding: 1}
+  - {kind: conv, name: b4, from: b4a, out: 3, kernel: 1}
+  - {kind: concat, name: cat, from: [b1, b2, b3, b4]}
+  - {kind: avgpool, kernel: 3, stride: 2, ceil_mode: true}
+  - flatten
+  - {kind: fc, name: head, out: 4, activation: tanh}
+"""
+
+DENSENET = """
+name: dense
+input: 6x6x4
+defaults:
+  conv: {bias: false}
+blocks:
+  layer:
+    params: {growth: 3}
+    layers:
+      - {kind: batchnorm, name: norm}
+      - {kind: relu, name: relu}
+      - {kind: conv, name: conv, out: growth, kernel: 3, padding: 1}
+      - {kind: concat, name: out, from: [input, conv]}
+layers:
+  - {block: layer, name: dense, repeat: 3}
+  - {kind: batchnorm, name: norm}
+  - {kind: conv, name: transition, out: 4, kernel: 1}
+  - {kind: avgpool, kernel: 2}
+  - flatten
+  - {kind: fc, name: head, out: 3}
+"""
+
+
+def whole_network_gradcheck(spec: str, batch: int = 2, samples: int = 6, seed: int = 1) -> dict[str, float]:
+    """Relative error of the engine's input and weight gradients against central differences of
+    L = Σ output · g over the whole network, in float64; the worst per array, keyed by 'input' or 'layer.name'.
+
+    The step is 1e-6, not 1e-5: a ReLU input within h of zero anywhere downstream makes the difference
+    straddle the kink, and the whole network has many such inputs."""
+    network = netcalc.parse_network_text(spec)
+    x = random_input(network, batch, seed, "float64")
+    first = run(network, batch=batch, seed=seed, dtype="float64", x=x, keep=True)
+    g = random_output_grad(first.output.shape, seed, "float64")
+    result = run(network, batch=batch, seed=seed, dtype="float64", x=x, params=first.params, output_grad=g, keep=True)
+
+    def loss_output(_: np.ndarray) -> np.ndarray:
+        # fresh running statistics each time: training-mode batch norm updates them in place
+        params = {
+            name: {k: v.copy() if "running" in k else v for k, v in a.items()} for name, a in result.params.items()
+        }
+        return run(network, batch=batch, dtype="float64", x=x, params=params, backward=False, train=True).output
+
+    errors = {}
+    picks, numeric = numerical_gradient_sampled(loss_output, x, g, samples, STEP, rng=0)
+    errors["input"] = relative_error(result.input_grad.reshape(-1)[picks], numeric)
+    for layer, arrays in result.params.items():
+        for name, array in arrays.items():
+            if "running" in name:
+                continue
+            picks, numeric = numerical_gradient_sampled(loss_output, array, g, samples, STEP, rng=0)
+            errors[f"{layer}.{name}"] = relative_error(result.grads[layer][name].reshape(-1)[picks], numeric)
+    return errors
+
+
+@pytest.mark.parametrize("spec", [RESIDUAL, INCEPTION, DENSENET], ids=["residual", "inception", "densenet"])
+def test_whole_network_gradients_match_central_differences(spec: str) -> None:
+    errors = whole_network_gradcheck(spec)
+    worst = max(errors, key=errors.get)
+    assert errors[worst] < 1e-6, (worst, errors[worst])
+
+
+def test_fan_out_gradients_are_summed_over_every_reader() -> None:
+    """`stem` feeds conv1 and the residual add: its gradient is the sum of both paths, proven by the stem
+    weights' central differences (they see the whole loss) and by the identity path alone."""
+    errors = whole_network_gradcheck(RESIDUAL)
+    assert errors["stem.weight"] < 1e-6 and errors["stem.bias"] < 1e-6
+    errors = whole_network_gradcheck(INCEPTION)  # stem feeds four branches
+    assert errors["stem.weight"] < 1e-6
+    errors = whole_network_gradcheck(DENSENET)  # every dense layer's input is read by its norm and its concat
+    assert errors["input"] < 1e-6 and errors["dense.0.conv.weight"] < 1e-6
+
+
+def test_the_same_input_twice_gets_twice_the_gradient() -> None:
+    spec = "input: 3x3x2\nlayers:\n  - {kind: add, name: twice, from: [input, input]}\n"
+    network = netcalc.parse_network_text(spec)
+    g = np.arange(18, dtype=np.float64).reshape(1, 2, 3, 3)
+    result = run(network, dtype="float64", output_grad=g)
+    np.testing.assert_array_equal(result.input_grad, 2 * g)
+    assert g[0, 0, 0, 1] == 1.0  # the caller's gradient was not written into
+
+
+def test_counted_macs_of_a_tiny_conv() -> None:
+    network = netcalc.parse_network_text("input: 8x8x3\nlayers:\n  - {kind: conv, out: 16, kernel: 3, padding: 1}\n")
+    layer = run(network, batch=2).layers[0]
+    assert layer.forward_macs == 2 * 8 * 8 * 16 * (3 * 3 * 3)
+    assert layer.backward_macs == 2 * (2 * 8 * 8 * 16 * (3 * 3 * 3))  # dW and dx, one GEMM each
+    assert layer.params_used == 16 * 3 * 3 * 3 + 16
+    assert layer.output_shape == (2, 16, 8, 8)
+    assert layer.output_nbytes == 2 * 16 * 8 * 8 * 4
+
+
+def test_counted_macs_of_fc_and_grouped_and_transposed_convs() -> None:
+    spec = """
+input: 6x6x8
+layers:
+  - {kind: conv, name: dw, out: 8, kernel: 3, padding: 1, groups: 8}
+  - {kind: conv_transpose, name: up, out: 4, kernel: 2, stride: 2, groups: 2}
+  - flatten
+  - {kind: fc, name: fc, out: 10}
+"""
+    layers = {r.name: r for r in run(netcalc.parse_network_text(spec)).layers}
+    assert layers["dw"].forward_macs == 6 * 6 * 8 * (1 * 3 * 3)
+    assert layers["up"].forward_macs == 6 * 6 * 8 * (4 // 2 * 2 * 2)
+    assert layers["fc"].forward_macs == (12 * 12 * 4) * 10
+    assert layers["flatten1"].forward_macs == 0
+
+
+def test_shapes_convert_between_engine_and_analysis() -> None:
+    assert analysis_shape((2, 16, 7, 9)) == (7, 9, 16)
+    assert analysis_shape((2, 4096)) == (4096,)
+    assert engine_shape((7, 9, 16), 2) == (2, 16, 7, 9)
+    assert engine_shape((4096,), 3) == (3, 4096)
+
+
+def test_seeds_make_runs_repeatable_and_distinct() -> None:
+    network = netcalc.parse_network_text(RESIDUAL)
+    a, b, c = run(network, seed=3), run(network, seed=3), run(network, seed=4)
+    np.testing.assert_array_equal(a.output, b.output)
+    np.testing.assert_array_equal(a.input_grad, b.input_grad)
+    assert not np.array_equal(a.output, c.output)
+
+
+def test_weights_and_gradients_are_released_unless_kept() -> None:
+    network = netcalc.parse_network_text(RESIDUAL)
+    assert run(network).params == {} and run(network).grads == {}
+    kept = run(network, keep=True)
+    assert set(kept.grads["conv1"]) == {"weight"}
+    assert kept.grads["stem"]["weight"].shape == kept.params["stem"]["weight"].shape == (8, 4, 3, 3)
+
+
+def test_a_branch_nothing_reads_gets_a_zero_gradient() -> None:
+    spec = """
+input: 4x4x2
+layers:
+  - {kind: conv, name: dead, out: 3, kernel: 1}
+  - {kind: conv, name: live, from: input, out: 2, kernel: 1}
+"""
+    result = run(netcalc.parse_network_text(spec), dtype="float64", keep=True)
+    assert not result.grads["dead"]["weight"].any()
+    assert result.layers[0].backward_macs == 2 * (4 * 4 * 3 * 2)
+
+
+def test_dropout_masks_are_seeded_in_training_and_absent_at_inference() -> None:
+    network = netcalc.parse_network_text("input: [1, 1, 4000]\nlayers:\n  - flatten\n  - {kind: dropout, p: 0.25}\n")
+    x = random_input(network, 1, 0, "float64")
+    one = run(network, x=x, seed=5, dtype="float64").output
+    two = run(network, x=x, seed=5, dtype="float64").output
+    np.testing.assert_array_equal(one, two)
+    kept = one != 0
+    assert 0.7 < kept.mean() < 0.8
+    np.testing.assert_allclose(one[kept], x.reshape(1, -1)[kept] / (1 - 0.25))
+    inference = run(network, x=x, backward=False).output
+    np.testing.assert_array_equal(inference, x.reshape(1, -1))
+
+
+def test_batchnorm_training_updates_running_statistics_and_inference_uses_them() -> None:
+    network = netcalc.parse_network_text("input: 3x3x2\nlayers:\n  - {kind: batchnorm, name: bn, momentum: 0.5}\n")
+    x = random_input(network, 4, 0, "float64")
+    params = {"bn": {"gamma": np.ones(2), "beta": np.zeros(2), "running_mean": np.zeros(2), "running_var": np.ones(2)}}
+    trained = run(network, batch=4, x=x, params=params, dtype="float64", train=True, backward=False)
+    mean = x.mean(axis=(0, 2, 3))
+    np.testing.assert_allclose(params["bn"]["running_mean"], 0.5 * mean)
+    np.testing.assert_allclose(params["bn"]["running_var"], 0.5 + 0.5 * x.var(axis=(0, 2, 3), ddof=1))
+    np.testing.assert_allclose(trained.output.mean(axis=(0, 2, 3)), 0, atol=1e-12)
+    inference = run(network, batch=4, x=x, params=params, dtype="float64", backward=False)
+    expected = (x - 0.5 * mean.reshape(1, 2, 1, 1)) / np.sqrt(params["bn"]["running_var"].reshape(1, 2, 1, 1) + 1e-5)
+    np.testing.assert_allclose(inference.output, expected)
+
+
+def test_a_kind_without_reference_fails_loudly(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(REGISTRY, "lrn", dataclasses.replace(REGISTRY["lrn"], backward=None))
+    network = netcalc.parse_network_text("input: 4x4x8\nlayers:\n  - {kind: lrn, name: norm}\n  - relu\n")
+    with pytest.raises(ReferenceFailure, match=r"no NumPy reference forward/backward for kind lrn \(norm\)") as error:
+        run(network)
+    assert error.value.exit_code == 1
+    run(network, backward=False)  # forward alone is still there
+
+
+def test_a_reference_that_breaks_names_the_layer(monkeypatch: pytest.MonkeyPatch) -> None:
+    conv = REGISTRY["conv"]
+
+    def wrong_weights(attrs, ins):  # ignores the groups: the weight no longer fits a grouped conv
+        return {"weight": (attrs["out"], ins[0][-1], *attrs["kernel"])}
+
+    monkeypatch.setitem(REGISTRY, "conv", dataclasses.replace(conv, weights=wrong_weights))
+    network = netcalc.parse_network_text(
+        "input: 4x4x4\nlayers:\n  - {kind: conv, name: dw, out: 4, kernel: 1, groups: 2}\n"
+    )
+    with pytest.raises(ReferenceFailure, match=r"layer 'dw' \(conv\): the reference forward failed"):
+        run(network)
+
+
+def test_dtype_outside_the_reference_is_refused() -> None:
+    network = netcalc.parse_network_text("input: 4x4x4\nlayers:\n  - relu\n")
+    with pytest.raises(netcalc.NetcalcError, match="float32 or float64"):
+        run(network, dtype="float16")
+
+
+def test_weight_gradients_are_freed_layer_by_layer() -> None:
+    """Six 1000×1000 fc layers: 6 × 4 MB of float32 weights. Backward holds one layer's weight gradient at a
+    time, so the traced peak stays well under weights + all their gradients (what keeping them would cost)."""
+    import tracemalloc
+
+    spec = "input: [1, 1, 1000]\nlayers:\n  - flatten\n" + "  - {kind: fc, out: 1000, bias: false}\n" * 6
+    network = netcalc.parse_network_text(spec)
+    weights = 6 * 1000 * 1000 * 4
+    tracemalloc.start()
+    run(network)
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    assert weights < peak < weights + 2 * (1000 * 1000 * 4)
+    tracemalloc.start()
+    run(network, keep=True)
+    _, kept = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    assert kept > 2 * weights

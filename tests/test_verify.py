@@ -1,0 +1,211 @@
+"""`netcalc verify`: the analysis checked layer by layer against the NumPy reference pass, through the CLI.
+
+A deliberately wrong formula in the registry must make verify exit 1 and name the layer; the zoo specs must
+verify cleanly (at reduced input sizes where the full size is too slow for CI, as each entry says).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import io
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+import netcalc
+from netcalc.cli import cli
+from netcalc.kinds import REGISTRY
+from netcalc.kinds.conv import conv_macs
+from netcalc.reference.engine import run
+from netcalc.verify import compare
+
+SPECS = Path(__file__).parent.parent / "specs"
+
+SMALL = """
+name: small
+input: 8x8x3
+layers:
+  - {kind: conv, name: conv, out: 16, kernel: 3, padding: 1, activation: relu}
+  - {kind: batchnorm, name: bn}
+  - {kind: maxpool, name: pool, kernel: 3, stride: 2, ceil_mode: true}
+  - {kind: conv, name: branch, from: pool, out: 16, kernel: 1, bias: false}
+  - {kind: add, name: add, from: [branch, pool]}
+  - {kind: lrn, name: lrn, size: 3}
+  - global_avgpool
+  - flatten
+  - {kind: fc, name: fc, out: 10}
+  - {kind: dropout, name: drop}
+  - softmax
+"""
+
+
+def invoke(*args: str):
+    return CliRunner().invoke(cli, ["verify", *args], env={"COLUMNS": "160", "NO_COLOR": "1"})
+
+
+def test_a_small_spec_verifies(write_spec) -> None:
+    result = invoke(write_spec(SMALL))
+    assert result.exit_code == 0, result.output
+    assert "✗" not in result.output
+    assert "✓ all 11 layers agree (forward + backward, float32, seed 0)" in result.output
+    assert f"MACs counted {8 * 8 * 16 * (3 * 3 * 3) + 4 * 4 * 16 * 16 + 16 * 10:,}" in result.output
+
+
+def test_json_gives_exact_figures(write_spec) -> None:
+    result = invoke(write_spec(SMALL), "--format", "json", "--batch", "2", "--dtype", "float64", "--gradcheck", "3")
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.output)
+    assert data["ok"] is True and data["batch"] == 2 and data["dtype"] == "float64"
+    conv = data["layers"][0]
+    assert conv["name"] == "conv" and conv["ok"] is True
+    assert conv["output_shape"] == {"analysed": [8, 8, 16], "measured": [8, 8, 16], "ok": True}
+    assert conv["params"]["measured"] == 3 * 3 * 3 * 16 + 16
+    assert conv["macs"] == {
+        "analysed": 2 * 8 * 8 * 16 * (3 * 3 * 3),
+        "measured": 2 * 8 * 8 * 16 * (3 * 3 * 3),
+        "ok": True,
+    }
+    assert conv["backward_macs"] == 2 * (2 * 8 * 8 * 16 * (3 * 3 * 3))
+    assert conv["activation_bytes"]["measured"] == 2 * 8 * 8 * 16 * 8
+    bn = data["layers"][1]
+    assert bn["params"]["measured"] == 2 * 16 and bn["buffers"]["measured"] == 2 * 16
+    assert all(layer["gradcheck_error"] < 1e-6 for layer in data["layers"])
+    assert data["totals"]["failed"] == []
+    assert (
+        data["totals"]["counted_macs"]
+        == data["totals"]["analysed_macs"]
+        == 2 * (8 * 8 * 16 * 27 + 4 * 4 * 16 * 16 + 16 * 10)
+    )
+
+
+def test_forward_only(write_spec) -> None:
+    result = invoke(write_spec(SMALL), "--no-backward", "--format", "json")
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.output)
+    assert data["backward"] is False
+    assert all(layer["backward_macs"] is None for layer in data["layers"])
+
+
+def test_a_wrong_mac_formula_is_caught(write_spec, monkeypatch: pytest.MonkeyPatch) -> None:
+    def off_by_one(attrs, ins, out):
+        return conv_macs(attrs, ins, out) + 1
+
+    monkeypatch.setitem(REGISTRY, "conv", dataclasses.replace(REGISTRY["conv"], macs=off_by_one))
+    result = invoke(write_spec(SMALL))
+    assert result.exit_code == 1, result.output
+    macs = 8 * 8 * 16 * (3 * 3 * 3)
+    assert f"✗ {macs + 1:,} ≠ {macs:,}" in result.output
+    assert "✗ 2 of 11 layers disagree: conv, branch" in result.output
+
+
+def test_a_wrong_shape_rule_is_caught(write_spec, monkeypatch: pytest.MonkeyPatch) -> None:
+    pool = REGISTRY["maxpool"]
+
+    def floor_instead_of_ceil(attrs, ins):
+        return pool.output_shape({**attrs, "ceil_mode": False}, ins)
+
+    monkeypatch.setitem(REGISTRY, "maxpool", dataclasses.replace(pool, output_shape=floor_instead_of_ceil))
+    result = invoke(write_spec(SMALL), "--format", "json")
+    assert result.exit_code == 1
+    data = json.loads(result.output)
+    layers = {layer["name"]: layer for layer in data["layers"]}
+    assert layers["pool"]["output_shape"] == {"analysed": [3, 3, 16], "measured": [4, 4, 16], "ok": False}
+    assert layers["pool"]["activation_bytes"]["analysed"] == 3 * 3 * 16 * 4
+    assert data["totals"]["failed"][0] == "pool"
+    table = invoke(write_spec(SMALL))
+    assert table.exit_code == 1 and "✗ 3×3×16 ≠ 4×4×16" in table.output
+
+
+def test_a_wrong_parameter_count_is_caught(monkeypatch: pytest.MonkeyPatch) -> None:
+    bn = REGISTRY["batchnorm"]
+    monkeypatch.setitem(
+        REGISTRY, "batchnorm", dataclasses.replace(bn, weights=lambda a, i: {**bn.weights(a, i), "extra": (1,)})
+    )
+    network = netcalc.parse_network_text(SMALL)
+    verification = compare(netcalc.analyze(network), run(network), seed=0)
+    (failed,) = verification.failed
+    assert failed.name == "bn" and failed.params.analysed == 2 * 16 + 1 and failed.params.measured == 2 * 16
+    assert failed.disagreements == ("params", "gradient shapes")  # no gradient for `extra` either
+
+
+def test_a_kind_without_reference_exits_1(write_spec, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(REGISTRY, "lrn", dataclasses.replace(REGISTRY["lrn"], forward=None))
+    result = invoke(write_spec(SMALL))
+    assert result.exit_code == 1
+    assert "no NumPy reference forward/backward for kind lrn (lrn)" in result.output
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["missing.yaml"], "missing.yaml"),
+        (["SPEC", "--dtype", "float16"], "'float16' is not one of 'float32', 'float64'"),
+        (["SPEC", "--input", "8x8"], "expected H×W×C"),
+        (["SPEC", "--gradcheck", "2", "--no-backward"], "--gradcheck needs the backward pass"),
+        (["SPEC", "--input", "2x2x3"], "larger than the padded height"),
+        (["SPEC", "--format", "csv"], "'csv' is not one of 'table', 'json'"),
+        (["SPEC", "--seed", "-1"], "-1 is not in the range x>=0"),
+    ],
+)
+def test_bad_input_exits_2(write_spec, args: list[str], message: str) -> None:
+    path = write_spec(SMALL.replace("global_avgpool", "{kind: maxpool, kernel: 3}"))
+    result = invoke(*[path if a == "SPEC" else a for a in args])
+    assert result.exit_code == 2, result.output
+    assert message in result.output
+
+
+def test_no_progress_bar_without_a_terminal(write_spec) -> None:
+    result = CliRunner().invoke(cli, ["verify", write_spec(SMALL)])
+    assert result.exit_code == 0 and result.stderr == ""
+
+
+def test_progress_bar_on_a_terminal(monkeypatch: pytest.MonkeyPatch) -> None:
+    from netcalc.commands import verify as command
+
+    class Terminal(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    terminal = Terminal()
+    monkeypatch.setattr(command.sys, "stderr", terminal)
+    steps = []
+    with command._progress_bar(4) as advance:
+        assert advance is not None
+        for name in ("a", "b"):
+            advance("forward", name)
+            steps.append(name)
+    assert steps == ["a", "b"]
+
+
+# Zoo specs that fit CI time. Full size (None) where a run takes well under a second on 2 cores; the deep
+# ResNet-50 and DenseNet-121 at 64×64; VGG at 32×32, which still builds all 138M weights (the adaptive pool keeps
+# fc6 25088 wide) but spares the 224×224 convolutions. Every layer is reached at these sizes.
+ZOO = {
+    "lenet5.yaml": None,
+    "squeezenet1_0.yaml": None,
+    "mobilenet_v2.yaml": None,
+    "resnet18.yaml": None,
+    "googlenet.yaml": None,
+    "alexnet.yaml": None,
+    "zfnet.yaml": None,
+    "resnet50.yaml": "64x64x3",
+    "densenet121.yaml": "64x64x3",
+    "vgg16.yaml": "32x32x3",
+    "vgg16_bn.yaml": "32x32x3",
+}
+
+
+@pytest.mark.parametrize("name", sorted(ZOO))
+def test_zoo_specs_verify(name: str) -> None:
+    path = SPECS / name
+    if not path.exists():
+        pytest.skip(f"{name} is not in specs/ yet")
+    args = [str(path), "--format", "json"] + (["--input", ZOO[name]] if ZOO[name] else [])
+    result = invoke(*args)
+    if result.exit_code == 2:
+        pytest.skip(f"{name} does not analyse at this size: {result.output.strip()}")
+    assert result.exit_code == 0, result.output[-2000:]
+    data = json.loads(result.output)
+    assert data["ok"] and data["totals"]["counted_macs"] == data["totals"]["analysed_macs"] > 0
