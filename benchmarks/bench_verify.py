@@ -158,6 +158,15 @@ def main() -> None:
     print(f"  GEMM alone {best['gemm']:.2f} s in {best['gemm_calls']} calls, {best['macs']:,} MACs")
     print(f"  everything else {rest:.2f} s = {rest / best['gemm']:.0%} over the GEMM floor (target ≤ 30%)")
     print(f"  forward {best['forward']:.2f} s, backward {best['backward']:.2f} s (per-layer sums)")
+    passing = best["forward"] + best["backward"]
+    print(
+        f"  the pass alone (forward + backward, GEMM included): {passing:.2f} s, "
+        f"{(passing - best['gemm']) / best['gemm']:.0%} over the GEMM floor (target ≤ 30%)"
+    )
+    print(
+        "  seeded weight init (138M numbers, first touch of their pages), analysis, report: "
+        f"{best['wall'] - passing:.2f} s"
+    )
     print(f"  peak RSS {best['maxrss'] / GIB:.2f} GiB (target < 2 GiB)")
 
     phases = in_child("phases")

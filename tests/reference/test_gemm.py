@@ -102,3 +102,12 @@ def test_linear_macs():
     with count_macs() as backward:
         linear_backward(np.ones_like(y), cache)
     assert backward.macs == 2 * (2 * 25088 * 10)
+
+
+def test_outer_product_shortcut_counts_and_computes_like_matmul():
+    rng = np.random.default_rng(0)
+    a, b = rng.standard_normal((7, 1)), rng.standard_normal((1, 5))
+    with count_macs() as counter:
+        y = gemm(a, b)
+    assert counter.macs == 7 * 1 * 5
+    np.testing.assert_allclose(y, np.matmul(a, b))
