@@ -92,7 +92,7 @@ def test_strict_turns_unread_pixels_into_an_error(write_spec):
     assert CliRunner().invoke(cli, ["summary", path, "--format", "json"]).exit_code == 0
     result = CliRunner().invoke(cli, ["summary", path, "--strict"])
     assert result.exit_code == 2
-    assert "layer 'maxpool1': stride 2 leaves the last 1 row of 16 unread (--strict)" in result.stderr
+    assert "layer 'maxpool1': stride 2 leaves the last 1 row and 1 column of the 16×16 input unread (--strict)" in result.stderr
 
 
 @pytest.mark.parametrize(

@@ -41,12 +41,13 @@ def unread_notes(
     dilation: tuple[int, int],
     out_hw: tuple[int, int],
 ) -> tuple[str, ...]:
-    notes = []
-    for axis, (size, k, s, p, d, o) in zip(("rows", "columns"), zip(in_hw, kernel, stride, pad, dilation, out_hw)):
-        left = unread(size, k, s, p, d, o)
-        if left:
-            notes.append(f"stride {s} leaves the last {left} {axis[:-1] if left == 1 else axis} of {size} unread")
-    return tuple(notes)
+    """One note when the windows leave trailing input rows or columns unread, e.g. a 1×1 stride-2 conv on 56×56."""
+    rows, cols = (unread(*axis) for axis in zip(in_hw, kernel, stride, pad, dilation, out_hw))
+    if not rows and not cols:
+        return ()
+    parts = [f"{n} {word}{'s' if n > 1 else ''}" for n, word in ((rows, "row"), (cols, "column")) if n]
+    strides = f"{stride[0]}" if stride[0] == stride[1] else f"{stride[0]}×{stride[1]}"
+    return (f"stride {strides} leaves the last {' and '.join(parts)} of the {in_hw[0]}×{in_hw[1]} input unread",)
 
 
 def same_padding(kernel: tuple[int, int], dilation: tuple[int, int]) -> tuple[int, int]:

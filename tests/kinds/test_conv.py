@@ -168,7 +168,7 @@ def test_unread_rows_are_noted():
     # ResNet's 1×1 stride-2 downsample on 56×56: windows start at 0, 2, …, 54, so row 55 is never read.
     r = one_layer("conv", (56, 56, 256), out=512, kernel=1, stride=2, bias=False)
     assert r.output_shape == (28, 28, 512)
-    assert r.notes == ("stride 2 leaves the last 1 row of 56 unread", "stride 2 leaves the last 1 column of 56 unread")
+    assert r.notes == ("stride 2 leaves the last 1 row and 1 column of the 56×56 input unread",)
 
 
 def test_padding_rows_left_unread_are_not_noted():
