@@ -4,14 +4,13 @@ function of the CheckResult alone.
 
 from __future__ import annotations
 
-import io
 import json
 from collections.abc import Callable
 from typing import Any
 from xml.etree import ElementTree
 
 from netcalc.budget import CheckResult, Finding, Limit
-from netcalc.render.summary import NATURAL_WIDTH
+from netcalc.render.console import printed, text_console
 from netcalc.render.units import human_bytes, human_count
 
 SCHEMA_VERSION = 1
@@ -182,7 +181,6 @@ def to_junit(result: CheckResult) -> str:
 
 def to_text(result: CheckResult, *, width: int | None = None, color: bool = False) -> str:
     """A rich table of every finding (imported here only: the other formats must not pay for rich)."""
-    from rich.console import Console
     from rich.table import Table
     from rich.text import Text
 
@@ -206,9 +204,7 @@ def to_text(result: CheckResult, *, width: int | None = None, color: bool = Fals
             "∞" if f.usage == float("inf") else f"{f.usage:.1%}",
             "" if f.passed else human(f.excess),
         )
-    out = io.StringIO()
-    # Piped (width None): the table's natural width; rich's 80-column default would squeeze the figures out.
-    console = Console(file=out, width=width or NATURAL_WIDTH, force_terminal=color, no_color=not color, highlight=False)
+    console = text_console(width, color)
     source = f" from {result.budget.source}" if result.budget.source else ""
     console.print(f"{result.report.name}: budget{source}, batch {result.report.batch}, {result.report.dtype}")
     console.print(table)
@@ -216,7 +212,7 @@ def to_text(result: CheckResult, *, width: int | None = None, color: bool = Fals
         where = f"{f.file}:{f.line}: " if f.file and f.line else ""
         console.print(Text(f"{where}{message(f)}"))
     console.print(Text(verdict(result), style="green" if result.passed else "bold red"))
-    return out.getvalue()
+    return printed(console)
 
 
 RENDERERS: dict[str, Callable[..., str]] = {

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from typing import Any
 
 from netcalc.compare import FIGURES, RATIO_COLUMNS, CompareRow, Comparison, Largest
-from netcalc.render.summary import NATURAL_WIDTH
+from netcalc.render.console import printed, text_console
 from netcalc.render.units import human_bytes, human_count
 from netcalc.report import CONVENTIONS
 from netcalc.shapes import format_shape
@@ -126,7 +126,6 @@ def to_markdown(comparison: Comparison) -> str:
 
 def to_table(comparison: Comparison, *, width: int | None = None, color: bool = False) -> str:
     """A rich table (imported here only: JSON, CSV and Markdown output must not pay for rich)."""
-    from rich.console import Console
     from rich.table import Table
 
     table = Table(header_style="bold")
@@ -144,13 +143,11 @@ def to_table(comparison: Comparison, *, width: int | None = None, color: bool = 
             _largest_text(row.largest_params),
             _largest_text(row.largest_macs),
         )
-    out = io.StringIO()
-    # Piped (width None): the table's natural width; rich's 80-column default would squeeze the figures out.
-    console = Console(file=out, width=width or NATURAL_WIDTH, force_terminal=color, no_color=not color, highlight=False)
+    console = text_console(width, color)
     console.print(table)
     batch = sorted({(row.batch, row.dtype) for row in comparison.rows})
     console.print(", ".join(f"batch {b}, {d}" for b, d in batch) + f"; depth = {DEPTH_CONVENTION}")
-    return out.getvalue()
+    return printed(console)
 
 
 RENDERERS: dict[str, Callable[..., str]] = {

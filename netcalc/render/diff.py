@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import io
 import json
 from collections.abc import Callable
 from typing import Any
 
 from netcalc.diff import ADDED, CHANGED, REMOVED, Diff, LayerChange
-from netcalc.render.summary import NATURAL_WIDTH
+from netcalc.render.console import printed, text_console
 from netcalc.render.units import human_bytes, human_count
 from netcalc.report import FIGURES, LayerRow
 from netcalc.shapes import format_shape
@@ -153,14 +152,11 @@ def to_markdown(diff: Diff) -> str:
 
 def to_table(diff: Diff, *, width: int | None = None, color: bool = False) -> str:
     """Rich tables (imported here only: JSON and Markdown output must not pay for rich)."""
-    from rich.console import Console
     from rich.table import Table
     from rich.text import Text
 
     styles = {ADDED: "green", REMOVED: "red", CHANGED: "yellow"}
-    out = io.StringIO()
-    # Piped (width None): the tables' natural width; rich's 80-column default would squeeze the figures out.
-    console = Console(file=out, width=width or NATURAL_WIDTH, force_terminal=color, no_color=not color, highlight=False)
+    console = text_console(width, color)
     console.print(_title(diff))
     if diff.changes:
         layers = Table(header_style="bold")
@@ -187,7 +183,7 @@ def to_table(diff: Diff, *, width: int | None = None, color: bool = False) -> st
         old, new = getattr(diff.old.totals, figure), getattr(diff.new.totals, figure)
         totals.add_row(label, f"{old:,}", f"{new:,}", _signed_exact(new - old), _percent(old, new))
     console.print(totals)
-    return out.getvalue()
+    return printed(console)
 
 
 RENDERERS: dict[str, Callable[..., str]] = {

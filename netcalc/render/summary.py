@@ -8,12 +8,12 @@ import json
 from collections.abc import Callable
 from typing import Any
 
+from netcalc.render.console import printed, text_console
 from netcalc.render.units import human_bytes, human_count, share_bar
 from netcalc.report import CONVENTIONS, FIGURES, LayerRow, Report
 from netcalc.shapes import format_shape
 
 SCHEMA_VERSION = 1
-NATURAL_WIDTH = 1000
 COLUMNS = ("name", "kind", "inputs", "output_shape", *FIGURES)
 
 
@@ -89,7 +89,6 @@ def to_markdown(report: Report, depth: int | None = None) -> str:
 
 def to_table(report: Report, depth: int | None = None, *, width: int | None = None, color: bool = False) -> str:
     """A rich table (imported here only: JSON, CSV and Markdown output must not pay for rich)."""
-    from rich.console import Console
     from rich.table import Table
     from rich.text import Text
 
@@ -115,9 +114,7 @@ def to_table(report: Report, depth: int | None = None, *, width: int | None = No
             human_bytes(row.activation_bytes),
             f"{share_bar(share)} {share:5.1%}" if row.macs else "",
         )
-    out = io.StringIO()
-    # Without a terminal width (output piped to a file) the table takes its natural width instead of rich's 80.
-    console = Console(file=out, width=width or NATURAL_WIDTH, force_terminal=color, no_color=not color, highlight=False)
+    console = text_console(width, color)
     console.print(table)
     console.print(
         f"params {totals.params:,} ({human_bytes(totals.param_bytes)} as {report.dtype}), "
@@ -126,7 +123,7 @@ def to_table(report: Report, depth: int | None = None, *, width: int | None = No
     )
     for name, note in report.notes:
         console.print(f"[yellow]note[/yellow] {name}: {note}")
-    return out.getvalue()
+    return printed(console)
 
 
 RENDERERS: dict[str, Callable[..., str]] = {

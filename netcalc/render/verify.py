@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import io
 import json
 from collections.abc import Callable
 from typing import Any
 
-from netcalc.render.summary import NATURAL_WIDTH
+from netcalc.render.console import printed, text_console
 from netcalc.render.units import human_bytes, human_count
 from netcalc.shapes import format_shape
 from netcalc.verify import GRADCHECK_TOLERANCE, LayerCheck, Pair, Verification
@@ -124,7 +123,6 @@ def summary_line(result: Verification) -> str:
 
 def to_table(result: Verification, *, width: int | None = None, color: bool = False) -> str:
     """A rich table (imported here only, so JSON output does not pay for rich)."""
-    from rich.console import Console
     from rich.table import Table
     from rich.text import Text
 
@@ -153,12 +151,10 @@ def to_table(result: Verification, *, width: int | None = None, color: bool = Fa
             cells.append(_gradient_cell(check))
         cells.append(_seconds(check.seconds))
         table.add_row(*cells)
-    out = io.StringIO()
-    # Without a terminal width (output piped to a file) the table takes its natural width instead of rich's 80.
-    console = Console(file=out, width=width or NATURAL_WIDTH, force_terminal=color, no_color=not color, highlight=False)
+    console = text_console(width, color)
     console.print(table)
     console.print(summary_line(result), style="green" if result.ok else "red")
-    return out.getvalue()
+    return printed(console)
 
 
 RENDERERS: dict[str, Callable[..., str]] = {"table": to_table, "json": to_json}
