@@ -22,18 +22,11 @@ from typing import Any
 
 from netcalc.errors import Location, NetcalcError, did_you_mean
 from netcalc.network import Network
-from netcalc.report import LayerRow, Report
+from netcalc.report import FIGURE_NAMES, LayerRow, Report
 from netcalc.units import UnitError, parse_bytes, parse_count
 from netcalc.yamlload import load_yaml_file
 
-# budget key -> the Report/LayerRow field it limits
-FIGURES: dict[str, str] = {
-    "params": "params",
-    "macs": "macs",
-    "flops": "flops",
-    "activation_memory": "activation_bytes",
-    "param_memory": "param_bytes",
-}
+FIGURES = FIGURE_NAMES  # budget key -> the Report/LayerRow field it limits
 BYTE_FIGURES = frozenset({"activation_memory", "param_memory"})
 SECTIONS = ("total", "per_layer", "layers")
 PARSERS: dict[str, Callable[[object], int]] = {f: parse_bytes if f in BYTE_FIGURES else parse_count for f in FIGURES}

@@ -8,17 +8,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from netcalc.errors import NetcalcError, did_you_mean
-from netcalc.report import Report
+from netcalc.report import FIGURE_NAMES, Report
 from netcalc.shapes import Shape
 
-# column name -> (the Totals field it shows, how it is measured)
-FIGURES: dict[str, str] = {
-    "params": "params",
-    "macs": "macs",
-    "flops": "flops",
-    "activation_memory": "activation_bytes",
-    "param_memory": "param_bytes",
-}
+FIGURES = FIGURE_NAMES  # column name -> the Totals field it shows
 RATIO_COLUMNS = (*FIGURES, "depth")
 SORT_COLUMNS = ("label", "input", *RATIO_COLUMNS)
 

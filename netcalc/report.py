@@ -13,6 +13,14 @@ from netcalc.shapes import Shape
 
 DTYPE_BYTES = {"float64": 8, "float32": 4, "float16": 2, "bfloat16": 2, "int8": 1}
 FIGURES = ("params", "buffers", "macs", "flops", "activation_bytes", "param_bytes")
+# the names users write (budget keys, compare columns) -> the Report/LayerRow field each one means
+FIGURE_NAMES: dict[str, str] = {
+    "params": "params",
+    "macs": "macs",
+    "flops": "flops",
+    "activation_memory": "activation_bytes",
+    "param_memory": "param_bytes",
+}
 
 CONVENTIONS = {
     "params": "weights + biases + batch-norm scale and shift; running statistics are `buffers`",
