@@ -161,3 +161,11 @@ def test_show_keeps_the_budget_so_the_expanded_spec_still_checks(write_spec, tmp
     result = invoke("check", str(expanded))
     assert result.exit_code == 1  # 3·3·3·4 + 4 = 112 parameters > 100
     assert "112" in result.stdout
+
+
+def test_a_narrow_terminal_keeps_the_figures_and_drops_the_bar():
+    result = CliRunner().invoke(cli, ["summary", TINY], env={"COLUMNS": "72", "NO_COLOR": "1"})
+    assert result.exit_code == 0
+    assert "MACs share" not in result.stdout
+    stem = next(line for line in result.stdout.splitlines() if "stem" in line)
+    assert "448" in stem and "442.37K" in stem and "64.00 KiB" in stem  # 3·3·3·16 + 16; 32·32·16·27

@@ -14,6 +14,7 @@ from netcalc.report import CONVENTIONS, FIGURES, LayerRow, Report
 from netcalc.shapes import format_shape
 
 SCHEMA_VERSION = 1
+NARROW = 100  # columns below which the table leaves out the MACs-share bar
 COLUMNS = ("name", "kind", "inputs", "output_shape", *FIGURES)
 
 
@@ -97,23 +98,29 @@ def to_table(report: Report, depth: int | None = None, *, width: int | None = No
     table = Table(title=title, title_justify="left", show_footer=True, header_style="bold", footer_style="bold")
     table.add_column("Layer", footer="Total", no_wrap=True)
     table.add_column("Kind", no_wrap=True)
-    table.add_column("Output", footer=format_shape(report.output_shape), justify="right", no_wrap=True)
-    table.add_column("Params", footer=human_count(totals.params), justify="right")
-    table.add_column("MACs", footer=human_count(totals.macs), justify="right")
-    table.add_column("Memory", footer=human_bytes(totals.activation_bytes), justify="right")
-    table.add_column("MACs share", no_wrap=True)
+    # The figures never shrink (rich would squeeze them to nothing in a narrow terminal); names and the
+    # share bar give way first, and the bar is left out when the terminal is too narrow for it.
+    table.add_column("Output", footer=format_shape(report.output_shape), justify="right", no_wrap=True, min_width=9)
+    table.add_column("Params", footer=human_count(totals.params), justify="right", no_wrap=True, min_width=7)
+    table.add_column("MACs", footer=human_count(totals.macs), justify="right", no_wrap=True, min_width=7)
+    table.add_column("Memory", footer=human_bytes(totals.activation_bytes), justify="right", no_wrap=True, min_width=10)
+    with_bar = width is None or width >= NARROW
+    if with_bar:
+        table.add_column("MACs share", no_wrap=True)
     for row in report.collapsed(depth):
         share = row.macs / totals.macs if totals.macs else 0.0
         name = Text(row.name, style="yellow") if row.notes else row.name
-        table.add_row(
+        cells = [
             name,
             row.kind,
             format_shape(row.output_shape),
             human_count(row.params) if row.params else "—",
             human_count(row.macs) if row.macs else "—",
             human_bytes(row.activation_bytes),
-            f"{share_bar(share)} {share:5.1%}" if row.macs else "",
-        )
+        ]
+        if with_bar:
+            cells.append(f"{share_bar(share)} {share:5.1%}" if row.macs else "")
+        table.add_row(*cells)
     console = text_console(width, color)
     console.print(table)
     console.print(
