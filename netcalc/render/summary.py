@@ -96,8 +96,8 @@ def to_table(report: Report, depth: int | None = None, *, width: int | None = No
     totals = report.totals
     title = f"{report.name} — input {format_shape(report.input_shape)}, batch {report.batch}, {report.dtype}"
     table = Table(title=title, title_justify="left", show_footer=True, header_style="bold", footer_style="bold")
-    table.add_column("Layer", footer="Total", no_wrap=True)
-    table.add_column("Kind", no_wrap=True)
+    table.add_column("Layer", footer="Total", overflow="ellipsis")
+    table.add_column("Kind", overflow="ellipsis")
     # The figures never shrink (rich would squeeze them to nothing in a narrow terminal); names and the
     # share bar give way first, and the bar is left out when the terminal is too narrow for it.
     table.add_column("Output", footer=format_shape(report.output_shape), justify="right", no_wrap=True, min_width=9)
