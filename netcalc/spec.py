@@ -15,7 +15,7 @@ from netcalc.compact import expand_compact
 from netcalc.errors import AttrError, Location, NetcalcError, SpecError, did_you_mean
 from netcalc.expr import ExprError, substitute
 from netcalc.kinds import REGISTRY, get_kind
-from netcalc.kinds.base import MANY, LayerKind
+from netcalc.kinds.base import MANY, Attr, LayerKind
 from netcalc.network import INPUT, Group, Layer, Network
 from netcalc.shape_names import Deferred, needs_shape, resolve_deferred
 from netcalc.shapes import Shape, parse_shape
@@ -49,13 +49,13 @@ def parse_network(data: Any, file: str | None = None, *, input_shape: Shape | No
         raise SpecError(f"`name` must be a string, got {name!r}", _at(top, "name", file, "name"))
     if input_shape is None:
         if "input" not in top:
-            raise SpecError("missing required key `input` (H×W×C, e.g. 224x224x3)", Location(file, top_line(top)))
+            raise SpecError("missing required key `input` (H×W×C, e.g. 224x224x3)", Location(file, _top_line(top)))
         try:
             input_shape = parse_shape(top["input"])
         except ValueError as error:
             raise SpecError(f"input: {error}", _at(top, "input", file, "input")) from None
     if "layers" not in top:
-        raise SpecError("missing required key `layers`", Location(file, top_line(top)))
+        raise SpecError("missing required key `layers`", Location(file, _top_line(top)))
     blocks = _read_all_blocks(top, file, frozenset())
     expander = _Expander(_read_defaults(top.get("defaults"), file), blocks)
     layers_data = _sequence(top["layers"], _at(top, "layers", file, "layers"), "a list of layers")
@@ -75,7 +75,7 @@ def parse_network(data: Any, file: str | None = None, *, input_shape: Shape | No
     )
 
 
-def top_line(top: Any) -> int | None:
+def _top_line(top: Any) -> int | None:
     return getattr(top, "line", None)
 
 
@@ -122,7 +122,7 @@ def _read_defaults(data: Any, file: str | None) -> dict[str, dict[str, Any]]:
     """`defaults: {conv: {padding: same}}`, checked against each kind's attributes now, not at first use."""
     if data is None:
         return {}
-    defaults = _mapping(data, Location(file, top_line(data), "defaults"), "a mapping from kind to attributes")
+    defaults = _mapping(data, Location(file, _top_line(data), "defaults"), "a mapping from kind to attributes")
     checked: dict[str, dict[str, Any]] = {}
     for kind_name, attrs in defaults.items():
         where = f"defaults.{kind_name}"
@@ -153,7 +153,7 @@ class _Block:
 def _read_blocks(data: Any, file: str | None) -> dict[str, _Block]:
     if data is None:
         return {}
-    blocks = _mapping(data, Location(file, top_line(data), "blocks"), "a mapping from block name to definition")
+    blocks = _mapping(data, Location(file, _top_line(data), "blocks"), "a mapping from block name to definition")
     result = {}
     for name, body in blocks.items():
         where = f"blocks.{name}"
@@ -224,7 +224,7 @@ def _message(error: Exception) -> str:
     return error.message if isinstance(error, NetcalcError) else str(error)
 
 
-def _find_attr(kind: LayerKind, name: Any, location: Location):
+def _find_attr(kind: LayerKind, name: Any, location: Location) -> Attr:
     for attr in kind.attrs:
         if attr.name == name:
             return attr
@@ -308,7 +308,7 @@ class _Expander:
         if not isinstance(label, str):
             raise SpecError(f"`kind`/`block` must be a name, got {label!r}", location)
         if "kind" in item:
-            kind = get_kind_at(label, location)
+            kind = _get_kind_at(label, location)
             _check_layer_keys(item, kind, location)
         else:
             block = self.blocks.get(label)
@@ -500,7 +500,7 @@ def _kind_defaults(kind: LayerKind) -> dict[str, Any]:
     return dict(_PARSED_DEFAULTS[kind.name])
 
 
-def get_kind_at(name: str, location: Location) -> LayerKind:
+def _get_kind_at(name: str, location: Location) -> LayerKind:
     try:
         return get_kind(name)
     except SpecError as error:
