@@ -212,3 +212,23 @@ def test_zoo_specs_verify(name: str) -> None:
     assert result.exit_code == 0, result.output[-2000:]
     data = json.loads(result.output)
     assert data["ok"] and data["totals"]["counted_macs"] == data["totals"]["analysed_macs"] > 0
+
+
+@pytest.mark.parametrize(("kind", "layer"), [("batchnorm", "bn"), ("lrn", "lrn")])
+def test_a_slightly_wrong_gradient_is_caught_by_gradcheck(write_spec, monkeypatch, kind, layer) -> None:
+    # Every input gradient of one kind 0.1% too large: shapes and MACs still agree, only --gradcheck can tell.
+    original = REGISTRY[kind]
+
+    def backward_off_by_a_thousandth(dy, cache):
+        dxs, dparams = original.backward(dy, cache)
+        return tuple(dx * 1.001 for dx in dxs), dparams
+
+    monkeypatch.setitem(REGISTRY, kind, dataclasses.replace(original, backward=backward_off_by_a_thousandth))
+    spec = write_spec(SMALL)
+    assert invoke(spec, "--format", "json", "--dtype", "float64").exit_code == 0
+    result = invoke(spec, "--format", "json", "--dtype", "float64", "--gradcheck", "4")
+    assert result.exit_code == 1
+    data = json.loads(result.output)
+    assert data["totals"]["failed"] == [layer]
+    error = next(entry for entry in data["layers"] if entry["name"] == layer)["gradcheck_error"]
+    assert error > 1e-4  # about 0.001 / 2
