@@ -63,10 +63,6 @@ class Budget:
     limits: tuple[Limit, ...]
     source: str | None = None  # the file the budget was read from
 
-    @property
-    def patterns(self) -> tuple[str, ...]:
-        return tuple(dict.fromkeys(limit.pattern for limit in self.limits if limit.pattern is not None))
-
 
 @dataclass(frozen=True)
 class Finding:

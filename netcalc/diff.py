@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from netcalc.network import Network
-from netcalc.report import FIGURES, LayerRow, Report, Totals
+from netcalc.report import FIGURES, LayerRow, Report
 
 ADDED, REMOVED, CHANGED = "added", "removed", "changed"
 
@@ -43,10 +43,6 @@ class Diff:
 
     def delta(self, figure: str) -> int:
         return getattr(self.new.totals, figure) - getattr(self.old.totals, figure)
-
-    @property
-    def totals_delta(self) -> Totals:
-        return Totals(**{figure: self.delta(figure) for figure in FIGURES})
 
     def of(self, status: str) -> tuple[LayerChange, ...]:
         return tuple(change for change in self.changes if change.status == status)

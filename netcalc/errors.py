@@ -68,6 +68,3 @@ def did_you_mean(word: str, known: Iterable[str]) -> str:
     close = difflib.get_close_matches(word, list(known), n=1, cutoff=0.6)
     return f" (did you mean '{close[0]}'?)" if close else ""
 
-
-def known_list(known: Iterable[str]) -> str:
-    return ", ".join(sorted(known))

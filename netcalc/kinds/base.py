@@ -172,9 +172,6 @@ def channels(shape: Shape) -> int:
     return shape[-1]
 
 
-def elements(shape: Shape) -> int:
-    return numel(shape)
-
 
 # Activations a conv or fc layer may fuse (`activation: relu`): counted in FLOPs, no tensor of their own.
 FUSABLE = ("none", "relu", "relu6", "leaky_relu", "sigmoid", "tanh")
