@@ -17,6 +17,10 @@ MAX_DIGITS = 30  # no real network needs a number this long; stops runaway produ
 class ExprError(ValueError):
     """The expression is malformed or names something unknown; the message says which."""
 
+    @property
+    def message(self) -> str:  # the same attribute a NetcalcError has, so callers need not tell them apart
+        return str(self)
+
 
 def tokenize(text: str) -> list[str | int]:
     tokens: list[str | int] = []

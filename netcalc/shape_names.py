@@ -90,6 +90,5 @@ def _evaluate(layer: Layer, shapes: Mapping[str, Shape]) -> dict[str, Any]:
             try:
                 attrs[attr.name] = attr.parse(value_of(value, shapes, layer.inputs[0]))
             except (AttrError, ExprError) as error:
-                message = error.message if isinstance(error, NetcalcError) else str(error)
-                raise SpecError(f"{attr.name}: {message}") from None
+                raise SpecError(f"{attr.name}: {error.message}") from None
     return kind.resolve(attrs)

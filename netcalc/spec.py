@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from netcalc.compact import expand_compact
-from netcalc.errors import AttrError, Location, NetcalcError, SpecError, did_you_mean
+from netcalc.errors import AttrError, Location, SpecError, did_you_mean
 from netcalc.expr import ExprError, substitute
 from netcalc.kinds import REGISTRY, get_kind
 from netcalc.kinds.base import MANY, Attr, LayerKind
@@ -137,7 +137,7 @@ def _read_defaults(data: Any, file: str | None) -> dict[str, dict[str, Any]]:
             try:
                 checked[kind_name][attr_name] = attr.parse(substitute(value, {}))
             except (AttrError, ExprError) as error:
-                raise SpecError(f"{attr_name}: {_message(error)}", _at(attrs, attr_name, file, where)) from None
+                raise SpecError(f"{attr_name}: {error.message}", _at(attrs, attr_name, file, where)) from None
     return checked
 
 
@@ -218,10 +218,6 @@ def _read_all_blocks(top: Mapping[str, Any], file: str | None, including: frozen
 
 
 # --- values: block parameters and expressions ---
-
-
-def _message(error: Exception) -> str:
-    return error.message if isinstance(error, NetcalcError) else str(error)
 
 
 def _find_attr(kind: LayerKind, name: Any, location: Location) -> Attr:
@@ -428,7 +424,7 @@ class _Expander:
             try:
                 attrs[key] = attr.parse(substitute(value, scope.params))
             except (AttrError, ExprError) as error:
-                raise SpecError(f"{key}: {_message(error)}", named) from None
+                raise SpecError(f"{key}: {error.message}", named) from None
         missing = [a.name for a in kind.attrs if a.required and attrs[a.name] is a.default]
         if missing:
             raise SpecError(f"{kind.name} is missing required key {', '.join(map(repr, missing))}", named)
