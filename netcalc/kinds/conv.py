@@ -170,55 +170,36 @@ def _grads(dw: Any, db: Any) -> dict[str, Any]:
     return {"weight": dw} if db is None else {"weight": dw, "bias": db}
 
 
-def conv_forward(xs: tuple[Any, ...], params: Any, attrs: Attrs, train: bool) -> tuple[Any, Any]:
-    """x (N, Cin, H, W), weight (Cout, Cin/G, Kh, Kw), bias (Cout,) → y (N, Cout, Hout, Wout)."""
-    from netcalc.reference.conv import conv_forward as primitive
+def _reference_pair(forward_name: str, backward_name: str, geometry: tuple[str, ...]) -> tuple[Any, Any]:
+    """forward/backward adapters over one primitive pair of `netcalc.reference.conv`, which takes
+    (x, weight, bias, *the attributes named in `geometry`) and returns (y, cache)."""
 
-    z, cache = primitive(
-        xs[0],
-        params["weight"],
-        _bias(params, attrs),
-        attrs["stride"],
-        attrs["padding"],
-        attrs["dilation"],
-        attrs["groups"],
-    )
-    y, act = fused(z, attrs)
-    return y, (cache, act)
+    def forward(xs: tuple[Any, ...], params: Any, attrs: Attrs, train: bool) -> tuple[Any, Any]:
+        from netcalc.reference import conv as reference
 
+        primitive = getattr(reference, forward_name)
+        z, cache = primitive(xs[0], params["weight"], _bias(params, attrs), *(attrs[a] for a in geometry))
+        y, act = fused(z, attrs)
+        return y, (cache, act)
 
-def conv_backward(dy: Any, cache: Any) -> tuple[tuple[Any, ...], dict[str, Any]]:
-    from netcalc.reference.conv import conv_backward as primitive
+    def backward(dy: Any, cache: Any) -> tuple[tuple[Any, ...], dict[str, Any]]:
+        from netcalc.reference import conv as reference
 
-    inner, act = cache
-    dx, dw, db = primitive(unfused(dy, act), inner)
-    return (dx,), _grads(dw, db)
+        inner, act = cache
+        dx, dw, db = getattr(reference, backward_name)(unfused(dy, act), inner)
+        return (dx,), _grads(dw, db)
+
+    return forward, backward
 
 
-def transpose_forward(xs: tuple[Any, ...], params: Any, attrs: Attrs, train: bool) -> tuple[Any, Any]:
-    """x (N, Cin, H, W), weight (Cin, Cout/G, Kh, Kw), bias (Cout,) → y (N, Cout, Hout, Wout)."""
-    from netcalc.reference.conv import conv_transpose_forward as primitive
-
-    z, cache = primitive(
-        xs[0],
-        params["weight"],
-        _bias(params, attrs),
-        attrs["stride"],
-        attrs["padding"],
-        attrs["output_padding"],
-        attrs["dilation"],
-        attrs["groups"],
-    )
-    y, act = fused(z, attrs)
-    return y, (cache, act)
-
-
-def transpose_backward(dy: Any, cache: Any) -> tuple[tuple[Any, ...], dict[str, Any]]:
-    from netcalc.reference.conv import conv_transpose_backward as primitive
-
-    inner, act = cache
-    dx, dw, db = primitive(unfused(dy, act), inner)
-    return (dx,), _grads(dw, db)
+# conv: x (N, Cin, H, W), weight (Cout, Cin/G, Kh, Kw), bias (Cout,) → y (N, Cout, Hout, Wout)
+conv_forward, conv_backward = _reference_pair(
+    "conv_forward", "conv_backward", ("stride", "padding", "dilation", "groups")
+)
+# conv_transpose: x (N, Cin, H, W), weight (Cin, Cout/G, Kh, Kw), bias (Cout,) → y (N, Cout, Hout, Wout)
+transpose_forward, transpose_backward = _reference_pair(
+    "conv_transpose_forward", "conv_transpose_backward", ("stride", "padding", "output_padding", "dilation", "groups")
+)
 
 
 KINDS = (
