@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-from functools import partial
-
 import click
 
 from netcalc.analysis import analyze_network
-from netcalc.commands.options import analysis_options, format_option, terminal_width, wants_color
+from netcalc.commands.options import analysis_options, format_option, terminal_renderers
 from netcalc.errors import Location
 from netcalc.shapes import Shape
 from netcalc.spec import load_network
@@ -45,7 +43,7 @@ def check(
     """
     from netcalc.budget import budget_of
     from netcalc.budget import check as check_report
-    from netcalc.render.check import RENDERERS, to_text
+    from netcalc.render.check import RENDERERS
 
     network = load_network(spec, input_shape=input_shape)
     budget = budget_of(network, budget_path)
@@ -54,7 +52,6 @@ def check(
     for limit in result.unmatched:
         where = Location(limit.file, limit.line, f'layers["{limit.pattern}"]')
         click.echo(f"netcalc: warning: {where}: the glob matches no layer of {report.name}", err=True)
-    renderers = {**RENDERERS, "text": partial(to_text, width=terminal_width(), color=wants_color())}
-    click.echo(renderers[fmt](result), nl=False)
+    click.echo(terminal_renderers(RENDERERS, "text")[fmt](result), nl=False)
     if not result.passed:
         ctx.exit(EXIT_OVER_BUDGET)

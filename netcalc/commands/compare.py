@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from functools import partial
 from pathlib import Path
 
 import click
 
 from netcalc.analysis import analyze_network
-from netcalc.commands.options import analysis_options, format_option, terminal_width, wants_color
+from netcalc.commands.options import analysis_options, format_option, terminal_renderers
 from netcalc.compare import SORT_COLUMNS
 from netcalc.errors import NetcalcError
 from netcalc.report import DTYPE_BYTES, Report
@@ -71,7 +70,7 @@ def compare(
     size, labelled LABEL@HxWxC.
     """
     from netcalc.compare import compare as compare_reports
-    from netcalc.render.compare import RENDERERS, to_table
+    from netcalc.render.compare import RENDERERS
 
     shapes: tuple[Shape | None, ...] = input_shapes or (None,)
     analysed: list[tuple[str | None, str, Report]] = []
@@ -89,8 +88,7 @@ def compare(
             label = f"{label}@{_shape_text(report.input_shape)}"
         entries.append((label, report))
     comparison = compare_reports(entries, baseline=baseline, sort=sort)
-    renderers = {**RENDERERS, "table": partial(to_table, width=terminal_width(), color=wants_color())}
-    click.echo(renderers[fmt](comparison), nl=False)
+    click.echo(terminal_renderers(RENDERERS)[fmt](comparison), nl=False)
 
 
 @click.command("diff")
@@ -102,10 +100,9 @@ def diff_command(old: str, new: str, input_shape: Shape | None, batch: int, dtyp
     """What changed from OLD to NEW (two versions of a spec): layers added, removed and changed, matched by
     name, with their deltas, and the change in totals."""
     from netcalc.diff import diff
-    from netcalc.render.diff import RENDERERS, to_table
+    from netcalc.render.diff import RENDERERS
 
     networks = [load_network(path, input_shape=input_shape) for path in (old, new)]
     reports = [analyze_network(network, batch=batch, dtype=dtype) for network in networks]
     result = diff(networks[0], reports[0], networks[1], reports[1])
-    renderers = {**RENDERERS, "table": partial(to_table, width=terminal_width(), color=wants_color())}
-    click.echo(renderers[fmt](result), nl=False)
+    click.echo(terminal_renderers(RENDERERS)[fmt](result), nl=False)

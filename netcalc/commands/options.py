@@ -5,7 +5,8 @@ from __future__ import annotations
 import os
 import shutil
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from functools import partial
 from typing import Any, TypeVar
 
 import click
@@ -61,3 +62,11 @@ def terminal_width() -> int | None:
 
 def wants_color() -> bool:
     return sys.stdout.isatty() and "NO_COLOR" not in os.environ
+
+
+Renderers = Mapping[str, Callable[..., str]]
+
+
+def terminal_renderers(renderers: Renderers, table: str = "table") -> dict[str, Callable[..., str]]:
+    """A command's renderers, with the rich one (`table`) told this terminal's width and whether to colour."""
+    return {**renderers, table: partial(renderers[table], width=terminal_width(), color=wants_color())}

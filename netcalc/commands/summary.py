@@ -9,8 +9,7 @@ from netcalc.commands.options import (
     analysis_options,
     format_option,
     input_shape_callback,
-    terminal_width,
-    wants_color,
+    terminal_renderers,
 )
 from netcalc.shapes import Shape
 from netcalc.spec import load_network
@@ -26,14 +25,11 @@ def summary(
     spec: str, input_shape: Shape | None, batch: int, dtype: str, fmt: str, depth: int | None, strict: bool
 ) -> None:
     """Per-layer shapes, parameters, MACs and memory of SPEC, with totals."""
-    from netcalc.render.summary import RENDERERS, to_table
+    from netcalc.render.summary import RENDERERS
 
     network = load_network(spec, input_shape=input_shape)
     report = analyze_network(network, batch=batch, dtype=dtype, strict=strict)
-    if fmt == "table":
-        click.echo(to_table(report, depth, width=terminal_width(), color=wants_color()), nl=False)
-    else:
-        click.echo(RENDERERS[fmt](report, depth), nl=False)
+    click.echo(terminal_renderers(RENDERERS)[fmt](report, depth), nl=False)
 
 
 @click.command()

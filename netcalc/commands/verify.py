@@ -8,7 +8,7 @@ from contextlib import contextmanager
 
 import click
 
-from netcalc.commands.options import analysis_options, format_option, terminal_width, wants_color
+from netcalc.commands.options import analysis_options, format_option, terminal_renderers
 from netcalc.shapes import Shape
 from netcalc.spec import load_network
 
@@ -48,7 +48,7 @@ def verify(
     """
     from netcalc.analysis import analyze_network
     from netcalc.reference.engine import run
-    from netcalc.render.verify import RENDERERS, to_table
+    from netcalc.render.verify import RENDERERS
     from netcalc.verify import compare
 
     if gradcheck and no_backward:
@@ -61,10 +61,7 @@ def verify(
             network, batch=batch, seed=seed, dtype=dtype, backward=backward, gradcheck=gradcheck, progress=progress
         )
     verification = compare(report, result, seed=seed, backward=backward, gradcheck=gradcheck)
-    if fmt == "table":
-        click.echo(to_table(verification, width=terminal_width(), color=wants_color()), nl=False)
-    else:
-        click.echo(RENDERERS[fmt](verification), nl=False)
+    click.echo(terminal_renderers(RENDERERS)[fmt](verification), nl=False)
     if not verification.ok:
         ctx.exit(1)
 
