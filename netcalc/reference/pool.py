@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from netcalc.kinds.pool import adaptive_bins  # the one definition of the bins, NumPy-free
 from netcalc.reference.im2col import Pair, pair
 
 __all__ = [
@@ -187,11 +188,6 @@ def avg_pool_backward(dy: np.ndarray, cache: Any) -> np.ndarray:
         for j in range(kw):
             dxp[_window_slice(i, j, s, dy.shape[2:])] += g
     return _crop(dxp, (ph, pw), (h, w))
-
-
-def adaptive_bins(size: int, out: int) -> list[tuple[int, int]]:
-    """PyTorch's adaptive pooling bins along one axis: [⌊i·size/out⌋, ⌈(i+1)·size/out⌉) for i < out."""
-    return [((i * size) // out, -(-((i + 1) * size) // out)) for i in range(out)]
 
 
 def adaptive_avg_pool_forward(x: np.ndarray, output_size: Pair) -> tuple[np.ndarray, Any]:
