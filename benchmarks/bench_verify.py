@@ -61,10 +61,10 @@ def child_cli() -> dict:
 
 def child_phases() -> dict:
     sys.path.insert(0, str(ROOT))
-    from netcalc.analysis import analyze_network
+    from netcalc.analysis.analyze import analyze_network
+    from netcalc.language.spec import load_network
     from netcalc.reference.engine import run
-    from netcalc.spec import load_network
-    from netcalc.verify import compare
+    from netcalc.reference.verify import compare
 
     start = time.perf_counter()
     network = load_network(SPEC)
@@ -101,8 +101,8 @@ def child_traced() -> dict:
     import tracemalloc
 
     sys.path.insert(0, str(ROOT))
+    from netcalc.language.spec import load_network
     from netcalc.reference.engine import run
-    from netcalc.spec import load_network
 
     network = load_network(SPEC)
     tracemalloc.start()

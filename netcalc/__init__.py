@@ -12,12 +12,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from netcalc.analysis import analyze_network
+from netcalc.analysis.analyze import analyze_network
+from netcalc.analysis.report import LayerRow, Report, Totals
 from netcalc.errors import NetcalcError, SpecError
+from netcalc.language.spec import load_network, parse_network, parse_network_text
 from netcalc.network import Layer, Network
-from netcalc.report import LayerRow, Report, Totals
 from netcalc.shapes import Shape
-from netcalc.spec import load_network, parse_network, parse_network_text
 
 __version__ = "0.1.0"
 

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 import netcalc
-from netcalc.report import LayerRow, Report
+from netcalc.analysis.report import LayerRow, Report
 
 
 def one_layer(kind: str, input_shape: tuple[int, ...], **attrs: Any) -> LayerRow:

@@ -14,9 +14,9 @@ from hypothesis import strategies as st
 
 import netcalc
 from netcalc.errors import NetcalcError
+from netcalc.language.spec import parse_network_text
 from netcalc.reference.engine import analysis_shape, run
-from netcalc.spec import parse_network_text
-from netcalc.verify import compare
+from netcalc.reference.verify import compare
 
 SIZES = st.integers(1, 12)
 PAIRS = st.one_of(st.integers(1, 4), st.lists(st.integers(1, 4), min_size=2, max_size=2))

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 import netcalc
-from netcalc.expr import ExprError, evaluate
-from netcalc.spec import parse_network_text
+from netcalc.language.expr import ExprError, evaluate
+from netcalc.language.spec import parse_network_text
 from tests.conftest import row
 
 BOTTLENECK = """

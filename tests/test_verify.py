@@ -19,7 +19,7 @@ from netcalc.cli import cli
 from netcalc.kinds import REGISTRY
 from netcalc.kinds.conv import conv_macs
 from netcalc.reference.engine import run
-from netcalc.verify import compare
+from netcalc.reference.verify import compare
 
 SPECS = Path(__file__).parent.parent / "specs"
 

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 import netcalc
-from netcalc.report import LayerRow, Report
+from netcalc.analysis.report import LayerRow, Report
 
 ROOT = Path(__file__).resolve().parent.parent
 SPECS = ROOT / "specs"

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import click
 
-from netcalc.analysis import analyze_network
+from netcalc.analysis.analyze import analyze_network
 from netcalc.commands.options import analysis_options, format_option, terminal_renderers
 from netcalc.errors import Location
+from netcalc.language.spec import load_network
 from netcalc.shapes import Shape
-from netcalc.spec import load_network
 
 EXIT_OVER_BUDGET = 1
 
@@ -41,8 +41,8 @@ def check(
     --format github prints workflow annotations at the offending layers' lines; --format junit a JUnit XML
     report.
     """
-    from netcalc.budget import budget_of
-    from netcalc.budget import check as check_report
+    from netcalc.analysis.budget import budget_of
+    from netcalc.analysis.budget import check as check_report
     from netcalc.render.check import RENDERERS
 
     network = load_network(spec, input_shape=input_shape)

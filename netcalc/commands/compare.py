@@ -6,13 +6,13 @@ from pathlib import Path
 
 import click
 
-from netcalc.analysis import analyze_network
+from netcalc.analysis.analyze import analyze_network
+from netcalc.analysis.compare import SORT_COLUMNS
+from netcalc.analysis.report import DTYPE_BYTES, Report
 from netcalc.commands.options import analysis_options, format_option, terminal_renderers
-from netcalc.compare import SORT_COLUMNS
 from netcalc.errors import NetcalcError
-from netcalc.report import DTYPE_BYTES, Report
+from netcalc.language.spec import load_network
 from netcalc.shapes import Shape, parse_shape
-from netcalc.spec import load_network
 
 
 def input_shapes_callback(ctx: click.Context, param: click.Parameter, value: str | None) -> tuple[Shape, ...] | None:
@@ -69,7 +69,7 @@ def compare(
     A SPEC may be written LABEL=SPEC to name its row. With several --input sizes, each spec gives one row per
     size, labelled LABEL@HxWxC.
     """
-    from netcalc.compare import compare as compare_reports
+    from netcalc.analysis.compare import compare as compare_reports
     from netcalc.render.compare import RENDERERS
 
     shapes: tuple[Shape | None, ...] = input_shapes or (None,)
@@ -99,7 +99,7 @@ def compare(
 def diff_command(old: str, new: str, input_shape: Shape | None, batch: int, dtype: str, fmt: str) -> None:
     """What changed from OLD to NEW (two versions of a spec): layers added, removed and changed, matched by
     name, with their deltas, and the change in totals."""
-    from netcalc.diff import diff
+    from netcalc.analysis.diff import diff
     from netcalc.render.diff import RENDERERS
 
     networks = [load_network(path, input_shape=input_shape) for path in (old, new)]

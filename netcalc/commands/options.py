@@ -11,7 +11,7 @@ from typing import Any, TypeVar
 
 import click
 
-from netcalc.report import DTYPE_BYTES
+from netcalc.analysis.report import DTYPE_BYTES
 from netcalc.shapes import Shape, parse_shape
 
 F = TypeVar("F", bound=Callable[..., Any])

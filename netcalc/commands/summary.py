@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import click
 
-from netcalc.analysis import analyze_network
+from netcalc.analysis.analyze import analyze_network
 from netcalc.commands.options import (
     analysis_options,
     format_option,
     input_shape_callback,
     terminal_renderers,
 )
+from netcalc.language.spec import load_network
 from netcalc.shapes import Shape
-from netcalc.spec import load_network
 
 
 @click.command()

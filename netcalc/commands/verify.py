@@ -9,8 +9,8 @@ from contextlib import contextmanager
 import click
 
 from netcalc.commands.options import analysis_options, format_option, terminal_renderers
+from netcalc.language.spec import load_network
 from netcalc.shapes import Shape
-from netcalc.spec import load_network
 
 
 @click.command()
@@ -46,10 +46,10 @@ def verify(
     Training mode (batch statistics, seeded dropout masks) with the backward pass, inference mode without.
     Exit 0 when every figure agrees, 1 when any disagrees, 2 for bad input.
     """
-    from netcalc.analysis import analyze_network
+    from netcalc.analysis.analyze import analyze_network
     from netcalc.reference.engine import run
+    from netcalc.reference.verify import compare
     from netcalc.render.verify import RENDERERS
-    from netcalc.verify import compare
 
     if gradcheck and no_backward:
         raise click.UsageError("--gradcheck needs the backward pass; drop --no-backward")

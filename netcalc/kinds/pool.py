@@ -11,7 +11,7 @@ from typing import Any
 
 from netcalc.errors import AttrError
 from netcalc.kinds.base import Attr, Attrs, LayerKind, flag, pair, spatial_input
-from netcalc.kinds.window import unread_notes, window_output
+from netcalc.kinds.window import adaptive_bins, unread_notes, window_output
 from netcalc.shapes import Shape, numel
 
 _WINDOW = (
@@ -54,11 +54,6 @@ def max_flops(attrs: Attrs, ins: tuple[Shape, ...], out: Shape) -> int:
 def avg_flops(attrs: Attrs, ins: tuple[Shape, ...], out: Shape) -> int:
     kh, kw = attrs["kernel"]
     return numel(out) * kh * kw
-
-
-def adaptive_bins(size: int, out: int) -> list[tuple[int, int]]:
-    """PyTorch's adaptive bins: [⌊i·H/o⌋, ⌈(i+1)·H/o⌉) for each output index i."""
-    return [(i * size // out, -(-(i + 1) * size // out)) for i in range(out)]
 
 
 def adaptive_output_shape(attrs: Attrs, ins: tuple[Shape, ...]) -> Shape:

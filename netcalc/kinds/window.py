@@ -66,3 +66,8 @@ def same_padding(kernel: tuple[int, int], dilation: tuple[int, int]) -> tuple[in
 
 def _describe(kernel: int, dilation: int) -> str:
     return f"{kernel}" if dilation == 1 else f"{kernel} (dilation {dilation})"
+
+
+def adaptive_bins(size: int, out: int) -> list[tuple[int, int]]:
+    """PyTorch's adaptive bins: [⌊i·H/o⌋, ⌈(i+1)·H/o⌉) for each output index i."""
+    return [(i * size // out, -(-(i + 1) * size // out)) for i in range(out)]

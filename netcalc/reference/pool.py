@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from netcalc.kinds.pool import adaptive_bins  # the one definition of the bins, NumPy-free
+from netcalc.kinds.window import adaptive_bins  # the one definition of the bins, NumPy-free
 from netcalc.reference.im2col import Pair, pair
 
 __all__ = [

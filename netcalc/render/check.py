@@ -9,7 +9,7 @@ from collections.abc import Callable
 from typing import Any
 from xml.etree import ElementTree
 
-from netcalc.budget import CheckResult, Finding, Limit
+from netcalc.analysis.budget import CheckResult, Finding, Limit
 from netcalc.render.console import printed, text_console
 from netcalc.render.units import human_bytes, human_count
 
@@ -164,7 +164,7 @@ def to_junit(result: CheckResult) -> str:
         case = ElementTree.SubElement(
             suite,
             "testcase",
-            classname=f"netcalc.budget.{result.report.name}",
+            classname=f"netcalc.analysis.budget.{result.report.name}",
             name=f"{limit.key} <= {limit.text}",
             file=first.file or "",
             line=str(first.line or 1),

@@ -11,10 +11,10 @@ import json
 from collections.abc import Callable
 from typing import Any
 
-from netcalc.compare import FIGURES, RATIO_COLUMNS, CompareRow, Comparison, Largest
+from netcalc.analysis.compare import FIGURES, RATIO_COLUMNS, CompareRow, Comparison, Largest
+from netcalc.analysis.report import CONVENTIONS
 from netcalc.render.console import printed, text_console
 from netcalc.render.units import human_bytes, human_count
-from netcalc.report import CONVENTIONS
 from netcalc.shapes import format_shape
 
 SCHEMA_VERSION = 1

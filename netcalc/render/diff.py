@@ -6,10 +6,10 @@ import json
 from collections.abc import Callable
 from typing import Any
 
-from netcalc.diff import ADDED, CHANGED, REMOVED, Diff, LayerChange
+from netcalc.analysis.diff import ADDED, CHANGED, REMOVED, Diff, LayerChange
+from netcalc.analysis.report import FIGURES, LayerRow
 from netcalc.render.console import printed, text_console
 from netcalc.render.units import human_bytes, human_count
-from netcalc.report import FIGURES, LayerRow
 from netcalc.shapes import format_shape
 
 SCHEMA_VERSION = 1

@@ -8,9 +8,9 @@ import json
 from collections.abc import Callable
 from typing import Any
 
+from netcalc.analysis.report import CONVENTIONS, FIGURES, LayerRow, Report
 from netcalc.render.console import printed, text_console
 from netcalc.render.units import human_bytes, human_count, share_bar
-from netcalc.report import CONVENTIONS, FIGURES, LayerRow, Report
 from netcalc.shapes import format_shape
 
 SCHEMA_VERSION = 1

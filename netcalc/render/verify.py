@@ -6,10 +6,10 @@ import json
 from collections.abc import Callable
 from typing import Any
 
+from netcalc.reference.verify import GRADCHECK_TOLERANCE, LayerCheck, Pair, Verification
 from netcalc.render.console import printed, text_console
 from netcalc.render.units import human_bytes, human_count
 from netcalc.shapes import format_shape
-from netcalc.verify import GRADCHECK_TOLERANCE, LayerCheck, Pair, Verification
 
 SCHEMA_VERSION = 1
 TICK, CROSS = "✓", "✗"

@@ -15,7 +15,7 @@ import netcalc
 from netcalc.kinds import REGISTRY
 from netcalc.kinds.base import MANY
 from netcalc.reference.engine import random_input, run
-from netcalc.verify import compare
+from netcalc.reference.verify import compare
 
 # (kind, attrs, input H×W×C or [F]); a merge kind reads `input` twice (through two parents below).
 TABLE = [

@@ -16,8 +16,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from netcalc.errors import AttrError, NetcalcError, SpecError
-from netcalc.expr import ExprError, names_in, substitute
 from netcalc.kinds import REGISTRY
+from netcalc.language.expr import ExprError, names_in, substitute
 from netcalc.network import INPUT, Layer
 from netcalc.shapes import Shape, is_spatial
 

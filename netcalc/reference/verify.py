@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Generic, TypeVar
 
-from netcalc.report import LayerRow, Report
+from netcalc.analysis.report import LayerRow, Report
 from netcalc.shapes import Shape
 
 if TYPE_CHECKING:

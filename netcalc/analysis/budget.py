@@ -20,11 +20,11 @@ from fnmatch import fnmatchcase
 from pathlib import Path
 from typing import Any
 
+from netcalc.analysis.report import FIGURE_NAMES, LayerRow, Report
 from netcalc.errors import Location, NetcalcError, did_you_mean
+from netcalc.language.yamlload import load_yaml_file
 from netcalc.network import Network
-from netcalc.report import FIGURE_NAMES, LayerRow, Report
 from netcalc.units import UnitError, parse_bytes, parse_count
-from netcalc.yamlload import load_yaml_file
 
 FIGURES = FIGURE_NAMES  # budget key -> the Report/LayerRow field it limits
 BYTE_FIGURES = frozenset({"activation_memory", "param_memory"})

@@ -7,8 +7,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from netcalc.analysis.report import FIGURE_NAMES, Report
 from netcalc.errors import NetcalcError, did_you_mean
-from netcalc.report import FIGURE_NAMES, Report
 from netcalc.shapes import Shape
 
 FIGURES = FIGURE_NAMES  # column name -> the Totals field it shows

@@ -11,15 +11,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from netcalc.compact import expand_compact
 from netcalc.errors import AttrError, Location, SpecError, did_you_mean
-from netcalc.expr import ExprError, substitute
 from netcalc.kinds import REGISTRY, get_kind
 from netcalc.kinds.base import MANY, Attr, LayerKind
+from netcalc.language.compact import expand_compact
+from netcalc.language.expr import ExprError, substitute
+from netcalc.language.shape_names import Deferred, needs_shape, resolve_deferred
+from netcalc.language.yamlload import load_yaml_file, load_yaml_text, paused_gc
 from netcalc.network import INPUT, Group, Layer, Network
-from netcalc.shape_names import Deferred, needs_shape, resolve_deferred
 from netcalc.shapes import Shape, parse_shape
-from netcalc.yamlload import load_yaml_file, load_yaml_text, paused_gc
 
 TOP_KEYS = ("name", "input", "include", "defaults", "blocks", "layers", "budget")
 INCLUDED_KEYS = ("include", "blocks")

@@ -5,10 +5,10 @@ Pure arithmetic over the kinds' rules: no NumPy, no printing.
 
 from __future__ import annotations
 
+from netcalc.analysis.report import DTYPE_BYTES, LayerRow, Report
 from netcalc.errors import NetcalcError, ShapeError, SpecError
 from netcalc.kinds import REGISTRY
 from netcalc.network import INPUT, Network
-from netcalc.report import DTYPE_BYTES, LayerRow, Report
 from netcalc.shapes import Shape, numel
 
 

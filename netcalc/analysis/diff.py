@@ -10,8 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from netcalc.analysis.report import FIGURES, LayerRow, Report
 from netcalc.network import Network
-from netcalc.report import FIGURES, LayerRow, Report
 
 ADDED, REMOVED, CHANGED = "added", "removed", "changed"
 
