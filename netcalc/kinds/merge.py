@@ -51,7 +51,7 @@ def multiply_output_shape(attrs: Attrs, ins: tuple[Shape, ...]) -> Shape:
     return full
 
 
-def add_flops(attrs: Attrs, ins: tuple[Shape, ...], out: Shape) -> int:
+def merge_flops(attrs: Attrs, ins: tuple[Shape, ...], out: Shape) -> int:
     return (len(ins) - 1) * numel(out)
 
 
@@ -91,7 +91,7 @@ def multiply_forward(xs: tuple[Any, ...], params: Any, attrs: Attrs, train: bool
     views = [x.reshape(x.shape + (1,) * (full.ndim - x.ndim)) for x in xs]  # (N, C) gate → (N, C, 1, 1)
     y = views[0] * views[1]
     for v in views[2:]:
-        y *= v
+        y = y * v if y.size < v.size else np.multiply(y, v, out=y)  # a gates-only product grows to the map
     return y, (views, [x.shape for x in xs])
 
 
@@ -125,7 +125,7 @@ KINDS = (
         summary="elementwise sum of inputs of equal shape (residual connection)",
         inputs=MANY,
         output_shape=add_output_shape,
-        flops=add_flops,
+        flops=merge_flops,
         flops_rule="(inputs − 1) adds per output element",
         forward=add_forward,
         backward=add_backward,
@@ -135,7 +135,7 @@ KINDS = (
         summary="elementwise product of inputs of equal shape, or a 1×1×C gate over H×W×C (squeeze-and-excitation)",
         inputs=MANY,
         output_shape=multiply_output_shape,
-        flops=add_flops,
+        flops=merge_flops,
         flops_rule="(inputs − 1) multiplies per output element",
         forward=multiply_forward,
         backward=multiply_backward,

@@ -75,6 +75,7 @@ layers:
         (["a", "flatgate"], (14, 14, 40), (2 - 1) * 14 * 14 * 40),  # the gate as a flat C vector
         (["a", "b", "gate"], (14, 14, 40), (3 - 1) * 14 * 14 * 40),
         (["gate", "gate"], (1, 1, 40), (2 - 1) * 40),
+        (["gate", "flatgate", "a"], (14, 14, 40), (3 - 1) * 14 * 14 * 40),
     ],
 )
 def test_multiply(inputs, output, flops):
