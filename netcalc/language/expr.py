@@ -34,6 +34,7 @@ _TOKEN = re.compile(
 )
 # Text made only of these characters is meant as arithmetic: a malformed one is an error, not a literal.
 EXPRESSION_CHARS = re.compile(r"[\w\s+\-*/%()<>=!,]+")
+WORD = re.compile(r"[A-Za-z_]\w*(?:\.\w+)*")  # a name or a dotted layer path: a literal unless it is a name bound
 KEYWORDS = frozenset({"and", "or", "not", "if", "else"})
 COMPARISONS = ("<", "<=", ">", ">=", "==", "!=")
 _COMPARE: dict[str, Callable[[Any, Any], bool]] = {
@@ -136,6 +137,8 @@ def names_in(text: str) -> set[str]:
 
 def looks_like_expression(value: str) -> bool:
     """Whether a string is arithmetic rather than a literal word such as 'same', 'relu' or 'stage4.conv3'."""
+    if WORD.fullmatch(value):
+        return False
     try:
         tokens = tokenize(value)
     except ExprError:
