@@ -1,4 +1,4 @@
-"""`netcalc summary` output: a rich table, JSON, CSV or Markdown, each a function of the Report alone."""
+"""`netcalc summary` output: a table, JSON, CSV or Markdown, each a function of the Report alone."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from collections.abc import Callable
 from typing import Any
 
 from netcalc.analysis.report import CONVENTIONS, FIGURES, LayerRow, Report
-from netcalc.render.console import printed, text_console
+from netcalc.render.console import Table, Text, printed, text_console
 from netcalc.render.units import human_bytes, human_count, share_bar
 from netcalc.shapes import format_shape
 
@@ -94,16 +94,14 @@ def to_markdown(report: Report, depth: int | None = None) -> str:
 
 
 def to_table(report: Report, depth: int | None = None, *, width: int | None = None, color: bool = False) -> str:
-    """A rich table (imported here only: JSON, CSV and Markdown output must not pay for rich)."""
-    from rich.table import Table
-    from rich.text import Text
+    """A box-drawn table (render/console.py): names give way in a narrow terminal, figures never do."""
 
     totals = report.totals
     title = f"{report.name} — input {format_shape(report.input_shape)}, batch {report.batch}, {report.dtype}"
     table = Table(title=title, title_justify="left", show_footer=True, header_style="bold", footer_style="bold")
     table.add_column("Layer", footer="Total", overflow="ellipsis")
     table.add_column("Kind", overflow="ellipsis")
-    # The figures never shrink (rich would squeeze them to nothing in a narrow terminal); names and the
+    # The figures never shrink (no_wrap); names and the
     # share bar give way first, and the bar is left out when the terminal is too narrow for it.
     several = len(report.output_names) > 1
     output_footer = f"{len(report.output_names)} outputs" if several else format_shape(report.output_shape)
@@ -138,7 +136,7 @@ def to_table(report: Report, depth: int | None = None, *, width: int | None = No
     if several:
         console.print("outputs: " + ", ".join(f"{n} {format_shape(s)}" for n, s in _outputs(report)), markup=False)
     for name, note in report.notes:
-        console.print(f"[yellow]note[/yellow] {name}: {note}")
+        console.print(Text("note", style="yellow"), f"{name}: {note}")
     return printed(console)
 
 
