@@ -125,7 +125,7 @@ def test_vgg16_bn_adds_only_batchnorm_scale_and_shift():
 def test_googlenet_5x5_branch_is_3x3_as_in_torchvision():
     report = spec_report("googlenet")
     # inception3a: ch5x5red 16 → ch5x5 32 with a 3×3 kernel, no bias (BasicConv2d)
-    assert row(report, "inception3a.branch3.conv").params == 3 * 3 * 16 * 32
+    assert row(report, "inception3a.branch3.1.conv").params == 3 * 3 * 16 * 32
     assert row(report, "inception3a.concat").output_shape == (28, 28, 64 + 128 + 32 + 32)
     assert row(report, "maxpool1").output_shape == (56, 56, 64)  # ceil mode: ⌈(112 − 3)/2⌉ + 1
 

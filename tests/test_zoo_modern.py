@@ -15,7 +15,11 @@ from pathlib import Path
 
 import pytest
 
+import netcalc
+from netcalc.analysis.report import Report
+
 ROOT = Path(__file__).resolve().parent.parent
+SPECS = ROOT / "specs"
 ORACLE = json.loads((ROOT / "tests" / "data" / "torchvision_figures.json").read_text(encoding="utf-8"))
 
 # torchvision's model documentation ("Params" and "GFLOPS" = GMACs under our convention, torchvision 0.29),
@@ -73,3 +77,53 @@ def test_oracle_paper_builds():
     assert unet["output"] == [388, 388, 2]  # Fig. 1
     assert unet["layers"]["down5.conv2"] == "28x28x1024"
     assert unet["layers"]["up1.upconv"] == "56x56x512"
+
+
+# --- the specs against the oracle ---
+
+# The specs written with their reference's module names (test_verify.py runs each through `netcalc verify`).
+MATCHED = (
+    "convnext_tiny",
+    "efficientnet_b1",
+    "googlenet_aux",
+    "mnasnet1_0",
+    "mobilenet_v3_large",
+    "regnet_y_400mf",
+)
+
+
+def spec_report(name: str) -> Report:
+    return netcalc.analyze_file(SPECS / f"{name}.yaml")
+
+
+def expected_layer_shapes(name: str) -> dict[str, str]:
+    """The oracle's leaf-module shapes under the spec's names: a module called k times gives name, name_1, …"""
+    expected = {}
+    for module, shapes in figures(name)["layers"].items():
+        for call, shape in enumerate([shapes] if isinstance(shapes, str) else shapes):
+            expected[module if call == 0 else f"{module}_{call}"] = shape
+    return expected
+
+
+@pytest.mark.parametrize("name", MATCHED)
+def test_spec_totals_match_the_oracle(name):
+    oracle, report = figures(name), spec_report(name)
+    assert list(report.input_shape) == oracle["input"]
+    assert report.totals.params == oracle["params"]
+    assert report.totals.macs == oracle["macs"]
+    assert report.totals.buffers == oracle["buffers"]
+    shapes = ["x".join(map(str, shape)) for shape in report.output_shapes]
+    assert shapes == oracle.get("outputs", ["x".join(map(str, oracle["output"]))])
+
+
+@pytest.mark.parametrize("name", MATCHED)
+def test_every_layer_of_the_reference_is_a_spec_layer_of_the_same_shape(name):
+    expected = expected_layer_shapes(name)
+    rows = {row.name: "x".join(map(str, row.output_shape)) for row in spec_report(name).layers}
+    assert {module: rows.get(module, "missing") for module in expected} == expected
+
+
+@pytest.mark.parametrize("name", MATCHED)
+def test_every_spec_layer_feeds_an_output(name):
+    assert all(row.counted for row in spec_report(name).layers)
+
