@@ -217,9 +217,19 @@ def channels(shape: Shape) -> int:
 
 
 
-# Activations a conv or fc layer may fuse (`activation: relu`): counted in FLOPs, no tensor of their own.
-FUSABLE = ("none", "relu", "relu6", "leaky_relu", "sigmoid", "tanh")
+# Activations a conv or fc layer may fuse (`activation: relu`): counted in FLOPs, no tensor of their own. A fused
+# activation takes its defaults (leaky_relu's slope 0.01, elu's α 1, gelu exact); a fused prelu learns one slope
+# per output channel (or feature), `slope`, counted in the layer's params.
+FUSABLE = (
+    "none", "relu", "relu6", "leaky_relu", "sigmoid", "tanh", "hardsigmoid", "hardswish", "silu", "gelu", "elu",
+    "prelu",
+)
 activation_attr = Attr("activation", choice(*FUSABLE), "none", "fused activation: " + ", ".join(FUSABLE))
+
+
+def fused_weights(attrs: Attrs, out_channels: int) -> dict[str, Shape]:
+    """The arrays a fused activation adds to its layer: a prelu's slope per output channel."""
+    return {"slope": (out_channels,)} if attrs.get("activation") == "prelu" else {}
 
 
 def fused_flops(attrs: Attrs, out: Shape) -> int:

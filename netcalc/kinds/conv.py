@@ -1,10 +1,10 @@
 """Convolution and transposed convolution: shape rule, weights, MACs and FLOPs.
 
 conv:            out = ⌊(H + Pt + Pb − D·(K−1) − 1)/S⌋ + 1 per axis (padding top, bottom; likewise left, right)
-                 weights Cout × Cin/G × Kh × Kw (+ Cout bias)
+                 weights Cout × Cin/G × Kh × Kw (+ Cout bias, + Cout slopes of a fused prelu)
                  MACs    Hout·Wout·Cout · (Cin/G)·Kh·Kw   (bias excluded)
 conv_transpose:  out = (H − 1)·S − Pt − Pb + D·(K−1) + output_padding + 1 (padding removes output rows)
-                 weights Cin × Cout/G × Kh × Kw (+ Cout bias)
+                 weights Cin × Cout/G × Kh × Kw (+ Cout bias, + Cout slopes of a fused prelu)
                  MACs    H·W·Cin · (Cout/G)·Kh·Kw          (every input pixel is scattered through the kernel)
 """
 
@@ -20,13 +20,14 @@ from netcalc.kinds.base import (
     activation_attr,
     flag,
     fused_flops,
+    fused_weights,
     padding,
     pair,
     sides,
     spatial_input,
     whole,
 )
-from netcalc.kinds.elementwise import activate, activation_grad
+from netcalc.kinds.elementwise import activation_backward, activation_forward
 from netcalc.kinds.window import resolve_same, unread_notes, window_output, window_sides
 from netcalc.shapes import Shape
 
@@ -68,7 +69,7 @@ def conv_weights(attrs: Attrs, ins: tuple[Shape, ...]) -> dict[str, Shape]:
     arrays = {"weight": (attrs["out"], cin // attrs["groups"], kh, kw)}
     if attrs["bias"]:
         arrays["bias"] = (attrs["out"],)
-    return arrays
+    return arrays | fused_weights(attrs, attrs["out"])
 
 
 def conv_macs(attrs: Attrs, ins: tuple[Shape, ...], out: Shape) -> int:
@@ -136,7 +137,7 @@ def transpose_weights(attrs: Attrs, ins: tuple[Shape, ...]) -> dict[str, Shape]:
     arrays = {"weight": (cin, attrs["out"] // attrs["groups"], kh, kw)}
     if attrs["bias"]:
         arrays["bias"] = (attrs["out"],)
-    return arrays
+    return arrays | fused_weights(attrs, attrs["out"])
 
 
 def transpose_macs(attrs: Attrs, ins: tuple[Shape, ...], out: Shape) -> int:
@@ -155,21 +156,23 @@ def _bias(params: Any, attrs: Attrs) -> Any:
     return params["bias"] if attrs["bias"] else None
 
 
-def fused(z: Any, attrs: Attrs) -> tuple[Any, Any]:
-    """Apply the layer's fused activation to z in place; the cache is (activation, y) for `unfused`."""
+def fused(z: Any, attrs: Attrs, params: Any) -> tuple[Any, Any]:
+    """Apply the layer's fused activation to z (in place, unless the activation keeps its input); the cache is
+    what `unfused` needs. A fused prelu reads its slopes (Cout,) from `params["slope"]`."""
     act = attrs["activation"]
     if act == "none":
         return z, None
-    return activate(act, z, out=z), (act, z)
+    return activation_forward(act, z, params=params, inplace=True)
 
 
-def unfused(dy: Any, cache: Any) -> Any:
-    """dL/dz from dL/dy through the fused activation (dy itself when there is none)."""
-    return dy if cache is None else activation_grad(cache[0], dy, cache[1])
+def unfused(dy: Any, cache: Any) -> tuple[Any, dict[str, Any]]:
+    """dL/dz from dL/dy through the fused activation (dy itself when there is none), and a prelu's dL/d slope."""
+    return (dy, {}) if cache is None else activation_backward(dy, cache)
 
 
-def _grads(dw: Any, db: Any) -> dict[str, Any]:
-    return {"weight": dw} if db is None else {"weight": dw, "bias": db}
+def grads(dw: Any, db: Any, dact: dict[str, Any]) -> dict[str, Any]:
+    """A layer's weight gradients: weight, bias when it has one, and its fused activation's."""
+    return {"weight": dw, **({} if db is None else {"bias": db}), **dact}
 
 
 def _reference_pair(forward_name: str, backward_name: str, geometry: tuple[str, ...]) -> tuple[Any, Any]:
@@ -182,15 +185,16 @@ def _reference_pair(forward_name: str, backward_name: str, geometry: tuple[str, 
         primitive = getattr(reference, forward_name)
         attrs = {**attrs, "padding": window_sides(attrs, xs[0].shape[2:])}
         z, cache = primitive(xs[0], params["weight"], _bias(params, attrs), *(attrs[a] for a in geometry))
-        y, act = fused(z, attrs)
+        y, act = fused(z, attrs, params)
         return y, (cache, act)
 
     def backward(dy: Any, cache: Any) -> tuple[tuple[Any, ...], dict[str, Any]]:
         from netcalc.reference import conv as reference
 
         inner, act = cache
-        dx, dw, db = getattr(reference, backward_name)(unfused(dy, act), inner)
-        return (dx,), _grads(dw, db)
+        dz, dact = unfused(dy, act)
+        dx, dw, db = getattr(reference, backward_name)(dz, inner)
+        return (dx,), grads(dw, db, dact)
 
     return forward, backward
 
