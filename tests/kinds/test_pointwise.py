@@ -152,3 +152,22 @@ layers:
     # torchvision: sum(p.numel() for p in convnext_tiny().features[1][0].parameters())
     assert report.totals.params == (7 * 7 * 96 + 96) + 2 * 96 + (96 * 384 + 384) + (384 * 96 + 96) + 96
     assert report.totals.macs == 56 * 56 * 96 * 7 * 7 + 56 * 56 * 384 * 96 + 56 * 56 * 96 * 384
+
+
+@pytest.mark.parametrize(
+    ("kind", "attrs", "shape", "note"),
+    [
+        ("instancenorm", {}, (1, 1, 8), "each channel of 1×1×8 is normalised over a single value: the output is 0"),
+        ("groupnorm", {"groups": 8}, (1, 1, 8), "each group of 1×1×8 is normalised over a single value: "
+         "the output is β"),
+        ("layernorm", {}, (4, 4, 1), "each pixel of 4×4×1 is normalised over a single value: the output is β"),
+    ],
+)
+def test_a_normalisation_over_single_values_is_noted(kind, attrs, shape, note):
+    assert one_layer(kind, shape, **attrs).notes == (note + " whatever the input",)
+
+
+def test_two_values_per_statistic_are_not_noted():
+    assert one_layer("groupnorm", (2, 1, 8), groups=8).notes == ()
+    assert one_layer("instancenorm", (1, 2, 8)).notes == ()
+    assert one_layer("layernorm", (4, 4, 2)).notes == ()
