@@ -76,6 +76,7 @@ layers:
         (["a", "b", "gate"], (14, 14, 40), (3 - 1) * 14 * 14 * 40),
         (["gate", "gate"], (1, 1, 40), (2 - 1) * 40),
         (["gate", "flatgate", "a"], (14, 14, 40), (3 - 1) * 14 * 14 * 40),
+        (["flatgate", "gate"], (1, 1, 40), (2 - 1) * 40),  # a flat gate over a 1×1×C map: the map's shape
     ],
 )
 def test_multiply(inputs, output, flops):
@@ -95,7 +96,10 @@ def test_multiply(inputs, output, flops):
             "  - {kind: conv, name: g8, out: 8, kernel: 1, from: pool}\n  - {kind: multiply, from: [a, g8]}\n",
             "got 14×14×40, 1×1×8",
         ),
-        ("  - {kind: multiply, from: [flatgate, flatgate, pool]}\n", "got 40, 40, 1×1×40"),
+        (
+            "  - {kind: conv, name: g8, out: 8, kernel: 1, from: pool}\n  - {kind: multiply, from: [flatgate, g8]}\n",
+            "got 40, 1×1×8",
+        ),
         ("  - {kind: multiply, from: a}\n", "multiply needs `from:` with a list of two or more inputs"),
         ("  - {kind: groupnorm, groups: 3}\n", "groupnorm: groups 3 must divide the channels 40"),
         ("  - {kind: groupnorm}\n", "groupnorm is missing required key 'groups'"),
