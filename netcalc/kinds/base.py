@@ -21,6 +21,7 @@ Notes = Callable[[Attrs, tuple[Shape, ...], Shape], tuple[str, ...]]
 
 REQUIRED: Any = object()
 MANY = 0  # `inputs` value for kinds that merge two or more inputs
+Sides = tuple[int, int, int, int]  # padding (top, bottom, left, right)
 
 
 @dataclass(frozen=True)
@@ -66,13 +67,15 @@ class LayerKind:
     - `macs` counts multiply-accumulates (bias excluded); `flops` the elementwise work beyond 2·MACs.
     - `resolve` fills defaults that depend on other attributes (pool stride, `same` padding).
     - `forward(xs, params, attrs, train) -> (y, cache)`, `backward(dy, cache) -> (dxs, dparams)`.
+    - `inputs`: how many inputs `from:` names: exactly that many, MANY (two or more), or a range (low, high),
+      e.g. (1, 2) for crop and upsample, whose optional second input lends only its H×W.
     """
 
     name: str
     summary: str
     output_shape: ShapeRule
     attrs: tuple[Attr, ...] = ()
-    inputs: int = 1
+    inputs: int | tuple[int, int] = 1
     weights: ArrayShapes = no_arrays
     buffers: ArrayShapes = no_arrays
     macs: Figure = no_figure
@@ -86,6 +89,22 @@ class LayerKind:
     @property
     def attr_names(self) -> tuple[str, ...]:
         return tuple(a.name for a in self.attrs)
+
+    @property
+    def input_range(self) -> tuple[int, int | None]:
+        """(fewest, most) inputs; most is None for no limit."""
+        if isinstance(self.inputs, tuple):
+            return self.inputs
+        return (2, None) if self.inputs == MANY else (self.inputs, self.inputs)
+
+    @property
+    def inputs_text(self) -> str:
+        """'one', 'two or more', 'one or two'."""
+        low, high = self.input_range
+        words = ("none", "one", "two", "three", "four")
+        if high is None:
+            return f"{words[low]} or more"
+        return words[low] if low == high else f"{words[low]} or {words[high]}"
 
 
 # --- attribute parsers: each returns the normalised value or raises AttrError saying what was expected ---
@@ -121,13 +140,29 @@ def pair(minimum: int = 1) -> Callable[[Any], tuple[int, int]]:
     return parse
 
 
-def padding(value: Any) -> tuple[int, int] | str:
+def sides(value: Any) -> Sides:
+    """Padding per side, normalised to (top, bottom, left, right): P, [Ph, Pw] or [top, bottom, left, right]."""
+    if isinstance(value, (list, tuple)) and len(value) == 4 and all(_is_int(v) and v >= 0 for v in value):
+        return (value[0], value[1], value[2], value[3])
+    try:
+        ph, pw = pair(0)(value)
+    except AttrError:
+        raise AttrError(
+            f"expected a whole number ≥ 0, a pair [h, w] or [top, bottom, left, right], got {value!r}"
+        ) from None
+    return (ph, ph, pw, pw)
+
+
+def padding(value: Any) -> Sides | str:
+    """`sides`, or 'same' (TensorFlow's SAME: output ⌈H/S⌉, any odd total put on the bottom/right)."""
     if value == "same":
         return "same"
     try:
-        return pair(0)(value)
+        return sides(value)
     except AttrError:
-        raise AttrError(f"expected a whole number ≥ 0, a pair [h, w] or 'same', got {value!r}") from None
+        raise AttrError(
+            f"expected a whole number ≥ 0, a pair [h, w], [top, bottom, left, right] or 'same', got {value!r}"
+        ) from None
 
 
 def flag(value: Any) -> bool:
