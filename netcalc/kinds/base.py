@@ -165,6 +165,15 @@ def padding(value: Any) -> Sides | str:
         ) from None
 
 
+def optional(parse: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    """`parse`, or None for an attribute left out (`null`, as `netcalc show` writes it)."""
+
+    def parse_optional(value: Any) -> Any:
+        return None if value is None else parse(value)
+
+    return parse_optional
+
+
 def flag(value: Any) -> bool:
     if not isinstance(value, bool):
         raise AttrError(f"expected true or false, got {value!r}")

@@ -15,7 +15,7 @@ from typing import Any
 
 from netcalc.errors import AttrError, Location, SpecError, did_you_mean
 from netcalc.kinds import REGISTRY, get_kind
-from netcalc.kinds.base import MANY, Attr, LayerKind
+from netcalc.kinds.base import Attr, LayerKind
 from netcalc.language.compact import expand_compact
 from netcalc.language.expr import ExprError, looks_like_expression, names_in, quote, substitute
 from netcalc.language.hints import key_hint, kind_hint, value_hint
@@ -782,14 +782,17 @@ def _get_kind_at(name: str, location: Location) -> LayerKind:
 
 
 def _check_layer_keys(item: Mapping[str, Any], kind: LayerKind, location: Location) -> None:
-    if "repeat" in item and kind.inputs == MANY:
+    low, high = kind.input_range
+    if "repeat" in item and low > 1:
         raise SpecError(f"`repeat` cannot be used on {kind.name}, which merges several inputs", location)
-    if kind.inputs == MANY and not isinstance(item.get("from"), list):
-        raise SpecError(f"{kind.name} needs `from:` with a list of two or more inputs", location)
-    if kind.inputs == MANY and len(item["from"]) < 2:
-        raise SpecError(f"{kind.name} needs two or more inputs in `from`, got {len(item['from'])}", location)
-    if kind.inputs == 1 and isinstance(item.get("from"), list) and len(item["from"]) != 1:
-        raise SpecError(f"{kind.name} takes one input, but `from` names {len(item['from'])}", location)
+    if low > 1 and not isinstance(item.get("from"), list):
+        raise SpecError(f"{kind.name} needs `from:` with a list of {kind.inputs_text} inputs", location)
+    count = len(item["from"]) if isinstance(item.get("from"), list) else 1
+    inputs = f"{kind.inputs_text} input{'' if high == 1 else 's'}"
+    if count < low:
+        raise SpecError(f"{kind.name} needs {inputs} in `from`, got {count}", location)
+    if high is not None and count > high:
+        raise SpecError(f"{kind.name} takes {inputs}, but `from` names {count}", location)
 
 
 def _line(items: Any, index: int) -> int | None:
