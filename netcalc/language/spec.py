@@ -17,7 +17,7 @@ from netcalc.errors import AttrError, Location, SpecError, did_you_mean
 from netcalc.kinds import REGISTRY, get_kind
 from netcalc.kinds.base import Attr, LayerKind
 from netcalc.language.compact import expand_compact
-from netcalc.language.expr import ExprError, looks_like_expression, names_in, quote, substitute
+from netcalc.language.expr import ExprError, evaluate, looks_like_expression, names_in, quote, substitute
 from netcalc.language.hints import key_hint, kind_hint, value_hint
 from netcalc.language.shape_names import (
     ROUNDING_HINT,
@@ -299,6 +299,7 @@ class _Unresolved:
 
     value: str
     hint: str
+    location: Location  # where the block is used with it
 
 
 @dataclass
@@ -510,7 +511,7 @@ class _Expander:
             raise SpecError(
                 f"`from` names the parameter '{ref}', whose value {quote(passed.value)} is no layer listed before "
                 f"the block is used{passed.hint}",
-                location,
+                passed.location,
             )
         if scope.prefix + ref in self.splits:
             parts = ", ".join(p[len(scope.prefix) :] for p in self.splits[scope.prefix + ref])
@@ -653,7 +654,7 @@ class _Expander:
             except ExprError as error:
                 raise SpecError(f"{key}: {error}", location) from None
             if isinstance(value, str) and not looks_like_expression(value):
-                refs[key] = self._reference(value, scope, outer)
+                refs[key] = self._reference(value, scope, outer, location)
         self._defaults(block, params, block_input, location)
         inner = _Scope(full + ".", block_input, params, scope.stack + (block.name,), block.location.file, refs)
         group = Group(full, block.name, location)
@@ -665,7 +666,7 @@ class _Expander:
         self.group_outputs[full] = output
         return output
 
-    def _reference(self, word: str, scope: _Scope, outer: Mapping[str, Any]) -> str | _Unresolved:
+    def _reference(self, word: str, scope: _Scope, outer: Mapping[str, Any], location: Location) -> str | _Unresolved:
         """What a word given as a block parameter names in the caller's scope, should the block use it in `from:`."""
         if isinstance(scope.refs.get(word), str) and word in outer:  # a parameter passed on: keep what it names
             return scope.refs[word]
@@ -675,7 +676,7 @@ class _Expander:
         if target is not None:
             return target
         local = [n[len(scope.prefix) :] for n in self.names if n.startswith(scope.prefix)]
-        return _Unresolved(word, did_you_mean(word, local + [INPUT]))
+        return _Unresolved(word, did_you_mean(word, local + [INPUT]), location)
 
     def _defaults(self, block: _Block, params: dict[str, Any], block_input: str, location: Location) -> None:
         """Fill the parameters not given, in an order that lets a default use others (`width: planes * 2`)."""
@@ -734,7 +735,8 @@ def _template_values(template: str, params: Mapping[str, Any], location: Locatio
         try:
             if needs_shape(expr, params):
                 raise ExprError("a name cannot depend on the input shape")
-            value = plain_numbers(substitute(expr.strip(), params))
+            word = expr.strip()
+            value = params[word] if word in params else plain_numbers(evaluate(word, params))
         except ExprError as error:
             raise SpecError(f"name {quote(template)}: {error.message}", location) from None
         if isinstance(value, bool) or not isinstance(value, (int, str)):
