@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 from netcalc.errors import AttrError, ShapeError
 
 AXES = ("height", "width")
@@ -66,6 +68,12 @@ def same_padding(kernel: tuple[int, int], dilation: tuple[int, int]) -> tuple[in
 
 def _describe(kernel: int, dilation: int) -> str:
     return f"{kernel}" if dilation == 1 else f"{kernel} (dilation {dilation})"
+
+
+def adaptive_span(size: int, out: int) -> int:
+    """The bins' lengths summed, Σ (⌈(i+1)·H/o⌉ − ⌊i·H/o⌋) = H + o − gcd(H, o), in O(1) (a sum over the bins
+    would take time and memory linear in `output`, which a spec may set to 10⁸)."""
+    return size + out - math.gcd(size, out)
 
 
 def adaptive_bins(size: int, out: int) -> list[tuple[int, int]]:
