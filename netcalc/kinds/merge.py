@@ -42,7 +42,7 @@ def _gates(gate: Shape, full: Shape) -> bool:
 
 
 def multiply_output_shape(attrs: Attrs, ins: tuple[Shape, ...]) -> Shape:
-    full = max(ins, key=numel)
+    full = max(ins, key=lambda s: (numel(s), len(s)))  # a 1×1×C map over a flat C vector: the map's shape
     if any(s != full and not _gates(s, full) for s in ins):
         raise ShapeError(
             f"multiply needs inputs of the same shape, or a 1×1×C (or flat C) gate over an H×W×C map, "
@@ -87,7 +87,7 @@ def add_backward(dy: Any, cache: Any) -> tuple[tuple[Any, ...], dict[str, Any]]:
 def multiply_forward(xs: tuple[Any, ...], params: Any, attrs: Attrs, train: bool) -> tuple[Any, Any]:
     """y = x1 · x2 · …: inputs (N, C, H, W), a gate (N, C, 1, 1) or (N, C) broadcast over H and W; y is the
     largest input's shape."""
-    full = max(xs, key=lambda x: x.size)
+    full = max(xs, key=lambda x: (x.size, x.ndim))
     views = [x.reshape(x.shape + (1,) * (full.ndim - x.ndim)) for x in xs]  # (N, C) gate → (N, C, 1, 1)
     y = views[0] * views[1]
     for v in views[2:]:

@@ -23,16 +23,18 @@ from netcalc.kinds.base import (
     Attr,
     Attrs,
     LayerKind,
+    Notes,
     ShapeRule,
     channels,
     flag,
+    no_notes,
     real,
     same_shape,
     spatial_input,
     whole,
 )
 from netcalc.kinds.elementwise import along_channels
-from netcalc.shapes import Shape, numel
+from netcalc.shapes import Shape, format_shape, numel
 
 
 def batchnorm_arrays(attrs: Attrs, ins: tuple[Shape, ...]) -> dict[str, Shape]:
@@ -55,6 +57,19 @@ def affine_arrays(attrs: Attrs, ins: tuple[Shape, ...]) -> dict[str, Shape]:
 
 def standardize_flops(attrs: Attrs, ins: tuple[Shape, ...], out: Shape) -> int:
     return (5 + 2 * attrs["affine"]) * numel(out)
+
+
+def _single_value_notes(count: Callable[[Attrs, Shape], int], what: str) -> Notes:
+    """A note when each mean and variance is taken over one value: x̂ is then 0 and the output β, whatever x."""
+
+    def notes(attrs: Attrs, ins: tuple[Shape, ...], out: Shape) -> tuple[str, ...]:
+        if count(attrs, ins[0]) != 1:
+            return ()
+        result = "β" if attrs["affine"] else "0"
+        shape = format_shape(ins[0])
+        return (f"{what} of {shape} is normalised over a single value: the output is {result} whatever the input",)
+
+    return notes
 
 
 def groupnorm_output_shape(attrs: Attrs, ins: tuple[Shape, ...]) -> Shape:
@@ -142,6 +157,7 @@ def _standardizing(
     affine: bool,
     attrs: tuple[Attr, ...] = (),
     eps_doc: str = "added to the variance",
+    notes: Notes = no_notes,
 ) -> LayerKind:
     """A normalisation kind over the statistics `view` picks: `eps` and `affine` attributes, γ and β with affine."""
     forward, backward = _standardize_pair(view)
@@ -154,6 +170,7 @@ def _standardizing(
         weights=affine_arrays,
         flops=standardize_flops,
         flops_rule="5 per element, + 2 with affine",
+        notes=notes,
         forward=forward,
         backward=backward,
     )
@@ -196,6 +213,7 @@ KINDS = (
         lambda s, a: ((s[0], a["groups"], -1), (2,)),
         affine=True,
         attrs=(Attr("groups", whole(1), doc="channel groups G (must divide C)"),),
+        notes=_single_value_notes(lambda a, s: numel(s) // a["groups"], "each group"),
     ),
     _standardizing(
         "instancenorm",
@@ -203,6 +221,7 @@ KINDS = (
         instancenorm_output_shape,
         lambda s, a: ((s[0], s[1], -1), (2,)),
         affine=False,
+        notes=_single_value_notes(lambda a, s: s[0] * s[1], "each channel"),
     ),
     _standardizing(
         "layernorm",
@@ -211,6 +230,7 @@ KINDS = (
         lambda s, a: (s, (1,)),
         affine=True,
         eps_doc="added to the variance (ConvNeXt uses 1e-6)",
+        notes=_single_value_notes(lambda a, s: s[-1], "each pixel"),
     ),
     LayerKind(
         name="lrn",
