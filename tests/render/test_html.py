@@ -29,8 +29,8 @@ def test_the_page_embeds_every_layer_with_its_figures_and_layout():
     assert placed == {"input"} | {r.name for r in report.layers}
     inception = next(g for g in net["groups"] if g["name"] == "inception3a")
     assert (inception["label"], inception["depth"], inception["output"]) == ("inception", 0, "inception3a.concat")
-    branch = next(layer for layer in net["layers"] if layer["name"] == "inception3a.branch2.conv")
-    assert branch["groups"] == ["inception3a", "inception3a.branch2"]
+    branch = next(layer for layer in net["layers"] if layer["name"] == "inception3a.branch2.1.conv")
+    assert branch["groups"] == ["inception3a", "inception3a.branch2.1"]
 
 
 def test_nothing_on_the_page_can_leave_it():

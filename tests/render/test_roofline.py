@@ -38,6 +38,15 @@ def test_one_conv_by_hand():
     assert relu.bytes_moved == 2 * 8 * 8 * 16 * 4 and relu.bound == "memory"
 
 
+def test_the_documented_alexnet_conv1_on_a_t4():
+    # docs/devices.md works this example out; the T4 datasheet gives 8.1 TFLOP/s float32 and 320 GB/s
+    conv1 = estimate(netcalc.analyze_file("specs/alexnet.yaml"), load_device("t4")).layers[0]
+    flops = 2 * (55 * 55 * 64 * 11 * 11 * 3) + 55 * 55 * 64 + 55 * 55 * 64  # MACs twice, bias, fused ReLU
+    moved = (224 * 224 * 3 + 64 * 3 * 11 * 11 + 64 + 55 * 55 * 64) * 4
+    assert (conv1.flops, conv1.bytes_moved) == (flops, moved) == (140_940_800, 1_469_696)
+    assert conv1.bound == "compute" and conv1.seconds == pytest.approx(flops / 8.1e12)
+
+
 def test_efficiency_scales_the_peaks_and_a_fast_memory_makes_it_compute_bound():
     report = netcalc.analyze(ONE_CONV)
     device = Device("toy", {"float32": 1000.0}, memory_bandwidth=1e6, compute_efficiency=0.5)

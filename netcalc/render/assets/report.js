@@ -249,7 +249,10 @@
     const rows = [["kind", esc(l.kind)], ["inputs", esc(l.inputs.join(", "))], ["output", esc(shape(l.output_shape))]];
     for (const k of ["params", "buffers", "macs", "flops", "activation_bytes", "param_bytes", ...Object.keys(l).filter((k) => !KNOWN.has(k) && k !== "index")]) {
       const v = l[k];
-      if (typeof v === "number") rows.push([k.replace(/_/g, " "), `${exact(v)} <span class="muted">${k === "line" ? "" : esc(human(k, v))}</span>`]);
+      if (typeof v === "number") {
+        const short = k === "line" || human(k, v) === exact(v) ? "" : human(k, v);
+        rows.push([k.replace(/_/g, " "), `${exact(v)} <span class="muted">${esc(short)}</span>`]);
+      }
       else if (v !== null && v !== undefined) rows.push([k.replace(/_/g, " "), esc(typeof v === "object" ? JSON.stringify(v) : v)]);
     }
     if (l.file || l.line) rows.push(["defined at", esc(`${l.file || ""}${l.line ? ":" + l.line : ""}`)]);
