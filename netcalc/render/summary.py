@@ -134,7 +134,7 @@ def to_table(report: Report, depth: int | None = None, *, width: int | None = No
         f"activations {totals.activation_bytes:,} B"
     )
     if several:
-        console.print("outputs: " + ", ".join(f"{n} {format_shape(s)}" for n, s in _outputs(report)), markup=False)
+        console.print("outputs: " + ", ".join(f"{n} {format_shape(s)}" for n, s in _outputs(report)))
     for name, note in report.notes:
         console.print(Text("note", style="yellow"), f"{name}: {note}")
     return printed(console)

@@ -61,6 +61,8 @@ TABLE = [
     ("multiply", {}, [3, 3, 2]),
     ("multiply", {"from": ["a", "gate"]}, [3, 3, 4]),
     ("multiply", {"from": ["gate", "a", "a"]}, [2, 3, 4]),
+    ("multiply", {"from": ["gate", "flatgate", "a"]}, [2, 3, 4]),
+    ("multiply", {"from": ["flatgate", "gate"]}, [2, 3, 4]),
     ("multiply", {"from": ["a", "flatgate"]}, [3, 3, 4]),
     ("scale", {}, [3, 3, 4]),
     ("scale", {}, [6]),
