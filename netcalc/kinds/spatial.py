@@ -15,11 +15,11 @@ pixel_unshuffle: rH × rW × C → H×W×(C·r²), the inverse (PyTorch's PixelU
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 from netcalc.errors import AttrError, ShapeError
 from netcalc.kinds.base import (
+    MAX_REAL,
     Attr,
     Attrs,
     LayerKind,
@@ -354,7 +354,7 @@ KINDS = (
         attrs=(
             Attr("padding", sides, doc="P, [Ph, Pw] or [top, bottom, left, right]"),
             Attr("mode", choice("zeros", "reflect", "replicate"), "zeros", "zeros, reflect or replicate"),
-            Attr("value", real(-math.inf), 0.0, "the constant of mode zeros"),
+            Attr("value", real(-MAX_REAL), 0.0, "the constant of mode zeros"),
         ),
         output_shape=pad_output_shape,
         resolve=_resolve_pad,
