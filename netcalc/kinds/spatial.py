@@ -32,10 +32,9 @@ from netcalc.kinds.base import (
     spatial_input,
     whole,
 )
+from netcalc.kinds.window import AXES
 from netcalc.lazy_numpy import np
 from netcalc.shapes import Shape, format_shape, is_spatial, numel
-
-AXES = ("height", "width")
 
 
 def _ref_hw(kind: str, ins: tuple[Shape, ...]) -> tuple[int, int] | None:
