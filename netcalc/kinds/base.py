@@ -10,7 +10,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from netcalc.errors import AttrError, ShapeError
+from netcalc.errors import AttrError, ShapeError, excerpt
 from netcalc.shapes import Shape, format_shape, is_spatial, numel
 
 Attrs = Mapping[str, Any]
@@ -20,6 +20,11 @@ Figure = Callable[[Attrs, tuple[Shape, ...], Shape], int]
 Notes = Callable[[Attrs, tuple[Shape, ...], Shape], tuple[str, ...]]
 
 REQUIRED: Any = object()
+# The largest whole number an attribute takes (a size, a count, a stride): int32's maximum, as in ONNX and the
+# frameworks. Every figure netcalc derives from such numbers stays an exact Python int; docs/limits.md.
+MAX_WHOLE = 2**31 - 1
+# Real attributes (eps, momentum, p, slopes, LRN's α/β/k) must be finite and at most this in magnitude.
+MAX_REAL = 1e9
 MANY = 0  # `inputs` value for kinds that merge two or more inputs
 Sides = tuple[int, int, int, int]  # padding (top, bottom, left, right)
 
@@ -117,7 +122,9 @@ def _is_int(value: Any) -> bool:
 def whole(minimum: int = 1) -> Callable[[Any], int]:
     def parse(value: Any) -> int:
         if not _is_int(value) or value < minimum:
-            raise AttrError(f"expected a whole number ≥ {minimum}, got {value!r}")
+            raise AttrError(f"expected a whole number ≥ {minimum}, got {excerpt(value)}")
+        if value > MAX_WHOLE:
+            raise AttrError(f"{excerpt(value)} is too large; at most {MAX_WHOLE:,}")
         return value
 
     return parse
@@ -128,14 +135,14 @@ def pair(minimum: int = 1) -> Callable[[Any], tuple[int, int]]:
 
     def parse(value: Any) -> tuple[int, int]:
         if _is_int(value) and value >= minimum:
-            return (value, value)
-        if (
-            isinstance(value, (list, tuple))
-            and len(value) == 2
-            and all(_is_int(v) and v >= minimum for v in value)
-        ):
-            return (value[0], value[1])
-        raise AttrError(f"expected a whole number ≥ {minimum} or a pair [h, w] of them, got {value!r}")
+            result = (value, value)
+        elif isinstance(value, (list, tuple)) and len(value) == 2 and all(_is_int(v) and v >= minimum for v in value):
+            result = (value[0], value[1])
+        else:
+            raise AttrError(f"expected a whole number ≥ {minimum} or a pair [h, w] of them, got {excerpt(value)}")
+        if max(result) > MAX_WHOLE:
+            raise AttrError(f"{excerpt(value)} is too large; at most {MAX_WHOLE:,}")
+        return result
 
     return parse
 
@@ -161,22 +168,33 @@ def padding(value: Any) -> Sides | str:
         return sides(value)
     except AttrError:
         raise AttrError(
-            f"expected a whole number ≥ 0, a pair [h, w], [top, bottom, left, right] or 'same', got {value!r}"
+            f"expected a whole number ≥ 0, a pair [h, w], [top, bottom, left, right] or 'same', got {excerpt(value)}"
         ) from None
+
+
+def optional(parse: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    """`parse`, or None for an attribute left out (`null`, as `netcalc show` writes it)."""
+
+    def parse_optional(value: Any) -> Any:
+        return None if value is None else parse(value)
+
+    return parse_optional
 
 
 def flag(value: Any) -> bool:
     if not isinstance(value, bool):
-        raise AttrError(f"expected true or false, got {value!r}")
+        raise AttrError(f"expected true or false, got {excerpt(value)}")
     return value
 
 
 def real(low: float, high: float | None = None) -> Callable[[Any], float]:
+    """A finite number in [low, high] (high defaults to MAX_REAL): NaN and infinity are always refused."""
+    top = MAX_REAL if high is None else high
+
     def parse(value: Any) -> float:
         ok = isinstance(value, (int, float)) and not isinstance(value, bool)
-        if not ok or value < low or (high is not None and value > high):
-            upper = f" and ≤ {high}" if high is not None else ""
-            raise AttrError(f"expected a number ≥ {low}{upper}, got {value!r}")
+        if not ok or not low <= value <= top:  # NaN fails every comparison, so it lands here too
+            raise AttrError(f"expected a finite number ≥ {low} and ≤ {top:g}, got {excerpt(value)}")
         return float(value)
 
     return parse
@@ -185,7 +203,7 @@ def real(low: float, high: float | None = None) -> Callable[[Any], float]:
 def choice(*options: str) -> Callable[[Any], str]:
     def parse(value: Any) -> str:
         if value not in options:
-            raise AttrError(f"expected one of {', '.join(options)}, got {value!r}")
+            raise AttrError(f"expected one of {', '.join(options)}, got {excerpt(value)}")
         return value
 
     return parse

@@ -12,7 +12,7 @@ from typing import Any
 
 from netcalc.errors import AttrError
 from netcalc.kinds.base import Attr, Attrs, LayerKind, flag, padding, pair, spatial_input
-from netcalc.kinds.window import adaptive_bins, resolve_same, unread_notes, window_output, window_sides
+from netcalc.kinds.window import adaptive_span, resolve_same, unread_notes, window_output, window_sides
 from netcalc.shapes import Shape, numel
 
 _WINDOW = (
@@ -77,8 +77,7 @@ def adaptive_output_shape(attrs: Attrs, ins: tuple[Shape, ...]) -> Shape:
 def adaptive_flops(attrs: Attrs, ins: tuple[Shape, ...], out: Shape) -> int:
     """Each output averages its bin: bin-size adds and divides, summed over bins exactly."""
     h, w, c = ins[0]
-    rows = sum(end - start for start, end in adaptive_bins(h, out[0]))
-    cols = sum(end - start for start, end in adaptive_bins(w, out[1]))
+    rows, cols = adaptive_span(h, out[0]), adaptive_span(w, out[1])
     return c * rows * cols
 
 
