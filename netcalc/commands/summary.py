@@ -1,4 +1,4 @@
-"""`netcalc summary`, `netcalc show` and `netcalc kinds`."""
+"""`netcalc summary`, `netcalc show`, `netcalc kinds` and `netcalc schema`."""
 
 from __future__ import annotations
 
@@ -84,6 +84,16 @@ def kinds(kind: str | None) -> None:
     from netcalc.render.kinds import describe_kind, list_kinds
 
     click.echo(list_kinds() if kind is None else describe_kind(kind), nl=False)
+
+
+@click.command()
+def schema() -> None:
+    """Print the JSON Schema of the spec language (for editors: see docs/language.md)."""
+    import json
+
+    from netcalc.language.schema import spec_schema
+
+    click.echo(json.dumps(spec_schema(), indent=2, ensure_ascii=False))
 
 
 @click.command()

@@ -323,7 +323,7 @@ class _Unresolved:
     """A block parameter given a word that names no layer before the block use; an error if used in `from:`."""
 
     value: str
-    hint: str
+    prefix: str  # the caller's scope, for a did-you-mean hint worked out only if the error happens
     location: Location  # where the block is used with it
 
 
@@ -533,9 +533,10 @@ class _Expander:
         if isinstance(passed, str):
             return passed
         if isinstance(passed, _Unresolved):
+            local = [n[len(passed.prefix) :] for n in self.names if n.startswith(passed.prefix)]
             raise SpecError(
                 f"`from` names the parameter '{ref}', whose value {quote(passed.value)} is no layer listed before "
-                f"the block is used{passed.hint}",
+                f"the block is used{did_you_mean(passed.value, local + [INPUT])}",
                 passed.location,
             )
         if scope.prefix + ref in self.splits:
@@ -700,8 +701,7 @@ class _Expander:
         target = self.names.get(scope.prefix + word)
         if target is not None:
             return target
-        local = [n[len(scope.prefix) :] for n in self.names if n.startswith(scope.prefix)]
-        return _Unresolved(word, did_you_mean(word, local + [INPUT]), location)
+        return _Unresolved(word, scope.prefix, location)
 
     def _defaults(self, block: _Block, params: dict[str, Any], block_input: str, location: Location) -> None:
         """Fill the parameters not given, in an order that lets a default use others (`width: planes * 2`)."""
