@@ -436,11 +436,12 @@ class _Expander:
                     draft.inputs = [self._implicit(output, location)]
                 output = instance
             else:
-                block_input = self._implicit(output, location)
                 if first and refs is not None:
                     if len(refs) != 1:
                         raise SpecError(f"a block takes one input, `from` names {len(refs)}", location)
                     block_input = self._resolve(refs[0], scope, location)
+                else:  # only an item without `from:` reads the previous one (which must not be a whole split)
+                    block_input = self._implicit(output, location)
                 output = self._block(item, block, instance, block_input, scope, params, location, groups)
             self.names[instance] = output
         if names.whole is not None:
