@@ -20,9 +20,10 @@ import click
 from netcalc import __version__
 from netcalc.commands.check import check
 from netcalc.commands.compare import compare, diff_command
-from netcalc.commands.summary import kinds, show, summary
+from netcalc.commands.report import graph, report
+from netcalc.commands.summary import calibrate, devices, kinds, show, summary
 from netcalc.commands.verify import verify
-from netcalc.errors import NetcalcError
+from netcalc.errors import NetcalcError, one_line
 
 
 class NetcalcGroup(click.Group):
@@ -66,16 +67,6 @@ class NetcalcGroup(click.Group):
 
 
 EXIT_BAD_INPUT = 2
-MAX_MESSAGE = 300  # characters: a message longer than this keeps its start and end (the value in between is cut)
-
-
-def one_line(message: str, limit: int = MAX_MESSAGE) -> str:
-    """`message` on one line (newlines and control characters escaped) of at most about `limit` characters."""
-    flat = "".join(c if c.isprintable() else repr(c)[1:-1] for c in message)
-    if len(flat) <= limit:
-        return flat
-    tail = limit // 4
-    return f"{flat[: limit - tail - 3]} … {flat[-tail:]}"
 
 
 def _fail(message: str, code: int = EXIT_BAD_INPUT) -> int:
@@ -134,7 +125,7 @@ def cli() -> None:
     """What a convolutional network costs: shapes, parameters, MACs and memory, layer by layer."""
 
 
-COMMANDS = (summary, show, kinds, verify, compare, diff_command, check)
+COMMANDS = (summary, show, kinds, verify, compare, diff_command, check, report, graph, devices, calibrate)
 for _command in COMMANDS:
     cli.add_command(_command)
 

@@ -8,8 +8,8 @@ from typing import Any
 
 import yaml
 
+from netcalc.errors import printable
 from netcalc.network import Network
-from netcalc.render.console import printable
 from netcalc.shapes import format_shape
 
 
@@ -78,6 +78,8 @@ def to_yaml(network: Network) -> str:
         open_groups = names
         mapping = layer_mapping(layer.name, layer.kind, layer.inputs, dict(layer.attrs))
         lines.append(f"  - {flow_mapping(mapping)}")
+    if network.outputs != (network.layers[-1].name,):
+        lines.append(f"outputs: {yaml.safe_dump(list(network.outputs), default_flow_style=True, width=10**9).strip()}")
     if network.budget is not None:  # kept, so `netcalc check` on the expanded spec still finds it
         lines.append(yaml.safe_dump({"budget": _plain_tree(network.budget)}, sort_keys=False).rstrip())
     return "\n".join(lines) + "\n"
