@@ -76,7 +76,7 @@ def _progress_bar(total: int) -> Iterator[Callable[[str, str], None] | None]:
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     with Progress(
-        TextColumn("{task.description:<40}"),
+        TextColumn("{task.description:<40}", markup=False),  # layer names are shown as written, never as markup
         BarColumn(),
         MofNCompleteColumn(),
         TimeElapsedColumn(),
