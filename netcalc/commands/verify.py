@@ -2,15 +2,23 @@
 
 from __future__ import annotations
 
+import json
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from typing import TYPE_CHECKING
 
 import click
 
 from netcalc.commands.options import analysis_options, format_option, terminal_renderers
+from netcalc.commands.summary import load_device_or_calibrate
 from netcalc.language.spec import load_network
 from netcalc.shapes import Shape
+
+if TYPE_CHECKING:
+    from netcalc.analysis.report import Report
+    from netcalc.analysis.roofline import Device
+    from netcalc.reference.verify import Verification
 
 
 @click.command()
@@ -36,6 +44,12 @@ from netcalc.shapes import Shape
     help="refuse (exit 2, before allocating) a pass whose estimated peak memory exceeds SIZE (e.g. 4GiB); "
     "auto: 80% of the memory available now; none: no limit",
 )
+@click.option(
+    "--device",
+    metavar="NAME|FILE",
+    help="also show each layer's roofline estimate on a device beside its measured forward time "
+    "(`calibrated`: this machine, measured now)",
+)
 @format_option(("table", "json"), "table")
 @click.pass_context
 def verify(
@@ -48,6 +62,7 @@ def verify(
     no_backward: bool,
     gradcheck: int,
     max_memory: str,
+    device: str | None,
     fmt: str,
 ) -> None:
     """Run SPEC forward and backward in NumPy and check, layer by layer, that the analysed output shape,
@@ -66,6 +81,7 @@ def verify(
         raise click.UsageError("--gradcheck needs the backward pass; drop --no-backward")
     network = load_network(spec, input_shape=input_shape)
     report = analyze_network(network, batch=batch, dtype=dtype)
+    profile = None if device is None else load_device_or_calibrate(device)
     backward = not no_backward
     limit, what = _memory_limit(max_memory)
     check_memory(estimate_memory(network, report, backward=backward, gradcheck=gradcheck), limit, what)
@@ -74,9 +90,26 @@ def verify(
             network, batch=batch, seed=seed, dtype=dtype, backward=backward, gradcheck=gradcheck, progress=progress
         )
     verification = compare(report, result, seed=seed, backward=backward, gradcheck=gradcheck)
-    click.echo(terminal_renderers(RENDERERS)[fmt](verification), nl=False)
+    if profile is None:
+        click.echo(terminal_renderers(RENDERERS)[fmt](verification), nl=False)
+    else:
+        click.echo(_with_roofline(verification, report, profile, fmt), nl=False)
     if not verification.ok:
         ctx.exit(1)
+
+
+def _with_roofline(verification: Verification, report: Report, device: Device, fmt: str) -> str:
+    """The verification, and each layer's roofline estimate on `device` beside its measured forward time."""
+    from netcalc.analysis.roofline import estimate, held_against
+    from netcalc.render.roofline import timed_dict, timed_table
+    from netcalc.render.verify import RENDERERS, verification_dict
+
+    roofline = estimate(report, device)
+    timed = held_against(roofline, {layer.name: layer.forward_seconds for layer in verification.layers})
+    if fmt == "json":
+        return json.dumps({**verification_dict(verification), "roofline": timed_dict(roofline, timed)}, indent=2) + "\n"
+    table, timed_text = terminal_renderers(RENDERERS)["table"], terminal_renderers({"table": timed_table})["table"]
+    return table(verification) + "\n" + timed_text(roofline, timed)
 
 
 def _memory_limit(value: str) -> tuple[int | None, str]:
