@@ -38,6 +38,13 @@ def test_one_conv_by_hand():
     assert relu.bytes_moved == 2 * 8 * 8 * 16 * 4 and relu.bound == "memory"
 
 
+def test_batch_norm_reads_its_running_statistics_too():
+    report = netcalc.analyze("input: 8x8x16\nlayers:\n  - {kind: batchnorm, name: bn}\n")
+    bn = estimate(report, Device("toy", {"float32": 1.0}, 1.0)).layers[0]
+    # input + γ, β (params) + running mean and variance (buffers) + output, 4 B each
+    assert bn.bytes_moved == (8 * 8 * 16 + 2 * 16 + 2 * 16 + 8 * 8 * 16) * 4
+
+
 def test_the_documented_alexnet_conv1_on_a_t4():
     # docs/devices.md works this example out; the T4 datasheet gives 8.1 TFLOP/s float32 and 320 GB/s
     conv1 = estimate(netcalc.analyze_file("specs/alexnet.yaml"), load_device("t4")).layers[0]
