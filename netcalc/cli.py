@@ -15,6 +15,7 @@ import click
 from netcalc import __version__
 from netcalc.commands.check import check
 from netcalc.commands.compare import compare, diff_command
+from netcalc.commands.onnx import export_command, import_command
 from netcalc.commands.summary import kinds, show, summary
 from netcalc.commands.verify import verify
 from netcalc.errors import NetcalcError
@@ -38,7 +39,7 @@ def cli() -> None:
     """What a convolutional network costs: shapes, parameters, MACs and memory, layer by layer."""
 
 
-COMMANDS = (summary, show, kinds, verify, compare, diff_command, check)
+COMMANDS = (summary, show, kinds, verify, compare, diff_command, check, import_command, export_command)
 for _command in COMMANDS:
     cli.add_command(_command)
 

@@ -6,12 +6,13 @@ import click
 
 from netcalc.analysis.analyze import analyze_network
 from netcalc.commands.options import (
+    allow_unknown_option,
     analysis_options,
     format_option,
     input_shape_callback,
+    load_spec,
     terminal_renderers,
 )
-from netcalc.language.spec import load_network
 from netcalc.shapes import Shape
 
 
@@ -27,7 +28,7 @@ def summary(
     """Per-layer shapes, parameters, MACs and memory of SPEC, with totals."""
     from netcalc.render.summary import RENDERERS
 
-    network = load_network(spec, input_shape=input_shape)
+    network = load_spec(spec, input_shape=input_shape)
     report = analyze_network(network, batch=batch, dtype=dtype, strict=strict)
     click.echo(terminal_renderers(RENDERERS)[fmt](report, depth), nl=False)
 
@@ -35,6 +36,7 @@ def summary(
 @click.command()
 @click.argument("spec")
 @click.option("--input", "input_shape", callback=input_shape_callback, metavar="HxWxC", help="override the input size")
+@allow_unknown_option
 def show(spec: str, input_shape: Shape | None) -> None:
     """Print SPEC fully expanded: every block and repeat unrolled, every default filled in.
 
@@ -42,7 +44,7 @@ def show(spec: str, input_shape: Shape | None) -> None:
     """
     from netcalc.render.expanded import to_yaml
 
-    click.echo(to_yaml(load_network(spec, input_shape=input_shape)), nl=False)
+    click.echo(to_yaml(load_spec(spec, input_shape=input_shape)), nl=False)
 
 
 @click.command()

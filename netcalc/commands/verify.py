@@ -8,8 +8,7 @@ from contextlib import contextmanager
 
 import click
 
-from netcalc.commands.options import analysis_options, format_option, terminal_renderers
-from netcalc.language.spec import load_network
+from netcalc.commands.options import analysis_options, format_option, load_spec, terminal_renderers
 from netcalc.shapes import Shape
 
 
@@ -53,7 +52,7 @@ def verify(
 
     if gradcheck and no_backward:
         raise click.UsageError("--gradcheck needs the backward pass; drop --no-backward")
-    network = load_network(spec, input_shape=input_shape)
+    network = load_spec(spec, input_shape=input_shape)
     report = analyze_network(network, batch=batch, dtype=dtype)
     backward = not no_backward
     with _progress_bar(len(network.layers) * (1 if no_backward else 2)) as progress:
