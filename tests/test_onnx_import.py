@@ -34,8 +34,13 @@ def summary_json(*args: str) -> dict:
     return json.loads(result.stdout)
 
 
+# measured by the oracle in training mode, the only mode in which its auxiliary heads run; an export is of the
+# inference graph, so there is no fixture to compare with those figures
+TRAINING_ONLY = {"googlenet_aux"}
+
+
 def test_every_oracle_model_has_a_fixture():
-    assert set(EXPORTS) == set(ORACLE)
+    assert set(EXPORTS) == set(ORACLE) - TRAINING_ONLY
     assert all(p.stat().st_size < 1_000_000 for p in FIXTURES.glob("*.onnx"))
 
 

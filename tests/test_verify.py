@@ -194,6 +194,14 @@ SMALLER = {
     "vgg16.yaml": "32x32x3",
     "vgg16_bn.yaml": "32x32x3",
     "vgg19.yaml": "32x32x3",
+    # Today's networks: every layer keeps a spatial extent ≥ 2 before global pooling, so batch norm in training
+    # mode sees more than one value per channel and carries a gradient.
+    "convnext_tiny.yaml": "32x32x3",  # no batch norm: its layer norms work at 1×1
+    "efficientnet_b1.yaml": "64x64x3",
+    "googlenet_aux.yaml": "64x64x3",
+    "mnasnet1_0.yaml": "64x64x3",
+    "mobilenet_v3_large.yaml": "64x64x3",
+    "regnet_y_400mf.yaml": "64x64x3",
 }
 NOT_NETWORKS = ("blocks", "budgets")  # shared blocks and budget files
 NETWORKS = sorted(

@@ -6,8 +6,9 @@ A standalone script, not part of the netcalc package; it runs where torch, torch
     /work/venvs/torch/bin/python tools/make_onnx_fixtures.py              # every model of the oracle
     /work/venvs/torch/bin/python tools/make_onnx_fixtures.py resnet18     # just these
 
-For every model of `tools/torchvision_oracle.py` (built with `weights=None`, in eval mode, on a 1×3×224×224
-input) it writes `tests/data/onnx/<name>.onnx`, exported by the TorchScript exporter with
+For every model of `tools/torchvision_oracle.py` (built as the oracle builds it, in eval mode, on a 1×3×224×224
+input or the oracle's input for it) except those the oracle measures in training mode (googlenet_aux: its
+auxiliary heads run only in training, and an export is of the eval-mode graph) it writes `tests/data/onnx/<name>.onnx`, exported by the TorchScript exporter with
 `do_constant_folding=False` and opset 17, so every batch norm stays a BatchNormalization node. For a couple of
 models it also writes `<name>_folded.onnx`, the exporter's default (constant folding on), which folds each batch
 norm into the conv before it.
@@ -29,8 +30,7 @@ import onnx
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from torchvision_oracle import MODELS  # noqa: E402
-from torchvision import models  # noqa: E402
+from torchvision_oracle import BUILD_INPUTS, INPUT_HW, MODELS, build  # noqa: E402
 
 OUT = Path(__file__).resolve().parent.parent / "tests" / "data" / "onnx"
 FOLDED = ("resnet18", "mobilenet_v2")
@@ -51,9 +51,10 @@ def strip(model: onnx.ModelProto) -> onnx.ModelProto:
     return model
 
 
-def export(name: str, kwargs: dict[str, object], folded: bool) -> Path:
-    model = getattr(models, name)(weights=None, **kwargs).eval()
-    x = torch.zeros(1, 3, 224, 224)
+def export(name: str, options: dict[str, object], folded: bool) -> Path:
+    model = build(name, options).eval()
+    h, w, c = BUILD_INPUTS.get(name, (int(options.get("input", INPUT_HW)),) * 2 + (3,))
+    x = torch.zeros(1, c, h, w)
     path = OUT / f"{name}{'_folded' if folded else ''}.onnx"
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -80,7 +81,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     OUT.mkdir(parents=True, exist_ok=True)
     torch.manual_seed(0)
-    for name in args.names or list(MODELS):
+    for name in args.names or [n for n, options in MODELS.items() if not options.get("train")]:
         for folded in (False, True) if name in FOLDED else (False,):
             path = export(name, MODELS.get(name, {}), folded)
             print(f"{path.name}: {path.stat().st_size / 1024:.0f} KiB", flush=True)

@@ -28,6 +28,7 @@ def analyze_network(network: Network, *, batch: int = 1, dtype: str = "float32",
         raise NetcalcError(f"batch must be a whole number ≥ 1, got {batch!r}")
     size = dtype_bytes(dtype)
     shapes: dict[str, Shape] = {INPUT: network.input_shape}
+    live = feeding_outputs(network)
     rows = []
     for layer in network.layers:
         kind = REGISTRY[layer.kind]
@@ -39,6 +40,8 @@ def analyze_network(network: Network, *, batch: int = 1, dtype: str = "float32",
             macs = kind.macs(layer.attrs, ins, out)
             flops = 2 * macs + kind.flops(layer.attrs, ins, out)
             notes = kind.notes(layer.attrs, ins, out)
+            if layer.name not in live:
+                notes = (*notes, DEAD_NOTE)
         except ShapeError as error:
             raise error.at(layer.where()) from None
         if strict and notes:
@@ -57,6 +60,7 @@ def analyze_network(network: Network, *, batch: int = 1, dtype: str = "float32",
                 activation_bytes=batch * numel(out) * size,
                 param_bytes=params * size,
                 notes=notes,
+                counted=layer.name in live,
                 groups=layer.groups,
                 line=layer.location.line,
                 file=layer.location.file,
@@ -71,4 +75,22 @@ def analyze_network(network: Network, *, batch: int = 1, dtype: str = "float32",
         layers=tuple(rows),
         source=network.source,
         group_outputs=dict(network.group_outputs),
+        outputs=network.outputs,
     )
+
+
+DEAD_NOTE = "reaches no output of the network, so it is not counted in the totals (list it in `outputs:`?)"
+
+
+def feeding_outputs(network: Network) -> set[str]:
+    """The layers whose result reaches one of the network's outputs (the outputs included)."""
+    inputs = {layer.name: layer.inputs for layer in network.layers}
+    live: set[str] = set()
+    stack = [name for name in network.outputs if name in inputs]
+    while stack:
+        name = stack.pop()
+        if name in live:
+            continue
+        live.add(name)
+        stack.extend(i for i in inputs[name] if i in inputs and i not in live)
+    return live

@@ -46,6 +46,7 @@ class LayerRow:
     activation_bytes: int
     param_bytes: int
     notes: tuple[str, ...] = ()
+    counted: bool = True  # False for a layer that reaches no output: shown, but not in the totals
     groups: tuple[Group, ...] = ()
     line: int | None = None
     file: str | None = None  # where the layer is written: the spec, or a file it includes
@@ -73,7 +74,9 @@ class Totals:
 
     @classmethod
     def of(cls, rows: tuple[LayerRow, ...]) -> Totals:
-        return cls(**{f: sum(getattr(r, f) for r in rows) for f in FIGURES}, partial=any(r.partial for r in rows))
+        """The sums over the rows that count: every layer that feeds an output."""
+        counted = tuple(r for r in rows if r.counted)
+        return cls(**{f: sum(getattr(r, f) for r in counted) for f in FIGURES}, partial=any(r.partial for r in counted))
 
 
 @dataclass(frozen=True)
@@ -85,14 +88,28 @@ class Report:
     layers: tuple[LayerRow, ...]
     source: str | None = None
     group_outputs: dict[str, str] = field(default_factory=dict, compare=False)
+    outputs: tuple[str, ...] = ()  # the network's output layers; () means its last layer
 
     @cached_property
     def totals(self) -> Totals:
         return Totals.of(self.layers)
 
+    @cached_property
+    def output_names(self) -> tuple[str, ...]:
+        if self.outputs:
+            return self.outputs
+        return (self.layers[-1].name,) if self.layers else ()
+
+    @cached_property
+    def output_shapes(self) -> tuple[Shape, ...]:
+        """The shape of each output, in the order of `outputs`."""
+        shapes = {row.name: row.output_shape for row in self.layers}
+        return tuple(shapes[name] for name in self.output_names) or (self.input_shape,)
+
     @property
     def output_shape(self) -> Shape:
-        return self.layers[-1].output_shape if self.layers else self.input_shape
+        """The shape of the first (usually the only) output."""
+        return self.output_shapes[0]
 
     @property
     def notes(self) -> tuple[tuple[str, str], ...]:
@@ -131,6 +148,7 @@ def _fold(group: Group, rows: list[LayerRow], group_outputs: dict[str, str]) -> 
         inputs=tuple(dict.fromkeys(i for r in rows for i in r.inputs if i not in inside)),
         output_shape=output.output_shape,
         notes=tuple(n for r in rows for n in r.notes),
+        counted=any(r.counted for r in rows),
         groups=rows[0].groups[: rows[0].groups.index(group)],
         line=rows[0].line,
         file=rows[0].file,

@@ -9,7 +9,7 @@ import click
 from netcalc.analysis.analyze import analyze_network
 from netcalc.analysis.compare import SORT_COLUMNS
 from netcalc.analysis.report import DTYPE_BYTES, Report
-from netcalc.commands.options import analysis_options, format_option, load_spec, terminal_renderers
+from netcalc.commands.options import BATCH, analysis_options, format_option, load_spec, terminal_renderers
 from netcalc.errors import NetcalcError
 from netcalc.shapes import Shape, parse_shape
 
@@ -47,7 +47,7 @@ def _shape_text(shape: Shape) -> str:
     metavar="HxWxC[,HxWxC…]",
     help="analyse every spec at these input sizes (one row each) instead of its own",
 )
-@click.option("--batch", type=click.IntRange(min=1), default=1, show_default=True, help="batch size N")
+@click.option("--batch", type=BATCH, default=1, show_default=True, help="batch size N")
 @click.option(
     "--dtype", type=click.Choice(tuple(DTYPE_BYTES)), default="float32", show_default=True, help="element type"
 )

@@ -17,6 +17,8 @@ from netcalc.network import Network
 from netcalc.shapes import Shape, parse_shape
 
 F = TypeVar("F", bound=Callable[..., Any])
+MAX_BATCH = 2**20  # docs/limits.md
+BATCH = click.IntRange(min=1, max=MAX_BATCH)
 
 
 def input_shape_callback(ctx: click.Context, param: click.Parameter, value: str | None) -> Shape | None:
@@ -67,7 +69,7 @@ def analysis_options(dtypes: tuple[str, ...] = tuple(DTYPE_BYTES)) -> Callable[[
             "--dtype", type=click.Choice(dtypes), default="float32", show_default=True, help="element type"
         )(command)
         command = click.option(
-            "--batch", type=click.IntRange(min=1), default=1, show_default=True, help="batch size N"
+            "--batch", type=BATCH, default=1, show_default=True, help="batch size N"
         )(command)
         return click.option(
             "--input",

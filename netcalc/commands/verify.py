@@ -26,6 +26,12 @@ from netcalc.shapes import Shape
     metavar="N",
     help="check N sampled coordinates of every input and weight gradient against central differences (float64)",
 )
+@click.option(
+    "--against",
+    type=click.Choice(["onnxruntime"]),
+    help="instead: export SPEC with the reference pass's seeded weights, run it in ONNX Runtime on the same input "
+    "and compare every layer's output values with the reference pass (docs/verify.md)",
+)
 @format_option(("table", "json"), "table")
 @click.pass_context
 def verify(
@@ -37,12 +43,16 @@ def verify(
     seed: int,
     no_backward: bool,
     gradcheck: int,
+    against: str | None,
     fmt: str,
 ) -> None:
     """Run SPEC forward and backward in NumPy and check, layer by layer, that the analysed output shape,
     parameters, MACs and activation memory agree with what the reference pass really did.
 
     Training mode (batch statistics, seeded dropout masks) with the backward pass, inference mode without.
+    With --against onnxruntime, the values instead: every layer's output in ONNX Runtime against the reference
+    pass's, in inference mode (docs/verify.md states the tolerances).
+
     Exit 0 when every figure agrees, 1 when any disagrees, 2 for bad input.
     """
     from netcalc.analysis.analyze import analyze_network
@@ -53,6 +63,17 @@ def verify(
     if gradcheck and no_backward:
         raise click.UsageError("--gradcheck needs the backward pass; drop --no-backward")
     network = load_spec(spec, input_shape=input_shape)
+    if against is not None:
+        if gradcheck or dtype != "float32":
+            raise click.UsageError("--against onnxruntime compares float32 forward values; drop --gradcheck/--dtype")
+        from netcalc.bridges.onnx.runtime import verify_against_onnxruntime
+        from netcalc.render.runtime import RENDERERS as VALUE_RENDERERS
+
+        values = verify_against_onnxruntime(network, batch=batch, seed=seed)
+        click.echo(terminal_renderers(VALUE_RENDERERS)[fmt](values), nl=False)
+        if not values.ok:
+            ctx.exit(1)
+        return
     report = analyze_network(network, batch=batch, dtype=dtype)
     backward = not no_backward
     with _progress_bar(len(network.layers) * (1 if no_backward else 2)) as progress:

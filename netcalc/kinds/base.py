@@ -10,7 +10,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from netcalc.errors import AttrError, ShapeError
+from netcalc.errors import AttrError, ShapeError, excerpt
 from netcalc.shapes import Shape, format_shape, is_spatial, numel
 
 Attrs = Mapping[str, Any]
@@ -20,7 +20,13 @@ Figure = Callable[[Attrs, tuple[Shape, ...], Shape], int]
 Notes = Callable[[Attrs, tuple[Shape, ...], Shape], tuple[str, ...]]
 
 REQUIRED: Any = object()
+# The largest whole number an attribute takes (a size, a count, a stride): int32's maximum, as in ONNX and the
+# frameworks. Every figure netcalc derives from such numbers stays an exact Python int; docs/limits.md.
+MAX_WHOLE = 2**31 - 1
+# Real attributes (eps, momentum, p, slopes, LRN's α/β/k) must be finite and at most this in magnitude.
+MAX_REAL = 1e9
 MANY = 0  # `inputs` value for kinds that merge two or more inputs
+Sides = tuple[int, int, int, int]  # padding (top, bottom, left, right)
 
 
 @dataclass(frozen=True)
@@ -66,13 +72,15 @@ class LayerKind:
     - `macs` counts multiply-accumulates (bias excluded); `flops` the elementwise work beyond 2·MACs.
     - `resolve` fills defaults that depend on other attributes (pool stride, `same` padding).
     - `forward(xs, params, attrs, train) -> (y, cache)`, `backward(dy, cache) -> (dxs, dparams)`.
+    - `inputs`: how many inputs `from:` names: exactly that many, MANY (two or more), or a range (low, high),
+      e.g. (1, 2) for crop and upsample, whose optional second input lends only its H×W.
     """
 
     name: str
     summary: str
     output_shape: ShapeRule
     attrs: tuple[Attr, ...] = ()
-    inputs: int = 1
+    inputs: int | tuple[int, int] = 1
     weights: ArrayShapes = no_arrays
     buffers: ArrayShapes = no_arrays
     macs: Figure = no_figure
@@ -88,6 +96,22 @@ class LayerKind:
     def attr_names(self) -> tuple[str, ...]:
         return tuple(a.name for a in self.attrs)
 
+    @property
+    def input_range(self) -> tuple[int, int | None]:
+        """(fewest, most) inputs; most is None for no limit."""
+        if isinstance(self.inputs, tuple):
+            return self.inputs
+        return (2, None) if self.inputs == MANY else (self.inputs, self.inputs)
+
+    @property
+    def inputs_text(self) -> str:
+        """'one', 'two or more', 'one or two'."""
+        low, high = self.input_range
+        words = ("none", "one", "two", "three", "four")
+        if high is None:
+            return f"{words[low]} or more"
+        return words[low] if low == high else f"{words[low]} or {words[high]}"
+
 
 # --- attribute parsers: each returns the normalised value or raises AttrError saying what was expected ---
 
@@ -99,7 +123,9 @@ def _is_int(value: Any) -> bool:
 def whole(minimum: int = 1) -> Callable[[Any], int]:
     def parse(value: Any) -> int:
         if not _is_int(value) or value < minimum:
-            raise AttrError(f"expected a whole number ≥ {minimum}, got {value!r}")
+            raise AttrError(f"expected a whole number ≥ {minimum}, got {excerpt(value)}")
+        if value > MAX_WHOLE:
+            raise AttrError(f"{excerpt(value)} is too large; at most {MAX_WHOLE:,}")
         return value
 
     return parse
@@ -110,39 +136,66 @@ def pair(minimum: int = 1) -> Callable[[Any], tuple[int, int]]:
 
     def parse(value: Any) -> tuple[int, int]:
         if _is_int(value) and value >= minimum:
-            return (value, value)
-        if (
-            isinstance(value, (list, tuple))
-            and len(value) == 2
-            and all(_is_int(v) and v >= minimum for v in value)
-        ):
-            return (value[0], value[1])
-        raise AttrError(f"expected a whole number ≥ {minimum} or a pair [h, w] of them, got {value!r}")
+            result = (value, value)
+        elif isinstance(value, (list, tuple)) and len(value) == 2 and all(_is_int(v) and v >= minimum for v in value):
+            result = (value[0], value[1])
+        else:
+            raise AttrError(f"expected a whole number ≥ {minimum} or a pair [h, w] of them, got {excerpt(value)}")
+        if max(result) > MAX_WHOLE:
+            raise AttrError(f"{excerpt(value)} is too large; at most {MAX_WHOLE:,}")
+        return result
 
     return parse
 
 
-def padding(value: Any) -> tuple[int, int] | str:
+def sides(value: Any) -> Sides:
+    """Padding per side, normalised to (top, bottom, left, right): P, [Ph, Pw] or [top, bottom, left, right]."""
+    if isinstance(value, (list, tuple)) and len(value) == 4 and all(_is_int(v) and v >= 0 for v in value):
+        return (value[0], value[1], value[2], value[3])
+    try:
+        ph, pw = pair(0)(value)
+    except AttrError:
+        raise AttrError(
+            f"expected a whole number ≥ 0, a pair [h, w] or [top, bottom, left, right], got {value!r}"
+        ) from None
+    return (ph, ph, pw, pw)
+
+
+def padding(value: Any) -> Sides | str:
+    """`sides`, or 'same' (TensorFlow's SAME: output ⌈H/S⌉, any odd total put on the bottom/right)."""
     if value == "same":
         return "same"
     try:
-        return pair(0)(value)
+        return sides(value)
     except AttrError:
-        raise AttrError(f"expected a whole number ≥ 0, a pair [h, w] or 'same', got {value!r}") from None
+        raise AttrError(
+            f"expected a whole number ≥ 0, a pair [h, w], [top, bottom, left, right] or 'same', got {excerpt(value)}"
+        ) from None
+
+
+def optional(parse: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    """`parse`, or None for an attribute left out (`null`, as `netcalc show` writes it)."""
+
+    def parse_optional(value: Any) -> Any:
+        return None if value is None else parse(value)
+
+    return parse_optional
 
 
 def flag(value: Any) -> bool:
     if not isinstance(value, bool):
-        raise AttrError(f"expected true or false, got {value!r}")
+        raise AttrError(f"expected true or false, got {excerpt(value)}")
     return value
 
 
 def real(low: float, high: float | None = None) -> Callable[[Any], float]:
+    """A finite number in [low, high] (high defaults to MAX_REAL): NaN and infinity are always refused."""
+    top = MAX_REAL if high is None else high
+
     def parse(value: Any) -> float:
         ok = isinstance(value, (int, float)) and not isinstance(value, bool)
-        if not ok or value < low or (high is not None and value > high):
-            upper = f" and ≤ {high}" if high is not None else ""
-            raise AttrError(f"expected a number ≥ {low}{upper}, got {value!r}")
+        if not ok or not low <= value <= top:  # NaN fails every comparison, so it lands here too
+            raise AttrError(f"expected a finite number ≥ {low} and ≤ {top:g}, got {excerpt(value)}")
         return float(value)
 
     return parse
@@ -151,7 +204,7 @@ def real(low: float, high: float | None = None) -> Callable[[Any], float]:
 def choice(*options: str) -> Callable[[Any], str]:
     def parse(value: Any) -> str:
         if value not in options:
-            raise AttrError(f"expected one of {', '.join(options)}, got {value!r}")
+            raise AttrError(f"expected one of {', '.join(options)}, got {excerpt(value)}")
         return value
 
     return parse
@@ -174,9 +227,19 @@ def channels(shape: Shape) -> int:
 
 
 
-# Activations a conv or fc layer may fuse (`activation: relu`): counted in FLOPs, no tensor of their own.
-FUSABLE = ("none", "relu", "relu6", "leaky_relu", "sigmoid", "tanh")
+# Activations a conv or fc layer may fuse (`activation: relu`): counted in FLOPs, no tensor of their own. A fused
+# activation takes its defaults (leaky_relu's slope 0.01, elu's α 1, gelu exact); a fused prelu learns one slope
+# per output channel (or feature), `slope`, counted in the layer's params.
+FUSABLE = (
+    "none", "relu", "relu6", "leaky_relu", "sigmoid", "tanh", "hardsigmoid", "hardswish", "silu", "gelu", "elu",
+    "prelu",
+)
 activation_attr = Attr("activation", choice(*FUSABLE), "none", "fused activation: " + ", ".join(FUSABLE))
+
+
+def fused_weights(attrs: Attrs, out_channels: int) -> dict[str, Shape]:
+    """The arrays a fused activation adds to its layer: a prelu's slope per output channel."""
+    return {"slope": (out_channels,)} if attrs.get("activation") == "prelu" else {}
 
 
 def fused_flops(attrs: Attrs, out: Shape) -> int:

@@ -1,17 +1,40 @@
-"""Normalisation: batch norm and AlexNet's local response normalisation.
+"""Normalisation: batch norm, group, instance and layer norm, and AlexNet's local response normalisation.
 
 batchnorm: parameters γ and β per channel (2·C); running mean and variance are buffers (2·C), not parameters.
            FLOPs: 2 per element (inference folds it to one multiply and one add).
+groupnorm, instancenorm, layernorm: statistics of the sample itself, at inference too, so nothing folds; no
+           buffers; with `affine`, γ and β per channel (2·C). groupnorm standardises each of G groups of C/G
+           channels over H×W (PyTorch's GroupNorm), instancenorm each channel over H×W (InstanceNorm2d with its
+           defaults: no running statistics, no affine), layernorm the C channels at each pixel (ConvNeXt's
+           LayerNorm2d; LayerNorm over the features of a flat vector).
+           FLOPs: 5 per element (a sum for the mean; subtract, square and sum for the variance; multiply by
+           1/σ), + 2 with affine (γ·x̂ + β); the per-group √(σ² + ε) is not counted.
 lrn:       PyTorch's LocalResponseNorm, b = a / (k + α/n · Σ a²)^β over n neighbouring channels; no parameters.
            FLOPs: 2·n + 3 per element (n squares and n − 1 adds, scale, add k, power, divide).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
-from netcalc.kinds.base import Attr, Attrs, LayerKind, channels, real, same_shape, spatial_input, whole
-from netcalc.shapes import Shape, numel
+from netcalc.errors import ShapeError
+from netcalc.kinds.base import (
+    Attr,
+    Attrs,
+    LayerKind,
+    Notes,
+    ShapeRule,
+    channels,
+    flag,
+    no_notes,
+    real,
+    same_shape,
+    spatial_input,
+    whole,
+)
+from netcalc.kinds.elementwise import along_channels
+from netcalc.shapes import Shape, format_shape, numel
 
 
 def batchnorm_arrays(attrs: Attrs, ins: tuple[Shape, ...]) -> dict[str, Shape]:
@@ -26,6 +49,38 @@ def batchnorm_buffers(attrs: Attrs, ins: tuple[Shape, ...]) -> dict[str, Shape]:
 
 def batchnorm_flops(attrs: Attrs, ins: tuple[Shape, ...], out: Shape) -> int:
     return 2 * numel(out)
+
+
+def affine_arrays(attrs: Attrs, ins: tuple[Shape, ...]) -> dict[str, Shape]:
+    return batchnorm_arrays(attrs, ins) if attrs["affine"] else {}
+
+
+def standardize_flops(attrs: Attrs, ins: tuple[Shape, ...], out: Shape) -> int:
+    return (5 + 2 * attrs["affine"]) * numel(out)
+
+
+def _single_value_notes(count: Callable[[Attrs, Shape], int], what: str) -> Notes:
+    """A note when each mean and variance is taken over one value: x̂ is then 0 and the output β, whatever x."""
+
+    def notes(attrs: Attrs, ins: tuple[Shape, ...], out: Shape) -> tuple[str, ...]:
+        if count(attrs, ins[0]) != 1:
+            return ()
+        result = "β" if attrs["affine"] else "0"
+        shape = format_shape(ins[0])
+        return (f"{what} of {shape} is normalised over a single value: the output is {result} whatever the input",)
+
+    return notes
+
+
+def groupnorm_output_shape(attrs: Attrs, ins: tuple[Shape, ...]) -> Shape:
+    c, groups = channels(ins[0]), attrs["groups"]
+    if c % groups:
+        raise ShapeError(f"groupnorm: groups {groups} must divide the channels {c}")
+    return ins[0]
+
+
+def instancenorm_output_shape(attrs: Attrs, ins: tuple[Shape, ...]) -> Shape:
+    return spatial_input(ins, "instancenorm")
 
 
 def lrn_output_shape(attrs: Attrs, ins: tuple[Shape, ...]) -> Shape:
@@ -60,6 +115,67 @@ def batchnorm_backward(dy: Any, cache: Any) -> tuple[tuple[Any, ...], dict[str, 
     return (dx,), {"gamma": dgamma, "beta": dbeta}
 
 
+def _standardize_pair(
+    view: Callable[[tuple[int, ...], Attrs], tuple[tuple[int, ...], tuple[int, ...]]],
+) -> tuple[Callable[..., Any], Callable[..., Any]]:
+    """forward/backward of a normalisation that standardises x reshaped by `view(x.shape, attrs)` over the axes
+    it names, then applies γ·x̂ + β per channel (axis 1) when `affine`."""
+
+    def forward(xs: tuple[Any, ...], params: Any, attrs: Attrs, train: bool) -> tuple[Any, Any]:
+        """x (N, C, H, W) or (N, F) → y like x; the same in training and at inference."""
+        from netcalc.reference.norm import standardize_forward
+
+        x = xs[0]
+        shape, axes = view(x.shape, attrs)
+        xhat, inner = standardize_forward(x.reshape(shape), axes, attrs["eps"])
+        xhat = xhat.reshape(x.shape)
+        if not attrs["affine"]:
+            return xhat, (inner, xhat, None, shape)
+        gamma = params["gamma"]
+        y = xhat * along_channels(gamma, x.ndim) + along_channels(params["beta"], x.ndim)
+        return y, (inner, xhat, gamma, shape)
+
+    def backward(dy: Any, cache: Any) -> tuple[tuple[Any, ...], dict[str, Any]]:
+        from netcalc.reference.norm import standardize_backward
+
+        inner, xhat, gamma, shape = cache
+        if gamma is None:
+            return (standardize_backward(dy.reshape(shape), inner).reshape(dy.shape),), {}
+        axes = (0, *range(2, dy.ndim))
+        dparams = {"gamma": (dy * xhat).sum(axis=axes), "beta": dy.sum(axis=axes)}
+        dxhat = dy * along_channels(gamma, dy.ndim)
+        return (standardize_backward(dxhat.reshape(shape), inner).reshape(dy.shape),), dparams
+
+    return forward, backward
+
+
+def _standardizing(
+    name: str,
+    summary: str,
+    output_shape: ShapeRule,
+    view: Callable[[tuple[int, ...], Attrs], tuple[tuple[int, ...], tuple[int, ...]]],
+    affine: bool,
+    attrs: tuple[Attr, ...] = (),
+    eps_doc: str = "added to the variance",
+    notes: Notes = no_notes,
+) -> LayerKind:
+    """A normalisation kind over the statistics `view` picks: `eps` and `affine` attributes, γ and β with affine."""
+    forward, backward = _standardize_pair(view)
+    return LayerKind(
+        name=name,
+        summary=summary,
+        attrs=attrs
+        + (Attr("eps", real(0.0), 1e-5, eps_doc), Attr("affine", flag, affine, "learned γ and β per channel")),
+        output_shape=output_shape,
+        weights=affine_arrays,
+        flops=standardize_flops,
+        flops_rule="5 per element, + 2 with affine",
+        notes=notes,
+        forward=forward,
+        backward=backward,
+    )
+
+
 def lrn_forward(xs: tuple[Any, ...], params: Any, attrs: Attrs, train: bool) -> tuple[Any, Any]:
     """x (N, C, H, W) → y like x, PyTorch's LocalResponseNorm."""
     from netcalc.reference.norm import lrn_forward as primitive
@@ -88,6 +204,33 @@ KINDS = (
         flops_rule="2 per element (a multiply and an add once folded)",
         forward=batchnorm_forward,
         backward=batchnorm_backward,
+    ),
+    # groupnorm views (N, C, …) as (N, G, C/G·H·W), instancenorm as (N, C, H·W); layernorm takes axis 1 as it is
+    _standardizing(
+        "groupnorm",
+        "group normalisation: each group of channels standardised over H×W and its channels",
+        groupnorm_output_shape,
+        lambda s, a: ((s[0], a["groups"], -1), (2,)),
+        affine=True,
+        attrs=(Attr("groups", whole(1), doc="channel groups G (must divide C)"),),
+        notes=_single_value_notes(lambda a, s: numel(s) // a["groups"], "each group"),
+    ),
+    _standardizing(
+        "instancenorm",
+        "instance normalisation: each channel of each sample standardised over H×W (no running stats)",
+        instancenorm_output_shape,
+        lambda s, a: ((s[0], s[1], -1), (2,)),
+        affine=False,
+        notes=_single_value_notes(lambda a, s: s[0] * s[1], "each channel"),
+    ),
+    _standardizing(
+        "layernorm",
+        "layer normalisation over the channels at each pixel (ConvNeXt), or over a flat vector's features",
+        same_shape,
+        lambda s, a: (s, (1,)),
+        affine=True,
+        eps_doc="added to the variance (ConvNeXt uses 1e-6)",
+        notes=_single_value_notes(lambda a, s: s[-1], "each pixel"),
     ),
     LayerKind(
         name="lrn",

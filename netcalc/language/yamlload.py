@@ -8,6 +8,8 @@ an absurd number of nodes through aliases (a "billion laughs" bomb) is refused b
 from __future__ import annotations
 
 import gc
+import os
+import stat
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -19,6 +21,10 @@ from netcalc.errors import Location, SpecError
 
 # A 10,000-layer network is ~100,000 nodes; an alias bomb is billions.
 MAX_NODES = 2_000_000
+# Largest spec, budget or include file read (a 100,000-layer spec written out flat is about 8 MB).
+MAX_FILE_BYTES = 16 * 2**20
+# Longest whole number a YAML file may write; every number netcalc takes is far shorter (docs/limits.md).
+MAX_DIGITS = 30
 
 _BaseLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
@@ -75,6 +81,18 @@ def _construct_sequence(loader: _Loader, node: yaml.SequenceNode) -> LocatedList
     result.extend(loader.construct_object(child, deep=True) for child in node.value)
 
 
+def _construct_int(loader: _Loader, node: yaml.ScalarNode) -> int:
+    """YAML's int, refused past MAX_DIGITS digits (Python would refuse past 4,300 with a ValueError)."""
+    digits = sum(c.isalnum() for c in node.value)
+    if digits > MAX_DIGITS:
+        raise SpecError(
+            f"a number of {digits:,} digits is too large; numbers in a spec have at most {MAX_DIGITS} digits",
+            Location(line=node.start_mark.line + 1),
+        )
+    return yaml.constructor.SafeConstructor.construct_yaml_int(loader, node)
+
+
+_Loader.add_constructor("tag:yaml.org,2002:int", _construct_int)
 _Loader.add_constructor("tag:yaml.org,2002:map", _construct_mapping)
 _Loader.add_constructor("tag:yaml.org,2002:seq", _construct_sequence)
 
@@ -83,19 +101,22 @@ def _count_nodes(data: Any, limit: int, file: str | None) -> None:
     """Walk the loaded tree as a consumer would (aliases expanded) and stop at `limit` nodes."""
     stack = [data]
     seen = 0
+    containers: set[int] = set()
+    aliased = False  # a container met twice is one an alias points at
     while stack:
         item = stack.pop()
         seen += 1
         if seen > limit:
-            raise SpecError(
-                f"the document expands to more than {limit:,} YAML nodes (an alias bomb?); "
-                "write the spec without deeply nested aliases",
-                Location(file),
-            )
-        if isinstance(item, dict):
-            stack.extend(item.values())
-        elif isinstance(item, list):
-            stack.extend(item)
+            if aliased:
+                message = f"the document expands to more than {limit:,} YAML nodes through its aliases (an alias bomb?)"
+            else:
+                message = f"the document has more than {limit:,} YAML nodes; split it or use blocks and repeats"
+            raise SpecError(message, Location(file))
+        if isinstance(item, (dict, list)):
+            if id(item) in containers:
+                aliased = True
+            containers.add(id(item))
+            stack.extend(item.values() if isinstance(item, dict) else item)
 
 
 @contextmanager
@@ -126,6 +147,9 @@ def load_yaml_text(text: str, file: str | None = None) -> Any:
         line = mark.line + 1 if mark is not None else None
         problem = error.problem or error.context or "invalid YAML"
         raise SpecError(f"YAML syntax error: {problem}", Location(file, line)) from None
+    except yaml.reader.ReaderError as error:
+        line = text.count("\n", 0, error.position) + 1
+        raise SpecError(_unreadable_character(error.character), Location(file, line)) from None
     except yaml.YAMLError as error:
         raise SpecError(f"YAML error: {error}", Location(file)) from None
     except RecursionError:
@@ -134,15 +158,52 @@ def load_yaml_text(text: str, file: str | None = None) -> Any:
     return data
 
 
-def load_yaml_file(path: str | Path) -> Any:
-    """Read and parse a YAML file; a missing or unreadable file is a SpecError naming it."""
-    path = Path(path)
+def _unreadable_character(character: str | int) -> str:
+    """What to say about a character YAML refuses (NUL, BEL, …), with the likely cause."""
+    code = character if isinstance(character, int) else ord(character)
+    hint = " (a UTF-16 file? specs are UTF-8 text)" if code == 0 else ""
+    return f"control character U+{code:04X} is not allowed in a spec{hint}"
+
+
+def read_text_file(path: str | Path) -> str:
+    """The UTF-8 text of a regular file of at most MAX_FILE_BYTES; anything else is a SpecError naming it.
+
+    Devices (/dev/zero), FIFOs and sockets are refused before they are opened, so nothing blocks or reads
+    without end.
+    """
+    where = Location(str(path))
     try:
-        text = path.read_text(encoding="utf-8")
+        info = os.stat(path)
     except FileNotFoundError:
-        raise SpecError("no such file", Location(str(path))) from None
-    except IsADirectoryError:
-        raise SpecError("is a directory, not a spec file", Location(str(path))) from None
-    except (OSError, UnicodeDecodeError) as error:
-        raise SpecError(f"cannot read: {error}", Location(str(path))) from None
-    return load_yaml_text(text, str(path))
+        raise SpecError("no such file", where) from None
+    except OSError as error:
+        raise SpecError(f"cannot read: {error.strerror or error}", where) from None
+    if stat.S_ISDIR(info.st_mode):
+        raise SpecError("is a directory, not a spec file", where)
+    if not stat.S_ISREG(info.st_mode):
+        raise SpecError("is not a regular file (a device, FIFO or socket); give a YAML file", where)
+    if info.st_size > MAX_FILE_BYTES:
+        raise SpecError(
+            f"is {info.st_size / 2**20:,.1f} MiB; files over {MAX_FILE_BYTES // 2**20} MiB are refused", where
+        )
+    try:
+        with open(path, "rb") as handle:
+            data = handle.read(MAX_FILE_BYTES + 1)
+    except OSError as error:
+        raise SpecError(f"cannot read: {error.strerror or error}", where) from None
+    if len(data) > MAX_FILE_BYTES:  # grew since stat
+        raise SpecError(f"is over {MAX_FILE_BYTES // 2**20} MiB; larger files are refused", where)
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        raise SpecError("is UTF-16 text; specs are UTF-8", where)
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        line = data.count(b"\n", 0, error.start) + 1
+        raise SpecError(
+            f"byte 0x{data[error.start]:02x} is not UTF-8; specs are UTF-8 text", Location(str(path), line)
+        ) from None
+
+
+def load_yaml_file(path: str | Path) -> Any:
+    """Read and parse a YAML file; a missing, unreadable or unsuitable file is a SpecError naming it."""
+    return load_yaml_text(read_text_file(path), str(path))

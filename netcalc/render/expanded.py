@@ -7,6 +7,7 @@ from typing import Any
 import yaml
 
 from netcalc.network import Network
+from netcalc.render.console import printable
 from netcalc.shapes import format_shape
 
 
@@ -23,8 +24,10 @@ def layer_mapping(name: str, kind: str, inputs: tuple[str, ...], attrs: dict[str
 def to_yaml(network: Network) -> str:
     """One flow mapping per layer, with a comment line wherever a block or repeat begins."""
     lines = [
-        f"# {network.name}, expanded by netcalc show" + (f" from {network.source}" if network.source else ""),
-        f"name: {yaml.safe_dump(network.name, default_style=None).splitlines()[0]}",
+        printable(
+            f"# {network.name}, expanded by netcalc show" + (f" from {network.source}" if network.source else "")
+        ),
+        f"name: {yaml.safe_dump(network.name, default_style=None, width=10**9).splitlines()[0]}",
         f"input: {'x'.join(map(str, network.input_shape))}  # {format_shape(network.input_shape)}",
         "layers:",
     ]
@@ -33,11 +36,13 @@ def to_yaml(network: Network) -> str:
         names = tuple(g.name for g in layer.groups)
         for depth, group in enumerate(layer.groups):
             if depth >= len(open_groups) or open_groups[depth] != group.name:
-                lines.append(f"  {'  ' * depth}# {group.name}: {group.label}")
+                lines.append(printable(f"  {'  ' * depth}# {group.name}: {group.label}"))
         open_groups = names
         mapping = layer_mapping(layer.name, layer.kind, layer.inputs, dict(layer.attrs))
         flow = yaml.safe_dump(mapping, default_flow_style=True, sort_keys=False, width=10**9).strip()
         lines.append(f"  - {flow}")
+    if network.outputs != (network.layers[-1].name,):
+        lines.append(f"outputs: {yaml.safe_dump(list(network.outputs), default_flow_style=True, width=10**9).strip()}")
     if network.budget is not None:  # kept, so `netcalc check` on the expanded spec still finds it
         lines.append(yaml.safe_dump({"budget": _plain_tree(network.budget)}, sort_keys=False).rstrip())
     return "\n".join(lines) + "\n"

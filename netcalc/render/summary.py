@@ -1,4 +1,4 @@
-"""`netcalc summary` output: a rich table, JSON, CSV or Markdown, each a function of the Report alone."""
+"""`netcalc summary` output: a table, JSON, CSV or Markdown, each a function of the Report alone."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from collections.abc import Callable
 from typing import Any
 
 from netcalc.analysis.report import CONVENTIONS, FIGURES, LayerRow, Report
-from netcalc.render.console import printed, text_console
+from netcalc.render.console import Table, Text, printed, text_console
 from netcalc.render.units import human_bytes, human_count, share_bar
 from netcalc.shapes import format_shape
 
@@ -36,6 +36,7 @@ def row_dict(row: LayerRow) -> dict[str, Any]:
         "line": row.line,
         "notes": list(row.notes),
         "partial": row.partial,
+        "counted": row.counted,
     }
 
 
@@ -50,6 +51,7 @@ def report_dict(report: Report, depth: int | None = None) -> dict[str, Any]:
         "batch": report.batch,
         "dtype": report.dtype,
         "output_shape": list(report.output_shape),
+        "outputs": [{"name": n, "shape": list(s)} for n, s in zip(report.output_names, report.output_shapes)],
         "conventions": CONVENTIONS,
         "layers": [row_dict(row) for row in report.collapsed(depth)],
         "totals": {f: getattr(totals, f) for f in FIGURES} | {"partial": totals.partial},
@@ -71,8 +73,8 @@ def to_csv(report: Report, depth: int | None = None) -> str:
             + [int(row.partial)]
         )
     totals = report.totals
-    figures = [getattr(totals, f) for f in FIGURES] + [int(totals.partial)]
-    writer.writerow(["TOTAL", "", "", "x".join(map(str, report.output_shape)), *figures])
+    shapes = " ".join("x".join(map(str, shape)) for shape in report.output_shapes)
+    writer.writerow(["TOTAL", "", "", shapes] + [getattr(totals, f) for f in FIGURES] + [int(totals.partial)])
     return out.getvalue()
 
 
@@ -89,10 +91,12 @@ def to_markdown(report: Report, depth: int | None = None) -> str:
         cells += [bound(f"{v:,}", row.partial) for v in (row.params, row.macs, row.flops, row.activation_bytes)]
         lines.append("| " + " | ".join(cells) + " |")
     t = report.totals
-    cells = ["**Total**", "", format_shape(report.output_shape)]
+    cells = ["**Total**", "", ", ".join(map(format_shape, report.output_shapes))]
     cells += [f"**{bound(f'{v:,}', t.partial)}**" for v in (t.params, t.macs, t.flops, t.activation_bytes)]
     lines.append("| " + " | ".join(cells) + " |")
     lines += ["", f"Parameter memory: {t.param_bytes:,} B ({human_bytes(t.param_bytes)}); buffers: {t.buffers:,}."]
+    if len(report.output_names) > 1:
+        lines.append("Outputs: " + ", ".join(f"`{n}` {format_shape(s)}" for n, s in _outputs(report)) + ".")
     lines += [f"- ⚠ `{name}`: {note}" for name, note in report.notes]
     if t.partial:
         lines += ["", f"{PARTIAL} partial: {_partial_note(report)}"]
@@ -100,18 +104,18 @@ def to_markdown(report: Report, depth: int | None = None) -> str:
 
 
 def to_table(report: Report, depth: int | None = None, *, width: int | None = None, color: bool = False) -> str:
-    """A rich table (imported here only: JSON, CSV and Markdown output must not pay for rich)."""
-    from rich.table import Table
-    from rich.text import Text
+    """A box-drawn table (render/console.py): names give way in a narrow terminal, figures never do."""
 
     totals = report.totals
     title = f"{report.name} — input {format_shape(report.input_shape)}, batch {report.batch}, {report.dtype}"
     table = Table(title=title, title_justify="left", show_footer=True, header_style="bold", footer_style="bold")
     table.add_column("Layer", footer="Total", overflow="ellipsis")
     table.add_column("Kind", overflow="ellipsis")
-    # The figures never shrink (rich would squeeze them to nothing in a narrow terminal); names and the
+    # The figures never shrink (no_wrap); names and the
     # share bar give way first, and the bar is left out when the terminal is too narrow for it.
-    table.add_column("Output", footer=format_shape(report.output_shape), justify="right", no_wrap=True, min_width=9)
+    several = len(report.output_names) > 1
+    output_footer = f"{len(report.output_names)} outputs" if several else format_shape(report.output_shape)
+    table.add_column("Output", footer=output_footer, justify="right", no_wrap=True, min_width=9)
     params, macs = (bound(human_count(n), totals.partial) for n in (totals.params, totals.macs))
     table.add_column("Params", footer=params, justify="right", no_wrap=True, min_width=7)
     table.add_column("MACs", footer=macs, justify="right", no_wrap=True, min_width=7)
@@ -141,10 +145,12 @@ def to_table(report: Report, depth: int | None = None, *, width: int | None = No
         f"buffers {mark}{totals.buffers:,} · MACs {mark}{totals.macs:,} · FLOPs {mark}{totals.flops:,} · "
         f"activations {totals.activation_bytes:,} B"
     )
+    if several:
+        console.print("outputs: " + ", ".join(f"{n} {format_shape(s)}" for n, s in _outputs(report)))
     for name, note in report.notes:
-        console.print(f"[yellow]note[/yellow] {name}: {note}")
+        console.print(Text("note", style="yellow"), f"{name}: {note}")
     if totals.partial:
-        console.print(f"[yellow]partial[/yellow] {_partial_note(report)}")
+        console.print(Text("partial", style="yellow"), _partial_note(report))
     return printed(console)
 
 
@@ -152,6 +158,15 @@ def _partial_note(report: Report) -> str:
     unknown = [row.name for row in report.layers if row.partial]
     listing = ", ".join(unknown[:5]) + (", …" if len(unknown) > 5 else "")
     return f"every total is a lower bound: {len(unknown)} layer(s) of unknown cost counted as 0 ({listing})"
+
+
+def _outputs(report: Report) -> list[tuple[str, tuple[int, ...]]]:
+    return list(zip(report.output_names, report.output_shapes))
+
+
+def warnings(report: Report) -> list[str]:
+    """The notes as one-line warnings, for formats that have no place for them (CSV) or are read by programs."""
+    return [f"layer '{name}': {note}" for name, note in report.notes]
 
 
 RENDERERS: dict[str, Callable[..., str]] = {

@@ -1,4 +1,4 @@
-"""`netcalc verify` output: a rich table or JSON, each a function of the finished Verification alone."""
+"""`netcalc verify` output: a table or JSON, each a function of the finished Verification alone."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from collections.abc import Callable
 from typing import Any
 
 from netcalc.reference.verify import GRADCHECK_TOLERANCE, LayerCheck, Pair, Verification
-from netcalc.render.console import printed, text_console
+from netcalc.render.console import Table, Text, printed, text_console
 from netcalc.render.units import human_bytes, human_count
 from netcalc.shapes import format_shape
 
@@ -122,9 +122,7 @@ def summary_line(result: Verification) -> str:
 
 
 def to_table(result: Verification, *, width: int | None = None, color: bool = False) -> str:
-    """A rich table (imported here only, so JSON output does not pay for rich)."""
-    from rich.table import Table
-    from rich.text import Text
+    """A box-drawn table (render/console.py); figures are never cut."""
 
     title = f"{result.name} — verify, input {format_shape(result.input_shape)}, batch {result.batch}, {result.dtype}"
     table = Table(title=title, title_justify="left", header_style="bold")

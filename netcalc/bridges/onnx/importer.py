@@ -52,7 +52,12 @@ class Tensor:
     """A tensor computed from the network input: a netcalc layer's output (or the input itself)."""
 
     layer: str  # layer id, or INPUT
-    shape: tuple[int, ...]  # ONNX (N, C, H, W) or (N, F), batch 1
+    shape: tuple[int, ...]  # ONNX (N, C, H, W) or (N, F), batch 1; (N, H, W, C) when channels last
+    layout: str = "nchw"  # "nhwc" between the permutes of a channels-last region (ConvNeXt's blocks)
+
+    @property
+    def channels(self) -> int:
+        return self.shape[-1] if self.layout == "nhwc" else self.shape[1]
 
 
 @dataclass(frozen=True)
@@ -186,6 +191,16 @@ def read_model(path: str | Path, *, input_shape: Shape | None = None, batch: int
     for dim, value in zip(dims, bound):
         dim.Clear()
         dim.dim_value = value
+    shapes = _infer(onnx, model, path)
+    for _ in range(8):  # sizes computed from shapes (torch's chunk, a shuffle's reshape) become constants
+        if not _materialize_constants(model, shapes, inputs[0].name, tuple(bound)):
+            break
+        shapes = _infer(onnx, model, path)
+    return OnnxModel(model, path, opset, inputs[0].name, tuple(bound), shapes)
+
+
+def _infer(onnx: Any, model: Any, path: str) -> dict[str, tuple[int, ...]]:
+    """Every value's static shape, by ONNX shape inference."""
     try:
         inferred = onnx.shape_inference.infer_shapes(model, strict_mode=False, data_prop=True)
     except Exception as error:  # onnx.shape_inference.InferenceError and friends
@@ -195,7 +210,58 @@ def read_model(path: str | Path, *, input_shape: Shape | None = None, batch: int
         tensor_type = info.type.tensor_type
         if tensor_type.HasField("shape") and all(d.HasField("dim_value") for d in tensor_type.shape.dim):
             shapes[info.name] = tuple(d.dim_value for d in tensor_type.shape.dim)
-    return OnnxModel(model, path, opset, inputs[0].name, tuple(bound), shapes)
+    return shapes
+
+
+def _materialize_constants(model: Any, shapes: dict[str, tuple[int, ...]], input_name: str, bound: Any) -> bool:
+    """Where shape inference lost track (a size computed through Shape, Gather and Div), fold the plumbing
+    with NumPy and feed its results to the nodes that read them as initializers; True if any was."""
+    from onnx import numpy_helper
+
+    graph = model.graph
+    if all(o in shapes for node in graph.node for o in node.output if o):
+        return False
+    imp = _Importer(OnnxModel(model, "", 0, input_name, bound, shapes), allow_unknown=False)
+    folded: dict[str, Any] = {}
+    evaluated: set[int] = set()
+    for imp.index, imp.node in enumerate(graph.node):
+        node = imp.node
+        try:
+            if node.domain in ("", "ai.onnx") and _fold_constant(imp, node):
+                evaluated.add(imp.index)
+                for name in node.output:
+                    value = imp.values.get(name)
+                    if isinstance(value, Const) and value.value is not None:
+                        folded[name] = value.value
+                continue
+        except UnsupportedOperator:
+            pass
+        for name in node.output:  # what the importer will compute: a tensor of the inferred shape, if known
+            if name in shapes:
+                imp.values[name] = Tensor(name, shapes[name])
+        source = imp.values.get(node.input[0]) if node.input else None
+        if node.output[0] not in shapes and isinstance(source, Tensor):  # shapes inference lost, recomputed
+            if node.op_type == "Reshape" and node.input[1] in folded:
+                dims = [int(d) for d in folded[node.input[1]]]
+                dims = [source.shape[i] if d == 0 else d for i, d in enumerate(dims)]
+                if -1 in dims:
+                    known = math.prod(d for d in dims if d != -1)
+                    dims[dims.index(-1)] = math.prod(source.shape) // max(1, known)
+                imp.values[node.output[0]] = Tensor(node.output[0], tuple(dims))
+            elif node.op_type == "Transpose":
+                perm = _attr(node, "perm")
+                imp.values[node.output[0]] = Tensor(node.output[0], tuple(source.shape[p] for p in perm))
+    changed = False
+    for index, node in enumerate(graph.node):
+        if index in evaluated:
+            continue
+        for i, name in enumerate(node.input):
+            if name in folded and not name.endswith("/folded"):
+                node.input[i] = name + "/folded"
+                if not any(t.name == node.input[i] for t in graph.initializer):
+                    graph.initializer.append(numpy_helper.from_array(np.asarray(folded[name]), node.input[i]))
+                changed = True
+    return changed
 
 
 def _bind_input(path: str, name: str, dims: Any, input_shape: Shape | None, batch: int | None) -> list[int]:
@@ -342,19 +408,30 @@ class _Importer:
         self.alias(node, x)
         return True
 
-    def hint(self, node: Any) -> str:
-        """The netcalc kind named in the node's doc_string by netcalc's exporter (`netcalc: adaptive_avgpool`)."""
+    def hint(self, node: Any) -> dict[str, Any]:
+        """The netcalc kind (and attributes) netcalc's exporter wrote in the node's doc_string, else {}."""
+        import json
+
         from netcalc.bridges.onnx.exporter import HINT
 
-        return node.doc_string[len(HINT) :] if node.doc_string.startswith(HINT) else ""
+        if not node.doc_string.startswith(HINT + "{"):
+            return {}
+        try:
+            data = json.loads(node.doc_string[len(HINT) :])
+        except ValueError:
+            return {}
+        return data if isinstance(data, dict) else {}
 
-    def emit(self, node: Any, kind: str, inputs: list[Tensor], port: int = 0, **attrs: Any) -> Tensor:
-        """A layer of `kind` for `node`, whose output number `port` it becomes."""
+    def emit(
+        self, node: Any, kind: str, inputs: list[Tensor], port: int = 0, shape: Any = None, **attrs: Any
+    ) -> Tensor:
+        """A layer of `kind` for `node`, whose output number `port` it becomes (in its first input's layout;
+        `shape` when shape inference could not know it)."""
         if kind not in REGISTRY:
             raise self.fail(f"it would become a layer of kind '{kind}', which this netcalc does not have")
-        shape = self.out_shape(node, port)
+        shape = tuple(shape) if shape is not None else self.out_shape(node, port)
         layer = self.add_layer(node, kind, [t.layer for t in inputs], attrs)
-        result = Tensor(layer.id, shape)
+        result = Tensor(layer.id, shape, inputs[0].layout if inputs else "nchw")
         self.values[node.output[port]] = result
         return result
 
@@ -415,8 +492,8 @@ class _Importer:
             outputs.append(names[value.layer])
         if not layers:
             raise OnnxImportError(f"{self.model.path}: no node of the graph becomes a layer")
-        # the network's output is its last layer: move each graph output's producer to the end, in order
-        for out in outputs:
+        # one output: the network's output is its last layer, so its producer moves to the end
+        for out in outputs if len(outputs) == 1 else ():
             position = next(i for i, entry in enumerate(layers) if entry["name"] == out)
             if position != len(layers) - 1:
                 entry = layers.pop(position)
@@ -527,6 +604,10 @@ def _fold_constant(imp: _Importer, node: Any) -> bool:
     if node.op_type not in EVALUATORS:
         return False
     values = [imp.values.get(name) if name else None for name in node.input]
+    if node.op_type == "Transpose" and isinstance(values[0], Const) and values[0].value is None:
+        perm = _attr(node, "perm") or list(range(len(values[0].shape)))[::-1]  # a stripped weight, transposed
+        imp.values[node.output[0]] = Const(tuple(values[0].shape[p] for p in perm), None)
+        return True
     if not all(v is None or (isinstance(v, Const) and v.value is not None) for v in values):
         return False
     try:
@@ -534,9 +615,27 @@ def _fold_constant(imp: _Importer, node: Any) -> bool:
     except Exception as error:
         raise imp.fail(f"folding this constant expression failed: {type(error).__name__}: {error}") from None
     for name, result in zip(node.output, results):
+        if isinstance(result, _Shaped):
+            imp.values[name] = Const(result.shape, None)
+            continue
         array = np.asarray(result)
         imp.values[name] = Const(tuple(array.shape), array)
     return True
+
+
+LARGE = 4096  # elements of a constant past which only its shape is kept
+
+
+@dataclass(frozen=True)
+class _Shaped:
+    """The result of a constant expression too large to be worth computing: its shape alone."""
+
+    shape: tuple[int, ...]
+
+
+@_evaluates("Transpose")
+def _ev_transpose(node: Any, xs: list[Any]) -> list[Any]:
+    return [np.transpose(xs[0], _attr(node, "perm"))]
 
 
 @_evaluates("Identity")
@@ -618,6 +717,8 @@ def _ev_slice(node: Any, xs: list[Any]) -> list[Any]:
 
 @_evaluates("ConstantOfShape")
 def _ev_constant_of_shape(node: Any, xs: list[Any]) -> list[Any]:
+    if math.prod(int(d) for d in xs[0]) > LARGE:
+        return [_Shaped(tuple(int(d) for d in xs[0]))]  # a weight (netcalc's zero export): its shape is enough
     from onnx import numpy_helper
 
     tensor = _attr(node, "value")
@@ -671,6 +772,8 @@ def _check_padding(imp: _Importer, kind: str, value: Any) -> Any:
 
 
 def _spatial(imp: _Importer, x: Tensor) -> None:
+    if x.layout != "nchw":
+        raise imp.fail("netcalc models it on N×C×H×W tensors; its input is channels last (N×H×W×C)")
     if len(x.shape) != 4:
         raise imp.fail(f"netcalc models it on N×C×H×W tensors; its input is {list(x.shape)}")
 
@@ -726,7 +829,18 @@ def gemm(imp: _Importer, node: Any) -> None:
 
 @converter("MatMul", 1, 9, 13)
 def matmul(imp: _Importer, node: Any) -> None:
+    a, b = imp.value(node, 0), imp.value(node, 1)
+    if isinstance(a, Const) and isinstance(b, Tensor) and len(b.shape) == 4:  # maybe an uneven adaptive pool
+        imp.alias(node, Pending("adaptive", b, imp.out_shape(node)))
+        return
+    if isinstance(a, Pending) and a.pattern == "adaptive" and imp.hint(node).get("kind") == "adaptive_avgpool":
+        out = imp.out_shape(node)
+        imp.emit(node, "adaptive_avgpool", [a.source], output=[out[2], out[3]])
+        return
     x, w = imp.tensor(node, 0), imp.value(node, 1)
+    if isinstance(w, Const) and len(w.shape) == 2 and x.layout == "nhwc":  # a Linear on channels last: 1×1 conv
+        imp.emit(node, "conv", [x], out=w.shape[1], kernel=1, bias=False)
+        return
     if not isinstance(w, Const) or len(w.shape) != 2 or len(x.shape) != 2:
         raise imp.fail("only a flat input times a constant 2-D weight is supported (an fc layer)")
     imp.emit(node, "fc", [x], out=w.shape[1], bias=False)
@@ -754,7 +868,7 @@ def maxpool(imp: _Importer, node: Any) -> None:
 
 @converter("AveragePool", 7, 10, 11, 19, 22)
 def avgpool(imp: _Importer, node: Any) -> None:
-    if imp.hint(node) == "adaptive_avgpool":  # netcalc's export of an adaptive pool with even bins
+    if imp.hint(node).get("kind") == "adaptive_avgpool":  # netcalc's export of an adaptive pool with even bins
         x = imp.tensor(node)
         out = imp.out_shape(node)
         imp.emit(node, "adaptive_avgpool", [x], output=[out[2], out[3]])
@@ -766,7 +880,7 @@ def avgpool(imp: _Importer, node: Any) -> None:
 def global_avgpool(imp: _Importer, node: Any) -> None:
     x = imp.tensor(node)
     _spatial(imp, x)
-    if imp.hint(node) == "adaptive_avgpool":
+    if imp.hint(node).get("kind") == "adaptive_avgpool":
         imp.emit(node, "adaptive_avgpool", [x], output=1)
     else:
         imp.emit(node, "global_avgpool", [x])
@@ -807,33 +921,30 @@ def batchnorm(imp: _Importer, node: Any) -> None:
 def instancenorm(imp: _Importer, node: Any) -> None:
     x = imp.tensor(node)
     _spatial(imp, x)
-    imp.emit(node, "instancenorm", [x], eps=_float(_attr(node, "epsilon", 1e-5)), affine=True)
+    affine = imp.hint(node).get("affine", True)
+    imp.emit(node, "instancenorm", [x], eps=_float(_attr(node, "epsilon", 1e-5)), affine=affine)
 
 
 @converter("GroupNormalization", 18, 21)
 def groupnorm(imp: _Importer, node: Any) -> None:
     x = imp.tensor(node)
     _spatial(imp, x)
-    groups = _attr(node, "num_groups")
-    imp.emit(node, "groupnorm", [x], groups=groups, eps=_float(_attr(node, "epsilon", 1e-5)), affine=True)
+    groups, affine = _attr(node, "num_groups"), imp.hint(node).get("affine", True)
+    imp.emit(node, "groupnorm", [x], groups=groups, eps=_float(_attr(node, "epsilon", 1e-5)), affine=affine)
 
 
 @converter("LayerNormalization", 17)
 def layernorm(imp: _Importer, node: Any) -> None:
-    value = imp.value(node, 0)
     axis = _attr(node, "axis", -1)
     eps = _float(_attr(node, "epsilon", 1e-5))
-    if isinstance(value, Pending) and value.pattern == "nhwc" and axis in (-1, 3):
-        # ConvNeXt's LayerNorm2d: permute to N×H×W×C, normalise the channels, permute back
-        if "layernorm" not in REGISTRY:
-            raise imp.fail("it would become a layer of kind 'layernorm', which this netcalc does not have")
-        layer = imp.add_layer(node, "layernorm", [value.source.layer], {"eps": eps, "affine": True})
-        imp.alias(node, Pending("nhwc", Tensor(layer.id, value.source.shape), value.shape, {"normed": True}))
-        return
+    affine = imp.hint(node).get("affine", True)
     x = imp.tensor(node)
+    if x.layout == "nhwc" and axis in (-1, 3):  # ConvNeXt's LayerNorm2d: the channels at each pixel
+        imp.emit(node, "layernorm", [x], eps=eps, affine=affine)
+        return
     if len(x.shape) != 2 or axis not in (-1, 1):
         raise imp.fail("only LayerNorm over the features of a flat vector, or over channels, is supported")
-    imp.emit(node, "layernorm", [x], eps=eps, affine=True)
+    imp.emit(node, "layernorm", [x], eps=eps, affine=affine)
 
 
 @converter("LRN", 1, 13)
@@ -940,6 +1051,10 @@ def identity(imp: _Importer, node: Any) -> None:
     value = imp.value(node, 0)
     if value is None:
         raise imp.fail("it has no input")
+    hint = imp.hint(node)
+    if hint.get("kind") in ("identity", "stochastic_depth") and isinstance(value, Tensor):
+        imp.emit(node, hint.pop("kind"), [value], **hint)  # netcalc's export of a layer that is identity here
+        return
     imp.alias(node, value)
 
 
@@ -981,12 +1096,10 @@ def transpose(imp: _Importer, node: Any) -> None:
     if isinstance(value, Pending) and value.pattern == "shuffle" and perm == [0, 2, 1, 3, 4]:
         imp.alias(node, replace(value, info={**value.info, "transposed": True}))
         return
-    if isinstance(value, Pending) and value.pattern == "nhwc" and value.info.get("normed") and perm == [0, 3, 1, 2]:
-        imp.alias(node, value.source)
-        return
     x = imp.tensor(node)
-    if perm == [0, 2, 3, 1] and len(x.shape) == 4:
-        imp.alias(node, Pending("nhwc", x, imp.out_shape(node)))
+    if len(x.shape) == 4 and (x.layout, perm) in (("nchw", [0, 2, 3, 1]), ("nhwc", [0, 3, 1, 2])):
+        layout = "nhwc" if x.layout == "nchw" else "nchw"  # a permute in or out of channels last: no layer
+        imp.alias(node, Tensor(x.layer, imp.out_shape(node), layout))
         return
     raise imp.fail(f"a transpose {perm} is not part of a pattern netcalc models (channel shuffle, LayerNorm2d)")
 
@@ -1026,12 +1139,17 @@ def slice_(imp: _Importer, node: Any) -> None:
     if not cuts:
         imp.alias(node, x)
         return
+    if len(x.shape) == 4 and all(c[2] in (2, 3) and c[0] == 0 and c[1] >= x.shape[c[2]] for c in cuts):
+        steps_hw = {c[2]: c[3] for c in cuts}
+        imp.emit(node, "subsample", [x], stride=[steps_hw.get(2, 1), steps_hw.get(3, 1)])  # x[:, :, ::s, ::s]
+        return
     if len(cuts) != 1 or cuts[0][2] != 1 or cuts[0][3] != 1:
-        raise imp.fail("only a slice of the channels (axis 1, step 1) is supported")
+        raise imp.fail("only a slice of the channels (axis 1, step 1), or every S-th row and column, is supported")
     start, end, _, _ = cuts[0]
     c = x.shape[1]
     start, end = max(0, start + c if start < 0 else start), min(c, end + c if end < 0 else end)
-    imp.emit(node, "channel_slice", [x], start=start, end=end)
+    shape = (x.shape[0], end - start, *x.shape[2:])  # computed sizes (torch's chunk) can defeat shape inference
+    imp.emit(node, "channel_slice", [x], shape=shape, start=start, end=end)
 
 
 @converter("Pad", 2, 11, 13, 18, 19, 21)
@@ -1045,8 +1163,13 @@ def pad(imp: _Importer, node: Any) -> None:
         for i, axis in enumerate(axes):
             full[axis % 4], full[axis % 4 + 4] = pads[i], pads[i + len(axes)]
         pads = full
-    if pads[0] or pads[1] or pads[4] or pads[5]:
-        raise imp.fail("only padding of H and W is supported")
+    if pads[0] or pads[4]:
+        raise imp.fail("padding of the batch is not supported")
+    if pads[1] or pads[5]:
+        if any(pads[i] for i in (2, 3, 6, 7)) or _attr(node, "mode", "constant") != "constant":
+            raise imp.fail("only zero padding of the channels alone is supported (a channel_pad)")
+        imp.emit(node, "channel_pad", [x], before=pads[1], after=pads[5])
+        return
     mode = {"constant": "zeros", "reflect": "reflect", "edge": "replicate"}.get(_attr(node, "mode", "constant"))
     if mode is None:
         raise imp.fail(f"pad mode {_attr(node, 'mode')!r} is not supported")
@@ -1062,6 +1185,10 @@ def pad(imp: _Importer, node: Any) -> None:
 def _resize(imp: _Importer, node: Any, scales: list[float] | None, sizes: list[int] | None) -> None:
     x = imp.tensor(node)
     _spatial(imp, x)
+    if imp.hint(node).get("kind") == "adaptive_avgpool":  # netcalc's export of an adaptive pool that upsamples
+        out = imp.out_shape(node)
+        imp.emit(node, "adaptive_avgpool", [x], output=[out[2], out[3]])
+        return
     mode = _attr(node, "mode", "nearest")
     if mode not in ("nearest", "linear", "bilinear"):
         raise imp.fail(f"resize mode {mode!r} is not supported (nearest, linear)")
@@ -1110,7 +1237,7 @@ def add(imp: _Importer, node: Any) -> None:
         # a bias added after a MatMul (or a bias-free conv): the bias of that layer
         for kind in ("fc", "conv"):
             layer = imp.producer(x, kind)
-            if layer is not None and not layer.attrs.get("bias") and math.prod(c.shape) == x.shape[1]:
+            if layer is not None and not layer.attrs.get("bias") and math.prod(c.shape) == x.channels:
                 layer.attrs["bias"] = True
                 imp.alias(node, x)
                 return
@@ -1242,6 +1369,14 @@ def spec_to_yaml(spec: dict[str, Any], source: str) -> str:
         module = top
         lines.append(f"  - {dump(entry)}")
     return "\n".join(lines) + "\n"
+
+
+@converter("DepthToSpace", 11, 13)
+def depth_to_space(imp: _Importer, node: Any) -> None:
+    x = imp.tensor(node)
+    if _attr(node, "mode", "DCR") != "CRD":
+        raise imp.fail("only DepthToSpace in CRD order (PyTorch's pixel_shuffle) is supported")
+    imp.emit(node, "pixel_shuffle", [x], factor=_attr(node, "blocksize"))
 
 
 @converter("Sum", 8, 13)

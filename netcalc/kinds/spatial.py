@@ -1,0 +1,391 @@
+"""Layers that move pixels without learning anything: pad, crop, subsample, upsample, pixel (un)shuffle.
+No parameters, no MACs. Shapes H×W×C; the NumPy reference works in (N, C, H, W).
+
+pad:             (H + top + bottom) × (W + left + right) × C; zeros (or `value`), reflect or replicate. FLOPs 0.
+crop:            h × w × C, the window at `offset` (default centred: ⌊(H − h)/2⌋, ⌊(W − w)/2⌋), h × w from `size`
+                 or from a second input's H×W (which lends only its shape: its gradient is zero). FLOPs 0.
+subsample:       ⌈H/S⌉ × ⌈W/S⌉ × C, every S-th row and column from 0 (x[:, :, ::S, ::S]). FLOPs 0.
+upsample:        oh × ow × C from `scale` (H·S), `size` or a second input's H×W; PyTorch's F.interpolate.
+                 FLOPs: nearest 0 (a gather); bilinear 7 per output element (the 4 neighbours times their weights,
+                 summed: 4 multiplies + 3 adds; the weights depend only on positions and are not counted).
+pixel_shuffle:   H×W×(C·r²) → rH × rW × C: input channel c·r² + i·r + j goes to pixel (h·r + i, w·r + j) of
+                 channel c (PyTorch's PixelShuffle, depth-to-space). FLOPs 0.
+pixel_unshuffle: rH × rW × C → H×W×(C·r²), the inverse (PyTorch's PixelUnshuffle, space-to-depth). FLOPs 0.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from netcalc.errors import AttrError, ShapeError
+from netcalc.kinds.base import (
+    Attr,
+    Attrs,
+    LayerKind,
+    choice,
+    flag,
+    optional,
+    pair,
+    real,
+    sides,
+    spatial_input,
+    whole,
+)
+from netcalc.lazy_numpy import np
+from netcalc.shapes import Shape, format_shape, is_spatial, numel
+
+AXES = ("height", "width")
+
+
+def _ref_hw(kind: str, ins: tuple[Shape, ...]) -> tuple[int, int] | None:
+    """The H×W of the second input (whose shape a crop or upsample takes), None with one input."""
+    if len(ins) < 2:
+        return None
+    if not is_spatial(ins[1]):
+        raise ShapeError(f"{kind} takes H×W from its second input, which is the flat vector {format_shape(ins[1])}")
+    return (ins[1][0], ins[1][1])
+
+
+# --- pad
+
+
+def _resolve_pad(attrs: dict[str, Any]) -> dict[str, Any]:
+    if attrs["mode"] != "zeros" and attrs["value"] != 0.0:
+        raise AttrError(f"value {attrs['value']} applies to mode zeros only, not {attrs['mode']}")
+    return attrs
+
+
+def pad_output_shape(attrs: Attrs, ins: tuple[Shape, ...]) -> Shape:
+    h, w, c = spatial_input(ins, "pad")
+    top, bottom, left, right = attrs["padding"]
+    if attrs["mode"] == "reflect":  # a reflection repeats no edge pixel, so it needs more pixels than it pads
+        for axis, size, pads in zip(AXES, (h, w), ((top, bottom), (left, right))):
+            if max(pads) >= size:
+                raise ShapeError(f"reflect padding {max(pads)} must be smaller than the {axis} {size}, as in PyTorch")
+    return (h + top + bottom, w + left + right, c)
+
+
+def pad_forward(xs: tuple[Any, ...], params: Any, attrs: Attrs, train: bool) -> tuple[Any, Any]:
+    """x (N, C, H, W) → y (N, C, H + top + bottom, W + left + right)."""
+    x, mode = xs[0], attrs["mode"]
+    top, bottom, left, right = attrs["padding"]
+    widths = ((0, 0), (0, 0), (top, bottom), (left, right))
+    if mode == "zeros":
+        y = np.pad(x, widths, constant_values=attrs["value"])
+    else:
+        y = np.pad(x, widths, mode="reflect" if mode == "reflect" else "edge")
+    return y, (mode, attrs["padding"], x.shape[2:])
+
+
+def _unpad_axis(g: Any, axis: int, before: int, size: int, mode: str) -> Any:
+    """Fold the gradient of one padded axis (length before + size + after) back onto the `size` input rows.
+
+    reflect: padded row before − k (k = 1 … before) is input row k, padded row before + size − 1 + k is input row
+    size − 1 − k; replicate: every padded row before the input is row 0, every one after it row size − 1.
+    """
+    inner = [slice(None)] * g.ndim
+    inner[axis] = slice(before, before + size)
+    dx = g[tuple(inner)].copy()
+    head = np.moveaxis(g, axis, 0)[:before]  # padded rows before the input, in order
+    tail = np.moveaxis(g, axis, 0)[before + size :]
+    d = np.moveaxis(dx, axis, 0)  # a view: writes land in dx
+    if mode == "reflect":
+        if len(head):
+            d[1 : len(head) + 1] += head[::-1]
+        if len(tail):
+            d[size - 1 - len(tail) : size - 1] += tail[::-1]
+    elif mode == "replicate":
+        if len(head):
+            d[0] += head.sum(axis=0)
+        if len(tail):
+            d[size - 1] += tail.sum(axis=0)
+    return dx
+
+
+def pad_backward(dy: Any, cache: Any) -> tuple[tuple[Any, ...], dict[str, Any]]:
+    """dx (N, C, H, W): the interior of dy, plus (reflect, replicate) the padding's gradient folded back."""
+    mode, (top, _, left, _), (h, w) = cache
+    return (_unpad_axis(_unpad_axis(dy, 2, top, h, mode), 3, left, w, mode),), {}
+
+
+# --- crop
+
+
+def crop_box(attrs: Attrs, ins: tuple[Shape, ...]) -> tuple[int, int, int, int]:
+    """(top, left, h, w) of the window a crop keeps; a ShapeError when it does not fit."""
+    h, w, _ = spatial_input(ins, "crop")
+    ref = _ref_hw("crop", ins)
+    if (ref is None) == (attrs["size"] is None):
+        raise ShapeError(
+            "crop takes its size from `size` or from a second input in `from`, not both"
+            if ref is not None
+            else "crop needs `size: [h, w]` or a second input in `from` whose H×W it takes"
+        )
+    th, tw = ref if ref is not None else attrs["size"]
+    if th > h or tw > w:
+        raise ShapeError(f"crop {th}×{tw} is larger than its input {format_shape(ins[0])}")
+    top, left = attrs["offset"] if attrs["offset"] is not None else ((h - th) // 2, (w - tw) // 2)
+    if top + th > h or left + tw > w:
+        raise ShapeError(
+            f"crop {th}×{tw} at offset [{top}, {left}] reaches row {top + th} and column {left + tw} "
+            f"of the {h}×{w} input"
+        )
+    return top, left, th, tw
+
+
+def crop_output_shape(attrs: Attrs, ins: tuple[Shape, ...]) -> Shape:
+    _, _, th, tw = crop_box(attrs, ins)
+    return (th, tw, ins[0][2])
+
+
+def _analysis_shapes(xs: tuple[Any, ...]) -> tuple[Shape, ...]:
+    return tuple((x.shape[2], x.shape[3], x.shape[1]) for x in xs)
+
+
+def crop_forward(xs: tuple[Any, ...], params: Any, attrs: Attrs, train: bool) -> tuple[Any, Any]:
+    """x (N, C, H, W) [, ref (N, C', h, w)] → y (N, C, h, w), a view of x."""
+    top, left, th, tw = crop_box(attrs, _analysis_shapes(xs))
+    shapes = tuple(x.shape for x in xs)
+    return xs[0][:, :, top : top + th, left : left + tw], (shapes, top, left)
+
+
+def _zero_refs(shapes: tuple[Any, ...], dtype: Any) -> tuple[Any, ...]:
+    """The reference input lends only its shape: its gradient is zero."""
+    return tuple(np.zeros(shape, dtype=dtype) for shape in shapes[1:])
+
+
+def crop_backward(dy: Any, cache: Any) -> tuple[tuple[Any, ...], dict[str, Any]]:
+    shapes, top, left = cache
+    dx = np.zeros(shapes[0], dtype=dy.dtype)
+    dx[:, :, top : top + dy.shape[2], left : left + dy.shape[3]] = dy
+    return (dx, *_zero_refs(shapes, dy.dtype)), {}
+
+
+# --- subsample
+
+
+def subsample_output_shape(attrs: Attrs, ins: tuple[Shape, ...]) -> Shape:
+    h, w, c = spatial_input(ins, "subsample")
+    sh, sw = attrs["stride"]
+    return (-(-h // sh), -(-w // sw), c)
+
+
+def subsample_forward(xs: tuple[Any, ...], params: Any, attrs: Attrs, train: bool) -> tuple[Any, Any]:
+    """x (N, C, H, W) → y (N, C, ⌈H/Sh⌉, ⌈W/Sw⌉) = x[:, :, ::Sh, ::Sw], a view."""
+    sh, sw = attrs["stride"]
+    return xs[0][:, :, ::sh, ::sw], (xs[0].shape, sh, sw)
+
+
+def subsample_backward(dy: Any, cache: Any) -> tuple[tuple[Any, ...], dict[str, Any]]:
+    shape, sh, sw = cache
+    dx = np.zeros(shape, dtype=dy.dtype)
+    dx[:, :, ::sh, ::sw] = dy
+    return (dx,), {}
+
+
+# --- upsample
+
+
+def _resolve_upsample(attrs: dict[str, Any]) -> dict[str, Any]:
+    if attrs["scale"] is not None and attrs["size"] is not None:
+        raise AttrError("give `scale` or `size`, not both")
+    if attrs["align_corners"] and attrs["mode"] != "bilinear":
+        raise AttrError("align_corners applies to mode bilinear only")
+    return attrs
+
+
+def upsample_size(attrs: Attrs, ins: tuple[Shape, ...]) -> tuple[int, int]:
+    """The output H×W: input × scale, `size`, or the second input's H×W (exactly one of the three)."""
+    h, w, _ = spatial_input(ins, "upsample")
+    ref = _ref_hw("upsample", ins)
+    given = [name for name in ("scale", "size") if attrs[name] is not None]
+    if ref is not None and given:
+        raise ShapeError(f"upsample takes its size from its second input; drop `{given[0]}`")
+    if ref is None and not given:
+        raise ShapeError("upsample needs `scale`, `size` or a second input in `from` whose H×W it takes")
+    if ref is not None:
+        return ref
+    if attrs["scale"] is not None:
+        return (h * attrs["scale"][0], w * attrs["scale"][1])
+    return attrs["size"]
+
+
+def upsample_output_shape(attrs: Attrs, ins: tuple[Shape, ...]) -> Shape:
+    return (*upsample_size(attrs, ins), ins[0][2])
+
+
+def upsample_flops(attrs: Attrs, ins: tuple[Shape, ...], out: Shape) -> int:
+    return 7 * numel(out) if attrs["mode"] == "bilinear" else 0
+
+
+def interpolation_matrix(size: int, out: int, mode: str, align_corners: bool) -> Any:
+    """A (out, size) matrix M with y = M @ x along one axis, PyTorch's F.interpolate rules (float64):
+
+    - nearest: output i reads input ⌊i·size/out⌋ (exact integers);
+    - bilinear: source s = i·(size − 1)/(out − 1) with align_corners (0 when out = 1), else
+      max((i + ½)·size/out − ½, 0); it reads rows i0 = ⌊s⌋ and min(i0 + 1, size − 1) with weights 1 − λ and λ,
+      λ = s − i0.
+    """
+    rows = np.arange(out)
+    matrix = np.zeros((out, size))
+    if mode == "nearest":
+        matrix[rows, np.minimum(rows * size // out, size - 1)] = 1.0
+        return matrix
+    if align_corners:
+        source = rows * ((size - 1) / (out - 1)) if out > 1 else np.zeros(out)
+    else:
+        source = np.maximum((rows + 0.5) * (size / out) - 0.5, 0.0)
+    low = np.minimum(source.astype(np.int64), size - 1)
+    weight = source - low
+    matrix[rows, low] = 1.0 - weight
+    matrix[rows, np.minimum(low + 1, size - 1)] += weight  # one entry per row: no repeated index in one `+=`
+    return matrix
+
+
+def upsample_forward(xs: tuple[Any, ...], params: Any, attrs: Attrs, train: bool) -> tuple[Any, Any]:
+    """x (N, C, H, W) [, ref] → y (N, C, oh, ow) = Mh @ x @ Mwᵀ, with `interpolation_matrix` per axis.
+
+    The products are geometry (the matrices hold at most two non-zero weights a row), not the layer's MACs, so
+    they use np.matmul directly, not the MAC-counting `gemm`.
+    """
+    x = xs[0]
+    (h, w), (oh, ow) = x.shape[2:], upsample_size(attrs, _analysis_shapes(xs))
+    mh = interpolation_matrix(h, oh, attrs["mode"], attrs["align_corners"]).astype(x.dtype)
+    mw = interpolation_matrix(w, ow, attrs["mode"], attrs["align_corners"]).astype(x.dtype)
+    return np.matmul(np.matmul(mh, x), mw.T), (tuple(a.shape for a in xs), mh, mw)
+
+
+def upsample_backward(dy: Any, cache: Any) -> tuple[tuple[Any, ...], dict[str, Any]]:
+    """dx = Mhᵀ @ dy @ Mw: every output's gradient back to the inputs it was weighted from."""
+    shapes, mh, mw = cache
+    return (np.matmul(np.matmul(mh.T, dy), mw), *_zero_refs(shapes, dy.dtype)), {}
+
+
+# --- pixel shuffle
+
+
+def pixel_shuffle_output_shape(attrs: Attrs, ins: tuple[Shape, ...]) -> Shape:
+    h, w, c = spatial_input(ins, "pixel_shuffle")
+    r = attrs["factor"]
+    if c % (r * r):
+        raise ShapeError(f"pixel_shuffle factor {r} needs channels divisible by {r}² = {r * r}, got {c}")
+    return (h * r, w * r, c // (r * r))
+
+
+def pixel_unshuffle_output_shape(attrs: Attrs, ins: tuple[Shape, ...]) -> Shape:
+    h, w, c = spatial_input(ins, "pixel_unshuffle")
+    r = attrs["factor"]
+    if h % r or w % r:
+        raise ShapeError(f"pixel_unshuffle factor {r} must divide the height and width of {format_shape(ins[0])}")
+    return (h // r, w // r, c * r * r)
+
+
+def depth_to_space(x: Any, r: int) -> Any:
+    """(N, C·r², H, W) → (N, C, rH, rW): channel c·r² + i·r + j becomes pixel (h·r + i, w·r + j) of channel c."""
+    n, c, h, w = x.shape
+    return x.reshape(n, c // (r * r), r, r, h, w).transpose(0, 1, 4, 2, 5, 3).reshape(n, c // (r * r), h * r, w * r)
+
+
+def space_to_depth(x: Any, r: int) -> Any:
+    """(N, C, rH, rW) → (N, C·r², H, W), the inverse of `depth_to_space`."""
+    n, c, h, w = x.shape
+    return x.reshape(n, c, h // r, r, w // r, r).transpose(0, 1, 3, 5, 2, 4).reshape(n, c * r * r, h // r, w // r)
+
+
+def pixel_shuffle_forward(xs: tuple[Any, ...], params: Any, attrs: Attrs, train: bool) -> tuple[Any, Any]:
+    return depth_to_space(xs[0], attrs["factor"]), attrs["factor"]
+
+
+def pixel_shuffle_backward(dy: Any, cache: Any) -> tuple[tuple[Any, ...], dict[str, Any]]:
+    return (space_to_depth(dy, cache),), {}
+
+
+def pixel_unshuffle_forward(xs: tuple[Any, ...], params: Any, attrs: Attrs, train: bool) -> tuple[Any, Any]:
+    return space_to_depth(xs[0], attrs["factor"]), attrs["factor"]
+
+
+def pixel_unshuffle_backward(dy: Any, cache: Any) -> tuple[tuple[Any, ...], dict[str, Any]]:
+    return (depth_to_space(dy, cache),), {}
+
+
+KINDS = (
+    LayerKind(
+        name="pad",
+        summary="pad H×W with zeros (or a value), a reflection or the edge pixels (PyTorch's F.pad)",
+        attrs=(
+            Attr("padding", sides, doc="P, [Ph, Pw] or [top, bottom, left, right]"),
+            Attr("mode", choice("zeros", "reflect", "replicate"), "zeros", "zeros, reflect or replicate"),
+            Attr("value", real(-math.inf), 0.0, "the constant of mode zeros"),
+        ),
+        output_shape=pad_output_shape,
+        resolve=_resolve_pad,
+        flops_rule="none (a copy)",
+        forward=pad_forward,
+        backward=pad_backward,
+    ),
+    LayerKind(
+        name="crop",
+        summary="an h×w window, centred or at an offset; h×w given or taken from a second input (U-Net)",
+        attrs=(
+            Attr(
+                "size", optional(pair(1)), None, "[h, w]; or omit it and name a second input in `from` to take its H×W"
+            ),
+            Attr(
+                "offset",
+                optional(pair(0)),
+                None,
+                "[top, left] of the window; default centred, ⌊(H − h)/2⌋, ⌊(W − w)/2⌋",
+            ),
+        ),
+        inputs=(1, 2),
+        output_shape=crop_output_shape,
+        flops_rule="none (a copy)",
+        forward=crop_forward,
+        backward=crop_backward,
+    ),
+    LayerKind(
+        name="subsample",
+        summary="every S-th row and column from the first (x[:, :, ::S, ::S])",
+        attrs=(Attr("stride", pair(1), doc="S or [Sh, Sw]"),),
+        output_shape=subsample_output_shape,
+        flops_rule="none (a copy)",
+        forward=subsample_forward,
+        backward=subsample_backward,
+    ),
+    LayerKind(
+        name="upsample",
+        summary="resize H×W by nearest or bilinear interpolation (PyTorch's F.interpolate)",
+        attrs=(
+            Attr("mode", choice("nearest", "bilinear"), "nearest", "nearest or bilinear"),
+            Attr("scale", optional(pair(1)), None, "whole-number factor S or [Sh, Sw]"),
+            Attr("size", optional(pair(1)), None, "output [h, w]"),
+            Attr("align_corners", flag, False, "bilinear only: corner pixels of input and output aligned"),
+        ),
+        inputs=(1, 2),
+        output_shape=upsample_output_shape,
+        flops=upsample_flops,
+        resolve=_resolve_upsample,
+        flops_rule="nearest: none (a gather); bilinear: 7 per output element (4 weighted neighbours summed)",
+        forward=upsample_forward,
+        backward=upsample_backward,
+    ),
+    LayerKind(
+        name="pixel_shuffle",
+        summary="depth to space: H×W×C·r² → rH×rW×C (PyTorch's PixelShuffle)",
+        attrs=(Attr("factor", whole(1), doc="r"),),
+        output_shape=pixel_shuffle_output_shape,
+        flops_rule="none (a copy)",
+        forward=pixel_shuffle_forward,
+        backward=pixel_shuffle_backward,
+    ),
+    LayerKind(
+        name="pixel_unshuffle",
+        summary="space to depth: rH×rW×C → H×W×C·r² (PyTorch's PixelUnshuffle; YOLOv2's reorg)",
+        attrs=(Attr("factor", whole(1), doc="r"),),
+        output_shape=pixel_unshuffle_output_shape,
+        flops_rule="none (a copy)",
+        forward=pixel_unshuffle_forward,
+        backward=pixel_unshuffle_backward,
+    ),
+)
