@@ -10,9 +10,8 @@ from typing import TYPE_CHECKING
 
 import click
 
-from netcalc.commands.options import analysis_options, format_option, terminal_renderers
+from netcalc.commands.options import analysis_options, format_option, load_spec, terminal_renderers
 from netcalc.commands.summary import load_device_or_calibrate
-from netcalc.language.spec import load_network
 from netcalc.shapes import Shape
 
 if TYPE_CHECKING:
@@ -50,6 +49,12 @@ if TYPE_CHECKING:
     help="also show each layer's roofline estimate on a device beside its measured forward time "
     "(`calibrated`: this machine, measured now)",
 )
+@click.option(
+    "--against",
+    type=click.Choice(["onnxruntime"]),
+    help="instead: export SPEC with the reference pass's seeded weights, run it in ONNX Runtime on the same input "
+    "and compare every layer's output values with the reference pass (docs/verify.md)",
+)
 @format_option(("table", "json"), "table")
 @click.pass_context
 def verify(
@@ -63,12 +68,16 @@ def verify(
     gradcheck: int,
     max_memory: str,
     device: str | None,
+    against: str | None,
     fmt: str,
 ) -> None:
     """Run SPEC forward and backward in NumPy and check, layer by layer, that the analysed output shape,
     parameters, MACs and activation memory agree with what the reference pass really did.
 
     Training mode (batch statistics, seeded dropout masks) with the backward pass, inference mode without.
+    With --against onnxruntime, the values instead: every layer's output in ONNX Runtime against the reference
+    pass's, in inference mode (docs/verify.md states the tolerances).
+
     Exit 0 when every figure agrees, 1 when any disagrees, 2 for bad input or a pass too big for --max-memory.
     """
     from netcalc.analysis.analyze import analyze_network
@@ -79,7 +88,18 @@ def verify(
 
     if gradcheck and no_backward:
         raise click.UsageError("--gradcheck needs the backward pass; drop --no-backward")
-    network = load_network(spec, input_shape=input_shape)
+    network = load_spec(spec, input_shape=input_shape)
+    if against is not None:
+        if gradcheck or dtype != "float32":
+            raise click.UsageError("--against onnxruntime compares float32 forward values; drop --gradcheck/--dtype")
+        from netcalc.bridges.onnx.runtime import verify_against_onnxruntime
+        from netcalc.render.runtime import RENDERERS as VALUE_RENDERERS
+
+        values = verify_against_onnxruntime(network, batch=batch, seed=seed)
+        click.echo(terminal_renderers(VALUE_RENDERERS)[fmt](values), nl=False)
+        if not values.ok:
+            ctx.exit(1)
+        return
     report = analyze_network(network, batch=batch, dtype=dtype)
     profile = None if device is None else load_device_or_calibrate(device)
     backward = not no_backward
