@@ -479,9 +479,10 @@ def test_an_unread_layer_is_a_warning_in_every_format(write_spec):
     assert data["outputs"] == [{"name": "fc", "shape": [10]}, {"name": "aux_fc", "shape": [10]}]
     forgotten = next(layer for layer in data["layers"] if layer["name"] == "forgotten")
     assert forgotten["counted"] is False and "reaches no output" in forgotten["notes"][0]
-    assert "netcalc: warning: layer 'forgotten': reaches no output" in as_json.stderr
+    assert as_json.stderr == ""
     as_csv = runner.invoke(cli, ["summary", path, "--format", "csv"])
-    assert as_csv.stdout.splitlines()[-1].startswith("TOTAL,,,10 10,") and "layer 'forgotten'" in as_csv.stderr
+    assert as_csv.stdout.splitlines()[-1].startswith("TOTAL,,,10 10,")
+    assert as_csv.stderr.startswith("netcalc: warning: layer 'forgotten': reaches no output")
     strict = runner.invoke(cli, ["summary", path, "--strict"])
     assert strict.exit_code == 2
     assert strict.stderr.strip().startswith(f"netcalc: error: {path}:9: layer 'forgotten': reaches no output")
