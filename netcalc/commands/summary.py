@@ -13,6 +13,7 @@ from netcalc.commands.options import (
     input_shape_callback,
     terminal_renderers,
 )
+from netcalc.errors import one_line
 from netcalc.language.spec import load_network
 from netcalc.shapes import Shape
 
@@ -45,7 +46,7 @@ def summary(
     click.echo(terminal_renderers(RENDERERS)[fmt](report, depth), nl=False)
     if fmt == "csv":  # the table, Markdown and JSON carry the notes themselves; CSV has no place for them
         for warning in warnings(report):
-            click.echo(f"netcalc: warning: {warning}", err=True)
+            click.echo(one_line(f"netcalc: warning: {warning}"), err=True)
 
 
 def roofline_output(report: Report, device: str, fmt: str) -> str:
