@@ -616,6 +616,8 @@ class _Expander:
         full = names.instances[0]
         try:
             if "sizes" in item:
+                if needs_shape(item["sizes"], scope.params):
+                    raise ExprError("sizes: the sizes cannot depend on the input shape; `parts: n` splits evenly")
                 sizes = plain_numbers(substitute(plain_numbers(item["sizes"]), scope.params))
                 if not isinstance(sizes, list) or not sizes or not all(_is_whole(s, 1) for s in sizes):
                     raise ExprError(f"sizes: expected a list of whole numbers ≥ 1, got {_describe(sizes)}")
