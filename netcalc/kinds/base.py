@@ -239,7 +239,12 @@ FUSABLE = (
     "none", "relu", "relu6", "leaky_relu", "sigmoid", "tanh", "hardsigmoid", "hardswish", "silu", "gelu", "elu",
     "prelu",
 )
-activation_attr = Attr("activation", choice(*FUSABLE), "none", "fused activation: " + ", ".join(FUSABLE))
+activation_attr = Attr(
+    "activation",
+    choice(*FUSABLE),
+    "none",
+    "fused activation with its defaults (a prelu learns one slope per output): " + ", ".join(FUSABLE),
+)
 
 
 def fused_weights(attrs: Attrs, out_channels: int) -> dict[str, Shape]:
