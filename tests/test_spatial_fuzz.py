@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 
 import netcalc
 from netcalc.errors import NetcalcError
+from netcalc.kinds import channels, spatial
 from netcalc.reference.engine import run
 from netcalc.reference.verify import compare
 
@@ -25,21 +26,7 @@ SIDES = st.one_of(SMALL, st.lists(SMALL, min_size=2, max_size=2), st.lists(SMALL
 
 @st.composite
 def spatial_layer(draw: st.DrawFn) -> dict:
-    kind = draw(
-        st.sampled_from(
-            [
-                "channel_slice",
-                "channel_shuffle",
-                "channel_pad",
-                "subsample",
-                "pad",
-                "crop",
-                "upsample",
-                "pixel_shuffle",
-                "pixel_unshuffle",
-            ]
-        )
-    )
+    kind = draw(st.sampled_from([kind.name for kind in channels.KINDS + spatial.KINDS]))
     layer: dict = {"kind": kind}
     if kind == "channel_slice":
         layer.update(start=draw(SMALL), end=draw(POSITIVE))
