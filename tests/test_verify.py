@@ -203,8 +203,8 @@ SMALLER = {
     "mobilenet_v3_large.yaml": "64x64x3",
     "regnet_y_400mf.yaml": "64x64x3",
     "shufflenet_v2_x0_5.yaml": "64x64x3",
-    "fcn_resnet50.yaml": "32x32x3",  # output stride 8: 4×4 from layer2 on
-    "deeplabv3_resnet50.yaml": "32x32x3",  # at batch 2 (BATCH): ASPP's image pooling branch is 1×1
+    "fcn_resnet50.yaml": "16x16x3",  # output stride 8: 2×2 from layer2 on
+    "deeplabv3_resnet50.yaml": "16x16x3",  # at batch 2 (BATCH): ASPP's image pooling branch is 1×1
     "unet.yaml": "188x188x1",  # the smallest input its valid convolutions allow: 4×4×2 out
 }
 BATCH = {"deeplabv3_resnet50.yaml": 2}
