@@ -20,8 +20,9 @@ import click
 from netcalc import __version__
 from netcalc.commands.check import check
 from netcalc.commands.compare import compare, diff_command
+from netcalc.commands.onnx import export_command, import_command
 from netcalc.commands.report import graph, report
-from netcalc.commands.summary import calibrate, devices, kinds, show, summary
+from netcalc.commands.summary import calibrate, devices, kinds, schema, show, summary
 from netcalc.commands.verify import verify
 from netcalc.errors import NetcalcError, one_line
 
@@ -125,7 +126,22 @@ def cli() -> None:
     """What a convolutional network costs: shapes, parameters, MACs and memory, layer by layer."""
 
 
-COMMANDS = (summary, show, kinds, verify, compare, diff_command, check, report, graph, devices, calibrate)
+COMMANDS = (
+    summary,
+    show,
+    kinds,
+    schema,
+    verify,
+    compare,
+    diff_command,
+    check,
+    report,
+    graph,
+    devices,
+    calibrate,
+    import_command,
+    export_command,
+)
 for _command in COMMANDS:
     cli.add_command(_command)
 

@@ -2,15 +2,22 @@
 
 from __future__ import annotations
 
+import json
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from typing import TYPE_CHECKING
 
 import click
 
-from netcalc.commands.options import analysis_options, format_option, terminal_renderers
-from netcalc.language.spec import load_network
+from netcalc.commands.options import analysis_options, format_option, load_spec, terminal_renderers
+from netcalc.commands.summary import load_device_or_calibrate
 from netcalc.shapes import Shape
+
+if TYPE_CHECKING:
+    from netcalc.analysis.report import Report
+    from netcalc.analysis.roofline import Device
+    from netcalc.reference.verify import Verification
 
 
 @click.command()
@@ -27,6 +34,27 @@ from netcalc.shapes import Shape
     metavar="N",
     help="check N sampled coordinates of every input and weight gradient against central differences (float64)",
 )
+@click.option(
+    "--max-memory",
+    "max_memory",
+    default="auto",
+    show_default=True,
+    metavar="SIZE",
+    help="refuse (exit 2, before allocating) a pass whose estimated peak memory exceeds SIZE (e.g. 4GiB); "
+    "auto: 80% of the memory available now; none: no limit",
+)
+@click.option(
+    "--device",
+    metavar="NAME|FILE",
+    help="also show each layer's roofline estimate on a device beside its measured forward time "
+    "(`calibrated`: this machine, measured now)",
+)
+@click.option(
+    "--against",
+    type=click.Choice(["onnxruntime"]),
+    help="instead: export SPEC with the reference pass's seeded weights, run it in ONNX Runtime on the same input "
+    "and compare every layer's output values with the reference pass (docs/verify.md)",
+)
 @format_option(("table", "json"), "table")
 @click.pass_context
 def verify(
@@ -38,32 +66,82 @@ def verify(
     seed: int,
     no_backward: bool,
     gradcheck: int,
+    max_memory: str,
+    device: str | None,
+    against: str | None,
     fmt: str,
 ) -> None:
     """Run SPEC forward and backward in NumPy and check, layer by layer, that the analysed output shape,
     parameters, MACs and activation memory agree with what the reference pass really did.
 
     Training mode (batch statistics, seeded dropout masks) with the backward pass, inference mode without.
-    Exit 0 when every figure agrees, 1 when any disagrees, 2 for bad input.
+    With --against onnxruntime, the values instead: every layer's output in ONNX Runtime against the reference
+    pass's, in inference mode (docs/verify.md states the tolerances).
+
+    Exit 0 when every figure agrees, 1 when any disagrees, 2 for bad input or a pass too big for --max-memory.
     """
     from netcalc.analysis.analyze import analyze_network
     from netcalc.reference.engine import run
+    from netcalc.reference.memory import check_memory, estimate_memory
     from netcalc.reference.verify import compare
     from netcalc.render.verify import RENDERERS
 
     if gradcheck and no_backward:
         raise click.UsageError("--gradcheck needs the backward pass; drop --no-backward")
-    network = load_network(spec, input_shape=input_shape)
+    network = load_spec(spec, input_shape=input_shape)
+    if against is not None:
+        if gradcheck or dtype != "float32":
+            raise click.UsageError("--against onnxruntime compares float32 forward values; drop --gradcheck/--dtype")
+        from netcalc.bridges.onnx.runtime import verify_against_onnxruntime
+        from netcalc.render.runtime import RENDERERS as VALUE_RENDERERS
+
+        values = verify_against_onnxruntime(network, batch=batch, seed=seed)
+        click.echo(terminal_renderers(VALUE_RENDERERS)[fmt](values), nl=False)
+        if not values.ok:
+            ctx.exit(1)
+        return
     report = analyze_network(network, batch=batch, dtype=dtype)
+    profile = None if device is None else load_device_or_calibrate(device)
     backward = not no_backward
+    limit, what = _memory_limit(max_memory)
+    check_memory(estimate_memory(network, report, backward=backward, gradcheck=gradcheck), limit, what)
     with _progress_bar(len(network.layers) * (1 if no_backward else 2)) as progress:
         result = run(
             network, batch=batch, seed=seed, dtype=dtype, backward=backward, gradcheck=gradcheck, progress=progress
         )
     verification = compare(report, result, seed=seed, backward=backward, gradcheck=gradcheck)
-    click.echo(terminal_renderers(RENDERERS)[fmt](verification), nl=False)
+    if profile is None:
+        click.echo(terminal_renderers(RENDERERS)[fmt](verification), nl=False)
+    else:
+        click.echo(_with_roofline(verification, report, profile, fmt), nl=False)
     if not verification.ok:
         ctx.exit(1)
+
+
+def _with_roofline(verification: Verification, report: Report, device: Device, fmt: str) -> str:
+    """The verification, and each layer's roofline estimate on `device` beside its measured forward time."""
+    from netcalc.analysis.roofline import estimate, held_against
+    from netcalc.render.roofline import timed_dict, timed_table
+    from netcalc.render.verify import RENDERERS, verification_dict
+
+    roofline = estimate(report, device)
+    timed = held_against(roofline, {layer.name: layer.forward_seconds for layer in verification.layers})
+    if fmt == "json":
+        return json.dumps({**verification_dict(verification), "roofline": timed_dict(roofline, timed)}, indent=2) + "\n"
+    table, timed_text = terminal_renderers(RENDERERS)["table"], terminal_renderers({"table": timed_table})["table"]
+    return table(verification) + "\n" + timed_text(roofline, timed)
+
+
+def _memory_limit(value: str) -> tuple[int | None, str]:
+    """--max-memory: bytes (with a unit), `auto` (a share of the available memory) or `none`."""
+    from netcalc.reference.memory import AVAILABLE_FRACTION, default_memory_limit
+    from netcalc.units import parse_bytes
+
+    if value.strip().lower() == "none":
+        return None, "no limit"
+    if value.strip().lower() == "auto":
+        return default_memory_limit(), f"--max-memory auto ({AVAILABLE_FRACTION:.0%} of the available memory)"
+    return parse_bytes(value), "--max-memory"
 
 
 @contextmanager

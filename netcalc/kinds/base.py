@@ -91,6 +91,7 @@ class LayerKind:
     forward: Callable[..., Any] | None = field(default=None, compare=False)
     backward: Callable[..., Any] | None = field(default=None, compare=False)
     flops_rule: str = ""
+    partial: bool = False  # figures unknown (the `unknown` kind): reports mark the row and totals partial
 
     @property
     def attr_names(self) -> tuple[str, ...]:
