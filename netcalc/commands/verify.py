@@ -36,6 +36,9 @@ from netcalc.shapes import Shape
     help="refuse (exit 2, before allocating) a pass whose estimated peak memory exceeds SIZE (e.g. 4GiB); "
     "auto: 80% of the memory available now; none: no limit",
 )
+@click.option(
+    "--strict", is_flag=True, help="fail a layer whose weight gradient is identically zero (else a warning)"
+)
 @format_option(("table", "json"), "table")
 @click.pass_context
 def verify(
@@ -48,6 +51,7 @@ def verify(
     no_backward: bool,
     gradcheck: int,
     max_memory: str,
+    strict: bool,
     fmt: str,
 ) -> None:
     """Run SPEC forward and backward in NumPy and check, layer by layer, that the analysed output shape,
@@ -73,10 +77,29 @@ def verify(
         result = run(
             network, batch=batch, seed=seed, dtype=dtype, backward=backward, gradcheck=gradcheck, progress=progress
         )
-    verification = compare(report, result, seed=seed, backward=backward, gradcheck=gradcheck)
+    verification = compare(report, result, seed=seed, backward=backward, gradcheck=gradcheck, strict=strict)
     click.echo(terminal_renderers(RENDERERS)[fmt](verification), nl=False)
+    for line in zero_gradient_warnings(verification):
+        click.echo(line, err=True)
     if not verification.ok:
         ctx.exit(1)
+
+
+def zero_gradient_warnings(verification, shown: int = 5) -> list[str]:
+    """One stderr line per layer (the first `shown`) whose weight gradient is identically zero."""
+    from netcalc.render.console import printable
+
+    layers = verification.zero_gradient_layers
+    word = "error" if verification.layers and verification.layers[0].strict else "warning"
+    lines = [
+        f"netcalc: {word}: layer '{printable(check.name)}' ({check.kind}): the gradient of "
+        f"{', '.join(check.zero_gradients)} is identically zero, so it checks nothing "
+        "(e.g. a training-mode batch norm seeing one value per channel: raise --batch or --input)"
+        for check in layers[:shown]
+    ]
+    if len(layers) > shown:
+        lines.append(f"netcalc: {word}: … and {len(layers) - shown} more layers with a zero weight gradient")
+    return lines
 
 
 def _memory_limit(value: str) -> tuple[int | None, str]:
