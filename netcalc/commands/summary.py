@@ -45,7 +45,7 @@ def summary(
     from netcalc.render.summary import RENDERERS, warnings
 
     click.echo(terminal_renderers(RENDERERS)[fmt](report, depth), nl=False)
-    if fmt in ("json", "csv"):  # the table and Markdown show notes themselves; a program reading data gets them here
+    if fmt == "csv":  # the table, Markdown and JSON carry the notes themselves; CSV has no place for them
         for warning in warnings(report):
             click.echo(one_line(f"netcalc: warning: {warning}"), err=True)
 
