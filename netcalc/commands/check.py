@@ -6,7 +6,7 @@ import click
 
 from netcalc.analysis.analyze import analyze_network
 from netcalc.commands.options import analysis_options, format_option, load_spec, terminal_renderers
-from netcalc.errors import Location
+from netcalc.errors import Location, one_line
 from netcalc.shapes import Shape
 
 EXIT_OVER_BUDGET = 1
@@ -53,7 +53,7 @@ def check(
         click.echo(f"netcalc: warning: totals are partial (lower bounds): layers of unknown cost: {unknown}", err=True)
     for limit in result.unmatched:
         where = Location(limit.file, limit.line, f'layers["{limit.pattern}"]')
-        click.echo(f"netcalc: warning: {where}: the glob matches no layer of {report.name}", err=True)
+        click.echo(one_line(f"netcalc: warning: {where}: the glob matches no layer of {report.name}"), err=True)
     click.echo(terminal_renderers(RENDERERS, "text")[fmt](result), nl=False)
     if not result.passed:
         ctx.exit(EXIT_OVER_BUDGET)

@@ -1,4 +1,4 @@
-"""`netcalc summary`, `netcalc show` and `netcalc kinds`."""
+"""`netcalc summary`, `netcalc show`, `netcalc kinds` and `netcalc schema`."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from netcalc.commands.options import (
     load_spec,
     terminal_renderers,
 )
+from netcalc.errors import one_line
 from netcalc.shapes import Shape
 
 
@@ -46,7 +47,7 @@ def summary(
     click.echo(terminal_renderers(RENDERERS)[fmt](report, depth), nl=False)
     if fmt in ("json", "csv"):  # the table and Markdown show notes themselves; a program reading data gets them here
         for warning in warnings(report):
-            click.echo(f"netcalc: warning: {warning}", err=True)
+            click.echo(one_line(f"netcalc: warning: {warning}"), err=True)
 
 
 def roofline_output(report: Report, device: str, fmt: str) -> str:
@@ -86,6 +87,16 @@ def kinds(kind: str | None) -> None:
     from netcalc.render.kinds import describe_kind, list_kinds
 
     click.echo(list_kinds() if kind is None else describe_kind(kind), nl=False)
+
+
+@click.command()
+def schema() -> None:
+    """Print the JSON Schema of the spec language (for editors: see docs/language.md)."""
+    import json
+
+    from netcalc.language.schema import spec_schema
+
+    click.echo(json.dumps(spec_schema(), indent=2, ensure_ascii=False))
 
 
 @click.command()

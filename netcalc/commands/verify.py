@@ -27,6 +27,15 @@ from netcalc.shapes import Shape
     help="check N sampled coordinates of every input and weight gradient against central differences (float64)",
 )
 @click.option(
+    "--max-memory",
+    "max_memory",
+    default="auto",
+    show_default=True,
+    metavar="SIZE",
+    help="refuse (exit 2, before allocating) a pass whose estimated peak memory exceeds SIZE (e.g. 4GiB); "
+    "auto: 80% of the memory available now; none: no limit",
+)
+@click.option(
     "--against",
     type=click.Choice(["onnxruntime"]),
     help="instead: export SPEC with the reference pass's seeded weights, run it in ONNX Runtime on the same input "
@@ -44,6 +53,7 @@ def verify(
     no_backward: bool,
     gradcheck: int,
     against: str | None,
+    max_memory: str,
     fmt: str,
 ) -> None:
     """Run SPEC forward and backward in NumPy and check, layer by layer, that the analysed output shape,
@@ -53,10 +63,11 @@ def verify(
     With --against onnxruntime, the values instead: every layer's output in ONNX Runtime against the reference
     pass's, in inference mode (docs/verify.md states the tolerances).
 
-    Exit 0 when every figure agrees, 1 when any disagrees, 2 for bad input.
+    Exit 0 when every figure agrees, 1 when any disagrees, 2 for bad input or a pass too big for --max-memory.
     """
     from netcalc.analysis.analyze import analyze_network
     from netcalc.reference.engine import run
+    from netcalc.reference.memory import check_memory, estimate_memory
     from netcalc.reference.verify import compare
     from netcalc.render.verify import RENDERERS
 
@@ -76,6 +87,8 @@ def verify(
         return
     report = analyze_network(network, batch=batch, dtype=dtype)
     backward = not no_backward
+    limit, what = _memory_limit(max_memory)
+    check_memory(estimate_memory(network, report, backward=backward, gradcheck=gradcheck), limit, what)
     with _progress_bar(len(network.layers) * (1 if no_backward else 2)) as progress:
         result = run(
             network, batch=batch, seed=seed, dtype=dtype, backward=backward, gradcheck=gradcheck, progress=progress
@@ -84,6 +97,18 @@ def verify(
     click.echo(terminal_renderers(RENDERERS)[fmt](verification), nl=False)
     if not verification.ok:
         ctx.exit(1)
+
+
+def _memory_limit(value: str) -> tuple[int | None, str]:
+    """--max-memory: bytes (with a unit), `auto` (a share of the available memory) or `none`."""
+    from netcalc.reference.memory import AVAILABLE_FRACTION, default_memory_limit
+    from netcalc.units import parse_bytes
+
+    if value.strip().lower() == "none":
+        return None, "no limit"
+    if value.strip().lower() == "auto":
+        return default_memory_limit(), f"--max-memory auto ({AVAILABLE_FRACTION:.0%} of the available memory)"
+    return parse_bytes(value), "--max-memory"
 
 
 @contextmanager
@@ -96,7 +121,7 @@ def _progress_bar(total: int) -> Iterator[Callable[[str, str], None] | None]:
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     with Progress(
-        TextColumn("{task.description:<40}"),
+        TextColumn("{task.description:<40}", markup=False),  # layer names are shown as written, never as markup
         BarColumn(),
         MofNCompleteColumn(),
         TimeElapsedColumn(),

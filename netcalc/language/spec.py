@@ -37,7 +37,7 @@ BLOCK_KEYS = ("params", "layers", "output", "doc")
 LAYER_KEYS = ("kind", "name", "from", "repeat")
 BLOCK_USE_KEYS = ("block", "name", "from", "repeat")
 MAX_REPEAT = 100_000
-MAX_LAYERS = 1_000_000
+MAX_LAYERS = 100_000  # every command stays under 10 s and 1 GiB up to here (docs/limits.md)
 MAX_BLOCK_DEPTH = 50  # blocks using blocks; real networks use 2 or 3 levels
 SPLIT, SLICE = "channel_split", "channel_slice"  # the sugar and the kind it expands to
 SPLIT_KEYS = ("kind", "name", "from", "sizes", "parts")
@@ -323,7 +323,7 @@ class _Unresolved:
     """A block parameter given a word that names no layer before the block use; an error if used in `from:`."""
 
     value: str
-    hint: str
+    prefix: str  # the caller's scope, for a did-you-mean hint worked out only if the error happens
     location: Location  # where the block is used with it
 
 
@@ -436,11 +436,12 @@ class _Expander:
                     draft.inputs = [self._implicit(output, location)]
                 output = instance
             else:
-                block_input = self._implicit(output, location)
                 if first and refs is not None:
                     if len(refs) != 1:
                         raise SpecError(f"a block takes one input, `from` names {len(refs)}", location)
                     block_input = self._resolve(refs[0], scope, location)
+                else:  # only an item without `from:` reads the previous one (which must not be a whole split)
+                    block_input = self._implicit(output, location)
                 output = self._block(item, block, instance, block_input, scope, params, location, groups)
             self.names[instance] = output
         if names.whole is not None:
@@ -489,8 +490,6 @@ class _Expander:
             first = self.defined_at[full]
             raise SpecError(f"duplicate layer name '{full}' (first defined at line {first.line})", location)
         self.defined_at[full] = location
-        if len(self.defined_at) > MAX_LAYERS:
-            raise SpecError(f"the network expands to more than {MAX_LAYERS:,} layers; check the repeats", location)
 
     def _repeat(self, item: Mapping[str, Any], scope: _Scope, location: Location) -> int | None:
         if "repeat" not in item:
@@ -533,9 +532,10 @@ class _Expander:
         if isinstance(passed, str):
             return passed
         if isinstance(passed, _Unresolved):
+            local = [n[len(passed.prefix) :] for n in self.names if n.startswith(passed.prefix)]
             raise SpecError(
                 f"`from` names the parameter '{ref}', whose value {quote(passed.value)} is no layer listed before "
-                f"the block is used{passed.hint}",
+                f"the block is used{did_you_mean(passed.value, local + [INPUT])}",
                 passed.location,
             )
         if scope.prefix + ref in self.splits:
@@ -590,6 +590,8 @@ class _Expander:
                 raise error.at(named) from None
         draft = _Draft(full, kind.name, attrs, [], named, groups)
         self.layers.append(draft)
+        if len(self.layers) > MAX_LAYERS:  # counted as they are made, so a huge expansion stops here
+            raise SpecError(f"the network expands to more than {MAX_LAYERS:,} layers; check the repeats", location)
         return draft
 
     def _split(
@@ -623,6 +625,8 @@ class _Expander:
                 parts = plain_numbers(substitute(plain_numbers(item["parts"]), scope.params))
                 if not _is_whole(parts, 1):
                     raise ExprError(f"parts: expected a whole number ≥ 1, got {_describe(parts)}")
+                if parts > MAX_REPEAT:  # each part is a layer: bounded before any is made (docs/limits.md)
+                    raise ExprError(f"parts: {parts:,} is absurd; at most {MAX_REPEAT:,} parts are allowed")
                 size = f"((in_channels + {parts - 1}) // {parts})"  # torch.chunk: equal parts, the last may be smaller
                 ends = [f"min(in_channels, {i} * {size})" for i in range(parts + 1)]
                 bounds = list(pairwise(ends))
@@ -700,8 +704,7 @@ class _Expander:
         target = self.names.get(scope.prefix + word)
         if target is not None:
             return target
-        local = [n[len(scope.prefix) :] for n in self.names if n.startswith(scope.prefix)]
-        return _Unresolved(word, did_you_mean(word, local + [INPUT]), location)
+        return _Unresolved(word, scope.prefix, location)
 
     def _defaults(self, block: _Block, params: dict[str, Any], block_input: str, location: Location) -> None:
         """Fill the parameters not given, in an order that lets a default use others (`width: planes * 2`)."""

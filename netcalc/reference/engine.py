@@ -29,6 +29,7 @@ from netcalc.errors import NetcalcError
 from netcalc.kinds import REGISTRY
 from netcalc.network import INPUT, Layer, Network
 from netcalc.reference.gemm import count_macs
+from netcalc.reference.memory import check_memory, estimate_memory
 from netcalc.shapes import Shape
 
 Progress = Callable[[str, str], None]  # (phase "forward"/"backward"/"gradcheck", layer name), after each step
@@ -213,6 +214,7 @@ def run(
     output_grad: np.ndarray | None = None,
     keep: bool = False,
     progress: Progress | None = None,
+    max_memory: int | None = None,
 ) -> Run:
     """Run `network` forward (and backward) on `batch` samples of `dtype`.
 
@@ -222,6 +224,8 @@ def run(
     - `x`, `params`, `output_grad` replace the seeded input, weights and dL/dy (tests perturb them).
     - `keep` returns every layer's weights and weight gradients in `Run.params` / `Run.grads`; otherwise each is
       dropped once its layer's backward is done, so peak memory stays near weights + live activations.
+    - `max_memory` (bytes): refuse with `MemoryLimitError` (exit 2), before allocating anything, when the
+      estimated peak of the pass's arrays (`netcalc.reference.memory`) exceeds it.
     """
     if dtype not in DTYPES:
         raise NetcalcError(f"the reference pass runs in {' or '.join(DTYPES)}, not {dtype}")
@@ -229,6 +233,11 @@ def run(
         raise NetcalcError("--gradcheck needs the backward pass")
     train = backward if train is None else train
     check_reference(network, backward)
+    if max_memory is not None:
+        from netcalc.analysis.analyze import analyze_network
+
+        report = analyze_network(network, batch=batch, dtype=dtype)
+        check_memory(estimate_memory(network, report, backward=backward, gradcheck=gradcheck), max_memory)
     layers = network.layers
     x = random_input(network, batch, seed, dtype) if x is None else x
 

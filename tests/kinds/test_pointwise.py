@@ -145,7 +145,7 @@ def test_convnext_block_figures():
 input: 56x56x96
 layers:
   - {kind: conv, name: dw, out: 96, kernel: 7, padding: 3, groups: 96}
-  - {kind: layernorm, name: norm, eps: 0.000001}
+  - {kind: layernorm, name: norm, eps: 1e-6}
   - {kind: conv, name: pw1, out: 384, kernel: 1, activation: gelu}
   - {kind: conv, name: pw2, out: 96, kernel: 1}
   - {kind: scale, name: layer_scale}

@@ -76,7 +76,7 @@ TABLE = [
     ("instancenorm", {"affine": True}, [2, 3, 2]),
     ("layernorm", {}, [3, 3, 4]),
     ("layernorm", {"affine": False}, [3, 3, 4]),
-    ("layernorm", {"eps": 0.001}, [6]),
+    ("layernorm", {"eps": 1e-6}, [6]),
     ("conv", {"out": 4, "kernel": 1, "activation": "hardswish"}, [3, 3, 2]),
     ("conv", {"out": 4, "kernel": 1, "activation": "hardsigmoid"}, [3, 3, 2]),
     ("conv", {"out": 4, "kernel": 3, "padding": 1, "activation": "silu"}, [3, 3, 2]),
