@@ -45,25 +45,27 @@ def summary(
     from netcalc.render.summary import RENDERERS, warnings
 
     click.echo(terminal_renderers(RENDERERS)[fmt](report, depth), nl=False)
-    if fmt in ("json", "csv"):  # the table and Markdown show notes themselves; a program reading data gets them here
+    if fmt == "csv":  # the table, Markdown and JSON carry the notes themselves; CSV has no place for them
         for warning in warnings(report):
             click.echo(one_line(f"netcalc: warning: {warning}"), err=True)
 
 
 def roofline_output(report: Report, device: str, fmt: str) -> str:
-    from netcalc.analysis.devices import load_device
     from netcalc.analysis.roofline import estimate
     from netcalc.render.roofline import RENDERERS
 
-    profile = calibrated_device() if device == "calibrated" else load_device(device)
-    return terminal_renderers(RENDERERS)[fmt](report, estimate(report, profile))
+    return terminal_renderers(RENDERERS)[fmt](report, estimate(report, load_device_or_calibrate(device)))
 
 
-def calibrated_device() -> Device:
-    """`--device calibrated`: this machine, measured now with NumPy (a couple of seconds)."""
-    from netcalc.reference.calibrate import calibrate
+def load_device_or_calibrate(device: str) -> Device:
+    """A built-in profile or a profile file; `calibrated`: this machine, measured now with NumPy (a second)."""
+    if device == "calibrated":
+        from netcalc.reference.calibrate import calibrate
 
-    return calibrate(seconds=0.3)
+        return calibrate(seconds=0.3)
+    from netcalc.analysis.devices import load_device
+
+    return load_device(device)
 
 
 @click.command()

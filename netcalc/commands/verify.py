@@ -2,14 +2,22 @@
 
 from __future__ import annotations
 
+import json
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from typing import TYPE_CHECKING
 
 import click
 
 from netcalc.commands.options import analysis_options, format_option, load_spec, terminal_renderers
+from netcalc.commands.summary import load_device_or_calibrate
 from netcalc.shapes import Shape
+
+if TYPE_CHECKING:
+    from netcalc.analysis.report import Report
+    from netcalc.analysis.roofline import Device
+    from netcalc.reference.verify import Verification
 
 
 @click.command()
@@ -36,10 +44,19 @@ from netcalc.shapes import Shape
     "auto: 80% of the memory available now; none: no limit",
 )
 @click.option(
+    "--device",
+    metavar="NAME|FILE",
+    help="also show each layer's roofline estimate on a device beside its measured forward time "
+    "(`calibrated`: this machine, measured now)",
+)
+@click.option(
     "--against",
     type=click.Choice(["onnxruntime"]),
     help="instead: export SPEC with the reference pass's seeded weights, run it in ONNX Runtime on the same input "
     "and compare every layer's output values with the reference pass (docs/verify.md)",
+)
+@click.option(
+    "--strict", is_flag=True, help="fail a layer whose weight gradient is identically zero (else a warning)"
 )
 @format_option(("table", "json"), "table")
 @click.pass_context
@@ -52,8 +69,10 @@ def verify(
     seed: int,
     no_backward: bool,
     gradcheck: int,
-    against: str | None,
     max_memory: str,
+    device: str | None,
+    against: str | None,
+    strict: bool,
     fmt: str,
 ) -> None:
     """Run SPEC forward and backward in NumPy and check, layer by layer, that the analysed output shape,
@@ -86,6 +105,7 @@ def verify(
             ctx.exit(1)
         return
     report = analyze_network(network, batch=batch, dtype=dtype)
+    profile = None if device is None else load_device_or_calibrate(device)
     backward = not no_backward
     limit, what = _memory_limit(max_memory)
     check_memory(estimate_memory(network, report, backward=backward, gradcheck=gradcheck), limit, what)
@@ -93,10 +113,46 @@ def verify(
         result = run(
             network, batch=batch, seed=seed, dtype=dtype, backward=backward, gradcheck=gradcheck, progress=progress
         )
-    verification = compare(report, result, seed=seed, backward=backward, gradcheck=gradcheck)
-    click.echo(terminal_renderers(RENDERERS)[fmt](verification), nl=False)
+    verification = compare(report, result, seed=seed, backward=backward, gradcheck=gradcheck, strict=strict)
+    if profile is None:
+        click.echo(terminal_renderers(RENDERERS)[fmt](verification), nl=False)
+    else:
+        click.echo(_with_roofline(verification, report, profile, fmt), nl=False)
+    for line in zero_gradient_warnings(verification):
+        click.echo(line, err=True)
     if not verification.ok:
         ctx.exit(1)
+
+
+def _with_roofline(verification: Verification, report: Report, device: Device, fmt: str) -> str:
+    """The verification, and each layer's roofline estimate on `device` beside its measured forward time."""
+    from netcalc.analysis.roofline import estimate, held_against
+    from netcalc.render.roofline import timed_dict, timed_table
+    from netcalc.render.verify import RENDERERS, verification_dict
+
+    roofline = estimate(report, device)
+    timed = held_against(roofline, {layer.name: layer.forward_seconds for layer in verification.layers})
+    if fmt == "json":
+        return json.dumps({**verification_dict(verification), "roofline": timed_dict(roofline, timed)}, indent=2) + "\n"
+    table, timed_text = terminal_renderers(RENDERERS)["table"], terminal_renderers({"table": timed_table})["table"]
+    return table(verification) + "\n" + timed_text(roofline, timed)
+
+
+def zero_gradient_warnings(verification, shown: int = 5) -> list[str]:
+    """One stderr line per layer (the first `shown`) whose weight gradient is identically zero."""
+    from netcalc.render.console import printable
+
+    layers = verification.zero_gradient_layers
+    word = "error" if verification.layers and verification.layers[0].strict else "warning"
+    lines = [
+        f"netcalc: {word}: layer '{printable(check.name)}' ({check.kind}): the gradient of "
+        f"{', '.join(check.zero_gradients)} is identically zero, so it checks nothing "
+        "(e.g. a training-mode batch norm seeing one value per channel: raise --batch or --input)"
+        for check in layers[:shown]
+    ]
+    if len(layers) > shown:
+        lines.append(f"netcalc: {word}: … and {len(layers) - shown} more layers with a zero weight gradient")
+    return lines
 
 
 def _memory_limit(value: str) -> tuple[int | None, str]:
