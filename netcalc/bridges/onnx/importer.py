@@ -913,7 +913,7 @@ def batchnorm(imp: _Importer, node: Any) -> None:
     x = imp.tensor(node)
     if _attr(node, "training_mode", 0) or any(imp.readers[o] for o in node.output[1:]):
         raise imp.fail("training-mode batch normalization (running statistics as outputs) is not supported")
-    momentum = _float(1 - _attr(node, "momentum", 0.9))  # ONNX keeps the old statistics' share; torch the new
+    momentum = _float(1 - _float(_attr(node, "momentum", 0.9)))  # ONNX keeps the old statistics' share; torch the new
     imp.emit(node, "batchnorm", [x], eps=_float(_attr(node, "epsilon", 1e-5)), momentum=momentum)
 
 
