@@ -55,6 +55,9 @@ if TYPE_CHECKING:
     help="instead: export SPEC with the reference pass's seeded weights, run it in ONNX Runtime on the same input "
     "and compare every layer's output values with the reference pass (docs/verify.md)",
 )
+@click.option(
+    "--strict", is_flag=True, help="fail a layer whose weight gradient is identically zero (else a warning)"
+)
 @format_option(("table", "json"), "table")
 @click.pass_context
 def verify(
@@ -69,6 +72,7 @@ def verify(
     max_memory: str,
     device: str | None,
     against: str | None,
+    strict: bool,
     fmt: str,
 ) -> None:
     """Run SPEC forward and backward in NumPy and check, layer by layer, that the analysed output shape,
@@ -89,9 +93,13 @@ def verify(
     if gradcheck and no_backward:
         raise click.UsageError("--gradcheck needs the backward pass; drop --no-backward")
     network = load_spec(spec, input_shape=input_shape)
+    if against is not None and (gradcheck or dtype != "float32"):
+        raise click.UsageError("--against onnxruntime compares float32 forward values; drop --gradcheck/--dtype")
+    report = analyze_network(network, batch=batch, dtype=dtype)
+    backward = not no_backward and against is None
+    limit, what = _memory_limit(max_memory)
+    check_memory(estimate_memory(network, report, backward=backward, gradcheck=gradcheck), limit, what)
     if against is not None:
-        if gradcheck or dtype != "float32":
-            raise click.UsageError("--against onnxruntime compares float32 forward values; drop --gradcheck/--dtype")
         from netcalc.bridges.onnx.runtime import verify_against_onnxruntime
         from netcalc.render.runtime import RENDERERS as VALUE_RENDERERS
 
@@ -100,20 +108,18 @@ def verify(
         if not values.ok:
             ctx.exit(1)
         return
-    report = analyze_network(network, batch=batch, dtype=dtype)
     profile = None if device is None else load_device_or_calibrate(device)
-    backward = not no_backward
-    limit, what = _memory_limit(max_memory)
-    check_memory(estimate_memory(network, report, backward=backward, gradcheck=gradcheck), limit, what)
     with _progress_bar(len(network.layers) * (1 if no_backward else 2)) as progress:
         result = run(
             network, batch=batch, seed=seed, dtype=dtype, backward=backward, gradcheck=gradcheck, progress=progress
         )
-    verification = compare(report, result, seed=seed, backward=backward, gradcheck=gradcheck)
+    verification = compare(report, result, seed=seed, backward=backward, gradcheck=gradcheck, strict=strict)
     if profile is None:
         click.echo(terminal_renderers(RENDERERS)[fmt](verification), nl=False)
     else:
         click.echo(_with_roofline(verification, report, profile, fmt), nl=False)
+    for line in zero_gradient_warnings(verification):
+        click.echo(line, err=True)
     if not verification.ok:
         ctx.exit(1)
 
@@ -130,6 +136,23 @@ def _with_roofline(verification: Verification, report: Report, device: Device, f
         return json.dumps({**verification_dict(verification), "roofline": timed_dict(roofline, timed)}, indent=2) + "\n"
     table, timed_text = terminal_renderers(RENDERERS)["table"], terminal_renderers({"table": timed_table})["table"]
     return table(verification) + "\n" + timed_text(roofline, timed)
+
+
+def zero_gradient_warnings(verification, shown: int = 5) -> list[str]:
+    """One stderr line per layer (the first `shown`) whose weight gradient is identically zero."""
+    from netcalc.render.console import printable
+
+    layers = verification.zero_gradient_layers
+    word = "error" if verification.layers and verification.layers[0].strict else "warning"
+    lines = [
+        f"netcalc: {word}: layer '{printable(check.name)}' ({check.kind}): the gradient of "
+        f"{', '.join(check.zero_gradients)} is identically zero, so it checks nothing "
+        "(e.g. a training-mode batch norm seeing one value per channel: raise --batch or --input)"
+        for check in layers[:shown]
+    ]
+    if len(layers) > shown:
+        lines.append(f"netcalc: {word}: … and {len(layers) - shown} more layers with a zero weight gradient")
+    return lines
 
 
 def _memory_limit(value: str) -> tuple[int | None, str]:

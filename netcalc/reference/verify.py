@@ -13,7 +13,7 @@ from netcalc.analysis.report import LayerRow, Report
 from netcalc.shapes import Shape
 
 if TYPE_CHECKING:
-    from netcalc.reference.engine import LayerRun, Run
+    from netcalc.reference.engine import Gradcheck, LayerRun, Run
 
 T = TypeVar("T")
 
@@ -48,6 +48,12 @@ class LayerCheck:
     backward_seconds: float | None = None
     gradient_problems: tuple[str, ...] = ()
     gradcheck_error: float | None = None
+    gradcheck: Gradcheck | None = None  # what was compared: arrays, entries, the error before any allowance
+    nonfinite: tuple[str, ...] = ()  # arrays this layer made NaN or infinite ("output", "dweight", …): a failure
+    zero_gradients: tuple[
+        str, ...
+    ] = ()  # weights whose gradient is identically zero: a warning, under strict a failure
+    strict: bool = False
 
     @property
     def figures(self) -> dict[str, Pair]:
@@ -65,7 +71,12 @@ class LayerCheck:
 
     @property
     def gradients_ok(self) -> bool:
-        return not self.gradient_problems and self.gradcheck_ok
+        return (
+            not self.gradient_problems
+            and self.gradcheck_ok
+            and not self.nonfinite
+            and not (self.strict and self.zero_gradients)
+        )
 
     @property
     def ok(self) -> bool:
@@ -78,6 +89,10 @@ class LayerCheck:
             found.append("gradient shapes")
         if not self.gradcheck_ok:
             found.append("gradcheck")
+        if self.nonfinite:
+            found.append("non-finite values")
+        if self.strict and self.zero_gradients:
+            found.append("zero gradients")
         return tuple(found)
 
     @property
@@ -105,6 +120,11 @@ class Verification:
         return tuple(layer for layer in self.layers if not layer.ok)
 
     @property
+    def zero_gradient_layers(self) -> tuple[LayerCheck, ...]:
+        """Layers with a weight whose gradient is identically zero: nothing checked that weight's backward."""
+        return tuple(layer for layer in self.layers if layer.zero_gradients)
+
+    @property
     def analysed_macs(self) -> int:
         return sum(layer.macs.analysed for layer in self.layers)
 
@@ -126,7 +146,10 @@ class Verification:
 
     @property
     def worst_gradcheck(self) -> float | None:
+        """The worst layer's figure (NaN when any layer's check met a non-finite value)."""
         errors = [layer.gradcheck_error for layer in self.layers if layer.gradcheck_error is not None]
+        if any(e != e for e in errors):
+            return float("nan")
         return max(errors) if errors else None
 
 
@@ -139,7 +162,7 @@ def measured_shape(produced: tuple[int, ...], batch: int) -> Shape:
     return (produced[1],)
 
 
-def check_layer(row: LayerRow, run: LayerRun, batch: int) -> LayerCheck:
+def check_layer(row: LayerRow, run: LayerRun, batch: int, strict: bool = False) -> LayerCheck:
     return LayerCheck(
         name=row.name,
         kind=row.kind,
@@ -153,11 +176,18 @@ def check_layer(row: LayerRow, run: LayerRun, batch: int) -> LayerCheck:
         backward_seconds=run.backward_seconds,
         gradient_problems=run.gradient_problems,
         gradcheck_error=run.gradcheck_error,
+        gradcheck=run.gradcheck,
+        nonfinite=run.nonfinite,
+        zero_gradients=run.zero_gradients,
+        strict=strict,
     )
 
 
-def compare(report: Report, run: Run, *, seed: int = 0, backward: bool = True, gradcheck: int = 0) -> Verification:
-    """One LayerCheck per analysed layer, matched to the reference pass by name and order."""
+def compare(
+    report: Report, run: Run, *, seed: int = 0, backward: bool = True, gradcheck: int = 0, strict: bool = False
+) -> Verification:
+    """One LayerCheck per analysed layer, matched to the reference pass by name and order; with `strict` a weight
+    whose gradient is identically zero fails its layer instead of being a warning."""
     if [r.name for r in report.layers] != [r.name for r in run.layers]:
         raise ValueError("the analysis and the reference pass do not cover the same layers")
     return Verification(
@@ -168,5 +198,5 @@ def compare(report: Report, run: Run, *, seed: int = 0, backward: bool = True, g
         seed=seed,
         backward=backward,
         gradcheck=gradcheck,
-        layers=tuple(check_layer(r, m, report.batch) for r, m in zip(report.layers, run.layers)),
+        layers=tuple(check_layer(r, m, report.batch, strict) for r, m in zip(report.layers, run.layers)),
     )
