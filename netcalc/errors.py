@@ -84,8 +84,27 @@ def excerpt(value: object, limit: int = MAX_EXCERPT) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
+MAX_MESSAGE = 300  # characters: a message longer than this keeps its start and end (the value in between is cut)
+
+
+def printable(text: str) -> str:
+    """`text` with control characters shown as escapes (`\\n`, `\\x07`), so no user string can break a line or
+    move the cursor."""
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+
+
+def one_line(message: str, limit: int = MAX_MESSAGE) -> str:
+    """`message` on one line (newlines and control characters escaped) of at most about `limit` characters."""
+    flat = printable(message)
+    if len(flat) <= limit:
+        return flat
+    tail = limit // 4
+    return f"{flat[: limit - tail - 3]} … {flat[-tail:]}"
+
+
 def did_you_mean(word: str, known: Iterable[str]) -> str:
     """' (did you mean 'x'?)' for the nearest known word, or '' when nothing is close."""
     close = difflib.get_close_matches(word, list(known), n=1, cutoff=0.6)
     return f" (did you mean '{close[0]}'?)" if close else ""
-

@@ -140,7 +140,7 @@ HEAD = "input: 8x8x16\nlayers:\n  - {kind: conv, name: a, out: 16, kernel: 1}\n 
         ("  - {kind: gelu, approximate: erf}\n", 5, "approximate: expected one of none, tanh, got 'erf'"),
         ("  - {kind: prelu, shared: 1}\n", 5, "shared: expected true or false, got 1"),
         ("  - {kind: conv, out: 4, kernel: 1, activation: swish}\n", 5, "activation: expected one of"),
-        ("  - {kind: stochastic_depth, p: 2}\n", 5, "p: expected a finite number ≥ 0.0 and ≤ 1, got 2"),
+        ("  - {kind: stochastic_depth, p: 2}\n", 5, "p: expected a number ≥ 0.0 and ≤ 1.0, got 2"),
         ("  - flatten\n  - instancenorm\n", 6, "instancenorm needs an H×W×C input, got the flat vector 16"),
         ("  - {kind: layernorm, gamma: 1}\n", 5, "unknown"),
     ],

@@ -10,6 +10,7 @@ import pytest
 from click.testing import CliRunner
 
 from netcalc.cli import cli
+from tests import test_cli_errors
 
 HEAD = "input: 32x32x3\nlayers:\n"
 SPEC = Path(__file__).parent / "data" / "spatial_kinds.yaml"
@@ -141,14 +142,7 @@ CASES = [
 
 @pytest.mark.parametrize(("layers", "line", "fragment"), [pytest.param(*c[1:], id=c[0]) for c in CASES])
 def test_bad_spatial_layer_is_one_located_line_and_exit_2(write_spec, layers, line, fragment):
-    path = write_spec(HEAD + layers)
-    result = CliRunner().invoke(cli, ["summary", path, "--format", "json"])
-    assert result.exit_code == 2, result.output
-    assert result.stdout == ""
-    message = result.stderr.strip()
-    assert "\n" not in message and "Traceback" not in message
-    assert message.startswith(f"netcalc: error: {path}:{line}: "), message
-    assert fragment in message, message
+    test_cli_errors.test_bad_spec_is_one_located_line_and_exit_2(write_spec, HEAD + layers, line, fragment)
 
 
 def test_kinds_describes_the_inputs_of_crop_and_upsample():

@@ -84,11 +84,16 @@ def test_oracle_paper_builds():
 # The specs written with their reference's module names (test_verify.py runs each through `netcalc verify`).
 MATCHED = (
     "convnext_tiny",
+    "deeplabv3_resnet50",
     "efficientnet_b1",
+    "fcn_resnet50",
     "googlenet_aux",
     "mnasnet1_0",
     "mobilenet_v3_large",
     "regnet_y_400mf",
+    "resnet20_cifar",
+    "shufflenet_v2_x0_5",
+    "unet",
 )
 
 

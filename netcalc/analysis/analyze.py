@@ -64,6 +64,7 @@ def analyze_network(network: Network, *, batch: int = 1, dtype: str = "float32",
                 groups=layer.groups,
                 line=layer.location.line,
                 file=layer.location.file,
+                partial=kind.partial,
             )
         )
     return Report(

@@ -28,6 +28,8 @@ CONVENTIONS = {
     "flops": "2·MACs + elementwise work (bias, batch norm, activations, pooling, add, softmax, LRN) for the batch",
     "activation_bytes": "bytes of each layer's output tensor for the batch and dtype; a fused activation adds none",
     "param_bytes": "parameters × bytes of the dtype (buffers not included)",
+    "partial": "a layer of kind `unknown` (an operator netcalc cannot model) counts 0; its row and the totals are "
+    "then marked partial: lower bounds",
 }
 
 
@@ -48,6 +50,7 @@ class LayerRow:
     groups: tuple[Group, ...] = ()
     line: int | None = None
     file: str | None = None  # where the layer is written: the spec, or a file it includes
+    partial: bool = False  # its figures are unknown (kind `unknown`): the row and every total are lower bounds
 
     @property
     def anchor(self) -> tuple[str | None, int | None]:
@@ -67,11 +70,13 @@ class Totals:
     flops: int
     activation_bytes: int
     param_bytes: int
+    partial: bool = False  # some row's figures are unknown: these totals are lower bounds
 
     @classmethod
     def of(cls, rows: tuple[LayerRow, ...]) -> Totals:
         """The sums over the rows that count: every layer that feeds an output."""
-        return cls(**{f: sum(getattr(r, f) for r in rows if r.counted) for f in FIGURES})
+        counted = tuple(r for r in rows if r.counted)
+        return cls(**{f: sum(getattr(r, f) for r in counted) for f in FIGURES}, partial=any(r.partial for r in counted))
 
 
 @dataclass(frozen=True)
@@ -147,5 +152,6 @@ def _fold(group: Group, rows: list[LayerRow], group_outputs: dict[str, str]) -> 
         groups=rows[0].groups[: rows[0].groups.index(group)],
         line=rows[0].line,
         file=rows[0].file,
+        partial=totals.partial,
         **{f: getattr(totals, f) for f in FIGURES},
     )

@@ -1,4 +1,4 @@
-"""`netcalc summary`, `netcalc show` and `netcalc kinds`."""
+"""`netcalc summary`, `netcalc show`, `netcalc kinds` and `netcalc schema`."""
 
 from __future__ import annotations
 
@@ -8,12 +8,14 @@ from netcalc.analysis.analyze import analyze_network
 from netcalc.analysis.report import Report
 from netcalc.analysis.roofline import Device
 from netcalc.commands.options import (
+    allow_unknown_option,
     analysis_options,
     format_option,
     input_shape_callback,
+    load_spec,
     terminal_renderers,
 )
-from netcalc.language.spec import load_network
+from netcalc.errors import one_line
 from netcalc.shapes import Shape
 
 
@@ -35,7 +37,7 @@ def summary(
     device: str | None,
 ) -> None:
     """Per-layer shapes, parameters, MACs and memory of SPEC, with totals."""
-    network = load_network(spec, input_shape=input_shape)
+    network = load_spec(spec, input_shape=input_shape)
     report = analyze_network(network, batch=batch, dtype=dtype, strict=strict)
     if device is not None:
         click.echo(roofline_output(report, device, fmt), nl=False)
@@ -43,30 +45,33 @@ def summary(
     from netcalc.render.summary import RENDERERS, warnings
 
     click.echo(terminal_renderers(RENDERERS)[fmt](report, depth), nl=False)
-    if fmt in ("json", "csv"):  # the table and Markdown show notes themselves; a program reading data gets them here
+    if fmt == "csv":  # the table, Markdown and JSON carry the notes themselves; CSV has no place for them
         for warning in warnings(report):
-            click.echo(f"netcalc: warning: {warning}", err=True)
+            click.echo(one_line(f"netcalc: warning: {warning}"), err=True)
 
 
 def roofline_output(report: Report, device: str, fmt: str) -> str:
-    from netcalc.analysis.devices import load_device
     from netcalc.analysis.roofline import estimate
     from netcalc.render.roofline import RENDERERS
 
-    profile = calibrated_device() if device == "calibrated" else load_device(device)
-    return terminal_renderers(RENDERERS)[fmt](report, estimate(report, profile))
+    return terminal_renderers(RENDERERS)[fmt](report, estimate(report, load_device_or_calibrate(device)))
 
 
-def calibrated_device() -> Device:
-    """`--device calibrated`: this machine, measured now with NumPy (a couple of seconds)."""
-    from netcalc.reference.calibrate import calibrate
+def load_device_or_calibrate(device: str) -> Device:
+    """A built-in profile or a profile file; `calibrated`: this machine, measured now with NumPy (a second)."""
+    if device == "calibrated":
+        from netcalc.reference.calibrate import calibrate
 
-    return calibrate(seconds=0.3)
+        return calibrate(seconds=0.3)
+    from netcalc.analysis.devices import load_device
+
+    return load_device(device)
 
 
 @click.command()
 @click.argument("spec")
 @click.option("--input", "input_shape", callback=input_shape_callback, metavar="HxWxC", help="override the input size")
+@allow_unknown_option
 def show(spec: str, input_shape: Shape | None) -> None:
     """Print SPEC fully expanded: every block and repeat unrolled, every default filled in.
 
@@ -74,7 +79,7 @@ def show(spec: str, input_shape: Shape | None) -> None:
     """
     from netcalc.render.expanded import to_yaml
 
-    click.echo(to_yaml(load_network(spec, input_shape=input_shape)), nl=False)
+    click.echo(to_yaml(load_spec(spec, input_shape=input_shape)), nl=False)
 
 
 @click.command()
@@ -84,6 +89,16 @@ def kinds(kind: str | None) -> None:
     from netcalc.render.kinds import describe_kind, list_kinds
 
     click.echo(list_kinds() if kind is None else describe_kind(kind), nl=False)
+
+
+@click.command()
+def schema() -> None:
+    """Print the JSON Schema of the spec language (for editors: see docs/language.md)."""
+    import json
+
+    from netcalc.language.schema import spec_schema
+
+    click.echo(json.dumps(spec_schema(), indent=2, ensure_ascii=False))
 
 
 @click.command()

@@ -2,15 +2,22 @@
 
 from __future__ import annotations
 
+import json
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from typing import TYPE_CHECKING
 
 import click
 
-from netcalc.commands.options import analysis_options, format_option, terminal_renderers
-from netcalc.language.spec import load_network
+from netcalc.commands.options import analysis_options, format_option, load_spec, terminal_renderers
+from netcalc.commands.summary import load_device_or_calibrate
 from netcalc.shapes import Shape
+
+if TYPE_CHECKING:
+    from netcalc.analysis.report import Report
+    from netcalc.analysis.roofline import Device
+    from netcalc.reference.verify import Verification
 
 
 @click.command()
@@ -39,6 +46,18 @@ from netcalc.shapes import Shape
 @click.option(
     "--strict", is_flag=True, help="fail a layer whose weight gradient is identically zero (else a warning)"
 )
+@click.option(
+    "--device",
+    metavar="NAME|FILE",
+    help="also show each layer's roofline estimate on a device beside its measured forward time "
+    "(`calibrated`: this machine, measured now)",
+)
+@click.option(
+    "--against",
+    type=click.Choice(["onnxruntime"]),
+    help="instead: export SPEC with the reference pass's seeded weights, run it in ONNX Runtime on the same input "
+    "and compare every layer's output values with the reference pass (docs/verify.md)",
+)
 @format_option(("table", "json"), "table")
 @click.pass_context
 def verify(
@@ -52,12 +71,17 @@ def verify(
     gradcheck: int,
     max_memory: str,
     strict: bool,
+    device: str | None,
+    against: str | None,
     fmt: str,
 ) -> None:
     """Run SPEC forward and backward in NumPy and check, layer by layer, that the analysed output shape,
     parameters, MACs and activation memory agree with what the reference pass really did.
 
     Training mode (batch statistics, seeded dropout masks) with the backward pass, inference mode without.
+    With --against onnxruntime, the values instead: every layer's output in ONNX Runtime against the reference
+    pass's, in inference mode (docs/verify.md states the tolerances).
+
     Exit 0 when every figure agrees, 1 when any disagrees, 2 for bad input or a pass too big for --max-memory.
     """
     from netcalc.analysis.analyze import analyze_network
@@ -68,8 +92,20 @@ def verify(
 
     if gradcheck and no_backward:
         raise click.UsageError("--gradcheck needs the backward pass; drop --no-backward")
-    network = load_network(spec, input_shape=input_shape)
+    network = load_spec(spec, input_shape=input_shape)
+    if against is not None:
+        if gradcheck or dtype != "float32":
+            raise click.UsageError("--against onnxruntime compares float32 forward values; drop --gradcheck/--dtype")
+        from netcalc.bridges.onnx.runtime import verify_against_onnxruntime
+        from netcalc.render.runtime import RENDERERS as VALUE_RENDERERS
+
+        values = verify_against_onnxruntime(network, batch=batch, seed=seed)
+        click.echo(terminal_renderers(VALUE_RENDERERS)[fmt](values), nl=False)
+        if not values.ok:
+            ctx.exit(1)
+        return
     report = analyze_network(network, batch=batch, dtype=dtype)
+    profile = None if device is None else load_device_or_calibrate(device)
     backward = not no_backward
     limit, what = _memory_limit(max_memory)
     check_memory(estimate_memory(network, report, backward=backward, gradcheck=gradcheck), limit, what)
@@ -78,7 +114,10 @@ def verify(
             network, batch=batch, seed=seed, dtype=dtype, backward=backward, gradcheck=gradcheck, progress=progress
         )
     verification = compare(report, result, seed=seed, backward=backward, gradcheck=gradcheck, strict=strict)
-    click.echo(terminal_renderers(RENDERERS)[fmt](verification), nl=False)
+    if profile is None:
+        click.echo(terminal_renderers(RENDERERS)[fmt](verification), nl=False)
+    else:
+        click.echo(_with_roofline(verification, report, profile, fmt), nl=False)
     for line in zero_gradient_warnings(verification):
         click.echo(line, err=True)
     if not verification.ok:
@@ -100,6 +139,20 @@ def zero_gradient_warnings(verification, shown: int = 5) -> list[str]:
     if len(layers) > shown:
         lines.append(f"netcalc: {word}: … and {len(layers) - shown} more layers with a zero weight gradient")
     return lines
+
+
+def _with_roofline(verification: Verification, report: Report, device: Device, fmt: str) -> str:
+    """The verification, and each layer's roofline estimate on `device` beside its measured forward time."""
+    from netcalc.analysis.roofline import estimate, held_against
+    from netcalc.render.roofline import timed_dict, timed_table
+    from netcalc.render.verify import RENDERERS, verification_dict
+
+    roofline = estimate(report, device)
+    timed = held_against(roofline, {layer.name: layer.forward_seconds for layer in verification.layers})
+    if fmt == "json":
+        return json.dumps({**verification_dict(verification), "roofline": timed_dict(roofline, timed)}, indent=2) + "\n"
+    table, timed_text = terminal_renderers(RENDERERS)["table"], terminal_renderers({"table": timed_table})["table"]
+    return table(verification) + "\n" + timed_text(roofline, timed)
 
 
 def _memory_limit(value: str) -> tuple[int | None, str]:
@@ -124,7 +177,7 @@ def _progress_bar(total: int) -> Iterator[Callable[[str, str], None] | None]:
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     with Progress(
-        TextColumn("{task.description:<40}"),
+        TextColumn("{task.description:<40}", markup=False),  # layer names are shown as written, never as markup
         BarColumn(),
         MofNCompleteColumn(),
         TimeElapsedColumn(),

@@ -6,6 +6,7 @@ reference pair in the cs231n manner and live in the same module as the formulas 
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -90,6 +91,7 @@ class LayerKind:
     forward: Callable[..., Any] | None = field(default=None, compare=False)
     backward: Callable[..., Any] | None = field(default=None, compare=False)
     flops_rule: str = ""
+    partial: bool = False  # figures unknown (the `unknown` kind): reports mark the row and totals partial
 
     @property
     def attr_names(self) -> tuple[str, ...]:
@@ -188,13 +190,17 @@ def flag(value: Any) -> bool:
 
 
 def real(low: float, high: float | None = None) -> Callable[[Any], float]:
-    """A finite number in [low, high] (high defaults to MAX_REAL): NaN and infinity are always refused."""
-    top = MAX_REAL if high is None else high
+    """A finite number in [low, high], at most MAX_REAL in magnitude: NaN and infinity are always refused."""
 
     def parse(value: Any) -> float:
         ok = isinstance(value, (int, float)) and not isinstance(value, bool)
-        if not ok or not low <= value <= top:  # NaN fails every comparison, so it lands here too
-            raise AttrError(f"expected a finite number ≥ {low} and ≤ {top:g}, got {excerpt(value)}")
+        if isinstance(value, float) and not math.isfinite(value):
+            raise AttrError(f"expected a finite number, got {excerpt(value)}")
+        if not ok or value < low or (high is not None and value > high):
+            upper = f" and ≤ {high}" if high is not None else ""
+            raise AttrError(f"expected a number ≥ {low}{upper}, got {excerpt(value)}")
+        if abs(value) > MAX_REAL:
+            raise AttrError(f"{excerpt(value)} is too large; at most {MAX_REAL:g}")
         return float(value)
 
     return parse

@@ -15,11 +15,11 @@ pixel_unshuffle: rH × rW × C → H×W×(C·r²), the inverse (PyTorch's PixelU
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 from netcalc.errors import AttrError, ShapeError
 from netcalc.kinds.base import (
+    MAX_REAL,
     Attr,
     Attrs,
     LayerKind,
@@ -32,10 +32,9 @@ from netcalc.kinds.base import (
     spatial_input,
     whole,
 )
+from netcalc.kinds.window import AXES
 from netcalc.lazy_numpy import np
 from netcalc.shapes import Shape, format_shape, is_spatial, numel
-
-AXES = ("height", "width")
 
 
 def _ref_hw(kind: str, ins: tuple[Shape, ...]) -> tuple[int, int] | None:
@@ -219,47 +218,85 @@ def upsample_flops(attrs: Attrs, ins: tuple[Shape, ...], out: Shape) -> int:
     return 7 * numel(out) if attrs["mode"] == "bilinear" else 0
 
 
-def interpolation_matrix(size: int, out: int, mode: str, align_corners: bool) -> Any:
-    """A (out, size) matrix M with y = M @ x along one axis, PyTorch's F.interpolate rules (float64):
+def interpolation_taps(size: int, out: int, mode: str, align_corners: bool) -> tuple[Any, Any, Any]:
+    """Along one axis, output i = (1 − λ[i])·x[low[i]] + λ[i]·x[high[i]], PyTorch's F.interpolate rules (float64):
 
-    - nearest: output i reads input ⌊i·size/out⌋ (exact integers);
+    - nearest: low = high = ⌊i·size/out⌋ (exact integers), λ = 0;
     - bilinear: source s = i·(size − 1)/(out − 1) with align_corners (0 when out = 1), else
-      max((i + ½)·size/out − ½, 0); it reads rows i0 = ⌊s⌋ and min(i0 + 1, size − 1) with weights 1 − λ and λ,
-      λ = s − i0.
+      max((i + ½)·size/out − ½, 0); low = ⌊s⌋, high = min(low + 1, size − 1), λ = s − low.
+
+    low and high never decrease with i, which `_gather_adjoint` relies on.
     """
     rows = np.arange(out)
-    matrix = np.zeros((out, size))
     if mode == "nearest":
-        matrix[rows, np.minimum(rows * size // out, size - 1)] = 1.0
-        return matrix
+        low = np.minimum(rows * size // out, size - 1)
+        return low, low, np.zeros(out)
     if align_corners:
         source = rows * ((size - 1) / (out - 1)) if out > 1 else np.zeros(out)
     else:
         source = np.maximum((rows + 0.5) * (size / out) - 0.5, 0.0)
     low = np.minimum(source.astype(np.int64), size - 1)
-    weight = source - low
-    matrix[rows, low] = 1.0 - weight
-    matrix[rows, np.minimum(low + 1, size - 1)] += weight  # one entry per row: no repeated index in one `+=`
-    return matrix
+    return low, np.minimum(low + 1, size - 1), source - low
+
+
+def _weights(weight: Any, axis: int, ndim: int, dtype: Any) -> Any:
+    """The per-position weights shaped to broadcast along `axis`."""
+    shape = [1] * ndim
+    shape[axis] = len(weight)
+    return weight.astype(dtype).reshape(shape)
+
+
+def _interpolate(x: Any, taps: tuple[Any, Any, Any], axis: int) -> Any:
+    low, high, weight = taps
+    y = np.take(x, low, axis=axis)
+    if weight.any():
+        lam = _weights(weight, axis, x.ndim, x.dtype)
+        y *= 1 - lam
+        y += np.take(x, high, axis=axis) * lam
+    return y
+
+
+def _gather_adjoint(g: Any, index: Any, size: int, axis: int) -> Any:
+    """The adjoint of np.take(x, index, axis) for a non-decreasing index: the slices of g that read the same
+    input row summed (np.add.reduceat over each run of equal indices) and put at that row; others zero."""
+    rows, starts = np.unique(index, return_index=True)
+    shape = list(g.shape)
+    shape[axis] = size
+    dx = np.zeros(shape, dtype=g.dtype)
+    where: list[Any] = [slice(None)] * g.ndim
+    where[axis] = rows
+    dx[tuple(where)] = np.add.reduceat(g, starts, axis=axis)
+    return dx
+
+
+def _interpolate_adjoint(g: Any, taps: tuple[Any, Any, Any], size: int, axis: int) -> Any:
+    low, high, weight = taps
+    if not weight.any():
+        return _gather_adjoint(g, low, size, axis)
+    lam = _weights(weight, axis, g.ndim, g.dtype)
+    return _gather_adjoint(g * (1 - lam), low, size, axis) + _gather_adjoint(g * lam, high, size, axis)
 
 
 def upsample_forward(xs: tuple[Any, ...], params: Any, attrs: Attrs, train: bool) -> tuple[Any, Any]:
-    """x (N, C, H, W) [, ref] → y (N, C, oh, ow) = Mh @ x @ Mwᵀ, with `interpolation_matrix` per axis.
+    """x (N, C, H, W) [, ref] → y (N, C, oh, ow): `interpolation_taps` along H, then along W.
 
-    The products are geometry (the matrices hold at most two non-zero weights a row), not the layer's MACs, so
-    they use np.matmul directly, not the MAC-counting `gemm`.
+    Gathers and elementwise products, no GEMM: the weights are geometry, not the layer's MACs (and on this
+    machine a BLAS call on such thin matrices costs more than the whole gather).
     """
     x = xs[0]
     (h, w), (oh, ow) = x.shape[2:], upsample_size(attrs, _analysis_shapes(xs))
-    mh = interpolation_matrix(h, oh, attrs["mode"], attrs["align_corners"]).astype(x.dtype)
-    mw = interpolation_matrix(w, ow, attrs["mode"], attrs["align_corners"]).astype(x.dtype)
-    return np.matmul(np.matmul(mh, x), mw.T), (tuple(a.shape for a in xs), mh, mw)
+    rows = interpolation_taps(h, oh, attrs["mode"], attrs["align_corners"])
+    cols = interpolation_taps(w, ow, attrs["mode"], attrs["align_corners"])
+    y = _interpolate(_interpolate(x, rows, 2), cols, 3)
+    return y, (tuple(a.shape for a in xs), rows, cols)
 
 
 def upsample_backward(dy: Any, cache: Any) -> tuple[tuple[Any, ...], dict[str, Any]]:
-    """dx = Mhᵀ @ dy @ Mw: every output's gradient back to the inputs it was weighted from."""
-    shapes, mh, mw = cache
-    return (np.matmul(np.matmul(mh.T, dy), mw), *_zero_refs(shapes, dy.dtype)), {}
+    """Every output's gradient back to the two inputs (per axis) it was weighted from."""
+    shapes, rows, cols = cache
+    h, w = shapes[0][2:]
+    dx = _interpolate_adjoint(_interpolate_adjoint(dy, cols, w, 3), rows, h, 2)
+    return (dx, *_zero_refs(shapes, dy.dtype)), {}
 
 
 # --- pixel shuffle
@@ -316,7 +353,7 @@ KINDS = (
         attrs=(
             Attr("padding", sides, doc="P, [Ph, Pw] or [top, bottom, left, right]"),
             Attr("mode", choice("zeros", "reflect", "replicate"), "zeros", "zeros, reflect or replicate"),
-            Attr("value", real(-math.inf), 0.0, "the constant of mode zeros"),
+            Attr("value", real(-MAX_REAL), 0.0, "the constant of mode zeros"),
         ),
         output_shape=pad_output_shape,
         resolve=_resolve_pad,

@@ -37,7 +37,7 @@ BLOCK_KEYS = ("params", "layers", "output", "doc")
 LAYER_KEYS = ("kind", "name", "from", "repeat")
 BLOCK_USE_KEYS = ("block", "name", "from", "repeat")
 MAX_REPEAT = 100_000
-MAX_LAYERS = 1_000_000
+MAX_LAYERS = 100_000  # every command stays under 10 s and 1 GiB up to here (docs/limits.md)
 MAX_BLOCK_DEPTH = 50  # blocks using blocks; real networks use 2 or 3 levels
 SPLIT, SLICE = "channel_split", "channel_slice"  # the sugar and the kind it expands to
 SPLIT_KEYS = ("kind", "name", "from", "sizes", "parts")
@@ -323,7 +323,7 @@ class _Unresolved:
     """A block parameter given a word that names no layer before the block use; an error if used in `from:`."""
 
     value: str
-    hint: str
+    prefix: str  # the caller's scope, for a did-you-mean hint worked out only if the error happens
     location: Location  # where the block is used with it
 
 
@@ -335,6 +335,16 @@ class _Draft:
     inputs: list[str]
     location: Location
     groups: tuple[Group, ...]
+
+
+@dataclass
+class _List:
+    """One list of items being expanded: where it stands, and what its items share."""
+
+    scope: _Scope
+    groups: tuple[Group, ...]  # the blocks and repeats around it
+    counters: dict[str, int] = field(default_factory=dict)  # kind or block -> unnamed items so far (conv1, conv2)
+    pending: list[tuple[_Draft, list[str], Location]] = field(default_factory=list)  # `from:` to resolve at the end
 
 
 @dataclass(frozen=True)
@@ -359,14 +369,13 @@ class _Expander:
     def expand(self, items: list[Any], path: str, scope: _Scope, groups: tuple[Group, ...]) -> str:
         """Expand a list of items in `scope`; returns the full name of the last item's output."""
         previous = scope.input
-        counters: dict[str, int] = {}
-        pending: list[tuple[_Draft, list[str], Location]] = []
+        listing = _List(scope, groups)
         for index, raw in enumerate(items):
             location = Location(scope.file, _line(items, index), f"{path}[{index}]")
             item = self._item(raw, location)
-            previous = self._expand_item(item, location, scope, groups, previous, counters, pending)
+            previous = self._expand_item(item, location, listing, previous)
         # References are resolved once the whole scope is known, so a layer may name one listed after it.
-        for draft, refs, location in pending:
+        for draft, refs, location in listing.pending:
             draft.inputs = [self._resolve(ref, scope, location) for ref in refs]
         return previous
 
@@ -395,19 +404,11 @@ class _Expander:
             raise SpecError(f"`kind`/`block` must be a name, got {_describe(label)}", location)
         return label
 
-    def _expand_item(
-        self,
-        item: Mapping[str, Any],
-        location: Location,
-        scope: _Scope,
-        groups: tuple[Group, ...],
-        previous: str,
-        counters: dict[str, int],
-        pending: list[tuple[_Draft, list[str], Location]],
-    ) -> str:
+    def _expand_item(self, item: Mapping[str, Any], location: Location, listing: _List, previous: str) -> str:
+        scope, groups = listing.scope, listing.groups
         label = self._label(item, scope, location)
         if "kind" in item and label == SPLIT:
-            return self._split(item, location, scope, groups, previous, counters, pending)
+            return self._split(item, location, listing, previous)
         if "kind" in item:
             kind = _get_kind_at(label, location)
             _check_layer_keys(item, kind, location)
@@ -421,7 +422,7 @@ class _Expander:
         refs = self._refs(item, location)
         if refs is not None and len(refs) > 1 and repeat is not None:
             raise SpecError("`repeat` cannot be combined with several inputs in `from`", location)
-        names = self._names(item, label, counters, scope, repeat, location)
+        names = self._names(item, label, listing, repeat, location)
         if names.group is not None:
             groups = groups + (Group(names.group, f"{label} ×{repeat}", location),)
         output = previous
@@ -429,18 +430,19 @@ class _Expander:
             params = _copy_params(scope.params, i, repeat)
             first = i == 0
             if "kind" in item:
-                draft = self._layer(item, kind, instance, scope, params, location, groups)
+                draft = self._layer(item, kind, instance, params, location, groups)
                 if first and refs is not None:
-                    pending.append((draft, refs, location))
+                    listing.pending.append((draft, refs, location))
                 else:
                     draft.inputs = [self._implicit(output, location)]
                 output = instance
             else:
-                block_input = self._implicit(output, location)
                 if first and refs is not None:
                     if len(refs) != 1:
                         raise SpecError(f"a block takes one input, `from` names {len(refs)}", location)
                     block_input = self._resolve(refs[0], scope, location)
+                else:  # only an item without `from:` reads the previous one (which must not be a whole split)
+                    block_input = self._implicit(output, location)
                 output = self._block(item, block, instance, block_input, scope, params, location, groups)
             self.names[instance] = output
         if names.whole is not None:
@@ -453,12 +455,12 @@ class _Expander:
         self,
         item: Mapping[str, Any],
         label: str,
-        counters: dict[str, int],
-        scope: _Scope,
+        listing: _List,
         repeat: int | None,
         location: Location,
     ) -> _Names:
         """`name`, `<kind><n>` when unnamed, `name.0`, `name.1`, … under `repeat`, or a template's names."""
+        scope, counters = listing.scope, listing.counters
         counters[label] = counters.get(label, 0) + 1
         name = item.get("name", f"{label}{counters[label]}")
         if isinstance(name, bool) or not isinstance(name, (str, int)) or not str(name).strip():
@@ -489,8 +491,6 @@ class _Expander:
             first = self.defined_at[full]
             raise SpecError(f"duplicate layer name '{full}' (first defined at line {first.line})", location)
         self.defined_at[full] = location
-        if len(self.defined_at) > MAX_LAYERS:
-            raise SpecError(f"the network expands to more than {MAX_LAYERS:,} layers; check the repeats", location)
 
     def _repeat(self, item: Mapping[str, Any], scope: _Scope, location: Location) -> int | None:
         if "repeat" not in item:
@@ -533,9 +533,10 @@ class _Expander:
         if isinstance(passed, str):
             return passed
         if isinstance(passed, _Unresolved):
+            local = [n[len(passed.prefix) :] for n in self.names if n.startswith(passed.prefix)]
             raise SpecError(
                 f"`from` names the parameter '{ref}', whose value {quote(passed.value)} is no layer listed before "
-                f"the block is used{passed.hint}",
+                f"the block is used{did_you_mean(passed.value, local + [INPUT])}",
                 passed.location,
             )
         if scope.prefix + ref in self.splits:
@@ -560,7 +561,6 @@ class _Expander:
         item: Mapping[str, Any],
         kind: LayerKind,
         full: str,
-        scope: _Scope,
         params: Mapping[str, Any],
         location: Location,
         groups: tuple[Group, ...],
@@ -590,19 +590,13 @@ class _Expander:
                 raise error.at(named) from None
         draft = _Draft(full, kind.name, attrs, [], named, groups)
         self.layers.append(draft)
+        if len(self.layers) > MAX_LAYERS:  # counted as they are made, so a huge expansion stops here
+            raise SpecError(f"the network expands to more than {MAX_LAYERS:,} layers; check the repeats", location)
         return draft
 
-    def _split(
-        self,
-        item: Mapping[str, Any],
-        location: Location,
-        scope: _Scope,
-        groups: tuple[Group, ...],
-        previous: str,
-        counters: dict[str, int],
-        pending: list[tuple[_Draft, list[str], Location]],
-    ) -> str:
+    def _split(self, item: Mapping[str, Any], location: Location, listing: _List, previous: str) -> str:
         """`{kind: channel_split, name: s, sizes: [58, 58]}` (or `parts: 2`): channel_slice layers s.0, s.1, …"""
+        scope = listing.scope
         _check_keys(item, SPLIT_KEYS, SPLIT, scope.file)
         if ("sizes" in item) == ("parts" in item):
             raise SpecError("channel_split needs one of `sizes: [c0, c1, …]` or `parts: n`", location)
@@ -610,10 +604,12 @@ class _Expander:
         refs = self._refs(item, location)
         if refs is not None and len(refs) != 1:
             raise SpecError(f"channel_split takes one input, but `from` names {len(refs)}", location)
-        names = self._names(item, SPLIT, counters, scope, None, location)
+        names = self._names(item, SPLIT, listing, None, location)
         full = names.instances[0]
         try:
             if "sizes" in item:
+                if needs_shape(item["sizes"], scope.params):
+                    raise ExprError("sizes: the sizes cannot depend on the input shape; `parts: n` splits evenly")
                 sizes = plain_numbers(substitute(plain_numbers(item["sizes"]), scope.params))
                 if not isinstance(sizes, list) or not sizes or not all(_is_whole(s, 1) for s in sizes):
                     raise ExprError(f"sizes: expected a list of whole numbers ≥ 1, got {_describe(sizes)}")
@@ -623,6 +619,8 @@ class _Expander:
                 parts = plain_numbers(substitute(plain_numbers(item["parts"]), scope.params))
                 if not _is_whole(parts, 1):
                     raise ExprError(f"parts: expected a whole number ≥ 1, got {_describe(parts)}")
+                if parts > MAX_REPEAT:  # each part is a layer: bounded before any is made (docs/limits.md)
+                    raise ExprError(f"parts: {parts:,} is absurd; at most {MAX_REPEAT:,} parts are allowed")
                 size = f"((in_channels + {parts - 1}) // {parts})"  # torch.chunk: equal parts, the last may be smaller
                 ends = [f"min(in_channels, {i} * {size})" for i in range(parts + 1)]
                 bounds = list(pairwise(ends))
@@ -633,9 +631,9 @@ class _Expander:
         for part, (start, end) in zip(self.splits[full], bounds):
             self._claim(part, location)
             layer = {"kind": SLICE, "start": start, "end": end}
-            draft = self._layer(layer, slice_kind, part, scope, scope.params, location, groups)
+            draft = self._layer(layer, slice_kind, part, scope.params, location, listing.groups)
             if source is None:
-                pending.append((draft, refs or [], location))
+                listing.pending.append((draft, refs or [], location))
             else:
                 draft.inputs = [source]
             self.names[part] = part
@@ -700,8 +698,7 @@ class _Expander:
         target = self.names.get(scope.prefix + word)
         if target is not None:
             return target
-        local = [n[len(scope.prefix) :] for n in self.names if n.startswith(scope.prefix)]
-        return _Unresolved(word, did_you_mean(word, local + [INPUT]), location)
+        return _Unresolved(word, scope.prefix, location)
 
     def _defaults(self, block: _Block, params: dict[str, Any], block_input: str, location: Location) -> None:
         """Fill the parameters not given, in an order that lets a default use others (`width: planes * 2`)."""

@@ -15,7 +15,13 @@ from netcalc.shapes import format_shape
 
 SCHEMA_VERSION = 1
 NARROW = 100  # columns below which the table leaves out the MACs-share bar
-COLUMNS = ("name", "kind", "inputs", "output_shape", *FIGURES)
+COLUMNS = ("name", "kind", "inputs", "output_shape", *FIGURES, "partial")
+PARTIAL = "≥"  # prefixed to a figure that is a lower bound (a layer of kind `unknown` counts 0)
+
+
+def bound(text: str, partial: bool) -> str:
+    """`text`, marked as a lower bound when the figures it sums are partial."""
+    return f"{PARTIAL}{text}" if partial else text
 
 
 def row_dict(row: LayerRow) -> dict[str, Any]:
@@ -29,6 +35,7 @@ def row_dict(row: LayerRow) -> dict[str, Any]:
         "file": row.file,
         "line": row.line,
         "notes": list(row.notes),
+        "partial": row.partial,
         "counted": row.counted,
     }
 
@@ -47,7 +54,7 @@ def report_dict(report: Report, depth: int | None = None) -> dict[str, Any]:
         "outputs": [{"name": n, "shape": list(s)} for n, s in zip(report.output_names, report.output_shapes)],
         "conventions": CONVENTIONS,
         "layers": [row_dict(row) for row in report.collapsed(depth)],
-        "totals": {f: getattr(totals, f) for f in FIGURES},
+        "totals": {f: getattr(totals, f) for f in FIGURES} | {"partial": totals.partial},
     }
 
 
@@ -63,10 +70,11 @@ def to_csv(report: Report, depth: int | None = None) -> str:
         writer.writerow(
             [row.name, row.kind, " ".join(row.inputs), "x".join(map(str, row.output_shape))]
             + [getattr(row, f) for f in FIGURES]
+            + [int(row.partial)]
         )
     totals = report.totals
     shapes = " ".join("x".join(map(str, shape)) for shape in report.output_shapes)
-    writer.writerow(["TOTAL", "", "", shapes] + [getattr(totals, f) for f in FIGURES])
+    writer.writerow(["TOTAL", "", "", shapes] + [getattr(totals, f) for f in FIGURES] + [int(totals.partial)])
     return out.getvalue()
 
 
@@ -80,16 +88,18 @@ def to_markdown(report: Report, depth: int | None = None) -> str:
     ]
     for row in report.collapsed(depth):
         cells = [f"`{row.name}`", row.kind, format_shape(row.output_shape)]
-        cells += [f"{v:,}" for v in (row.params, row.macs, row.flops, row.activation_bytes)]
+        cells += [bound(f"{v:,}", row.partial) for v in (row.params, row.macs, row.flops, row.activation_bytes)]
         lines.append("| " + " | ".join(cells) + " |")
     t = report.totals
     cells = ["**Total**", "", ", ".join(map(format_shape, report.output_shapes))]
-    cells += [f"**{v:,}**" for v in (t.params, t.macs, t.flops, t.activation_bytes)]
+    cells += [f"**{bound(f'{v:,}', t.partial)}**" for v in (t.params, t.macs, t.flops, t.activation_bytes)]
     lines.append("| " + " | ".join(cells) + " |")
     lines += ["", f"Parameter memory: {t.param_bytes:,} B ({human_bytes(t.param_bytes)}); buffers: {t.buffers:,}."]
     if len(report.output_names) > 1:
         lines.append("Outputs: " + ", ".join(f"`{n}` {format_shape(s)}" for n, s in _outputs(report)) + ".")
     lines += [f"- ⚠ `{name}`: {note}" for name, note in report.notes]
+    if t.partial:
+        lines += ["", f"{PARTIAL} partial: {_partial_note(report)}"]
     return "\n".join(lines) + "\n"
 
 
@@ -106,8 +116,9 @@ def to_table(report: Report, depth: int | None = None, *, width: int | None = No
     several = len(report.output_names) > 1
     output_footer = f"{len(report.output_names)} outputs" if several else format_shape(report.output_shape)
     table.add_column("Output", footer=output_footer, justify="right", no_wrap=True, min_width=9)
-    table.add_column("Params", footer=human_count(totals.params), justify="right", no_wrap=True, min_width=7)
-    table.add_column("MACs", footer=human_count(totals.macs), justify="right", no_wrap=True, min_width=7)
+    params, macs = (bound(human_count(n), totals.partial) for n in (totals.params, totals.macs))
+    table.add_column("Params", footer=params, justify="right", no_wrap=True, min_width=7)
+    table.add_column("MACs", footer=macs, justify="right", no_wrap=True, min_width=7)
     table.add_column("Memory", footer=human_bytes(totals.activation_bytes), justify="right", no_wrap=True, min_width=10)
     with_bar = width is None or width >= NARROW
     if with_bar:
@@ -119,8 +130,8 @@ def to_table(report: Report, depth: int | None = None, *, width: int | None = No
             name,
             row.kind,
             format_shape(row.output_shape),
-            human_count(row.params) if row.params else "—",
-            human_count(row.macs) if row.macs else "—",
+            "?" if row.partial else human_count(row.params) if row.params else "—",
+            "?" if row.partial else human_count(row.macs) if row.macs else "—",
             human_bytes(row.activation_bytes),
         ]
         if with_bar:
@@ -128,16 +139,25 @@ def to_table(report: Report, depth: int | None = None, *, width: int | None = No
         table.add_row(*cells)
     console = text_console(width, color)
     console.print(table)
+    mark = PARTIAL if totals.partial else ""
     console.print(
-        f"params {totals.params:,} ({human_bytes(totals.param_bytes)} as {report.dtype}), "
-        f"buffers {totals.buffers:,} · MACs {totals.macs:,} · FLOPs {totals.flops:,} · "
+        f"params {mark}{totals.params:,} ({human_bytes(totals.param_bytes)} as {report.dtype}), "
+        f"buffers {mark}{totals.buffers:,} · MACs {mark}{totals.macs:,} · FLOPs {mark}{totals.flops:,} · "
         f"activations {totals.activation_bytes:,} B"
     )
     if several:
         console.print("outputs: " + ", ".join(f"{n} {format_shape(s)}" for n, s in _outputs(report)))
     for name, note in report.notes:
         console.print(Text("note", style="yellow"), f"{name}: {note}")
+    if totals.partial:
+        console.print(Text("partial", style="yellow"), _partial_note(report))
     return printed(console)
+
+
+def _partial_note(report: Report) -> str:
+    unknown = [row.name for row in report.layers if row.partial]
+    listing = ", ".join(unknown[:5]) + (", …" if len(unknown) > 5 else "")
+    return f"every total is a lower bound: {len(unknown)} layer(s) of unknown cost counted as 0 ({listing})"
 
 
 def _outputs(report: Report) -> list[tuple[str, tuple[int, ...]]]:

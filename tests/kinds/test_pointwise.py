@@ -105,7 +105,7 @@ def test_multiply(inputs, output, flops):
         ("  - {kind: groupnorm}\n", "groupnorm is missing required key 'groups'"),
         ("  - {kind: instancenorm, from: flatgate}\n", "instancenorm needs an H×W×C input, got the flat vector 40"),
         ("  - {kind: gelu, approximate: fast}\n", "approximate: expected one of none, tanh, got 'fast'"),
-        ("  - {kind: stochastic_depth, p: 1.5}\n", "p: expected a finite number ≥ 0.0 and ≤ 1, got 1.5"),
+        ("  - {kind: stochastic_depth, p: 1.5}\n", "p: expected a number ≥ 0.0 and ≤ 1.0, got 1.5"),
         ("  - {kind: stochastic_depth, mode: sample}\n", "mode: expected one of row, batch, got 'sample'"),
         ("  - {kind: prelu, shared: 1}\n", "shared: expected true or false, got 1"),
         ("  - {kind: conv, out: 4, kernel: 1, activation: swish}\n", "activation: expected one of none, relu"),
@@ -145,7 +145,7 @@ def test_convnext_block_figures():
 input: 56x56x96
 layers:
   - {kind: conv, name: dw, out: 96, kernel: 7, padding: 3, groups: 96}
-  - {kind: layernorm, name: norm, eps: 0.000001}
+  - {kind: layernorm, name: norm, eps: 1e-6}
   - {kind: conv, name: pw1, out: 384, kernel: 1, activation: gelu}
   - {kind: conv, name: pw2, out: 96, kernel: 1}
   - {kind: scale, name: layer_scale}

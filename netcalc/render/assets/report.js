@@ -56,6 +56,8 @@
     this.sort = { key: "index", dir: 1 };
     this.filter = "";
     this.extraColumns = Object.keys(net.layers[0] || {}).filter((k) => !KNOWN.has(k) && typeof net.layers[0][k] === "number");
+    this.hasField = net.layers.some((l) => l.receptive_field && Array.isArray(l.receptive_field.size));
+    this.outputs = new Set((net.outputs || []).map((o) => o.name));
   }
   View.prototype.applyFold = function () {
     this.collapsed = new Set(this.net.groups.filter((g) => g.depth >= this.fold).map((g) => g.name));
@@ -193,6 +195,9 @@
       lines = ["▸ " + item.group, `${g.label}${out ? " · " + shape(out.output_shape) : ""}`, `${count(sums.macs)} MACs · ${count(sums.params)} params`];
     }
     if (notes) cls += " noted";
+    if (item.layer && view.outputs.has(item.layer.name)) { cls += " output"; lines[0] = "⇥ " + lines[0]; }
+    if (item.layer && item.layer.counted === false) cls += " uncounted";
+    if (item.layer && item.layer.partial) cls += " partial";
     if (view.selected === name || (item.group && view.selected && view.hiddenIn(view.selected) === item.group)) cls += " selected";
     const share = Math.max(0, Math.min(1, macs / totalMacs));
     const title = item.layer && notes ? `<title>${esc(item.layer.notes.join("\n"))}</title>` : "";
@@ -215,11 +220,32 @@
       { key: "activation_bytes", label: "Memory", num: true, bar: true },
     ];
     for (const k of view.extraColumns) cols.push({ key: k, label: k.replace(/_/g, " "), num: true, bar: isBytes(k) });
+    if (view.hasField) cols.push({ key: "receptive_field", label: "RF", num: true, value: fieldSize, show: (l) => fieldText(l.receptive_field) });
     for (const c of cols) {
       if (!c.value) c.value = (l) => l[c.key];
       if (!c.show) c.show = c.num && c.key !== "index" ? (l) => (l[c.key] ? human(c.key, l[c.key]) : "—") : (l) => String(c.value(l));
     }
     return cols;
+  }
+
+  // Receptive field (when the report has it): {size: [h, w], jump, start}, exact fractions written as text.
+  const num = (v) => (typeof v === "number" ? v : parseFloat(String(v).split("/")[0]) / (parseFloat(String(v).split("/")[1]) || 1));
+  const fieldSize = (l) => (l.receptive_field ? Math.max(...l.receptive_field.size.map(num)) : 0);
+  const fieldText = (f) => (f ? f.size.join("×") : "—");
+
+  function drawChart(view) {
+    const box = app.querySelector(".chart");
+    if (!box || !view.hasField) return;
+    const layers = view.net.layers, w = 520, h = 110, pad = 28;
+    const top = Math.max(1, ...layers.map(fieldSize));
+    const x = (i) => pad + (i / Math.max(1, layers.length - 1)) * (w - pad - 8);
+    const y = (v) => h - 16 - (v / top) * (h - 30);
+    const points = layers.map((l, i) => `${x(i).toFixed(1)},${y(fieldSize(l)).toFixed(1)}`).join(" ");
+    box.innerHTML = `<svg xmlns="http://www.w3.org/2000/svg" width="${w}" height="${h}" role="img" aria-label="receptive field by depth">` +
+      `<text x="${pad}" y="11" class="axis">receptive field (input pixels, larger side) by layer — output: ${esc(fieldText(layers[layers.length - 1].receptive_field))}</text>` +
+      `<line x1="${pad}" y1="${h - 16}" x2="${w - 8}" y2="${h - 16}" class="axis-line"/><line x1="${pad}" y1="18" x2="${pad}" y2="${h - 16}" class="axis-line"/>` +
+      `<text x="2" y="24" class="axis">${top}</text><text x="${pad}" y="${h - 3}" class="axis">layer 0</text><text x="${w - 60}" y="${h - 3}" class="axis">${layers.length - 1}</text>` +
+      `<polyline points="${points}" class="rf-line"/></svg>`;
   }
 
   function drawTable(view) {
@@ -253,6 +279,7 @@
         const short = k === "line" || human(k, v) === exact(v) ? "" : human(k, v);
         rows.push([k.replace(/_/g, " "), `${exact(v)} <span class="muted">${esc(short)}</span>`]);
       }
+      else if (k === "receptive_field" && v) rows.push(["receptive field", esc(`${v.size.join("×")} px, jump ${v.jump.join("×")}, first centre at ${v.start.join(", ")}${v.note ? " — " + v.note : ""}`)]);
       else if (v !== null && v !== undefined) rows.push([k.replace(/_/g, " "), esc(typeof v === "object" ? JSON.stringify(v) : v)]);
     }
     if (l.file || l.line) rows.push(["defined at", esc(`${l.file || ""}${l.line ? ":" + l.line : ""}`)]);
@@ -280,7 +307,11 @@
       ["FLOPs", exact(t.flops), count(t.flops)], ["Activations", exact(t.activation_bytes) + " B", bytes(t.activation_bytes)],
       ["Param memory", exact(t.param_bytes) + " B", bytes(t.param_bytes)], ["Buffers", exact(t.buffers), count(t.buffers)]];
     for (const k of Object.keys(t)) if (!["params", "macs", "flops", "activation_bytes", "param_bytes", "buffers"].includes(k) && typeof t[k] === "number") figures.push([k.replace(/_/g, " "), exact(t[k]), human(k, t[k])]);
-    const head = [["Input", `batch ${net.batch} · ${net.dtype}`, shape(net.input)], ["Output", `${net.layers.length} layers`, shape(net.output_shape)]];
+    if (t.partial) for (const f of figures) f[2] = "≥ " + f[2];  // a layer of unknown cost: the totals are lower bounds
+    const outs = net.outputs || [];
+    const head = [["Input", `batch ${net.batch} · ${net.dtype}`, shape(net.input)],
+      outs.length > 1 ? [`${outs.length} outputs`, outs.map((o) => `${o.name}: ${shape(o.shape)}`).join("\n"), outs.map((o) => shape(o.shape)).join(", ")]
+        : ["Output", `${net.layers.length} layers`, shape(net.output_shape)]];
     return [...head, ...figures].map(([k, v, h]) => `<div class="figure" title="${esc(v)}"><span>${esc(k)}</span><b>${esc(h)}</b></div>`).join("");
   }
 
@@ -296,9 +327,10 @@
       `<button data-zoom="0.8" title="zoom out">−</button><button data-zoom="1.25" title="zoom in">+</button><button data-zoom="fit">fit width</button>` +
       (depths ? `<label>fold <select class="fold">${foldOptions.join("")}</select></label>` : "") +
       `</div><div class="graph" aria-label="network graph"></div></section>` +
-      `<section class="side"><div class="details"></div><div class="tools"><input type="search" placeholder="filter layers by name or kind" aria-label="filter"></div><div class="table-wrap"></div></section></div>`;
+      `<section class="side"><div class="details"></div><div class="tools"><input type="search" placeholder="filter layers by name or kind" aria-label="filter"></div><div class="table-wrap"></div>` +
+      (view.hasField ? `<div class="chart"></div>` : "") + `</section></div>`;
     if (view.fold === Infinity && app.querySelector(".fold")) app.querySelector(".fold").value = "all";
-    drawGraph(view); drawTable(view); drawDetails(view);
+    drawGraph(view); drawTable(view); drawDetails(view); drawChart(view);
 
     app.querySelector(".graph").addEventListener("click", (e) => {
       const label = e.target.closest(".group-label");
