@@ -8,11 +8,27 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from functools import cached_property
 
+from netcalc.analysis.field import Field
+from netcalc.analysis.memory import TrainingState
 from netcalc.network import Group
 from netcalc.shapes import Shape
 
 DTYPE_BYTES = {"float64": 8, "float32": 4, "float16": 2, "bfloat16": 2, "int8": 1}
-FIGURES = ("params", "buffers", "macs", "flops", "activation_bytes", "param_bytes")
+# figures a row has and the totals sum
+FIGURES = (
+    "params",
+    "buffers",
+    "macs",
+    "flops",
+    "activation_bytes",
+    "param_bytes",
+    "backward_input_macs",
+    "backward_weight_macs",
+    "backward_flops",
+    "saved_bytes",
+)
+# figures whose total is the largest row's: memory at one moment, not a sum over layers
+PEAKS = ("live_bytes", "training_bytes")
 # the names users write (budget keys, compare columns) -> the Report/LayerRow field each one means
 FIGURE_NAMES: dict[str, str] = {
     "params": "params",
@@ -20,14 +36,33 @@ FIGURE_NAMES: dict[str, str] = {
     "flops": "flops",
     "activation_memory": "activation_bytes",
     "param_memory": "param_bytes",
+    "peak_memory": "live_bytes",
+    "backward_macs": "backward_macs",
+    "saved_memory": "saved_bytes",
+    "training_memory": "training_bytes",
+    "receptive_field": "receptive_field",
 }
+BYTE_NAMES = frozenset({"activation_memory", "param_memory", "peak_memory", "saved_memory", "training_memory"})
 
 CONVENTIONS = {
     "params": "weights + biases + batch-norm scale and shift; running statistics are `buffers`",
     "macs": "multiply-accumulates of conv, conv_transpose and fc for the whole batch; bias excluded",
     "flops": "2·MACs + elementwise work (bias, batch norm, activations, pooling, add, softmax, LRN) for the batch",
-    "activation_bytes": "bytes of each layer's output tensor for the batch and dtype; a fused activation adds none",
+    "activation_bytes": "bytes of each layer's output tensor for the batch and dtype, summed over layers (an upper "
+    "bound: no run holds them all); a fused activation adds none",
     "param_bytes": "parameters × bytes of the dtype (buffers not included)",
+    "live_bytes": "inference: bytes of the tensors alive while the layer runs (input included; views, inference "
+    "dropout and in-place relu/relu6/leaky_relu/add add no tensor); the total is the peak",
+    "receptive_field": "input pixels one unit sees per axis (size), input pixels between units (jump), input "
+    "coordinate of unit 0's centre (start); the total is the output's smaller side",
+    "backward_input_macs": "MACs of dL/dx (none for a layer reading only the network input)",
+    "backward_weight_macs": "MACs of dL/dw",
+    "backward_macs": "backward_input_macs + backward_weight_macs",
+    "backward_flops": "2·backward MACs + the layer's elementwise FLOPs, for layers autograd records",
+    "saved_bytes": "bytes autograd keeps for backward (PyTorch's convention per kind; parameters and buffers "
+    "excluded; a tensor saved by several layers counted at the first)",
+    "training_bytes": "training memory while the layer's backward runs: weights, buffers, master weights, "
+    "optimizer state, saved tensors, activation and weight gradients alive; the total is the peak",
 }
 
 
@@ -47,6 +82,24 @@ class LayerRow:
     groups: tuple[Group, ...] = ()
     line: int | None = None
     file: str | None = None  # where the layer is written: the spec, or a file it includes
+    field: Field | None = None
+    field_note: str = ""
+    live_bytes: int = 0
+    backward_input_macs: int = 0
+    backward_weight_macs: int = 0
+    skipped_input_macs: int = 0  # dL/dx a training step does not need (verify's reference pass computes it)
+    backward_flops: int = 0
+    saved_bytes: int = 0
+    training_bytes: int = 0
+
+    @property
+    def backward_macs(self) -> int:
+        return self.backward_input_macs + self.backward_weight_macs
+
+    @property
+    def receptive_field(self) -> int:
+        """The smaller side of the field (rounded down), 0 when unknown."""
+        return self.field.smallest if self.field else 0
 
     @property
     def anchor(self) -> tuple[str | None, int | None]:
@@ -66,10 +119,29 @@ class Totals:
     flops: int
     activation_bytes: int
     param_bytes: int
+    backward_input_macs: int
+    backward_weight_macs: int
+    backward_flops: int
+    saved_bytes: int
+    live_bytes: int  # the inference peak
+    training_bytes: int  # the training peak
+    receptive_field: int  # the last layer's (the output's) smaller side
 
     @classmethod
     def of(cls, rows: tuple[LayerRow, ...]) -> Totals:
-        return cls(**{f: sum(getattr(r, f) for r in rows) for f in FIGURES})
+        return cls(
+            **{f: sum(getattr(r, f) for r in rows) for f in FIGURES},
+            **{f: max((getattr(r, f) for r in rows), default=0) for f in PEAKS},
+            receptive_field=rows[-1].receptive_field if rows else 0,
+        )
+
+    @property
+    def backward_macs(self) -> int:
+        return self.backward_input_macs + self.backward_weight_macs
+
+    @property
+    def peak_bytes(self) -> int:
+        return self.live_bytes
 
 
 @dataclass(frozen=True)
@@ -81,10 +153,22 @@ class Report:
     layers: tuple[LayerRow, ...]
     source: str | None = None
     group_outputs: dict[str, str] = field(default_factory=dict, compare=False)
+    input_bytes: int = 0
+    training: TrainingState | None = None
 
     @cached_property
     def totals(self) -> Totals:
         return Totals.of(self.layers)
+
+    def peak_layer(self, figure: str = "live_bytes") -> str | None:
+        """The first layer where a peak figure (`live_bytes`, `training_bytes`) is reached."""
+        if not self.layers:
+            return None
+        return max(self.layers, key=lambda row: getattr(row, figure)).name
+
+    @property
+    def output_field(self) -> Field | None:
+        return self.layers[-1].field if self.layers else None
 
     @property
     def output_shape(self) -> Shape:
@@ -130,5 +214,8 @@ def _fold(group: Group, rows: list[LayerRow], group_outputs: dict[str, str]) -> 
         groups=rows[0].groups[: rows[0].groups.index(group)],
         line=rows[0].line,
         file=rows[0].file,
-        **{f: getattr(totals, f) for f in FIGURES},
+        field=output.field,
+        field_note=output.field_note,
+        skipped_input_macs=sum(r.skipped_input_macs for r in rows),
+        **{f: getattr(totals, f) for f in FIGURES + PEAKS},
     )

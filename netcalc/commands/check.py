@@ -32,6 +32,7 @@ def check(
     input_shape: Shape | None,
     batch: int,
     dtype: str,
+    optimizer: str,
     fmt: str,
     strict: bool,
 ) -> None:
@@ -47,7 +48,7 @@ def check(
 
     network = load_network(spec, input_shape=input_shape)
     budget = budget_of(network, budget_path)
-    report = analyze_network(network, batch=batch, dtype=dtype, strict=strict)
+    report = analyze_network(network, batch=batch, dtype=dtype, strict=strict, optimizer=optimizer)
     result = check_report(report, budget)
     for limit in result.unmatched:
         where = Location(limit.file, limit.line, f'layers["{limit.pattern}"]')

@@ -9,7 +9,7 @@ import click
 from netcalc.analysis.analyze import analyze_network
 from netcalc.analysis.compare import SORT_COLUMNS
 from netcalc.analysis.report import DTYPE_BYTES, Report
-from netcalc.commands.options import analysis_options, format_option, terminal_renderers
+from netcalc.commands.options import analysis_options, format_option, optimizer_option, terminal_renderers
 from netcalc.errors import NetcalcError
 from netcalc.language.spec import load_network
 from netcalc.shapes import Shape, parse_shape
@@ -52,6 +52,7 @@ def _shape_text(shape: Shape) -> str:
 @click.option(
     "--dtype", type=click.Choice(tuple(DTYPE_BYTES)), default="float32", show_default=True, help="element type"
 )
+@optimizer_option
 @click.option("--baseline", metavar="NAME", help="show every figure also as a ratio to the row labelled NAME")
 @click.option("--sort", type=click.Choice(SORT_COLUMNS), help="order rows by this column (ascending)")
 @format_option(("table", "json", "csv", "markdown"), "table")
@@ -60,6 +61,7 @@ def compare(
     input_shapes: tuple[Shape, ...] | None,
     batch: int,
     dtype: str,
+    optimizer: str,
     baseline: str | None,
     sort: str | None,
     fmt: str,
@@ -77,7 +79,8 @@ def compare(
     for argument in specs:
         label, path = split_label(argument)
         for shape in shapes:
-            report = analyze_network(load_network(path, input_shape=shape), batch=batch, dtype=dtype)
+            network = load_network(path, input_shape=shape)
+            report = analyze_network(network, batch=batch, dtype=dtype, optimizer=optimizer)
             analysed.append((label, path, report))
     names = [report.name for label, _, report in analysed if label is None]
     entries = []
@@ -94,7 +97,7 @@ def compare(
 @click.command("diff")
 @click.argument("old")
 @click.argument("new")
-@analysis_options()
+@analysis_options(optimizer=False)
 @format_option(("table", "json", "markdown"), "table")
 def diff_command(old: str, new: str, input_shape: Shape | None, batch: int, dtype: str, fmt: str) -> None:
     """What changed from OLD to NEW (two versions of a spec): layers added, removed and changed, matched by

@@ -11,6 +11,7 @@ from typing import Any, TypeVar
 
 import click
 
+from netcalc.analysis.memory import OPTIMIZER_STATE
 from netcalc.analysis.report import DTYPE_BYTES
 from netcalc.shapes import Shape, parse_shape
 
@@ -26,10 +27,22 @@ def input_shape_callback(ctx: click.Context, param: click.Parameter, value: str 
         raise click.BadParameter(str(error)) from None
 
 
-def analysis_options(dtypes: tuple[str, ...] = tuple(DTYPE_BYTES)) -> Callable[[F], F]:
-    """--input, --batch and --dtype, shared by every command that analyses a spec."""
+def optimizer_option(command: F) -> F:
+    return click.option(
+        "--optimizer",
+        type=click.Choice(tuple(OPTIMIZER_STATE)),
+        default="sgd",
+        show_default=True,
+        help="optimizer whose state training memory counts (docs/conventions.md)",
+    )(command)
+
+
+def analysis_options(dtypes: tuple[str, ...] = tuple(DTYPE_BYTES), optimizer: bool = True) -> Callable[[F], F]:
+    """--input, --batch and --dtype (and --optimizer), shared by every command that analyses a spec."""
 
     def decorate(command: F) -> F:
+        if optimizer:
+            command = optimizer_option(command)
         command = click.option(
             "--dtype", type=click.Choice(dtypes), default="float32", show_default=True, help="element type"
         )(command)

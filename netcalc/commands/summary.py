@@ -15,21 +15,54 @@ from netcalc.language.spec import load_network
 from netcalc.shapes import Shape
 
 
+def columns_callback(ctx: click.Context, param: click.Parameter, value: str | None) -> tuple[str, ...]:
+    """`field` or `cost,field,train`: column groups of the table and Markdown."""
+    from netcalc.render.summary import GROUPS
+
+    if value is None:
+        return ("cost",)
+    groups = tuple(part.strip() for part in value.split(",") if part.strip())
+    unknown = [g for g in groups if g not in GROUPS]
+    if unknown or not groups:
+        raise click.BadParameter(f"expected groups from {', '.join(GROUPS)}, comma-separated; got {value!r}")
+    return groups
+
+
 @click.command()
 @click.argument("spec")
 @analysis_options()
 @format_option(("table", "json", "csv", "markdown"), "table")
 @click.option("--depth", type=click.IntRange(min=1), help="fold blocks nested deeper than this into one row")
 @click.option("--strict", is_flag=True, help="treat input pixels left unread by a stride as an error")
+@click.option(
+    "--columns",
+    callback=columns_callback,
+    metavar="GROUP[,GROUP…]",
+    help="column groups of the table and Markdown: cost (default), field (receptive field, jump, start), "
+    "memory (live bytes), train (backward MACs, saved, training memory); JSON and CSV carry them all",
+)
+@click.option("--train", is_flag=True, help="add the training columns and what training memory is made of")
 def summary(
-    spec: str, input_shape: Shape | None, batch: int, dtype: str, fmt: str, depth: int | None, strict: bool
+    spec: str,
+    input_shape: Shape | None,
+    batch: int,
+    dtype: str,
+    optimizer: str,
+    fmt: str,
+    depth: int | None,
+    strict: bool,
+    columns: tuple[str, ...],
+    train: bool,
 ) -> None:
-    """Per-layer shapes, parameters, MACs and memory of SPEC, with totals."""
+    """Per-layer shapes, parameters, MACs and memory of SPEC, with totals, the peak memory and (--train)
+    training memory; receptive fields with --columns field."""
     from netcalc.render.summary import RENDERERS
 
     network = load_network(spec, input_shape=input_shape)
-    report = analyze_network(network, batch=batch, dtype=dtype, strict=strict)
-    click.echo(terminal_renderers(RENDERERS)[fmt](report, depth), nl=False)
+    report = analyze_network(network, batch=batch, dtype=dtype, strict=strict, optimizer=optimizer)
+    if train and "train" not in columns:
+        columns = (*columns, "train")
+    click.echo(terminal_renderers(RENDERERS)[fmt](report, depth, columns), nl=False)
 
 
 @click.command()

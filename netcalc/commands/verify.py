@@ -15,7 +15,7 @@ from netcalc.shapes import Shape
 
 @click.command()
 @click.argument("spec")
-@analysis_options(dtypes=("float32", "float64"))
+@analysis_options(dtypes=("float32", "float64"), optimizer=False)
 @click.option(
     "--seed", type=click.IntRange(min=0), default=0, show_default=True, help="seed of the random input and weights"
 )

@@ -10,6 +10,7 @@ conv_transpose:  out = (H − 1)·S − 2P + D·(K−1) + output_padding + 1
 
 from __future__ import annotations
 
+from fractions import Fraction
 from typing import Any
 
 from netcalc.errors import AttrError, ShapeError
@@ -17,13 +18,17 @@ from netcalc.kinds.base import (
     Attr,
     Attrs,
     LayerKind,
+    Saved,
+    Window,
     activation_attr,
     flag,
     fused_flops,
+    fused_saved,
     padding,
     pair,
     spatial_input,
     whole,
+    window_geometry,
 )
 from netcalc.kinds.elementwise import activate, activation_grad
 from netcalc.kinds.window import same_padding, unread_notes, window_output
@@ -88,6 +93,44 @@ def conv_flops(attrs: Attrs, ins: tuple[Shape, ...], out: Shape) -> int:
 
 def conv_notes(attrs: Attrs, ins: tuple[Shape, ...], out: Shape) -> tuple[str, ...]:
     return unread_notes(ins[0][:2], attrs["kernel"], attrs["stride"], attrs["padding"], attrs["dilation"], out[:2])
+
+
+def conv_geometry(attrs: Attrs, ins: tuple[Shape, ...], out: Shape) -> tuple[tuple[Window, Window]]:
+    return (window_geometry(attrs["kernel"], attrs["stride"], attrs["padding"], attrs["dilation"]),)
+
+
+def conv_saved(attrs: Attrs, ins: tuple[Shape, ...], out: Shape) -> Saved:
+    """Autograd keeps a convolution's input (for dL/dw) and its weight (a parameter, not counted)."""
+    return fused_saved(attrs, Saved(inputs=(0,)))
+
+
+def same_as_forward(macs: Any) -> Any:
+    """dL/dx and dL/dw of a conv or fc are each one GEMM as large as the forward one."""
+
+    def backward_macs(attrs: Attrs, ins: tuple[Shape, ...], out: Shape) -> tuple[int, int]:
+        forward = macs(attrs, ins, out)
+        return (forward, forward)
+
+    return backward_macs
+
+
+def transpose_window(kernel: int, stride: int, pad: int, dilation: int) -> Window:
+    """Output o of a transposed conv reads the inputs i with i·S = o + P − D·k for a tap k: its window's centre
+    is (o + P − D·(K−1)/2)/S, and the span is the widest spread of the taps that land on whole inputs."""
+    spans = []
+    for residue in range(stride):
+        taps = [residue + pad - dilation * k for k in range(kernel)]
+        hits = [t // stride for t in taps if t % stride == 0]
+        if hits:
+            spans.append(max(hits) - min(hits))
+    centre = Fraction(2 * pad - dilation * (kernel - 1), 2 * stride)
+    return Window(Fraction(max(spans, default=0)), Fraction(1, stride), centre)
+
+
+def transpose_geometry(attrs: Attrs, ins: tuple[Shape, ...], out: Shape) -> tuple[tuple[Window, Window]]:
+    axes = zip(attrs["kernel"], attrs["stride"], attrs["padding"], attrs["dilation"])
+    h, w = (transpose_window(*axis) for axis in axes)
+    return ((h, w),)
 
 
 def transpose_output_size(size: int, kernel: int, stride: int, pad: int, dilation: int, extra: int, axis: str) -> int:
@@ -216,6 +259,10 @@ KINDS = (
         flops_rule="2·MACs + one per output element for the bias and one for a fused activation",
         forward=conv_forward,
         backward=conv_backward,
+        geometry=conv_geometry,
+        saved=conv_saved,
+        saved_rule="its input (and its output with a fused activation)",
+        backward_macs=same_as_forward(conv_macs),
     ),
     LayerKind(
         name="conv_transpose",
@@ -232,5 +279,9 @@ KINDS = (
         flops_rule="2·MACs + one per output element for the bias and one for a fused activation",
         forward=transpose_forward,
         backward=transpose_backward,
+        geometry=transpose_geometry,
+        saved=conv_saved,
+        saved_rule="its input (and its output with a fused activation)",
+        backward_macs=same_as_forward(transpose_macs),
     ),
 )

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from netcalc.kinds.base import Attr, Attrs, LayerKind, real, same_shape
+from netcalc.kinds.base import INPLACE, NEW, VIEW, Attr, Attrs, Extra, LayerKind, Saved, real, same_shape, saves_output
 from netcalc.lazy_numpy import np
 from netcalc.shapes import Shape, numel
 
@@ -81,7 +81,7 @@ def _activation_pair(name: str) -> tuple[Callable[..., Any], Callable[..., Any]]
     return forward, backward
 
 
-def _activation(name: str, summary: str, attrs: tuple[Attr, ...] = ()) -> LayerKind:
+def _activation(name: str, summary: str, attrs: tuple[Attr, ...] = (), storage: str = INPLACE) -> LayerKind:
     forward, backward = _activation_pair(name)
     return LayerKind(
         name=name,
@@ -92,7 +92,17 @@ def _activation(name: str, summary: str, attrs: tuple[Attr, ...] = ()) -> LayerK
         flops_rule="1 per element",
         forward=forward,
         backward=backward,
+        saved=saves_output,
+        saved_rule="its output",
+        storage=storage,
     )
+
+
+MASK_BYTES = 1  # a CUDA dropout keeps a bool mask (PyTorch's CPU kernel keeps a float one: docs/conventions.md)
+
+
+def dropout_saved(attrs: Attrs, ins: tuple[Shape, ...], out: Shape) -> Saved:
+    return Saved(extras=(Extra("mask", numel(out), MASK_BYTES),)) if attrs["p"] > 0 else Saved()
 
 
 def dropout_forward(xs: tuple[Any, ...], params: Any, attrs: Attrs, train: bool) -> tuple[Any, Any]:
@@ -135,8 +145,8 @@ KINDS = (
         "x if x > 0 else slope·x",
         (Attr("negative_slope", real(0.0), 0.01, "slope for negative inputs"),),
     ),
-    _activation("sigmoid", "1 / (1 + e^−x)"),
-    _activation("tanh", "hyperbolic tangent"),
+    _activation("sigmoid", "1 / (1 + e^−x)", storage=NEW),
+    _activation("tanh", "hyperbolic tangent", storage=NEW),
     LayerKind(
         name="dropout",
         summary="randomly zeroes elements in training; the identity at inference",
@@ -145,6 +155,10 @@ KINDS = (
         flops_rule="none (the identity at inference)",
         forward=dropout_forward,
         backward=dropout_backward,
+        saved=dropout_saved,
+        saved_rule="a one-byte mask per element (when p > 0)",
+        storage=VIEW,
+        train_storage=NEW,
     ),
     LayerKind(
         name="softmax",
@@ -154,5 +168,7 @@ KINDS = (
         flops_rule="3 per element (exp, sum, divide)",
         forward=softmax_forward,
         backward=softmax_backward,
+        saved=saves_output,
+        saved_rule="its output",
     ),
 )

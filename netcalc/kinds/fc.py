@@ -10,8 +10,8 @@ from __future__ import annotations
 from typing import Any
 
 from netcalc.errors import ShapeError
-from netcalc.kinds.base import Attr, Attrs, LayerKind, activation_attr, flag, fused_flops, whole
-from netcalc.kinds.conv import fused, unfused
+from netcalc.kinds.base import VIEW, Attr, Attrs, LayerKind, activation_attr, flag, fused_flops, whole, whole_map
+from netcalc.kinds.conv import conv_saved, fused, same_as_forward, unfused
 from netcalc.shapes import Shape, format_shape, numel
 
 
@@ -88,6 +88,9 @@ KINDS = (
         flops_rule="2·MACs + one per output for the bias and one for a fused activation",
         forward=fc_forward,
         backward=fc_backward,
+        saved=conv_saved,
+        saved_rule="its input (and its output with a fused activation)",
+        backward_macs=same_as_forward(fc_macs),
     ),
     LayerKind(
         name="flatten",
@@ -96,5 +99,7 @@ KINDS = (
         flops_rule="none (a reshape)",
         forward=flatten_forward,
         backward=flatten_backward,
+        geometry=whole_map,
+        storage=VIEW,
     ),
 )

@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from netcalc.errors import ShapeError
-from netcalc.kinds.base import MANY, Attrs, LayerKind
+from netcalc.kinds.base import INPLACE, MANY, Attrs, LayerKind
 from netcalc.lazy_numpy import np
 from netcalc.shapes import Shape, format_shape, is_spatial, numel
 
@@ -86,5 +86,6 @@ KINDS = (
         flops_rule="(inputs − 1) adds per output element",
         forward=add_forward,
         backward=add_backward,
+        storage=INPLACE,
     ),
 )

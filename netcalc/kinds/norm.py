@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from netcalc.kinds.base import Attr, Attrs, LayerKind, channels, real, same_shape, spatial_input, whole
+from netcalc.kinds.base import Attr, Attrs, Extra, LayerKind, Saved, channels, real, same_shape, spatial_input, whole
 from netcalc.shapes import Shape, numel
 
 
@@ -26,6 +26,20 @@ def batchnorm_buffers(attrs: Attrs, ins: tuple[Shape, ...]) -> dict[str, Shape]:
 
 def batchnorm_flops(attrs: Attrs, ins: tuple[Shape, ...], out: Shape) -> int:
     return 2 * numel(out)
+
+
+STAT_BYTES = 4  # batch statistics are float32 even for half-precision activations
+
+
+def batchnorm_saved(attrs: Attrs, ins: tuple[Shape, ...], out: Shape) -> Saved:
+    """native_batch_norm keeps its input, the batch mean and 1/std (float32, per channel); γ, β and the running
+    statistics are the layer's own state, not counted."""
+    c = channels(ins[0])
+    return Saved(inputs=(0,), extras=(Extra("mean", c, STAT_BYTES, False), Extra("invstd", c, STAT_BYTES, False)))
+
+
+def lrn_saved(attrs: Attrs, ins: tuple[Shape, ...], out: Shape) -> Saved:
+    return Saved(inputs=(0,), output=True)
 
 
 def lrn_output_shape(attrs: Attrs, ins: tuple[Shape, ...]) -> Shape:
@@ -88,6 +102,8 @@ KINDS = (
         flops_rule="2 per element (a multiply and an add once folded)",
         forward=batchnorm_forward,
         backward=batchnorm_backward,
+        saved=batchnorm_saved,
+        saved_rule="its input, and the batch mean and 1/std (float32, per channel)",
     ),
     LayerKind(
         name="lrn",
@@ -103,5 +119,7 @@ KINDS = (
         flops_rule="2·size + 3 per element",
         forward=lrn_forward,
         backward=lrn_backward,
+        saved=lrn_saved,
+        saved_rule="its input and output (what its gradient needs; PyTorch's composite keeps more)",
     ),
 )

@@ -7,10 +7,25 @@ FLOPs: max = Kh·Kw − 1 comparisons per output element; avg = Kh·Kw − 1 add
 
 from __future__ import annotations
 
+from fractions import Fraction
 from typing import Any
 
 from netcalc.errors import AttrError
-from netcalc.kinds.base import Attr, Attrs, LayerKind, flag, pair, spatial_input
+from netcalc.kinds.base import (
+    Attr,
+    Attrs,
+    Extra,
+    LayerKind,
+    Saved,
+    Window,
+    flag,
+    pair,
+    saves_input,
+    saves_nothing,
+    spatial_input,
+    whole_map,
+    window_geometry,
+)
 from netcalc.kinds.window import adaptive_bins, unread_notes, window_output
 from netcalc.shapes import Shape, numel
 
@@ -44,6 +59,33 @@ def pool_output_shape(attrs: Attrs, ins: tuple[Shape, ...]) -> Shape:
 
 def pool_notes(attrs: Attrs, ins: tuple[Shape, ...], out: Shape) -> tuple[str, ...]:
     return unread_notes(ins[0][:2], attrs["kernel"], attrs["stride"], attrs["padding"], (1, 1), out[:2])
+
+
+def pool_geometry(attrs: Attrs, ins: tuple[Shape, ...], out: Shape) -> tuple[tuple[Window, Window]]:
+    return (window_geometry(attrs["kernel"], attrs["stride"], attrs["padding"]),)
+
+
+INDEX_BYTES = 8  # PyTorch keeps a max pool's argmax as int64
+
+
+def max_saved(attrs: Attrs, ins: tuple[Shape, ...], out: Shape) -> Saved:
+    """max_pool2d_with_indices keeps its input and the int64 index of every output's maximum."""
+    return Saved(inputs=(0,), extras=(Extra("indices", numel(out), INDEX_BYTES),))
+
+
+def adaptive_window(size: int, out: int) -> Window:
+    """Bins [⌊i·H/o⌋, ⌈(i+1)·H/o⌉): stride H/o, the widest bin's span, bin 0's centre (exact when o divides H)."""
+    widest = max(end - start for start, end in adaptive_bins(size, out))
+    return Window(Fraction(widest - 1), Fraction(size, out), Fraction(-(-size // out) - 1, 2))
+
+
+def adaptive_geometry(attrs: Attrs, ins: tuple[Shape, ...], out: Shape) -> tuple[tuple[Window, Window]]:
+    return ((adaptive_window(ins[0][0], out[0]), adaptive_window(ins[0][1], out[1])),)
+
+
+def adaptive_saved(attrs: Attrs, ins: tuple[Shape, ...], out: Shape) -> Saved:
+    """_adaptive_avg_pool2d keeps its input; to 1×1 PyTorch takes a mean instead, which keeps only sizes."""
+    return Saved() if out[:2] == (1, 1) else Saved(inputs=(0,))
 
 
 def max_flops(attrs: Attrs, ins: tuple[Shape, ...], out: Shape) -> int:
@@ -155,6 +197,10 @@ KINDS = (
         flops_rule="Kh·Kw − 1 comparisons per output element",
         forward=maxpool_forward,
         backward=maxpool_backward,
+        geometry=pool_geometry,
+        field_proxy="avgpool",
+        saved=max_saved,
+        saved_rule="its input and the int64 index of each output's maximum",
     ),
     LayerKind(
         name="avgpool",
@@ -167,6 +213,9 @@ KINDS = (
         flops_rule="Kh·Kw per output element (Kh·Kw − 1 adds and a divide)",
         forward=avgpool_forward,
         backward=avgpool_backward,
+        geometry=pool_geometry,
+        saved=saves_input,
+        saved_rule="its input",
     ),
     LayerKind(
         name="adaptive_avgpool",
@@ -177,6 +226,9 @@ KINDS = (
         flops_rule="one per input element of each bin (adds and the divide), summed over bins",
         forward=adaptive_forward,
         backward=adaptive_backward,
+        geometry=adaptive_geometry,
+        saved=adaptive_saved,
+        saved_rule="its input (nothing when the output is 1×1: PyTorch takes a mean)",
     ),
     LayerKind(
         name="global_avgpool",
@@ -186,6 +238,9 @@ KINDS = (
         flops_rule="one per input element",
         forward=global_avg_forward,
         backward=adaptive_backward,
+        geometry=whole_map,
+        saved=saves_nothing,
+        saved_rule="nothing (a mean keeps only sizes)",
     ),
     LayerKind(
         name="global_maxpool",
@@ -195,5 +250,9 @@ KINDS = (
         flops_rule="H·W − 1 comparisons per channel",
         forward=global_max_forward,
         backward=maxpool_backward,
+        geometry=whole_map,
+        field_proxy="global_avgpool",
+        saved=max_saved,
+        saved_rule="its input and the int64 index of each channel's maximum",
     ),
 )
