@@ -1,12 +1,16 @@
 """The `netcalc` command: a thin layer over the library.
 
-Data goes to stdout, diagnostics to stderr. One place (`NetcalcGroup.invoke`) turns a NetcalcError into a
-one-line message and its exit code; commands live in `netcalc/commands/` and end with `ctx.exit(code)` when
-their result is not plain success (verify and check exit 1 when a figure disagrees or a budget is exceeded).
+Data goes to stdout, diagnostics to stderr. One place (`NetcalcGroup.main`) turns every failure — a
+NetcalcError, a click usage error, an unwritable stream — into a one-line message and its exit code.
+Commands live in `netcalc/commands/` and end with `ctx.exit(code)` when their result is not plain success
+(verify and check exit 1 when a figure disagrees or a budget is exceeded).
 """
 
 from __future__ import annotations
 
+import errno
+import io
+import os
 import sys
 from typing import Any
 
@@ -21,15 +25,102 @@ from netcalc.errors import NetcalcError
 
 
 class NetcalcGroup(click.Group):
+    """The one place that turns every failure into a one-line message and an exit code (docs/limits.md):
+
+    - 0 success; 1 a result (`verify` found a disagreement, `check` a budget exceeded);
+    - 2 the command could not do its job: bad input (a spec, a budget, an option — click's usage errors
+      included, as one line instead of click's three), or an output stream that cannot be written (stdout
+      closed, a full disk, a broken pipe), so a broken stream never reads as a result.
+    """
+
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
+        except OSError as error:
+            raise _OutputError(error) from None
+
+    def main(self, args: Any = None, prog_name: str | None = None, *rest: Any, **extra: Any) -> Any:
+        if extra.pop("standalone_mode", True) is False or rest:  # library use: click's own behaviour
+            return super().main(args, prog_name, *rest, standalone_mode=False, **extra)
+        if sys.stdout is None or getattr(sys.stdout, "closed", False):
+            sys.exit(_fail("standard output is closed; there is nowhere to write the result"))
+        try:
+            code = super().main(args, prog_name, standalone_mode=False, **extra)
+        except click.exceptions.NoArgsIsHelpError as error:
+            error.show()
+            code = EXIT_BAD_INPUT
+        except click.ClickException as error:
+            code = _fail(error.format_message(), EXIT_BAD_INPUT)
+        except click.Abort:
+            code = _fail("interrupted", EXIT_BAD_INPUT)
         except NetcalcError as error:
-            click.echo(f"netcalc: error: {error}", err=True)
-            ctx.exit(error.exit_code)
-        except BrokenPipeError:  # `netcalc summary … | head`
-            sys.stderr.close()
-            ctx.exit(0)
+            code = _fail(str(error), error.exit_code)
+        except _OutputError as error:
+            code = _output_failed(error.error)
+        sys.exit(_flushed(code if isinstance(code, int) else 0))
+
+
+EXIT_BAD_INPUT = 2
+MAX_MESSAGE = 300  # characters: a message longer than this keeps its start and end (the value in between is cut)
+
+
+def one_line(message: str, limit: int = MAX_MESSAGE) -> str:
+    """`message` on one line (newlines and control characters escaped) of at most about `limit` characters."""
+    flat = "".join(c if c.isprintable() else repr(c)[1:-1] for c in message)
+    if len(flat) <= limit:
+        return flat
+    tail = limit // 4
+    return f"{flat[: limit - tail - 3]} … {flat[-tail:]}"
+
+
+def _fail(message: str, code: int = EXIT_BAD_INPUT) -> int:
+    """Write `netcalc: error: …` to stderr if it can be written at all, and give back the exit code."""
+    try:
+        click.echo(f"netcalc: error: {one_line(message)}", err=True)
+        sys.stderr.flush()
+    except (OSError, AttributeError, ValueError):  # stderr closed or full: the exit code still says it
+        pass
+    return code
+
+
+def _output_failed(error: OSError) -> int:
+    if error.errno == errno.EPIPE:  # `netcalc … | head`: the reader left; stay quiet, but do not claim success
+        _silence_stdout()
+        return EXIT_BAD_INPUT
+    _silence_stdout()
+    return _fail(f"cannot write the output: {error.strerror or error}")
+
+
+def _flushed(code: int) -> int:
+    """Flush stdout now, so a full disk is reported here instead of by Python at exit (status 120)."""
+    try:
+        if sys.stdout is not None:
+            sys.stdout.flush()
+    except OSError as error:
+        return _output_failed(error)
+    except ValueError:  # closed underneath us
+        return _fail("standard output was closed while writing")
+    return code
+
+
+def _silence_stdout() -> None:
+    """Point stdout's descriptor at /dev/null so nothing more (not even Python's flush at exit) hits the
+    broken stream. CliRunner's captured stdout has no descriptor and needs nothing."""
+    try:
+        fd = sys.stdout.fileno()
+        devnull = os.open(os.devnull, os.O_WRONLY)
+    except (AttributeError, ValueError, OSError, io.UnsupportedOperation):
+        return
+    os.dup2(devnull, fd)
+    os.close(devnull)
+
+
+class _OutputError(Exception):
+    """An OSError while writing, carried past click (which would turn a broken pipe into exit 1)."""
+
+    def __init__(self, error: OSError) -> None:
+        super().__init__(str(error))
+        self.error = error
 
 
 @click.group(cls=NetcalcGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})

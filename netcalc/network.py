@@ -46,7 +46,13 @@ class Network:
     source: str | None = None
     group_outputs: Mapping[str, str] = field(default_factory=dict)  # group name -> its output layer
     budget: Any = None  # the spec's raw `budget:` mapping, read by `netcalc check`
+    outputs: tuple[str, ...] = ()  # the layers whose results the network gives; () means its last layer
+
+    def __post_init__(self) -> None:
+        if not self.outputs:
+            object.__setattr__(self, "outputs", (self.layers[-1].name if self.layers else INPUT,))
 
     @property
     def output(self) -> str:
-        return self.layers[-1].name if self.layers else INPUT
+        """The first (usually the only) output."""
+        return self.outputs[0]

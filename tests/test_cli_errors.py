@@ -31,7 +31,7 @@ CASES = [
     ("add-unequal", GOOD_HEAD + "  - {kind: conv, name: a, out: 8, kernel: 1}\n  - {kind: add, from: [a, input]}\n", 4, "add needs inputs of exactly the same shape, got 32×32×8, 32×32×3"),
     ("concat-unequal", GOOD_HEAD + "  - {kind: maxpool, name: a, kernel: 2}\n  - {kind: concat, from: [a, input]}\n", 4, "concat needs inputs of equal H×W, got 16×16×3, 32×32×3"),
     ("kernel-too-large", GOOD_HEAD + "  - {kind: conv, out: 8, kernel: 35}\n", 3, "kernel 35 is larger than the padded height 32 + 2·0 = 32"),
-    ("bad-expression", "input: 8x8x3\nblocks:\n  b:\n    params: {w: 4}\n    layers: [{kind: conv, out: w / 2, kernel: 1}]\nlayers: [{block: b}]\n", 5, "use '//'"),
+    ("bad-expression", "input: 8x8x3\nblocks:\n  b:\n    params: {w: 4}\n    layers: [{kind: conv, out: w / 3, kernel: 1}]\nlayers: [{block: b}]\n", 5, "got 1.3333333333333333, which is not whole; round it explicitly with int(), round(), floor() or ceil()"),
     ("unknown-param", "input: 8x8x3\nblocks:\n  b:\n    params: {width: 4}\n    layers: [relu]\nlayers: [{block: b, widht: 2}]\n", 6, "unknown parameter 'widht' for block 'b' (did you mean 'width'?)"),
     ("recursive-block", "input: 8x8x3\nblocks:\n  a:\n    layers: [{block: b}]\n  b:\n    layers: [{block: a}]\nlayers: [{block: a}]\n", 6, "block 'a' uses itself: a → b → a"),
     ("absurd-repeat", GOOD_HEAD + "  - {kind: relu, repeat: 1000000000}\n", 3, "repeat 1,000,000,000 is absurd"),

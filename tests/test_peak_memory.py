@@ -71,3 +71,49 @@ def test_backward_macs_skip_the_first_input_gradient():
     assert all((r.backward_input_macs, r.backward_weight_macs) == (forward, forward) for r in rest)
     assert report.totals.backward_macs == 5 * forward
     assert report.totals.backward_flops == 2 * 5 * forward  # no bias, no activation: MACs only
+
+
+def verified(spec: Path, backward: bool):
+    from netcalc.reference.engine import run
+    from netcalc.reference.verify import compare
+
+    network = netcalc.load_network(spec)
+    report = netcalc.analyze_network(network)
+    return report, compare(report, run(network, backward=backward), backward=backward)
+
+
+EXAMPLES = [
+    HERE / "data" / "tiny_net.yaml",
+    SPECS / "examples/resnet_bottleneck.yaml",
+    SPECS / "examples/inception_naive.yaml",
+]
+
+
+def test_the_reference_pass_measures_the_analysed_live_bytes_layer_by_layer():
+    for spec in EXAMPLES:
+        report, verification = verified(spec, backward=False)
+        assert all(check.live_bytes is not None and check.live_bytes.ok for check in verification.layers), spec
+        assert verification.peak.measured == report.totals.live_bytes
+
+
+def test_a_wrong_live_figure_is_caught():
+    from dataclasses import replace
+
+    from netcalc.reference.engine import run
+    from netcalc.reference.verify import compare
+
+    network = netcalc.load_network(EXAMPLES[0])
+    report = netcalc.analyze_network(network)
+    wrong = replace(
+        report, layers=(replace(report.layers[0], live_bytes=report.layers[0].live_bytes - 4), *report.layers[1:])
+    )
+    verification = compare(wrong, run(network, backward=False), backward=False)
+    assert not verification.ok and verification.failed[0].disagreements == ("live_bytes",)
+
+
+def test_backward_macs_are_counted_per_layer():
+    report, verification = verified(EXAMPLES[1], backward=True)
+    assert verification.ok
+    for row, check in zip(report.layers, verification.layers):
+        # the reference also computes the input gradient a training step skips (the first layer's)
+        assert check.backward.measured == row.backward_input_macs + row.skipped_input_macs + row.backward_weight_macs

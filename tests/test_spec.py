@@ -144,9 +144,9 @@ def test_expressions(text, value):
 @pytest.mark.parametrize(
     ("text", "message"),
     [
-        ("width / 2", "use '//'"),
+        ("width ** 2", "unexpected '\\*'"),
         ("widht * 2", "unknown name 'widht'"),
-        ("(1 + 2", "ends too early"),
+        ("(1 + 2", "missing '\\)'"), ("1 +", "ends too early"),
         ("4 // 0", "division by zero"),
         ("__import__('os')", "unexpected character"),
         ("9" * 20 + " * " + "9" * 20, "absurdly large"),

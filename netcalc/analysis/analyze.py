@@ -24,11 +24,6 @@ def dtype_bytes(dtype: str) -> int:
         raise NetcalcError(f"unknown dtype {dtype!r}; known: {', '.join(DTYPE_BYTES)}") from None
 
 
-def outputs_of(network: Network) -> tuple[str, ...]:
-    """The network's outputs (several once the language allows them; the last layer until then)."""
-    return tuple(getattr(network, "outputs", None) or (network.output,))
-
-
 def extra_bytes(extras: tuple[Extra, ...], batch: int, size: int) -> int:
     return sum(e.elements * (e.itemsize or size) * (batch if e.batched else 1) for e in extras)
 
@@ -48,6 +43,7 @@ def analyze_network(
     size = dtype_bytes(dtype)
     shapes: dict[str, Shape] = {INPUT: network.input_shape}
     fields: dict[str, Field] = {INPUT: INPUT_FIELD}
+    feeding = feeding_outputs(network)
     rows = []
     steps = []
     for layer in network.layers:
@@ -63,6 +59,8 @@ def analyze_network(
             windows = kind.geometry(layer.attrs, ins, out)
             saved = kind.saved(layer.attrs, ins, out)
             grad_in, grad_w = kind.backward_macs(layer.attrs, ins, out)
+            if layer.name not in feeding:
+                notes = (*notes, DEAD_NOTE)
         except ShapeError as error:
             raise error.at(layer.where()) from None
         if strict and notes:
@@ -94,6 +92,7 @@ def analyze_network(
                 activation_bytes=batch * numel(out) * size,
                 param_bytes=params * size,
                 notes=notes,
+                counted=layer.name in feeding,
                 groups=layer.groups,
                 line=layer.location.line,
                 file=layer.location.file,
@@ -104,7 +103,7 @@ def analyze_network(
                 backward_flops=batch * elementwise,  # completed below, once we know what autograd records
             )
         )
-    outputs = outputs_of(network)
+    outputs = network.outputs
     input_bytes = batch * numel(network.input_shape) * size
     inference_steps = [
         replace(step, storage=REGISTRY[layer.kind].storage_in(False)) for step, layer in zip(steps, network.layers)
@@ -126,6 +125,7 @@ def analyze_network(
         group_outputs=dict(network.group_outputs),
         input_bytes=input_bytes,
         training=state,
+        outputs=network.outputs,
     )
 
 
@@ -145,3 +145,20 @@ def _with_backward(row: LayerRow, live: int, records: bool, needs_input: bool, s
         saved_bytes=saved,
         training_bytes=training,
     )
+
+
+DEAD_NOTE = "reaches no output of the network, so it is not counted in the totals (list it in `outputs:`?)"
+
+
+def feeding_outputs(network: Network) -> set[str]:
+    """The layers whose result reaches one of the network's outputs (the outputs included)."""
+    inputs = {layer.name: layer.inputs for layer in network.layers}
+    live: set[str] = set()
+    stack = [name for name in network.outputs if name in inputs]
+    while stack:
+        name = stack.pop()
+        if name in live:
+            continue
+        live.add(name)
+        stack.extend(i for i in inputs[name] if i in inputs and i not in live)
+    return live

@@ -79,6 +79,7 @@ class LayerRow:
     activation_bytes: int
     param_bytes: int
     notes: tuple[str, ...] = ()
+    counted: bool = True  # False for a layer that reaches no output: shown, but not in the totals
     groups: tuple[Group, ...] = ()
     line: int | None = None
     file: str | None = None  # where the layer is written: the spec, or a file it includes
@@ -125,14 +126,17 @@ class Totals:
     saved_bytes: int
     live_bytes: int  # the inference peak
     training_bytes: int  # the training peak
-    receptive_field: int  # the last layer's (the output's) smaller side
+    receptive_field: int  # the outputs' smallest side
 
     @classmethod
-    def of(cls, rows: tuple[LayerRow, ...]) -> Totals:
+    def of(cls, rows: tuple[LayerRow, ...], outputs: tuple[str, ...] = ()) -> Totals:
+        """Sums over the rows that count (every layer that feeds an output), peaks over all rows, and the
+        receptive field of the outputs (the smallest, when there are several; the last row by default)."""
+        ends = [r for r in rows if r.name in outputs] or list(rows[-1:])
         return cls(
-            **{f: sum(getattr(r, f) for r in rows) for f in FIGURES},
+            **{f: sum(getattr(r, f) for r in rows if r.counted) for f in FIGURES},
             **{f: max((getattr(r, f) for r in rows), default=0) for f in PEAKS},
-            receptive_field=rows[-1].receptive_field if rows else 0,
+            receptive_field=min((r.receptive_field for r in ends), default=0),
         )
 
     @property
@@ -155,10 +159,11 @@ class Report:
     group_outputs: dict[str, str] = field(default_factory=dict, compare=False)
     input_bytes: int = 0
     training: TrainingState | None = None
+    outputs: tuple[str, ...] = ()  # the network's output layers; () means its last layer
 
     @cached_property
     def totals(self) -> Totals:
-        return Totals.of(self.layers)
+        return Totals.of(self.layers, self.output_names)
 
     def peak_layer(self, figure: str = "live_bytes") -> str | None:
         """The first layer where a peak figure (`live_bytes`, `training_bytes`) is reached."""
@@ -168,11 +173,26 @@ class Report:
 
     @property
     def output_field(self) -> Field | None:
-        return self.layers[-1].field if self.layers else None
+        """The first output's receptive field."""
+        fields = {row.name: row.field for row in self.layers}
+        return fields.get(self.output_names[0]) if self.layers else None
+
+    @cached_property
+    def output_names(self) -> tuple[str, ...]:
+        if self.outputs:
+            return self.outputs
+        return (self.layers[-1].name,) if self.layers else ()
+
+    @cached_property
+    def output_shapes(self) -> tuple[Shape, ...]:
+        """The shape of each output, in the order of `outputs`."""
+        shapes = {row.name: row.output_shape for row in self.layers}
+        return tuple(shapes[name] for name in self.output_names) or (self.input_shape,)
 
     @property
     def output_shape(self) -> Shape:
-        return self.layers[-1].output_shape if self.layers else self.input_shape
+        """The shape of the first (usually the only) output."""
+        return self.output_shapes[0]
 
     @property
     def notes(self) -> tuple[tuple[str, str], ...]:
@@ -211,6 +231,7 @@ def _fold(group: Group, rows: list[LayerRow], group_outputs: dict[str, str]) -> 
         inputs=tuple(dict.fromkeys(i for r in rows for i in r.inputs if i not in inside)),
         output_shape=output.output_shape,
         notes=tuple(n for r in rows for n in r.notes),
+        counted=any(r.counted for r in rows),
         groups=rows[0].groups[: rows[0].groups.index(group)],
         line=rows[0].line,
         file=rows[0].file,

@@ -33,7 +33,7 @@ def columns_callback(ctx: click.Context, param: click.Parameter, value: str | No
 @analysis_options()
 @format_option(("table", "json", "csv", "markdown"), "table")
 @click.option("--depth", type=click.IntRange(min=1), help="fold blocks nested deeper than this into one row")
-@click.option("--strict", is_flag=True, help="treat input pixels left unread by a stride as an error")
+@click.option("--strict", is_flag=True, help="treat a warning (unread pixels, a layer reaching no output) as an error")
 @click.option(
     "--columns",
     callback=columns_callback,
@@ -56,13 +56,16 @@ def summary(
 ) -> None:
     """Per-layer shapes, parameters, MACs and memory of SPEC, with totals, the peak memory and (--train)
     training memory; receptive fields with --columns field."""
-    from netcalc.render.summary import RENDERERS
+    from netcalc.render.summary import RENDERERS, warnings
 
     network = load_network(spec, input_shape=input_shape)
     report = analyze_network(network, batch=batch, dtype=dtype, strict=strict, optimizer=optimizer)
     if train and "train" not in columns:
         columns = (*columns, "train")
     click.echo(terminal_renderers(RENDERERS)[fmt](report, depth, columns), nl=False)
+    if fmt in ("json", "csv"):  # the table and Markdown show notes themselves; a program reading data gets them here
+        for warning in warnings(report):
+            click.echo(f"netcalc: warning: {warning}", err=True)
 
 
 @click.command()

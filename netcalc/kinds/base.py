@@ -71,6 +71,7 @@ INPLACE = "inplace"  # written over its input when nothing later reads that inpu
 
 REQUIRED: Any = object()
 MANY = 0  # `inputs` value for kinds that merge two or more inputs
+Sides = tuple[int, int, int, int]  # padding (top, bottom, left, right)
 
 
 @dataclass(frozen=True)
@@ -150,13 +151,15 @@ class LayerKind:
       own gradient reaches only the winner), for measuring the field with the reference pass.
     - `saved` says what autograd keeps for backward; `backward_macs` the MACs of the input and weight gradients.
     - `storage` / `train_storage` say whether the output is a new tensor, a view or written in place.
+    - `inputs`: how many inputs `from:` names: exactly that many, MANY (two or more), or a range (low, high),
+      e.g. (1, 2) for crop and upsample, whose optional second input lends only its H×W.
     """
 
     name: str
     summary: str
     output_shape: ShapeRule
     attrs: tuple[Attr, ...] = ()
-    inputs: int = 1
+    inputs: int | tuple[int, int] = 1
     weights: ArrayShapes = no_arrays
     buffers: ArrayShapes = no_arrays
     macs: Figure = no_figure
@@ -180,6 +183,22 @@ class LayerKind:
     @property
     def attr_names(self) -> tuple[str, ...]:
         return tuple(a.name for a in self.attrs)
+
+    @property
+    def input_range(self) -> tuple[int, int | None]:
+        """(fewest, most) inputs; most is None for no limit."""
+        if isinstance(self.inputs, tuple):
+            return self.inputs
+        return (2, None) if self.inputs == MANY else (self.inputs, self.inputs)
+
+    @property
+    def inputs_text(self) -> str:
+        """'one', 'two or more', 'one or two'."""
+        low, high = self.input_range
+        words = ("none", "one", "two", "three", "four")
+        if high is None:
+            return f"{words[low]} or more"
+        return words[low] if low == high else f"{words[low]} or {words[high]}"
 
 
 # --- attribute parsers: each returns the normalised value or raises AttrError saying what was expected ---
@@ -215,13 +234,29 @@ def pair(minimum: int = 1) -> Callable[[Any], tuple[int, int]]:
     return parse
 
 
-def padding(value: Any) -> tuple[int, int] | str:
+def sides(value: Any) -> Sides:
+    """Padding per side, normalised to (top, bottom, left, right): P, [Ph, Pw] or [top, bottom, left, right]."""
+    if isinstance(value, (list, tuple)) and len(value) == 4 and all(_is_int(v) and v >= 0 for v in value):
+        return (value[0], value[1], value[2], value[3])
+    try:
+        ph, pw = pair(0)(value)
+    except AttrError:
+        raise AttrError(
+            f"expected a whole number ≥ 0, a pair [h, w] or [top, bottom, left, right], got {value!r}"
+        ) from None
+    return (ph, ph, pw, pw)
+
+
+def padding(value: Any) -> Sides | str:
+    """`sides`, or 'same' (TensorFlow's SAME: output ⌈H/S⌉, any odd total put on the bottom/right)."""
     if value == "same":
         return "same"
     try:
-        return pair(0)(value)
+        return sides(value)
     except AttrError:
-        raise AttrError(f"expected a whole number ≥ 0, a pair [h, w] or 'same', got {value!r}") from None
+        raise AttrError(
+            f"expected a whole number ≥ 0, a pair [h, w], [top, bottom, left, right] or 'same', got {value!r}"
+        ) from None
 
 
 def flag(value: Any) -> bool:
@@ -267,15 +302,29 @@ def channels(shape: Shape) -> int:
 
 
 
-# Activations a conv or fc layer may fuse (`activation: relu`): counted in FLOPs, no tensor of their own.
-FUSABLE = ("none", "relu", "relu6", "leaky_relu", "sigmoid", "tanh")
+# Activations a conv or fc layer may fuse (`activation: relu`): counted in FLOPs, no tensor of their own. A fused
+# activation takes its defaults (leaky_relu's slope 0.01, elu's α 1, gelu exact); a fused prelu learns one slope
+# per output channel (or feature), `slope`, counted in the layer's params.
+FUSABLE = (
+    "none", "relu", "relu6", "leaky_relu", "sigmoid", "tanh", "hardsigmoid", "hardswish", "silu", "gelu", "elu",
+    "prelu",
+)
 activation_attr = Attr("activation", choice(*FUSABLE), "none", "fused activation: " + ", ".join(FUSABLE))
 
 
-def fused_saved(attrs: Attrs, saved: Saved) -> Saved:
-    """A fused activation keeps its output for backward (as an in-place ReLU after the layer would)."""
-    if attrs.get("activation", "none") == "none":
+# Activations whose autograd keeps their input (hardtanh_, hardswish_ and silu_ a copy of it), measured with
+# saved_tensors_hooks; the others keep their output.
+KEEPS_INPUT_FOR_BACKWARD = ("relu6", "hardsigmoid", "hardswish", "silu", "gelu", "elu", "prelu")
+
+
+def fused_saved(attrs: Attrs, saved: Saved, out: Shape) -> Saved:
+    """A fused activation keeps its output for backward (as an in-place ReLU after the layer would), or a copy
+    of the layer's result before it (as ReLU6(inplace=True) does)."""
+    act = attrs.get("activation", "none")
+    if act == "none":
         return saved
+    if act in KEEPS_INPUT_FOR_BACKWARD:
+        return Saved(saved.inputs, saved.output, (*saved.extras, Extra("pre-activation", numel(out))))
     return Saved(saved.inputs, True, saved.extras)
 
 
@@ -287,6 +336,9 @@ def window_geometry(
         Window(Fraction(d * (k - 1)), Fraction(s), Fraction(d * (k - 1), 2) - p)
         for k, s, p, d in zip(kernel, stride, pad, dilation)
     )
+def fused_weights(attrs: Attrs, out_channels: int) -> dict[str, Shape]:
+    """The arrays a fused activation adds to its layer: a prelu's slope per output channel."""
+    return {"slope": (out_channels,)} if attrs.get("activation") == "prelu" else {}
 
 
 def fused_flops(attrs: Attrs, out: Shape) -> int:

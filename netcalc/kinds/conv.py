@@ -1,10 +1,10 @@
 """Convolution and transposed convolution: shape rule, weights, MACs and FLOPs.
 
-conv:            out = ⌊(H + 2P − D·(K−1) − 1)/S⌋ + 1 per axis
-                 weights Cout × Cin/G × Kh × Kw (+ Cout bias)
+conv:            out = ⌊(H + Pt + Pb − D·(K−1) − 1)/S⌋ + 1 per axis (padding top, bottom; likewise left, right)
+                 weights Cout × Cin/G × Kh × Kw (+ Cout bias, + Cout slopes of a fused prelu)
                  MACs    Hout·Wout·Cout · (Cin/G)·Kh·Kw   (bias excluded)
-conv_transpose:  out = (H − 1)·S − 2P + D·(K−1) + output_padding + 1
-                 weights Cin × Cout/G × Kh × Kw (+ Cout bias)
+conv_transpose:  out = (H − 1)·S − Pt − Pb + D·(K−1) + output_padding + 1 (padding removes output rows)
+                 weights Cin × Cout/G × Kh × Kw (+ Cout bias, + Cout slopes of a fused prelu)
                  MACs    H·W·Cin · (Cout/G)·Kh·Kw          (every input pixel is scattered through the kernel)
 """
 
@@ -24,21 +24,23 @@ from netcalc.kinds.base import (
     flag,
     fused_flops,
     fused_saved,
+    fused_weights,
     padding,
     pair,
+    sides,
     spatial_input,
     whole,
     window_geometry,
 )
-from netcalc.kinds.elementwise import activate, activation_grad
-from netcalc.kinds.window import same_padding, unread_notes, window_output
+from netcalc.kinds.elementwise import activation_backward, activation_forward
+from netcalc.kinds.window import resolve_same, unread_notes, window_output, window_sides
 from netcalc.shapes import Shape
 
 _COMMON = (
     Attr("out", whole(1), doc="output channels"),
     Attr("kernel", pair(1), doc="kernel size, K or [Kh, Kw]"),
     Attr("stride", pair(1), 1, "stride, S or [Sh, Sw]"),
-    Attr("padding", padding, 0, "zero padding per side, P, [Ph, Pw] or 'same'"),
+    Attr("padding", padding, 0, "zero padding, P, [Ph, Pw], [top, bottom, left, right] or 'same' (TensorFlow's)"),
 )
 _GROUPED = (
     Attr("dilation", pair(1), 1, "kernel dilation, D or [Dh, Dw]"),
@@ -46,12 +48,6 @@ _GROUPED = (
     Attr("bias", flag, True, "learned bias per output channel"),
     activation_attr,
 )
-
-
-def _resolve_padding(attrs: dict[str, Any]) -> dict[str, Any]:
-    if attrs["padding"] == "same":
-        attrs["padding"] = same_padding(attrs["kernel"], attrs["dilation"])
-    return attrs
 
 
 def _check_groups(attrs: Attrs, cin: int) -> None:
@@ -63,10 +59,11 @@ def _check_groups(attrs: Attrs, cin: int) -> None:
 def conv_output_shape(attrs: Attrs, ins: tuple[Shape, ...]) -> Shape:
     h, w, cin = spatial_input(ins, "conv")
     _check_groups(attrs, cin)
-    (kh, kw), (sh, sw), (ph, pw), (dh, dw) = attrs["kernel"], attrs["stride"], attrs["padding"], attrs["dilation"]
+    (kh, kw), (sh, sw), (dh, dw) = attrs["kernel"], attrs["stride"], attrs["dilation"]
+    top, bottom, left, right = window_sides(attrs, (h, w))
     return (
-        window_output(h, kh, sh, ph, dh, axis="height"),
-        window_output(w, kw, sw, pw, dw, axis="width"),
+        window_output(h, kh, sh, (top, bottom), dh, axis="height"),
+        window_output(w, kw, sw, (left, right), dw, axis="width"),
         attrs["out"],
     )
 
@@ -77,7 +74,7 @@ def conv_weights(attrs: Attrs, ins: tuple[Shape, ...]) -> dict[str, Shape]:
     arrays = {"weight": (attrs["out"], cin // attrs["groups"], kh, kw)}
     if attrs["bias"]:
         arrays["bias"] = (attrs["out"],)
-    return arrays
+    return arrays | fused_weights(attrs, attrs["out"])
 
 
 def conv_macs(attrs: Attrs, ins: tuple[Shape, ...], out: Shape) -> int:
@@ -92,16 +89,18 @@ def conv_flops(attrs: Attrs, ins: tuple[Shape, ...], out: Shape) -> int:
 
 
 def conv_notes(attrs: Attrs, ins: tuple[Shape, ...], out: Shape) -> tuple[str, ...]:
-    return unread_notes(ins[0][:2], attrs["kernel"], attrs["stride"], attrs["padding"], attrs["dilation"], out[:2])
+    padding = window_sides(attrs, ins[0][:2])
+    return unread_notes(ins[0][:2], attrs["kernel"], attrs["stride"], padding, attrs["dilation"], out[:2])
 
 
 def conv_geometry(attrs: Attrs, ins: tuple[Shape, ...], out: Shape) -> tuple[tuple[Window, Window]]:
-    return (window_geometry(attrs["kernel"], attrs["stride"], attrs["padding"], attrs["dilation"]),)
+    top, _, left, _ = window_sides(attrs, ins[0][:2])
+    return (window_geometry(attrs["kernel"], attrs["stride"], (top, left), attrs["dilation"]),)
 
 
 def conv_saved(attrs: Attrs, ins: tuple[Shape, ...], out: Shape) -> Saved:
     """Autograd keeps a convolution's input (for dL/dw) and its weight (a parameter, not counted)."""
-    return fused_saved(attrs, Saved(inputs=(0,)))
+    return fused_saved(attrs, Saved(inputs=(0,)), out)
 
 
 def same_as_forward(macs: Any) -> Any:
@@ -115,8 +114,9 @@ def same_as_forward(macs: Any) -> Any:
 
 
 def transpose_window(kernel: int, stride: int, pad: int, dilation: int) -> Window:
-    """Output o of a transposed conv reads the inputs i with i·S = o + P − D·k for a tap k: its window's centre
-    is (o + P − D·(K−1)/2)/S, and the span is the widest spread of the taps that land on whole inputs."""
+    """Output o of a transposed conv reads the inputs i with i·S = o + P − D·k for a tap k (P the leading
+    padding): its window's centre is (o + P − D·(K−1)/2)/S, and the span is the widest spread of the taps that
+    land on whole inputs."""
     spans = []
     for residue in range(stride):
         taps = [residue + pad - dilation * k for k in range(kernel)]
@@ -128,16 +128,21 @@ def transpose_window(kernel: int, stride: int, pad: int, dilation: int) -> Windo
 
 
 def transpose_geometry(attrs: Attrs, ins: tuple[Shape, ...], out: Shape) -> tuple[tuple[Window, Window]]:
-    axes = zip(attrs["kernel"], attrs["stride"], attrs["padding"], attrs["dilation"])
+    top, _, left, _ = attrs["padding"]
+    axes = zip(attrs["kernel"], attrs["stride"], (top, left), attrs["dilation"])
     h, w = (transpose_window(*axis) for axis in axes)
     return ((h, w),)
 
 
-def transpose_output_size(size: int, kernel: int, stride: int, pad: int, dilation: int, extra: int, axis: str) -> int:
-    out = (size - 1) * stride - 2 * pad + dilation * (kernel - 1) + extra + 1
+def transpose_output_size(
+    size: int, kernel: int, stride: int, pad: tuple[int, int], dilation: int, extra: int, axis: str
+) -> int:
+    before, after = pad
+    out = (size - 1) * stride - before - after + dilation * (kernel - 1) + extra + 1
     if out < 1:
+        pads = f"2·{before}" if before == after else f"{before} − {after}"
         raise ShapeError(
-            f"output {axis} ({size} − 1)·{stride} − 2·{pad} + {dilation}·({kernel}−1) + {extra} + 1 = {out} "
+            f"output {axis} ({size} − 1)·{stride} − {pads} + {dilation}·({kernel}−1) + {extra} + 1 = {out} "
             "is not positive"
         )
     return out
@@ -156,13 +161,14 @@ def _resolve_transpose(attrs: dict[str, Any]) -> dict[str, Any]:
 def transpose_output_shape(attrs: Attrs, ins: tuple[Shape, ...]) -> Shape:
     h, w, cin = spatial_input(ins, "conv_transpose")
     _check_groups(attrs, cin)
+    top, bottom, left, right = attrs["padding"]
     sizes = [
         transpose_output_size(size, k, s, p, d, e, axis)
         for size, k, s, p, d, e, axis in zip(
             (h, w),
             attrs["kernel"],
             attrs["stride"],
-            attrs["padding"],
+            ((top, bottom), (left, right)),
             attrs["dilation"],
             attrs["output_padding"],
             ("height", "width"),
@@ -177,7 +183,7 @@ def transpose_weights(attrs: Attrs, ins: tuple[Shape, ...]) -> dict[str, Shape]:
     arrays = {"weight": (cin, attrs["out"] // attrs["groups"], kh, kw)}
     if attrs["bias"]:
         arrays["bias"] = (attrs["out"],)
-    return arrays
+    return arrays | fused_weights(attrs, attrs["out"])
 
 
 def transpose_macs(attrs: Attrs, ins: tuple[Shape, ...], out: Shape) -> int:
@@ -196,21 +202,23 @@ def _bias(params: Any, attrs: Attrs) -> Any:
     return params["bias"] if attrs["bias"] else None
 
 
-def fused(z: Any, attrs: Attrs) -> tuple[Any, Any]:
-    """Apply the layer's fused activation to z in place; the cache is (activation, y) for `unfused`."""
+def fused(z: Any, attrs: Attrs, params: Any) -> tuple[Any, Any]:
+    """Apply the layer's fused activation to z (in place, unless the activation keeps its input); the cache is
+    what `unfused` needs. A fused prelu reads its slopes (Cout,) from `params["slope"]`."""
     act = attrs["activation"]
     if act == "none":
         return z, None
-    return activate(act, z, out=z), (act, z)
+    return activation_forward(act, z, params=params, inplace=True)
 
 
-def unfused(dy: Any, cache: Any) -> Any:
-    """dL/dz from dL/dy through the fused activation (dy itself when there is none)."""
-    return dy if cache is None else activation_grad(cache[0], dy, cache[1])
+def unfused(dy: Any, cache: Any) -> tuple[Any, dict[str, Any]]:
+    """dL/dz from dL/dy through the fused activation (dy itself when there is none), and a prelu's dL/d slope."""
+    return (dy, {}) if cache is None else activation_backward(dy, cache)
 
 
-def _grads(dw: Any, db: Any) -> dict[str, Any]:
-    return {"weight": dw} if db is None else {"weight": dw, "bias": db}
+def grads(dw: Any, db: Any, dact: dict[str, Any]) -> dict[str, Any]:
+    """A layer's weight gradients: weight, bias when it has one, and its fused activation's."""
+    return {"weight": dw, **({} if db is None else {"bias": db}), **dact}
 
 
 def _reference_pair(forward_name: str, backward_name: str, geometry: tuple[str, ...]) -> tuple[Any, Any]:
@@ -221,16 +229,18 @@ def _reference_pair(forward_name: str, backward_name: str, geometry: tuple[str, 
         from netcalc.reference import conv as reference
 
         primitive = getattr(reference, forward_name)
+        attrs = {**attrs, "padding": window_sides(attrs, xs[0].shape[2:])}
         z, cache = primitive(xs[0], params["weight"], _bias(params, attrs), *(attrs[a] for a in geometry))
-        y, act = fused(z, attrs)
+        y, act = fused(z, attrs, params)
         return y, (cache, act)
 
     def backward(dy: Any, cache: Any) -> tuple[tuple[Any, ...], dict[str, Any]]:
         from netcalc.reference import conv as reference
 
         inner, act = cache
-        dx, dw, db = getattr(reference, backward_name)(unfused(dy, act), inner)
-        return (dx,), _grads(dw, db)
+        dz, dact = unfused(dy, act)
+        dx, dw, db = getattr(reference, backward_name)(dz, inner)
+        return (dx,), grads(dw, db, dact)
 
     return forward, backward
 
@@ -255,7 +265,7 @@ KINDS = (
         macs=conv_macs,
         flops=conv_flops,
         notes=conv_notes,
-        resolve=_resolve_padding,
+        resolve=resolve_same,
         flops_rule="2·MACs + one per output element for the bias and one for a fused activation",
         forward=conv_forward,
         backward=conv_backward,
@@ -268,7 +278,7 @@ KINDS = (
         name="conv_transpose",
         summary="transposed convolution ('deconvolution'), PyTorch's ConvTranspose2d",
         attrs=_COMMON[:3]
-        + (Attr("padding", pair(0), 0, "padding removed per side, P or [Ph, Pw]"),)
+        + (Attr("padding", sides, 0, "padding removed from the output, P, [Ph, Pw] or [top, bottom, left, right]"),)
         + (Attr("output_padding", pair(0), 0, "extra rows/columns added on one side of the output"),)
         + _GROUPED,
         output_shape=transpose_output_shape,

@@ -1,7 +1,7 @@
 """Fully connected layers and the flatten that feeds them.
 
-fc:      weights Out × In (+ Out bias); MACs In·Out. Needs a flat input: a feature map must be flattened
-         first, so the spec says where the H×W×C → N reshape happens (no implicit guess).
+fc:      weights Out × In (+ Out bias, + Out slopes of a fused prelu); MACs In·Out. Needs a flat input: a
+         feature map must be flattened first, so the spec says where the H×W×C → N reshape happens (no guess).
 flatten: H×W×C → H·W·C, in PyTorch's C, H, W order.
 """
 
@@ -10,8 +10,19 @@ from __future__ import annotations
 from typing import Any
 
 from netcalc.errors import ShapeError
-from netcalc.kinds.base import VIEW, Attr, Attrs, LayerKind, activation_attr, flag, fused_flops, whole, whole_map
-from netcalc.kinds.conv import conv_saved, fused, same_as_forward, unfused
+from netcalc.kinds.base import (
+    VIEW,
+    Attr,
+    Attrs,
+    LayerKind,
+    activation_attr,
+    flag,
+    fused_flops,
+    fused_weights,
+    whole,
+    whole_map,
+)
+from netcalc.kinds.conv import conv_saved, fused, grads, same_as_forward, unfused
 from netcalc.shapes import Shape, format_shape, numel
 
 
@@ -27,7 +38,7 @@ def fc_weights(attrs: Attrs, ins: tuple[Shape, ...]) -> dict[str, Shape]:
     arrays = {"weight": (attrs["out"], ins[0][0])}
     if attrs["bias"]:
         arrays["bias"] = (attrs["out"],)
-    return arrays
+    return arrays | fused_weights(attrs, attrs["out"])
 
 
 def fc_macs(attrs: Attrs, ins: tuple[Shape, ...], out: Shape) -> int:
@@ -50,7 +61,7 @@ def fc_forward(xs: tuple[Any, ...], params: Any, attrs: Attrs, train: bool) -> t
     from netcalc.reference.conv import linear_forward
 
     z, cache = linear_forward(xs[0], params["weight"], params["bias"] if attrs["bias"] else None)
-    y, act = fused(z, attrs)
+    y, act = fused(z, attrs, params)
     return y, (cache, act)
 
 
@@ -58,8 +69,9 @@ def fc_backward(dy: Any, cache: Any) -> tuple[tuple[Any, ...], dict[str, Any]]:
     from netcalc.reference.conv import linear_backward
 
     inner, act = cache
-    dx, dw, db = linear_backward(unfused(dy, act), inner)
-    return (dx,), ({"weight": dw} if db is None else {"weight": dw, "bias": db})
+    dz, dact = unfused(dy, act)
+    dx, dw, db = linear_backward(dz, inner)
+    return (dx,), grads(dw, db, dact)
 
 
 def flatten_forward(xs: tuple[Any, ...], params: Any, attrs: Attrs, train: bool) -> tuple[Any, Any]:

@@ -2,6 +2,8 @@
 
 concat: channels add up; every input must have the same H×W (or all be flat). No arithmetic.
 add:    every input has exactly the same shape; (inputs − 1) adds per output element.
+multiply: elementwise product; every input has the output's shape, except that a 1×1×C (or flat C) input gates an
+        H×W×C one, broadcast over H×W (squeeze-and-excitation); (inputs − 1) multiplies per output element.
 """
 
 from __future__ import annotations
@@ -9,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from netcalc.errors import ShapeError
-from netcalc.kinds.base import INPLACE, MANY, Attrs, LayerKind
+from netcalc.kinds.base import INPLACE, MANY, Attrs, LayerKind, Saved
 from netcalc.lazy_numpy import np
 from netcalc.shapes import Shape, format_shape, is_spatial, numel
 
@@ -34,6 +36,21 @@ def add_output_shape(attrs: Attrs, ins: tuple[Shape, ...]) -> Shape:
     return ins[0]
 
 
+def _gates(gate: Shape, full: Shape) -> bool:
+    """A 1×1×C map or a flat C vector scaling each channel of the H×W×C map `full`."""
+    return is_spatial(full) and gate in ((1, 1, full[2]), (full[2],))
+
+
+def multiply_output_shape(attrs: Attrs, ins: tuple[Shape, ...]) -> Shape:
+    full = max(ins, key=numel)
+    if any(s != full and not _gates(s, full) for s in ins):
+        raise ShapeError(
+            f"multiply needs inputs of the same shape, or a 1×1×C (or flat C) gate over an H×W×C map, "
+            f"got {_listing(ins)}"
+        )
+    return full
+
+
 def add_flops(attrs: Attrs, ins: tuple[Shape, ...], out: Shape) -> int:
     return (len(ins) - 1) * numel(out)
 
@@ -55,7 +72,14 @@ def concat_backward(dy: Any, cache: Any) -> tuple[tuple[Any, ...], dict[str, Any
 
 
 def add_forward(xs: tuple[Any, ...], params: Any, attrs: Attrs, train: bool) -> tuple[Any, Any]:
-    """y = x1 + x2 + …, all of one shape (N, …)."""
+    """y = x1 + x2 + …, all of one shape (N, …); at inference maybe written over input `attrs["inplace"]`."""
+    target = attrs.get("inplace")
+    if target is not None:
+        y = xs[target]
+        for k, x in enumerate(xs):
+            if k != target:
+                y += x
+        return y, len(xs)
     y = xs[0] + xs[1]
     for x in xs[2:]:
         y += x
@@ -65,6 +89,37 @@ def add_forward(xs: tuple[Any, ...], params: Any, attrs: Attrs, train: bool) -> 
 def add_backward(dy: Any, cache: Any) -> tuple[tuple[Any, ...], dict[str, Any]]:
     """Every input receives dy unchanged."""
     return (dy,) * cache, {}
+
+
+def multiply_forward(xs: tuple[Any, ...], params: Any, attrs: Attrs, train: bool) -> tuple[Any, Any]:
+    """y = x1 · x2 · …: inputs (N, C, H, W), a gate (N, C, 1, 1) or (N, C) broadcast over H and W; y is the
+    largest input's shape."""
+    full = max(xs, key=lambda x: x.size)
+    views = [x.reshape(x.shape + (1,) * (full.ndim - x.ndim)) for x in xs]  # (N, C) gate → (N, C, 1, 1)
+    y = views[0] * views[1]
+    for v in views[2:]:
+        y *= v
+    return y, (views, [x.shape for x in xs])
+
+
+def multiply_backward(dy: Any, cache: Any) -> tuple[tuple[Any, ...], dict[str, Any]]:
+    """dL/dx_i = dy · Π_{j≠i} x_j, summed over H and W for a gate and shaped as x_i arrived."""
+    views, shapes = cache
+    dxs = []
+    for i, (v, shape) in enumerate(zip(views, shapes)):
+        g = dy
+        for j, other in enumerate(views):
+            if j != i:
+                g = g * other
+        if g.shape != v.shape:
+            g = g.sum(axis=(2, 3), keepdims=True)
+        dxs.append(g.reshape(shape))
+    return tuple(dxs), {}
+
+
+def multiply_saved(attrs: Attrs, ins: tuple[Shape, ...], out: Shape) -> Saved:
+    """mul keeps each factor for the other's gradient."""
+    return Saved(inputs=tuple(range(len(ins))))
 
 
 KINDS = (
@@ -87,5 +142,17 @@ KINDS = (
         forward=add_forward,
         backward=add_backward,
         storage=INPLACE,
+    ),
+    LayerKind(
+        name="multiply",
+        summary="elementwise product of inputs of equal shape, or a 1×1×C gate over H×W×C (squeeze-and-excitation)",
+        inputs=MANY,
+        output_shape=multiply_output_shape,
+        flops=add_flops,
+        flops_rule="(inputs − 1) multiplies per output element",
+        forward=multiply_forward,
+        backward=multiply_backward,
+        saved=multiply_saved,
+        saved_rule="every input (each factor for the others' gradients)",
     ),
 )

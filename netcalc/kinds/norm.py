@@ -1,16 +1,38 @@
-"""Normalisation: batch norm and AlexNet's local response normalisation.
+"""Normalisation: batch norm, group, instance and layer norm, and AlexNet's local response normalisation.
 
 batchnorm: parameters γ and β per channel (2·C); running mean and variance are buffers (2·C), not parameters.
            FLOPs: 2 per element (inference folds it to one multiply and one add).
+groupnorm, instancenorm, layernorm: statistics of the sample itself, at inference too, so nothing folds; no
+           buffers; with `affine`, γ and β per channel (2·C). groupnorm standardises each of G groups of C/G
+           channels over H×W (PyTorch's GroupNorm), instancenorm each channel over H×W (InstanceNorm2d with its
+           defaults: no running statistics, no affine), layernorm the C channels at each pixel (ConvNeXt's
+           LayerNorm2d; LayerNorm over the features of a flat vector).
+           FLOPs: 5 per element (a sum for the mean; subtract, square and sum for the variance; multiply by
+           1/σ), + 2 with affine (γ·x̂ + β); the per-group √(σ² + ε) is not counted.
 lrn:       PyTorch's LocalResponseNorm, b = a / (k + α/n · Σ a²)^β over n neighbouring channels; no parameters.
            FLOPs: 2·n + 3 per element (n squares and n − 1 adds, scale, add k, power, divide).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
-from netcalc.kinds.base import Attr, Attrs, Extra, LayerKind, Saved, channels, real, same_shape, spatial_input, whole
+from netcalc.errors import ShapeError
+from netcalc.kinds.base import (
+    Attr,
+    Attrs,
+    Extra,
+    LayerKind,
+    Saved,
+    channels,
+    flag,
+    real,
+    same_shape,
+    spatial_input,
+    whole,
+)
+from netcalc.kinds.elementwise import along_channels
 from netcalc.shapes import Shape, numel
 
 
@@ -38,8 +60,40 @@ def batchnorm_saved(attrs: Attrs, ins: tuple[Shape, ...], out: Shape) -> Saved:
     return Saved(inputs=(0,), extras=(Extra("mean", c, STAT_BYTES, False), Extra("invstd", c, STAT_BYTES, False)))
 
 
+def statistics_saved(per_sample: Callable[[Attrs, Shape], int]) -> Callable[[Attrs, tuple[Shape, ...], Shape], Saved]:
+    """A norm that keeps its input and a float32 mean and 1/std per normalised group of each sample."""
+
+    def saved(attrs: Attrs, ins: tuple[Shape, ...], out: Shape) -> Saved:
+        n = per_sample(attrs, ins[0])
+        return Saved(inputs=(0,), extras=(Extra("mean", n, STAT_BYTES), Extra("rstd", n, STAT_BYTES)))
+
+    return saved
+
+
+groupnorm_saved = statistics_saved(lambda attrs, shape: attrs["groups"])
+instancenorm_saved = statistics_saved(lambda attrs, shape: channels(shape))
+layernorm_saved = statistics_saved(lambda attrs, shape: numel(shape[:-1]))
+
+
 def lrn_saved(attrs: Attrs, ins: tuple[Shape, ...], out: Shape) -> Saved:
     return Saved(inputs=(0,), output=True)
+def affine_arrays(attrs: Attrs, ins: tuple[Shape, ...]) -> dict[str, Shape]:
+    return batchnorm_arrays(attrs, ins) if attrs["affine"] else {}
+
+
+def standardize_flops(attrs: Attrs, ins: tuple[Shape, ...], out: Shape) -> int:
+    return (5 + 2 * attrs["affine"]) * numel(out)
+
+
+def groupnorm_output_shape(attrs: Attrs, ins: tuple[Shape, ...]) -> Shape:
+    c, groups = channels(ins[0]), attrs["groups"]
+    if c % groups:
+        raise ShapeError(f"groupnorm: groups {groups} must divide the channels {c}")
+    return ins[0]
+
+
+def instancenorm_output_shape(attrs: Attrs, ins: tuple[Shape, ...]) -> Shape:
+    return spatial_input(ins, "instancenorm")
 
 
 def lrn_output_shape(attrs: Attrs, ins: tuple[Shape, ...]) -> Shape:
@@ -74,6 +128,46 @@ def batchnorm_backward(dy: Any, cache: Any) -> tuple[tuple[Any, ...], dict[str, 
     return (dx,), {"gamma": dgamma, "beta": dbeta}
 
 
+def _standardize_pair(
+    view: Callable[[tuple[int, ...], Attrs], tuple[tuple[int, ...], tuple[int, ...]]],
+) -> tuple[Callable[..., Any], Callable[..., Any]]:
+    """forward/backward of a normalisation that standardises x reshaped by `view(x.shape, attrs)` over the axes
+    it names, then applies γ·x̂ + β per channel (axis 1) when `affine`."""
+
+    def forward(xs: tuple[Any, ...], params: Any, attrs: Attrs, train: bool) -> tuple[Any, Any]:
+        """x (N, C, H, W) or (N, F) → y like x; the same in training and at inference."""
+        from netcalc.reference.norm import standardize_forward
+
+        x = xs[0]
+        shape, axes = view(x.shape, attrs)
+        xhat, inner = standardize_forward(x.reshape(shape), axes, attrs["eps"])
+        xhat = xhat.reshape(x.shape)
+        if not attrs["affine"]:
+            return xhat, (inner, xhat, None, shape)
+        gamma = params["gamma"]
+        y = xhat * along_channels(gamma, x.ndim) + along_channels(params["beta"], x.ndim)
+        return y, (inner, xhat, gamma, shape)
+
+    def backward(dy: Any, cache: Any) -> tuple[tuple[Any, ...], dict[str, Any]]:
+        from netcalc.reference.norm import standardize_backward
+
+        inner, xhat, gamma, shape = cache
+        if gamma is None:
+            return (standardize_backward(dy.reshape(shape), inner).reshape(dy.shape),), {}
+        axes = (0, *range(2, dy.ndim))
+        dparams = {"gamma": (dy * xhat).sum(axis=axes), "beta": dy.sum(axis=axes)}
+        dxhat = dy * along_channels(gamma, dy.ndim)
+        return (standardize_backward(dxhat.reshape(shape), inner).reshape(dy.shape),), dparams
+
+    return forward, backward
+
+
+# groupnorm: (N, C, …) viewed as (N, G, C/G·H·W); instancenorm: (N, C, H·W); layernorm: the channels, axis 1
+groupnorm_forward, groupnorm_backward = _standardize_pair(lambda s, a: ((s[0], a["groups"], -1), (2,)))
+instancenorm_forward, instancenorm_backward = _standardize_pair(lambda s, a: ((s[0], s[1], -1), (2,)))
+layernorm_forward, layernorm_backward = _standardize_pair(lambda s, a: (s, (1,)))
+
+
 def lrn_forward(xs: tuple[Any, ...], params: Any, attrs: Attrs, train: bool) -> tuple[Any, Any]:
     """x (N, C, H, W) → y like x, PyTorch's LocalResponseNorm."""
     from netcalc.reference.norm import lrn_forward as primitive
@@ -104,6 +198,57 @@ KINDS = (
         backward=batchnorm_backward,
         saved=batchnorm_saved,
         saved_rule="its input, and the batch mean and 1/std (float32, per channel)",
+    ),
+    LayerKind(
+        name="groupnorm",
+        summary="group normalisation: each group of channels standardised over H×W and its channels",
+        attrs=(
+            Attr("groups", whole(1), doc="channel groups G (must divide C)"),
+            Attr("eps", real(0.0), 1e-5, "added to the variance"),
+            Attr("affine", flag, True, "learned γ and β per channel"),
+        ),
+        output_shape=groupnorm_output_shape,
+        weights=affine_arrays,
+        flops=standardize_flops,
+        flops_rule="5 per element, + 2 with affine",
+        forward=groupnorm_forward,
+        backward=groupnorm_backward,
+        saved=groupnorm_saved,
+        saved_rule="its input, and a float32 mean and 1/std per group of each sample",
+        field_proxy="identity",
+    ),
+    LayerKind(
+        name="instancenorm",
+        summary="instance normalisation: each channel of each sample standardised over H×W (no running stats)",
+        attrs=(
+            Attr("eps", real(0.0), 1e-5, "added to the variance"),
+            Attr("affine", flag, False, "learned γ and β per channel"),
+        ),
+        output_shape=instancenorm_output_shape,
+        weights=affine_arrays,
+        flops=standardize_flops,
+        flops_rule="5 per element, + 2 with affine",
+        forward=instancenorm_forward,
+        backward=instancenorm_backward,
+        saved=instancenorm_saved,
+        saved_rule="its input, and a float32 mean and 1/std per channel of each sample",
+        field_proxy="identity",
+    ),
+    LayerKind(
+        name="layernorm",
+        summary="layer normalisation over the channels at each pixel (ConvNeXt), or over a flat vector's features",
+        attrs=(
+            Attr("eps", real(0.0), 1e-5, "added to the variance (ConvNeXt uses 1e-6)"),
+            Attr("affine", flag, True, "learned γ and β per channel"),
+        ),
+        output_shape=same_shape,
+        weights=affine_arrays,
+        flops=standardize_flops,
+        flops_rule="5 per element, + 2 with affine",
+        forward=layernorm_forward,
+        backward=layernorm_backward,
+        saved=layernorm_saved,
+        saved_rule="its input, and a float32 mean and 1/std per pixel (or per vector)",
     ),
     LayerKind(
         name="lrn",

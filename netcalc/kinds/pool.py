@@ -1,7 +1,8 @@
 """Pooling: max and average windows, adaptive average, global average and max.
 
-maxpool/avgpool: out = ⌊(H + 2P − K)/S⌋ + 1 per axis (⌈ ⌉ with ceil_mode, and then, as in PyTorch, a last
-window that would start inside the right padding is dropped). Stride defaults to the kernel.
+maxpool/avgpool: out = ⌊(H + Pt + Pb − K)/S⌋ + 1 per axis (⌈ ⌉ with ceil_mode, and then, as in PyTorch, a last
+window that would start inside the bottom/right padding is dropped). Stride defaults to the kernel. Padding may
+be asymmetric (top, bottom, left, right) or TensorFlow's 'same'.
 FLOPs: max = Kh·Kw − 1 comparisons per output element; avg = Kh·Kw − 1 adds + 1 divide = Kh·Kw.
 """
 
@@ -19,6 +20,7 @@ from netcalc.kinds.base import (
     Saved,
     Window,
     flag,
+    padding,
     pair,
     saves_input,
     saves_nothing,
@@ -26,13 +28,19 @@ from netcalc.kinds.base import (
     whole_map,
     window_geometry,
 )
-from netcalc.kinds.window import adaptive_bins, unread_notes, window_output
+from netcalc.kinds.window import adaptive_bins, resolve_same, unread_notes, window_output, window_sides
 from netcalc.shapes import Shape, numel
 
 _WINDOW = (
     Attr("kernel", pair(1), doc="window size, K or [Kh, Kw]"),
     Attr("stride", pair(1), None, "stride; defaults to the kernel"),
-    Attr("padding", pair(0), 0, "implicit padding per side (−∞ for max, 0 for avg); at most half the kernel"),
+    Attr(
+        "padding",
+        padding,
+        0,
+        "implicit padding (−∞ for max, 0 for avg), P, [Ph, Pw], [top, bottom, left, right] or 'same' "
+        "(TensorFlow's); at most half the kernel per side",
+    ),
     Attr("ceil_mode", flag, False, "round the output size up instead of down"),
 )
 
@@ -40,29 +48,35 @@ _WINDOW = (
 def _resolve_window(attrs: dict[str, Any]) -> dict[str, Any]:
     if attrs["stride"] is None:
         attrs["stride"] = attrs["kernel"]
-    for pad, kernel in zip(attrs["padding"], attrs["kernel"]):
-        if 2 * pad > kernel:
-            raise AttrError(f"padding {pad} must be at most half the kernel {kernel}, as in PyTorch")
+    attrs = resolve_same(attrs)
+    if attrs["padding"] != "same":  # TensorFlow's SAME never pads more than half the kernel on a side
+        top, bottom, left, right = attrs["padding"]
+        kh, kw = attrs["kernel"]
+        for pad, kernel in zip((top, bottom, left, right), (kh, kh, kw, kw)):
+            if 2 * pad > kernel:
+                raise AttrError(f"padding {pad} must be at most half the kernel {kernel}, as in PyTorch")
     return attrs
 
 
 def pool_output_shape(attrs: Attrs, ins: tuple[Shape, ...]) -> Shape:
     h, w, c = spatial_input(ins, "pooling")
-    (kh, kw), (sh, sw), (ph, pw) = attrs["kernel"], attrs["stride"], attrs["padding"]
+    (kh, kw), (sh, sw) = attrs["kernel"], attrs["stride"]
+    top, bottom, left, right = window_sides(attrs, (h, w))
     ceil = attrs["ceil_mode"]
     return (
-        window_output(h, kh, sh, ph, 1, ceil_mode=ceil, axis="height"),
-        window_output(w, kw, sw, pw, 1, ceil_mode=ceil, axis="width"),
+        window_output(h, kh, sh, (top, bottom), 1, ceil_mode=ceil, axis="height"),
+        window_output(w, kw, sw, (left, right), 1, ceil_mode=ceil, axis="width"),
         c,
     )
 
 
 def pool_notes(attrs: Attrs, ins: tuple[Shape, ...], out: Shape) -> tuple[str, ...]:
-    return unread_notes(ins[0][:2], attrs["kernel"], attrs["stride"], attrs["padding"], (1, 1), out[:2])
+    return unread_notes(ins[0][:2], attrs["kernel"], attrs["stride"], window_sides(attrs, ins[0][:2]), (1, 1), out[:2])
 
 
 def pool_geometry(attrs: Attrs, ins: tuple[Shape, ...], out: Shape) -> tuple[tuple[Window, Window]]:
-    return (window_geometry(attrs["kernel"], attrs["stride"], attrs["padding"]),)
+    top, _, left, _ = window_sides(attrs, ins[0][:2])
+    return (window_geometry(attrs["kernel"], attrs["stride"], (top, left)),)
 
 
 INDEX_BYTES = 8  # PyTorch keeps a max pool's argmax as int64
@@ -134,7 +148,8 @@ def maxpool_forward(xs: tuple[Any, ...], params: Any, attrs: Attrs, train: bool)
     """x (N, C, H, W) → y (N, C, Hout, Wout); padding is −∞, ceil mode as PyTorch."""
     from netcalc.reference.pool import max_pool_forward
 
-    return max_pool_forward(xs[0], attrs["kernel"], attrs["stride"], attrs["padding"], attrs["ceil_mode"])
+    padding = window_sides(attrs, xs[0].shape[2:])
+    return max_pool_forward(xs[0], attrs["kernel"], attrs["stride"], padding, attrs["ceil_mode"])
 
 
 def maxpool_backward(dy: Any, cache: Any) -> tuple[tuple[Any, ...], dict[str, Any]]:
@@ -147,8 +162,9 @@ def avgpool_forward(xs: tuple[Any, ...], params: Any, attrs: Attrs, train: bool)
     """x (N, C, H, W) → y (N, C, Hout, Wout); padding counts as zeros (in the divisor if count_include_pad)."""
     from netcalc.reference.pool import avg_pool_forward
 
+    padding = window_sides(attrs, xs[0].shape[2:])
     return avg_pool_forward(
-        xs[0], attrs["kernel"], attrs["stride"], attrs["padding"], attrs["ceil_mode"], attrs["count_include_pad"]
+        xs[0], attrs["kernel"], attrs["stride"], padding, attrs["ceil_mode"], attrs["count_include_pad"]
     )
 
 

@@ -1,34 +1,52 @@
-"""Sliding-window arithmetic shared by convolution and pooling: output size, `same` padding, unread pixels."""
+"""Sliding-window arithmetic shared by convolution and pooling: output size, `same` padding, unread pixels.
+
+Padding is (top, bottom, left, right) throughout; `same` is TensorFlow's SAME (see `same_sides`).
+"""
 
 from __future__ import annotations
 
-from netcalc.errors import AttrError, ShapeError
+from collections.abc import Mapping
+from typing import Any
+
+from netcalc.errors import ShapeError
+from netcalc.kinds.base import Sides
 
 AXES = ("height", "width")
 
 
 def window_output(
-    size: int, kernel: int, stride: int, pad: int, dilation: int, *, ceil_mode: bool = False, axis: str = "height"
+    size: int,
+    kernel: int,
+    stride: int,
+    pad: int | tuple[int, int],
+    dilation: int,
+    *,
+    ceil_mode: bool = False,
+    axis: str = "height",
 ) -> int:
-    """⌊(H + 2P − D·(K−1) − 1)/S⌋ + 1, or PyTorch's ceil-mode rule (a last window may not start in the padding).
+    """⌊(H + Pb + Pa − D·(K−1) − 1)/S⌋ + 1 with Pb, Pa the padding before and after (P, P when `pad` is an int),
+    or PyTorch's ceil-mode rule (a last window may not start in the padding after the input).
 
     A result below 1 is a ShapeError that shows the formula with its numbers.
     """
-    span = size + 2 * pad - dilation * (kernel - 1) - 1
+    before, after = (pad, pad) if isinstance(pad, int) else pad
+    span = size + before + after - dilation * (kernel - 1) - 1
     if span < 0:
+        pads = f"2·{before}" if before == after else f"{before} + {after}"
         raise ShapeError(
             f"kernel {_describe(kernel, dilation)} is larger than the padded {axis} "
-            f"{size} + 2·{pad} = {size + 2 * pad}; output {axis} ⌊({size} + 2·{pad} − {dilation}·({kernel}−1) − 1)"
+            f"{size} + {pads} = {size + before + after}; output {axis} ⌊({size} + {pads} − {dilation}·({kernel}−1) − 1)"
             f"/{stride}⌋ + 1 = {span // stride + 1}"
         )
     out = (-(-span // stride) if ceil_mode else span // stride) + 1
-    if ceil_mode and (out - 1) * stride >= size + pad:
+    if ceil_mode and (out - 1) * stride >= size + before:
         out -= 1
     return out
 
 
 def unread(size: int, kernel: int, stride: int, pad: int, dilation: int, out: int) -> int:
-    """How many trailing input rows (or columns) no window reads; padding rows do not count."""
+    """How many trailing input rows (or columns) no window reads; `pad` is the padding before the input, and
+    padding rows do not count."""
     last_read = (out - 1) * stride + dilation * (kernel - 1) - pad
     return max(0, size - 1 - last_read)
 
@@ -37,12 +55,13 @@ def unread_notes(
     in_hw: tuple[int, int],
     kernel: tuple[int, int],
     stride: tuple[int, int],
-    pad: tuple[int, int],
+    padding: Sides,
     dilation: tuple[int, int],
     out_hw: tuple[int, int],
 ) -> tuple[str, ...]:
     """One note when the windows leave trailing input rows or columns unread, e.g. a 1×1 stride-2 conv on 56×56."""
-    rows, cols = (unread(*axis) for axis in zip(in_hw, kernel, stride, pad, dilation, out_hw))
+    before = (padding[0], padding[2])
+    rows, cols = (unread(*axis) for axis in zip(in_hw, kernel, stride, before, dilation, out_hw))
     if not rows and not cols:
         return ()
     parts = [f"{n} {word}{'s' if n > 1 else ''}" for n, word in ((rows, "row"), (cols, "column")) if n]
@@ -50,18 +69,33 @@ def unread_notes(
     return (f"stride {strides} leaves the last {' and '.join(parts)} of the {in_hw[0]}×{in_hw[1]} input unread",)
 
 
-def same_padding(kernel: tuple[int, int], dilation: tuple[int, int]) -> tuple[int, int]:
-    """Symmetric padding D·(K−1)/2 per side; an even D·(K−1) would need asymmetric padding, which we refuse."""
-    pads = []
-    for axis, k, d in zip(AXES, kernel, dilation):
-        span = d * (k - 1)
-        if span % 2:
-            raise AttrError(
-                f"padding 'same' needs an odd effective kernel along {axis}, got {_describe(k, d)}; "
-                "give the padding as numbers instead"
-            )
-        pads.append(span // 2)
-    return (pads[0], pads[1])
+def same_sides(
+    in_hw: tuple[int, int], kernel: tuple[int, int], stride: tuple[int, int], dilation: tuple[int, int]
+) -> Sides:
+    """TensorFlow's SAME padding: output ⌈H/S⌉, total padding max((⌈H/S⌉ − 1)·S + D·(K−1) + 1 − H, 0), half of
+    it (rounded down) before the input and the rest after, so an odd total puts the extra row at the bottom and
+    the extra column on the right. At stride 1 this is D·(K−1) whatever H is: symmetric for an odd kernel."""
+    pads: list[int] = []
+    for size, k, s, d in zip(in_hw, kernel, stride, dilation):
+        total = max((-(-size // s) - 1) * s + d * (k - 1) + 1 - size, 0)
+        pads += [total // 2, total - total // 2]
+    return (pads[0], pads[1], pads[2], pads[3])
+
+
+def resolve_same(attrs: dict[str, Any]) -> dict[str, Any]:
+    """`padding: same` at stride 1 becomes numbers now (they do not depend on the input size); at a larger stride
+    it stays 'same' and `window_sides` works it out for each input size."""
+    if attrs["padding"] == "same" and tuple(attrs["stride"]) == (1, 1):
+        attrs["padding"] = same_sides((1, 1), attrs["kernel"], (1, 1), attrs.get("dilation", (1, 1)))
+    return attrs
+
+
+def window_sides(attrs: Mapping[str, Any], in_hw: tuple[int, int]) -> Sides:
+    """The layer's padding (top, bottom, left, right) for an input of H×W = in_hw."""
+    padding = attrs["padding"]
+    if padding == "same":
+        return same_sides(in_hw, attrs["kernel"], attrs["stride"], attrs.get("dilation", (1, 1)))
+    return padding
 
 
 def _describe(kernel: int, dilation: int) -> str:

@@ -11,12 +11,14 @@ never see a Deferred.
 from __future__ import annotations
 
 import dataclasses
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from netcalc.errors import AttrError, NetcalcError, SpecError
 from netcalc.kinds import REGISTRY
+from netcalc.kinds.base import Attr
 from netcalc.language.expr import ExprError, names_in, substitute
 from netcalc.network import INPUT, Layer
 from netcalc.shapes import Shape, is_spatial
@@ -32,6 +34,38 @@ class Deferred:
     value: Any
     params: Mapping[str, Any]
     anchor: str | None = None
+
+
+MAX_LIST_DEPTH = 4  # `padding: [[1, 2], …]` is the deepest any attribute goes
+ROUNDING_HINT = "; round it explicitly with int(), round(), floor() or ceil()"
+
+
+def plain_numbers(value: Any, depth: int = 0) -> Any:
+    """`value` with every integral float made an int (so `out: width * 0.5` may give 32) and a non-finite one
+    refused; lists are followed at most MAX_LIST_DEPTH deep. ExprError says what is wrong."""
+    if isinstance(value, list):
+        if depth >= MAX_LIST_DEPTH:
+            raise ExprError(f"lists nest more than {MAX_LIST_DEPTH} levels deep")
+        return [plain_numbers(v, depth + 1) for v in value]
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            raise ExprError(f"{value} is not a finite number")
+        if value.is_integer() and abs(value) < 1e30:
+            return int(value)
+    return value
+
+
+def parse_attr(attr: Attr, value: Any) -> Any:
+    """`attr.parse` of an attribute value after substitution; a fraction where a whole number is meant says how
+    to round it."""
+    value = plain_numbers(value)
+    try:
+        return attr.parse(value)
+    except AttrError as error:
+        fractions = [v for v in (value if isinstance(value, list) else [value]) if isinstance(v, float)]
+        if fractions and "whole number" in error.message:
+            raise AttrError(f"{error.message}, which is not whole{ROUNDING_HINT}") from None
+        raise
 
 
 def needs_shape(value: Any, params: Mapping[str, Any]) -> bool:
@@ -88,7 +122,7 @@ def _evaluate(layer: Layer, shapes: Mapping[str, Shape]) -> dict[str, Any]:
         value = attrs[attr.name]
         if isinstance(value, Deferred):
             try:
-                attrs[attr.name] = attr.parse(value_of(value, shapes, layer.inputs[0]))
+                attrs[attr.name] = parse_attr(attr, value_of(value, shapes, layer.inputs[0]))
             except (AttrError, ExprError) as error:
                 raise SpecError(f"{attr.name}: {error.message}") from None
     return kind.resolve(attrs)

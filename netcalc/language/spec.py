@@ -6,8 +6,10 @@ Every problem is a SpecError that names the file, the line and the layer or YAML
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from itertools import accumulate, pairwise
 from pathlib import Path
 from typing import Any
 
@@ -15,19 +17,30 @@ from netcalc.errors import AttrError, Location, SpecError, did_you_mean
 from netcalc.kinds import REGISTRY, get_kind
 from netcalc.kinds.base import MANY, Attr, LayerKind
 from netcalc.language.compact import expand_compact
-from netcalc.language.expr import ExprError, substitute
-from netcalc.language.shape_names import Deferred, needs_shape, resolve_deferred
+from netcalc.language.expr import ExprError, looks_like_expression, names_in, quote, substitute
+from netcalc.language.hints import key_hint, kind_hint, value_hint
+from netcalc.language.shape_names import (
+    ROUNDING_HINT,
+    Deferred,
+    needs_shape,
+    parse_attr,
+    plain_numbers,
+    resolve_deferred,
+)
 from netcalc.language.yamlload import load_yaml_file, load_yaml_text, paused_gc
 from netcalc.network import INPUT, Group, Layer, Network
 from netcalc.shapes import Shape, parse_shape
 
-TOP_KEYS = ("name", "input", "include", "defaults", "blocks", "layers", "budget")
+TOP_KEYS = ("name", "input", "include", "defaults", "blocks", "layers", "outputs", "budget")
 INCLUDED_KEYS = ("include", "blocks")
 BLOCK_KEYS = ("params", "layers", "output", "doc")
 LAYER_KEYS = ("kind", "name", "from", "repeat")
 BLOCK_USE_KEYS = ("block", "name", "from", "repeat")
 MAX_REPEAT = 100_000
 MAX_LAYERS = 1_000_000
+MAX_BLOCK_DEPTH = 50  # blocks using blocks; real networks use 2 or 3 levels
+SPLIT, SLICE = "channel_split", "channel_slice"  # the sugar and the kind it expands to
+SPLIT_KEYS = ("kind", "name", "from", "sizes", "parts")
 REQUIRED_PARAM = "required"
 
 
@@ -65,6 +78,7 @@ def parse_network(data: Any, file: str | None = None, *, input_shape: Shape | No
         top_scope = _Scope(prefix="", input=INPUT, params={}, stack=(), file=file)
         expander.expand(layers_data, "layers", top_scope, groups=())
         layers = resolve_deferred(_dependency_order(expander.layers), input_shape)
+    outputs = _outputs(top, expander, top_scope, layers, file)
     return Network(
         name=str(name),
         input_shape=input_shape,
@@ -72,7 +86,31 @@ def parse_network(data: Any, file: str | None = None, *, input_shape: Shape | No
         source=file,
         group_outputs=expander.group_outputs,
         budget=top.get("budget"),
+        outputs=outputs,
     )
+
+
+def _outputs(
+    top: Mapping[str, Any], expander: _Expander, scope: _Scope, layers: tuple[Layer, ...], file: str | None
+) -> tuple[str, ...]:
+    """`outputs: [name, …]` as full layer names (a block instance stands for its output); default: the last layer."""
+    if "outputs" not in top:
+        return (layers[-1].name,)
+    where = _at(top, "outputs", file, "outputs")
+    refs = top["outputs"]
+    refs = [refs] if _is_word(refs) else refs
+    if not isinstance(refs, list) or not refs or not all(_is_word(r) for r in refs):
+        raise SpecError(f"`outputs` must be a layer name or a list of them, got {_describe(top['outputs'])}", where)
+    outputs: list[str] = []
+    for ref in map(str, refs):
+        if ref == INPUT:
+            raise SpecError("the network's input cannot be one of its outputs", where)
+        line = _line(top["outputs"], len(outputs)) if isinstance(top["outputs"], list) else None
+        name = expander._resolve(ref, scope, Location(where.file, line or where.line, "outputs"))
+        if name in outputs:
+            raise SpecError(f"'{ref}' is listed twice in `outputs`", where)
+        outputs.append(name)
+    return tuple(outputs)
 
 
 def _top_line(top: Any) -> int | None:
@@ -106,7 +144,13 @@ def _describe(value: Any) -> str:
         return "a mapping"
     if isinstance(value, list):
         return "a list"
-    return f"{type(value).__name__} {value!r}"
+    return f"{type(value).__name__} {quote(value) if isinstance(value, str) else _short(value)}"
+
+
+def _short(value: Any) -> str:
+    if isinstance(value, int) and abs(value) >= 10**30:
+        return f"with {len(str(abs(value))) if abs(value) < 10**4000 else 'thousands of'} digits"
+    return repr(value)
 
 
 def _check_keys(mapping: Mapping[str, Any], known: tuple[str, ...], where: str, file: str | None) -> None:
@@ -135,9 +179,10 @@ def _read_defaults(data: Any, file: str | None) -> dict[str, dict[str, Any]]:
         for attr_name, value in attrs.items():
             attr = _find_attr(kind, attr_name, _at(attrs, attr_name, file, f"{where}.{attr_name}"))
             try:
-                checked[kind_name][attr_name] = attr.parse(substitute(value, {}))
+                checked[kind_name][attr_name] = _attr_value(attr, value, {})
             except (AttrError, ExprError) as error:
-                raise SpecError(f"{attr_name}: {error.message}", _at(attrs, attr_name, file, where)) from None
+                message = f"{attr_name}: {error.message}{value_hint(attr_name, value)}"
+                raise SpecError(message, _at(attrs, attr_name, file, f"{where}.{attr_name}")) from None
     return checked
 
 
@@ -226,7 +271,13 @@ def _find_attr(kind: LayerKind, name: Any, location: Location) -> Attr:
             return attr
     known = kind.attr_names + LAYER_KEYS
     listing = ", ".join(known)
-    raise SpecError(f"unknown key {name!r} for {kind.name}{did_you_mean(str(name), known)}; known: {listing}", location)
+    hint = key_hint(str(name), kind.attr_names) or did_you_mean(str(name), known)
+    raise SpecError(f"unknown key {name!r} for {kind.name}{hint}; known: {listing}", location)
+
+
+def _attr_value(attr: Attr, value: Any, params: Mapping[str, Any]) -> Any:
+    """An attribute's parsed value: expressions evaluated with `params`, then the attribute's own parser."""
+    return parse_attr(attr, substitute(plain_numbers(value), params))
 
 
 # --- expansion ---
@@ -239,6 +290,15 @@ class _Scope:
     params: Mapping[str, Any]
     stack: tuple[str, ...]  # blocks being expanded, to catch recursion
     file: str | None = None  # the file these items are written in (a block may come from an included file)
+    refs: Mapping[str, str | _Unresolved] = field(default_factory=dict)  # parameter -> layer in the caller's scope
+
+
+@dataclass(frozen=True)
+class _Unresolved:
+    """A block parameter given a word that names no layer before the block use; an error if used in `from:`."""
+
+    value: str
+    hint: str
 
 
 @dataclass
@@ -251,6 +311,15 @@ class _Draft:
     groups: tuple[Group, ...]
 
 
+@dataclass(frozen=True)
+class _Names:
+    """What an item is called: its instances' full names, and the group a repeat makes (None without repeat)."""
+
+    instances: list[str]
+    group: str | None
+    whole: str | None  # the name that stands for the whole item in `from:` (None for a name template)
+
+
 @dataclass
 class _Expander:
     defaults: dict[str, dict[str, Any]]
@@ -259,6 +328,7 @@ class _Expander:
     names: dict[str, str] = field(default_factory=dict)  # full name -> the layer that is its output
     defined_at: dict[str, Location] = field(default_factory=dict)
     group_outputs: dict[str, str] = field(default_factory=dict)
+    splits: dict[str, list[str]] = field(default_factory=dict)  # channel_split name -> its parts
 
     def expand(self, items: list[Any], path: str, scope: _Scope, groups: tuple[Group, ...]) -> str:
         """Expand a list of items in `scope`; returns the full name of the last item's output."""
@@ -290,6 +360,15 @@ class _Expander:
             raise SpecError("a layer has either `kind:` or `block:`, not both", location)
         return item
 
+    def _label(self, item: Mapping[str, Any], scope: _Scope, location: Location) -> str:
+        """The kind or block name; `kind: act` takes the value of a block parameter `act`."""
+        label = item.get("kind") if "kind" in item else item.get("block")
+        if "kind" in item and isinstance(label, str) and isinstance(scope.params.get(label), str):
+            label = scope.params[label]
+        if not isinstance(label, str):
+            raise SpecError(f"`kind`/`block` must be a name, got {_describe(label)}", location)
+        return label
+
     def _expand_item(
         self,
         item: Mapping[str, Any],
@@ -300,9 +379,9 @@ class _Expander:
         counters: dict[str, int],
         pending: list[tuple[_Draft, list[str], Location]],
     ) -> str:
-        label = item.get("kind") if "kind" in item else item.get("block")
-        if not isinstance(label, str):
-            raise SpecError(f"`kind`/`block` must be a name, got {label!r}", location)
+        label = self._label(item, scope, location)
+        if "kind" in item and label == SPLIT:
+            return self._split(item, location, scope, groups, previous, counters, pending)
         if "kind" in item:
             kind = _get_kind_at(label, location)
             _check_layer_keys(item, kind, location)
@@ -312,54 +391,72 @@ class _Expander:
                 known = list(self.blocks)
                 listing = ", ".join(known) or "none defined"
                 raise SpecError(f"unknown block {label!r}{did_you_mean(label, known)}; blocks: {listing}", location)
-        local = self._name(item, label, counters, location)
-        full = scope.prefix + local
         repeat = self._repeat(item, scope, location)
         refs = self._refs(item, location)
         if refs is not None and len(refs) > 1 and repeat is not None:
             raise SpecError("`repeat` cannot be combined with several inputs in `from`", location)
-        self._claim(full, location)
-
-        if repeat is None:
-            instances = [full]
-        else:
-            instances = [f"{full}.{i}" for i in range(repeat)]
-            groups = groups + (Group(full, f"{label} ×{repeat}", location),)
+        names = self._names(item, label, counters, scope, repeat, location)
+        if names.group is not None:
+            groups = groups + (Group(names.group, f"{label} ×{repeat}", location),)
         output = previous
-        for i, instance in enumerate(instances):
-            if instance != full:
-                self._claim(instance, location)
+        for i, instance in enumerate(names.instances):
+            params = _copy_params(scope.params, i, repeat)
             first = i == 0
             if "kind" in item:
-                draft = self._layer(item, kind, instance, scope, location, groups)
+                draft = self._layer(item, kind, instance, scope, params, location, groups)
                 if first and refs is not None:
                     pending.append((draft, refs, location))
                 else:
-                    draft.inputs = [output]
+                    draft.inputs = [self._implicit(output, location)]
                 output = instance
             else:
-                block_input = output
+                block_input = self._implicit(output, location)
                 if first and refs is not None:
                     if len(refs) != 1:
                         raise SpecError(f"a block takes one input, `from` names {len(refs)}", location)
                     block_input = self._resolve(refs[0], scope, location)
-                output = self._block(item, block, instance, block_input, scope, location, groups)
+                output = self._block(item, block, instance, block_input, scope, params, location, groups)
             self.names[instance] = output
-        self.names[full] = output
-        if repeat is not None:
-            self.group_outputs[full] = output
+        if names.whole is not None:
+            self.names[names.whole] = output
+        if names.group is not None:
+            self.group_outputs[names.group] = output
         return output
 
-    def _name(self, item: Mapping[str, Any], label: str, counters: dict[str, int], location: Location) -> str:
+    def _names(
+        self,
+        item: Mapping[str, Any],
+        label: str,
+        counters: dict[str, int],
+        scope: _Scope,
+        repeat: int | None,
+        location: Location,
+    ) -> _Names:
+        """`name`, `<kind><n>` when unnamed, `name.0`, `name.1`, … under `repeat`, or a template's names."""
         counters[label] = counters.get(label, 0) + 1
-        if "name" not in item:
-            return f"{label}{counters[label]}"
-        name = item["name"]
-        if isinstance(name, bool) or not isinstance(name, (str, int)) or not str(name).strip() or " " in str(name):
-            raise SpecError(f"`name` must be a word without spaces, got {name!r}", location)
-        if str(name) == INPUT:
-            raise SpecError(f"'{INPUT}' is reserved for the network's (or a block's) input; choose another", location)
-        return str(name)
+        name = item.get("name", f"{label}{counters[label]}")
+        if isinstance(name, bool) or not isinstance(name, (str, int)) or not str(name).strip():
+            raise SpecError(f"`name` must be a word without spaces, got {_describe(name)}", location)
+        name = str(name)
+        if "{" in name or "}" in name:
+            copies = [None] if repeat is None else list(range(repeat))
+            values = [_template_values(name, _copy_params(scope.params, i, repeat), location) for i in copies]
+            instances = [scope.prefix + _fill(name, v) for v in values]
+            for instance in instances:
+                self._claim(_checked_name(instance, location), location)
+            if repeat is None:
+                return _Names(instances, None, None)
+            shown = [v[0] if v[0] == v[-1] else f"{{{v[0]}..{v[-1]}}}" for v in zip(*values)] if values else None
+            group = scope.prefix + (_fill(name, shown) if shown else name)
+            return _Names(instances, group, None)
+        full = scope.prefix + _checked_name(name, location)
+        self._claim(full, location)
+        if repeat is None:
+            return _Names([full], None, full)
+        instances = [f"{full}.{i}" for i in range(repeat)]
+        for instance in instances:
+            self._claim(instance, location)
+        return _Names(instances, full, full)
 
     def _claim(self, full: str, location: Location) -> None:
         if full in self.defined_at:
@@ -372,12 +469,20 @@ class _Expander:
     def _repeat(self, item: Mapping[str, Any], scope: _Scope, location: Location) -> int | None:
         if "repeat" not in item:
             return None
+        raw = item["repeat"]
+        if needs_shape(raw, scope.params):
+            raise SpecError(
+                f"repeat: {quote(str(raw))} depends on the input shape; a repeat count must be known before any "
+                "shape is (give it as a number or an expression of block parameters)",
+                location,
+            )
         try:
-            value = substitute(item["repeat"], scope.params)
+            value = plain_numbers(substitute(raw, scope.params))
         except ExprError as error:
             raise SpecError(f"repeat: {error}", location) from None
         if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-            raise SpecError(f"repeat must be a whole number ≥ 0, got {value!r}", location)
+            hint = ROUNDING_HINT if isinstance(value, float) else ""
+            raise SpecError(f"repeat must be a whole number ≥ 0, got {_describe(value)}{hint}", location)
         if value > MAX_REPEAT:
             raise SpecError(f"repeat {value:,} is absurd; at most {MAX_REPEAT:,} copies are allowed", location)
         return value
@@ -390,16 +495,39 @@ class _Expander:
             return [str(refs)]
         if isinstance(refs, list) and refs and all(isinstance(r, (str, int)) and not isinstance(r, bool) for r in refs):
             return [str(r) for r in refs]
-        raise SpecError(f"`from` must be a layer name or a list of names, got {refs!r}", location)
+        raise SpecError(f"`from` must be a layer name or a list of names, got {_describe(refs)}", location)
 
     def _resolve(self, ref: str, scope: _Scope, location: Location) -> str:
         if ref == INPUT:
             return scope.input
         target = self.names.get(scope.prefix + ref)
-        if target is None:
-            local = [n[len(scope.prefix) :] for n in self.names if n.startswith(scope.prefix)]
-            raise SpecError(f"`from` names an undefined layer '{ref}'{did_you_mean(ref, local + [INPUT])}", location)
-        return target
+        if target is not None:
+            return target
+        passed = scope.refs.get(ref)
+        if isinstance(passed, str):
+            return passed
+        if isinstance(passed, _Unresolved):
+            raise SpecError(
+                f"`from` names the parameter '{ref}', whose value {quote(passed.value)} is no layer listed before "
+                f"the block is used{passed.hint}",
+                location,
+            )
+        if scope.prefix + ref in self.splits:
+            parts = ", ".join(p[len(scope.prefix) :] for p in self.splits[scope.prefix + ref])
+            raise SpecError(f"'{ref}' is a channel_split: name one of its parts ({parts})", location)
+        local = [n[len(scope.prefix) :] for n in self.names if n.startswith(scope.prefix)]
+        raise SpecError(f"`from` names an undefined layer '{ref}'{did_you_mean(ref, local + [INPUT])}", location)
+
+    def _implicit(self, previous: str, location: Location) -> str:
+        """The layer an item without `from:` reads: the previous item's output (never a whole channel_split)."""
+        if previous in self.splits:
+            parts = ", ".join(self.splits[previous])
+            raise SpecError(
+                f"the item before this one is the channel_split '{previous}': say which part it reads with "
+                f"`from:` ({parts})",
+                location,
+            )
+        return previous
 
     def _layer(
         self,
@@ -407,6 +535,7 @@ class _Expander:
         kind: LayerKind,
         full: str,
         scope: _Scope,
+        params: Mapping[str, Any],
         location: Location,
         groups: tuple[Group, ...],
     ) -> _Draft:
@@ -418,13 +547,13 @@ class _Expander:
             if key in LAYER_KEYS:
                 continue
             attr = _find_attr(kind, key, named)
-            if needs_shape(value, scope.params):  # evaluated after expansion, once shapes are known
-                attrs[key], deferred = Deferred(value, scope.params), True
-                continue
             try:
-                attrs[key] = attr.parse(substitute(value, scope.params))
+                if needs_shape(plain_numbers(value), params):  # evaluated after expansion, once shapes are known
+                    attrs[key], deferred = Deferred(value, params), True
+                    continue
+                attrs[key] = _attr_value(attr, value, params)
             except (AttrError, ExprError) as error:
-                raise SpecError(f"{key}: {error.message}", named) from None
+                raise SpecError(f"{key}: {error.message}{value_hint(key, value)}", named) from None
         missing = [a.name for a in kind.attrs if a.required and attrs[a.name] is a.default]
         if missing:
             raise SpecError(f"{kind.name} is missing required key {', '.join(map(repr, missing))}", named)
@@ -437,6 +566,55 @@ class _Expander:
         self.layers.append(draft)
         return draft
 
+    def _split(
+        self,
+        item: Mapping[str, Any],
+        location: Location,
+        scope: _Scope,
+        groups: tuple[Group, ...],
+        previous: str,
+        counters: dict[str, int],
+        pending: list[tuple[_Draft, list[str], Location]],
+    ) -> str:
+        """`{kind: channel_split, name: s, sizes: [58, 58]}` (or `parts: 2`): channel_slice layers s.0, s.1, …"""
+        _check_keys(item, SPLIT_KEYS, SPLIT, scope.file)
+        if ("sizes" in item) == ("parts" in item):
+            raise SpecError("channel_split needs one of `sizes: [c0, c1, …]` or `parts: n`", location)
+        slice_kind = _get_kind_at(SLICE, location)
+        refs = self._refs(item, location)
+        if refs is not None and len(refs) != 1:
+            raise SpecError(f"channel_split takes one input, but `from` names {len(refs)}", location)
+        names = self._names(item, SPLIT, counters, scope, None, location)
+        full = names.instances[0]
+        try:
+            if "sizes" in item:
+                sizes = plain_numbers(substitute(plain_numbers(item["sizes"]), scope.params))
+                if not isinstance(sizes, list) or not sizes or not all(_is_whole(s, 1) for s in sizes):
+                    raise ExprError(f"sizes: expected a list of whole numbers ≥ 1, got {_describe(sizes)}")
+                ends = list(accumulate(sizes))
+                bounds: list[tuple[Any, Any]] = list(zip([0] + ends[:-1], ends))
+            else:
+                parts = plain_numbers(substitute(plain_numbers(item["parts"]), scope.params))
+                if not _is_whole(parts, 1):
+                    raise ExprError(f"parts: expected a whole number ≥ 1, got {_describe(parts)}")
+                size = f"((in_channels + {parts - 1}) // {parts})"  # torch.chunk: equal parts, the last may be smaller
+                ends = [f"min(in_channels, {i} * {size})" for i in range(parts + 1)]
+                bounds = list(pairwise(ends))
+        except ExprError as error:
+            raise SpecError(error.message, location) from None
+        self.splits[full] = [f"{full}.{i}" for i in range(len(bounds))]
+        source = self._implicit(previous, location) if refs is None else None
+        for part, (start, end) in zip(self.splits[full], bounds):
+            self._claim(part, location)
+            layer = {"kind": SLICE, "start": start, "end": end}
+            draft = self._layer(layer, slice_kind, part, scope, scope.params, location, groups)
+            if source is None:
+                pending.append((draft, refs or [], location))
+            else:
+                draft.inputs = [source]
+            self.names[part] = part
+        return full
+
     def _block(
         self,
         item: Mapping[str, Any],
@@ -444,13 +622,18 @@ class _Expander:
         full: str,
         block_input: str,
         scope: _Scope,
+        outer: Mapping[str, Any],
         location: Location,
         groups: tuple[Group, ...],
     ) -> str:
         if block.name in scope.stack:
             chain = " → ".join(scope.stack + (block.name,))
             raise SpecError(f"block '{block.name}' uses itself: {chain}", location)
+        if len(scope.stack) >= MAX_BLOCK_DEPTH:
+            chain = " → ".join(scope.stack[:3] + ("…", block.name))
+            raise SpecError(f"blocks nest more than {MAX_BLOCK_DEPTH} levels deep ({chain})", location)
         params: dict[str, Any] = {}
+        refs: dict[str, str | _Unresolved] = {}
         for key, value in item.items():
             if key in BLOCK_USE_KEYS:
                 continue
@@ -461,27 +644,119 @@ class _Expander:
                     f"parameters: {', '.join(block.params) or 'none'}",
                     location,
                 )
-            if needs_shape(value, scope.params):  # shape names here describe the block's input
-                params[key] = Deferred(value, scope.params, anchor=block_input)
-                continue
             try:
-                params[key] = substitute(value, scope.params)
+                value = plain_numbers(value)
+                if needs_shape(value, outer):  # shape names here describe the block's input
+                    params[key] = Deferred(value, outer, anchor=block_input)
+                    continue
+                params[key] = plain_numbers(substitute(value, outer))
             except ExprError as error:
                 raise SpecError(f"{key}: {error}", location) from None
-        for key, default in block.params.items():
-            if key not in params:
-                if default == REQUIRED_PARAM:
-                    raise SpecError(f"block '{block.name}' needs parameter {key!r}", location)
-                params[key] = default
-        inner = _Scope(full + ".", block_input, params, scope.stack + (block.name,), block.location.file)
-        try:
-            group = Group(full, block.name, location)
-            last = self.expand(block.layers, f"blocks.{block.name}.layers", inner, groups + (group,))
-        except RecursionError:
-            raise SpecError("blocks nest too deeply", location) from None
-        output = last if block.output is None else self._resolve(block.output, inner, block.location)
+            if isinstance(value, str) and not looks_like_expression(value):
+                refs[key] = self._reference(value, scope, outer)
+        self._defaults(block, params, block_input, location)
+        inner = _Scope(full + ".", block_input, params, scope.stack + (block.name,), block.location.file, refs)
+        group = Group(full, block.name, location)
+        last = self.expand(block.layers, f"blocks.{block.name}.layers", inner, groups + (group,))
+        if block.output is None:
+            output = self._implicit(last, block.location)
+        else:
+            output = self._resolve(block.output, inner, block.location)
         self.group_outputs[full] = output
         return output
+
+    def _reference(self, word: str, scope: _Scope, outer: Mapping[str, Any]) -> str | _Unresolved:
+        """What a word given as a block parameter names in the caller's scope, should the block use it in `from:`."""
+        if isinstance(scope.refs.get(word), str) and word in outer:  # a parameter passed on: keep what it names
+            return scope.refs[word]
+        if word == INPUT:
+            return scope.input
+        target = self.names.get(scope.prefix + word)
+        if target is not None:
+            return target
+        local = [n[len(scope.prefix) :] for n in self.names if n.startswith(scope.prefix)]
+        return _Unresolved(word, did_you_mean(word, local + [INPUT]))
+
+    def _defaults(self, block: _Block, params: dict[str, Any], block_input: str, location: Location) -> None:
+        """Fill the parameters not given, in an order that lets a default use others (`width: planes * 2`)."""
+        missing = [key for key in block.params if key not in params]
+        required = [key for key in missing if block.params[key] == REQUIRED_PARAM]
+        if required:
+            raise SpecError(f"block '{block.name}' needs parameter {', '.join(map(repr, required))}", location)
+        while missing:
+            ready = [key for key in missing if not _names_of(block.params[key]) & set(missing)]
+            if not ready:
+                cycle = ", ".join(missing)
+                raise SpecError(f"the defaults of block '{block.name}' refer to each other: {cycle}", block.location)
+            for key in ready:
+                default = block.params[key]
+                try:
+                    default = plain_numbers(default)
+                    if needs_shape(default, params):
+                        params[key] = Deferred(default, dict(params), anchor=block_input)
+                    else:
+                        params[key] = plain_numbers(substitute(default, params))
+                except ExprError as error:
+                    raise SpecError(f"default of {key!r}: {error}", block.location) from None
+                missing.remove(key)
+
+
+def _copy_params(params: Mapping[str, Any], index: int | None, repeats: int | None) -> Mapping[str, Any]:
+    """The names in force in one copy of a repeated item: the scope's, plus `index` and `repeats`."""
+    if repeats is None or index is None:
+        return params
+    return {**params, "index": index, "repeats": repeats}
+
+
+def _is_word(value: Any) -> bool:
+    return isinstance(value, (str, int)) and not isinstance(value, bool)
+
+
+def _names_of(value: Any) -> set[str]:
+    if isinstance(value, list):
+        return set().union(*(_names_of(v) for v in value)) if value else set()
+    return names_in(value) if isinstance(value, str) else set()
+
+
+def _is_whole(value: Any, minimum: int) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= minimum
+
+
+_FIELD = re.compile(r"\{([^{}]*)\}")
+
+
+def _template_values(template: str, params: Mapping[str, Any], location: Location) -> list[str]:
+    """The value of each `{expr}` in a name template, as text."""
+    if _FIELD.sub("", template).count("{") or _FIELD.sub("", template).count("}"):
+        raise SpecError(f"name template {quote(template)} has an unmatched brace", location)
+    values = []
+    for expr in _FIELD.findall(template):
+        try:
+            if needs_shape(expr, params):
+                raise ExprError("a name cannot depend on the input shape")
+            value = plain_numbers(substitute(expr.strip(), params))
+        except ExprError as error:
+            raise SpecError(f"name {quote(template)}: {error.message}", location) from None
+        if isinstance(value, bool) or not isinstance(value, (int, str)):
+            raise SpecError(
+                f"name {quote(template)}: {{{expr}}} gives {_describe(value)}; a name needs a whole number or a word",
+                location,
+            )
+        values.append(str(value))
+    return values
+
+
+def _fill(template: str, values: list[str]) -> str:
+    pieces = iter(values)
+    return _FIELD.sub(lambda _: next(pieces), template)
+
+
+def _checked_name(name: str, location: Location) -> str:
+    if not name.strip() or any(c.isspace() for c in name):
+        raise SpecError(f"`name` must be a word without spaces, got {quote(name)}", location)
+    if name == INPUT or name.endswith("." + INPUT):
+        raise SpecError(f"'{INPUT}' is reserved for the network's (or a block's) input; choose another", location)
+    return name
 
 
 _PARSED_DEFAULTS: dict[str, dict[str, Any]] = {}
@@ -500,6 +775,9 @@ def _get_kind_at(name: str, location: Location) -> LayerKind:
     try:
         return get_kind(name)
     except SpecError as error:
+        hint = kind_hint(name)
+        if hint:
+            raise SpecError(f"unknown kind {name!r}{hint}", location) from None
         raise error.at(location) from None
 
 

@@ -1,7 +1,8 @@
 """Convolution, transposed convolution and fully connected layers, forward and backward, through `gemm`.
 
 Shapes: x (N, C, H, W); conv weight w (COUT, C/G, KH, KW); transposed-conv weight w (C, COUT/G, KH, KW)
-(PyTorch's layouts); bias (COUT,) or None; linear x (N, F), w (OUT, F).
+(PyTorch's layouts); bias (COUT,) or None; linear x (N, F), w (OUT, F). Padding is P, (Ph, Pw) or
+(top, bottom, left, right).
 
 Every product goes through `gemm`, so counted MACs are, per pass:
 - conv forward N·COUT·HO·WO·(C/G·KH·KW); backward twice that (dw and dx), bias not counted;
@@ -22,7 +23,7 @@ from typing import Any
 import numpy as np
 
 from netcalc.reference.gemm import gemm
-from netcalc.reference.im2col import Pair, col2im, conv_output_size, im2col, pair
+from netcalc.reference.im2col import Pad, Pair, col2im, conv_output_size, im2col, pair, sides
 
 __all__ = [
     "conv_backward",
@@ -45,7 +46,7 @@ def conv_forward(
     w: np.ndarray,
     b: np.ndarray | None,
     stride: Pair = 1,
-    padding: Pair = 0,
+    padding: Pad = 0,
     dilation: Pair = 1,
     groups: int = 1,
 ) -> tuple[np.ndarray, Any]:
@@ -59,15 +60,15 @@ def conv_forward(
     _check_groups(cout, groups, "output channels")
     if cg * groups != c:
         raise ValueError(f"weight {w.shape} expects {cg * groups} input channels with groups {groups}, got {c}")
-    (sh, sw), (ph, pw), (dh, dw) = pair(stride), pair(padding), pair(dilation)
-    ho, wo = conv_output_size(h, kh, sh, ph, dh), conv_output_size(wd, kw, sw, pw, dw)
-    cols = im2col(x, (kh, kw), (sh, sw), (ph, pw), (dh, dw)).reshape(n, groups, cg * kh * kw, ho * wo)
+    (sh, sw), pads, (dh, dw) = pair(stride), sides(padding), pair(dilation)
+    ho, wo = conv_output_size(h, kh, sh, pads[:2], dh), conv_output_size(wd, kw, sw, pads[2:], dw)
+    cols = im2col(x, (kh, kw), (sh, sw), pads, (dh, dw)).reshape(n, groups, cg * kh * kw, ho * wo)
     wmat = w.reshape(groups, cout // groups, cg * kh * kw)
     y = gemm(wmat, cols).reshape(n, cout, ho, wo)  # (N, G, COUT/G, HO·WO) is already NCHW
     del cols
     if b is not None:
         y += b.reshape(1, cout, 1, 1)
-    cache = (x, w, b is not None, (kh, kw), (sh, sw), (ph, pw), (dh, dw), groups)
+    cache = (x, w, b is not None, (kh, kw), (sh, sw), pads, (dh, dw), groups)
     return y, cache
 
 
@@ -94,12 +95,14 @@ def conv_backward(dy: np.ndarray, cache: Any) -> tuple[np.ndarray, np.ndarray, n
 
 
 def conv_transpose_output_size(
-    size: int, kernel: int, stride: int, padding: int, output_padding: int = 0, dilation: int = 1
+    size: int, kernel: int, stride: int, padding: Pair, output_padding: int = 0, dilation: int = 1
 ) -> int:
-    """Output length of a transposed convolution (PyTorch): (size − 1)·S − 2P + D·(K − 1) + output_padding + 1."""
+    """Output length of a transposed convolution (PyTorch): (size − 1)·S − 2P + D·(K − 1) + output_padding + 1,
+    or − Pb − Pa for padding (Pb, Pa) removed before and after."""
     if not 0 <= output_padding < max(stride, dilation):
         raise ValueError(f"output_padding {output_padding} must be smaller than stride {stride} or dilation {dilation}")
-    out = (size - 1) * stride - 2 * padding + dilation * (kernel - 1) + output_padding + 1
+    before, after = pair(padding)
+    out = (size - 1) * stride - before - after + dilation * (kernel - 1) + output_padding + 1
     if out < 1:
         raise ValueError(f"transposed convolution output size {out} < 1")
     return out
@@ -110,7 +113,7 @@ def conv_transpose_forward(
     w: np.ndarray,
     b: np.ndarray | None,
     stride: Pair = 1,
-    padding: Pair = 0,
+    padding: Pad = 0,
     output_padding: Pair = 0,
     dilation: Pair = 1,
     groups: int = 1,
@@ -125,18 +128,18 @@ def conv_transpose_forward(
     _check_groups(c, groups, "input channels")
     if cin != c:
         raise ValueError(f"weight {w.shape} expects {cin} input channels, got {c}")
-    (sh, sw), (ph, pw), (oph, opw), (dh, dw) = pair(stride), pair(padding), pair(output_padding), pair(dilation)
-    ho = conv_transpose_output_size(h, kh, sh, ph, oph, dh)
-    wo = conv_transpose_output_size(wd, kw, sw, pw, opw, dw)
+    (sh, sw), pads, (oph, opw), (dh, dw) = pair(stride), sides(padding), pair(output_padding), pair(dilation)
+    ho = conv_transpose_output_size(h, kh, sh, pads[:2], oph, dh)
+    wo = conv_transpose_output_size(wd, kw, sw, pads[2:], opw, dw)
     cout = coutg * groups
     wmat = w.reshape(groups, c // groups, coutg * kh * kw)
     wmat_t = np.ascontiguousarray(wmat.swapaxes(-1, -2))  # see conv_backward
     dcols = gemm(wmat_t, x.reshape(n, groups, c // groups, h * wd))
-    y = col2im(dcols, (n, cout, ho, wo), (kh, kw), (sh, sw), (ph, pw), (dh, dw), output_size=(h, wd))
+    y = col2im(dcols, (n, cout, ho, wo), (kh, kw), (sh, sw), pads, (dh, dw), output_size=(h, wd))
     del dcols
     if b is not None:
         y += b.reshape(1, cout, 1, 1)
-    cache = (x, w, b is not None, (kh, kw), (sh, sw), (ph, pw), (dh, dw), groups)
+    cache = (x, w, b is not None, (kh, kw), (sh, sw), pads, (dh, dw), groups)
     return y, cache
 
 

@@ -22,9 +22,10 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["Pair", "col2im", "conv_output_size", "im2col", "pair"]
+__all__ = ["Pad", "Pair", "col2im", "conv_output_size", "im2col", "pair", "sides"]
 
 Pair = int | tuple[int, int]
+Pad = int | tuple[int, int] | tuple[int, int, int, int]  # P, (Ph, Pw) or (top, bottom, left, right)
 
 _BLOCK_BYTES = 256 * 1024  # per block of padded input channels; well inside a 1-2 MiB L2 cache
 
@@ -37,9 +38,23 @@ def pair(value: Pair) -> tuple[int, int]:
     return int(h), int(w)
 
 
-def conv_output_size(size: int, kernel: int, stride: int, padding: int, dilation: int = 1) -> int:
-    """Output length of a convolution along one axis: ⌊(size + 2P − D·(K − 1) − 1) / S⌋ + 1."""
-    out = (size + 2 * padding - dilation * (kernel - 1) - 1) // stride + 1
+def sides(padding: Pad) -> tuple[int, int, int, int]:
+    """(top, bottom, left, right) from P, (Ph, Pw) or the four sides."""
+    if isinstance(padding, int | np.integer):
+        p = int(padding)
+        return p, p, p, p
+    if len(padding) == 4:
+        t, b, left, r = padding  # type: ignore[misc]
+        return int(t), int(b), int(left), int(r)
+    ph, pw = pair(padding)  # type: ignore[arg-type]
+    return ph, ph, pw, pw
+
+
+def conv_output_size(size: int, kernel: int, stride: int, padding: Pair, dilation: int = 1) -> int:
+    """Output length of a convolution along one axis: ⌊(size + Pb + Pa − D·(K − 1) − 1) / S⌋ + 1, with the
+    padding P on both sides or (Pb, Pa) before and after."""
+    before, after = pair(padding)
+    out = (size + before + after - dilation * (kernel - 1) - 1) // stride + 1
     if out < 1:
         raise ValueError(
             f"kernel {kernel} (dilation {dilation}) does not fit input {size} padded by {padding}: output {out}"
@@ -51,22 +66,22 @@ def _geometry(
     x_shape: tuple[int, ...],
     kernel: Pair,
     stride: Pair,
-    padding: Pair,
+    padding: Pad,
     dilation: Pair,
     output_size: tuple[int, int] | None,
-) -> tuple[tuple[int, int], tuple[int, int], tuple[int, int], tuple[int, int], int, int]:
+) -> tuple[tuple[int, int], tuple[int, int], tuple[int, int, int, int], tuple[int, int], int, int]:
     kh, kw = pair(kernel)
     sh, sw = pair(stride)
-    ph, pw = pair(padding)
+    top, bottom, left, right = sides(padding)
     dh, dw = pair(dilation)
     _, _, h, w = x_shape
-    ho = conv_output_size(h, kh, sh, ph, dh)
-    wo = conv_output_size(w, kw, sw, pw, dw)
+    ho = conv_output_size(h, kh, sh, (top, bottom), dh)
+    wo = conv_output_size(w, kw, sw, (left, right), dw)
     if output_size is not None:
         if not (1 <= output_size[0] <= ho and 1 <= output_size[1] <= wo):
             raise ValueError(f"output_size {output_size} exceeds the {(ho, wo)} windows that fit in {x_shape}")
         ho, wo = output_size
-    return (kh, kw), (sh, sw), (ph, pw), (dh, dw), ho, wo
+    return (kh, kw), (sh, sw), (top, bottom, left, right), (dh, dw), ho, wo
 
 
 def _tap(
@@ -90,28 +105,31 @@ def im2col(
     x: np.ndarray,
     kernel: Pair,
     stride: Pair = 1,
-    padding: Pair = 0,
+    padding: Pad = 0,
     dilation: Pair = 1,
     output_size: tuple[int, int] | None = None,
 ) -> np.ndarray:
-    """Unfold x (N, C, H, W) into cols (N, C·KH·KW, HO·WO), zero padding; layout in the module docstring.
+    """Unfold x (N, C, H, W) into cols (N, C·KH·KW, HO·WO), zero padding (P, (Ph, Pw) or (top, bottom, left,
+    right)); layout in the module docstring.
 
     `output_size` (HO, WO) keeps only the first HO × WO windows (a transposed convolution whose output_padding
     is at least its stride has one window more than its input has pixels); default: every window that fits.
     """
-    (kh, kw), (sh, sw), (ph, pw), (dh, dw), ho, wo = _geometry(x.shape, kernel, stride, padding, dilation, output_size)
+    (kh, kw), (sh, sw), (pt, pb, pl, pr), (dh, dw), ho, wo = _geometry(
+        x.shape, kernel, stride, padding, dilation, output_size
+    )
     n, c, h, w = x.shape
-    hp, wp = h + 2 * ph, w + 2 * pw
+    hp, wp = h + pt + pb, w + pl + pr
     cols = np.empty((n, c, kh, kw, ho, wo), dtype=x.dtype)
     step, blocks = _channel_blocks(n, c, hp, wp, x.itemsize)
     # one small padded block, reused: its border stays zero, only the interior is rewritten per block
-    padded = np.zeros((n, step, hp, wp), dtype=x.dtype) if ph or pw else None
+    padded = np.zeros((n, step, hp, wp), dtype=x.dtype) if pt or pb or pl or pr else None
     for block in blocks:
         if padded is None:
             xb = x[:, block]
         else:
             xb = padded[:, : block.stop - block.start]
-            xb[:, :, ph : ph + h, pw : pw + w] = x[:, block]
+            xb[:, :, pt : pt + h, pl : pl + w] = x[:, block]
         for i in range(kh):
             for j in range(kw):
                 cols[:, block, i, j] = xb[(slice(None), slice(None), *_tap(i, j, (sh, sw), (dh, dw), (ho, wo)))]
@@ -123,7 +141,7 @@ def col2im(
     x_shape: tuple[int, int, int, int],
     kernel: Pair,
     stride: Pair = 1,
-    padding: Pair = 0,
+    padding: Pad = 0,
     dilation: Pair = 1,
     output_size: tuple[int, int] | None = None,
 ) -> np.ndarray:
@@ -132,16 +150,19 @@ def col2im(
     Also accepts cols shaped (N, G, C/G·KH·KW, HO·WO) (same memory order). Positions no window reaches, such as
     rows past the last window, get zero. `output_size` as for `im2col`.
     """
-    (kh, kw), (sh, sw), (ph, pw), (dh, dw), ho, wo = _geometry(x_shape, kernel, stride, padding, dilation, output_size)
+    (kh, kw), (sh, sw), (pt, pb, pl, pr), (dh, dw), ho, wo = _geometry(
+        x_shape, kernel, stride, padding, dilation, output_size
+    )
     n, c, h, w = x_shape
     if cols.size != n * c * kh * kw * ho * wo:
         raise ValueError(f"cols {cols.shape} do not match x {x_shape} with kernel {(kh, kw)}, output {(ho, wo)}")
     cols6 = cols.reshape(n, c, kh, kw, ho, wo)
-    hp, wp = h + 2 * ph, w + 2 * pw
-    x = np.zeros(x_shape, dtype=cols.dtype) if not (ph or pw) else np.empty(x_shape, dtype=cols.dtype)
+    hp, wp = h + pt + pb, w + pl + pr
+    padded_any = bool(pt or pb or pl or pr)
+    x = np.empty(x_shape, dtype=cols.dtype) if padded_any else np.zeros(x_shape, dtype=cols.dtype)
     step, blocks = _channel_blocks(n, c, hp, wp, cols.itemsize)
     # accumulate each block in a small padded buffer that stays in cache, then keep its interior
-    padded = np.empty((n, step, hp, wp), dtype=cols.dtype) if ph or pw else None
+    padded = np.empty((n, step, hp, wp), dtype=cols.dtype) if padded_any else None
     for block in blocks:
         if padded is None:
             xb = x[:, block]
@@ -152,5 +173,5 @@ def col2im(
             for j in range(kw):
                 xb[(slice(None), slice(None), *_tap(i, j, (sh, sw), (dh, dw), (ho, wo)))] += cols6[:, block, i, j]
         if padded is not None:
-            x[:, block] = xb[:, :, ph : ph + h, pw : pw + w]
+            x[:, block] = xb[:, :, pt : pt + h, pl : pl + w]
     return x

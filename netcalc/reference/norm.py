@@ -1,4 +1,5 @@
-"""Batch normalisation, local response normalisation and softmax, forward and backward.
+"""Batch normalisation, standardisation over chosen axes (group, instance and layer norm), local response
+normalisation and softmax, forward and backward.
 
 Batch norm normalises per channel: over (N, H, W) of x (N, C, H, W), over N of x (N, F). These are elementwise
 scalings, not multiply-accumulates into a reduction of weights, so nothing here goes through `gemm`.
@@ -18,6 +19,8 @@ __all__ = [
     "lrn_forward",
     "softmax_backward",
     "softmax_forward",
+    "standardize_backward",
+    "standardize_forward",
 ]
 
 
@@ -87,6 +90,29 @@ def batchnorm_running_stats(
     mean = x.mean(axis=axes)
     var = x.var(axis=axes, ddof=1) if m > 1 else x.var(axis=axes)
     return (1 - momentum) * running_mean + momentum * mean, (1 - momentum) * running_var + momentum * var
+
+
+def standardize_forward(x: np.ndarray, axes: tuple[int, ...], eps: float = 1e-5) -> tuple[np.ndarray, Any]:
+    """x̂ = (x − μ) / √(σ² + ε) with μ and the biased σ² taken over `axes` of x, one pair per remaining index.
+
+    Group norm views (N, C, H, W) as (N, G, C/G·H·W) and standardises over axis 2, instance norm views it as
+    (N, C, H·W) (axis 2), layer norm over the channels standardises axis 1 at each pixel. Returns x̂ like x.
+    """
+    mean = x.mean(axis=axes, keepdims=True)
+    centred = x - mean
+    var = np.mean(centred * centred, axis=axes, keepdims=True)
+    inv_std = 1.0 / np.sqrt(var + eps)
+    xhat = centred * inv_std
+    return xhat, (xhat, inv_std, axes)
+
+
+def standardize_backward(dxhat: np.ndarray, cache: Any) -> np.ndarray:
+    """dx from dL/dx̂: inv_std · (g − mean(g) − x̂ · mean(g · x̂)), means over the standardised axes."""
+    xhat, inv_std, axes = cache
+    dx = dxhat - dxhat.mean(axis=axes, keepdims=True)
+    dx -= xhat * np.mean(dxhat * xhat, axis=axes, keepdims=True)
+    dx *= inv_std
+    return dx
 
 
 def _channel_window_sum(z: np.ndarray, before: int, after: int) -> np.ndarray:

@@ -4,6 +4,8 @@ Pooling performs no multiply-accumulates, so nothing here goes through `gemm`. W
 the KH·KW kernel offsets and touching one strided (N, C, HO, WO) slice at a time; backward adds those slices back
 (a scatter-add without `np.add.at`).
 
+Padding is P, (Ph, Pw) or (top, bottom, left, right).
+
 Global pooling is the special case kernel = (H, W): `max_pool_forward(x, x.shape[2:])`,
 `adaptive_avg_pool_forward(x, (1, 1))`.
 """
@@ -15,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from netcalc.kinds.window import adaptive_bins  # the one definition of the bins, NumPy-free
-from netcalc.reference.im2col import Pair, pair
+from netcalc.reference.im2col import Pad, Pair, pair, sides
 
 __all__ = [
     "adaptive_avg_pool_backward",
@@ -29,39 +31,48 @@ __all__ = [
 ]
 
 
-def pool_output_size(size: int, kernel: int, stride: int, padding: int = 0, ceil_mode: bool = False) -> int:
-    """Output length of a pooling window along one axis, PyTorch's rule.
+def pool_output_size(size: int, kernel: int, stride: int, padding: Pair = 0, ceil_mode: bool = False) -> int:
+    """Output length of a pooling window along one axis, PyTorch's rule; `padding` P on both sides or (Pb, Pa)
+    before and after.
 
-    out = ⌊(size + 2P − K) / S⌋ + 1, or ⌈…⌉ + 1 in ceil mode; in ceil mode the last window is dropped when it
-    would start inside the right padding, i.e. when (out − 1)·S ≥ size + P.
+    out = ⌊(size + Pb + Pa − K) / S⌋ + 1, or ⌈…⌉ + 1 in ceil mode; in ceil mode the last window is dropped when it
+    would start inside the padding after the input, i.e. when (out − 1)·S ≥ size + Pb.
     """
-    if padding > kernel // 2:
-        raise ValueError(f"padding {padding} should be at most half the kernel {kernel}")
-    span = size + 2 * padding - kernel
+    before, after = pair(padding)
+    if max(before, after) > kernel // 2:
+        raise ValueError(f"padding {max(before, after)} should be at most half the kernel {kernel}")
+    span = size + before + after - kernel
     if span < 0:
-        raise ValueError(f"kernel {kernel} does not fit input {size} padded by {padding}")
+        raise ValueError(f"kernel {kernel} does not fit input {size} padded by {before} + {after}")
     out = (-(-span // stride) if ceil_mode else span // stride) + 1
-    if ceil_mode and (out - 1) * stride >= size + padding:
+    if ceil_mode and (out - 1) * stride >= size + before:
         out -= 1
     return out
 
 
-def _padded(x: np.ndarray, padding: tuple[int, int], extent: tuple[int, int], fill: float) -> np.ndarray:
-    """x (N, C, H, W) padded by P on the left/top and on the right/bottom up to extent (covers ceil-mode windows)."""
-    (ph, pw), (eh, ew) = padding, extent
+def _padded(x: np.ndarray, padding: tuple[int, int, int, int], extent: tuple[int, int], fill: float) -> np.ndarray:
+    """x (N, C, H, W) padded by (top, bottom, left, right), the bottom and right up to extent at least (covers
+    ceil-mode windows)."""
+    (pt, pb, pl, pr), (eh, ew) = padding, extent
     _, _, h, w = x.shape
-    after_h, after_w = max(ph, eh - h - ph), max(pw, ew - w - pw)
-    if not (ph or pw or after_h or after_w):
+    after_h, after_w = max(pb, eh - h - pt), max(pr, ew - w - pl)
+    if not (pt or pl or after_h or after_w):
         return x
-    return np.pad(x, ((0, 0), (0, 0), (ph, after_h), (pw, after_w)), constant_values=fill)
+    return np.pad(x, ((0, 0), (0, 0), (pt, after_h), (pl, after_w)), constant_values=fill)
 
 
-def _crop(xp: np.ndarray, padding: tuple[int, int], size: tuple[int, int]) -> np.ndarray:
+def _crop(xp: np.ndarray, padding: tuple[int, int, int, int], size: tuple[int, int]) -> np.ndarray:
     """The (H, W) interior of a padded gradient; a copy only if there is padding to drop (frees the big buffer)."""
-    (ph, pw), (h, w) = padding, size
+    (pt, _, pl, _), (h, w) = padding, size
     if xp.shape[2:] == (h, w):
         return xp
-    return xp[:, :, ph : ph + h, pw : pw + w].copy()
+    return xp[:, :, pt : pt + h, pl : pl + w].copy()
+
+
+def _padded_shape(x_shape: tuple[int, ...], padding: tuple[int, int, int, int], extent: tuple[int, int]) -> tuple:
+    """Shape of `_padded`'s result for an input of x_shape."""
+    (pt, pb, pl, pr), (_, _, h, w) = padding, x_shape
+    return tuple(x_shape[:2]) + (pt + max(h + pb, extent[0] - pt), pl + max(w + pr, extent[1] - pl))
 
 
 def _window_slice(i: int, j: int, stride: tuple[int, int], out: tuple[int, int]) -> tuple[slice, ...]:
@@ -71,24 +82,24 @@ def _window_slice(i: int, j: int, stride: tuple[int, int], out: tuple[int, int])
 
 
 def _geometry(
-    x_shape: tuple[int, ...], kernel: Pair, stride: Pair | None, padding: Pair, ceil_mode: bool
-) -> tuple[tuple[int, int], tuple[int, int], tuple[int, int], tuple[int, int], tuple[int, int]]:
+    x_shape: tuple[int, ...], kernel: Pair, stride: Pair | None, padding: Pad, ceil_mode: bool
+) -> tuple[tuple[int, int], tuple[int, int], tuple[int, int, int, int], tuple[int, int], tuple[int, int]]:
     kh, kw = pair(kernel)
     sh, sw = pair(kernel if stride is None else stride)  # PyTorch: stride defaults to the kernel
-    ph, pw = pair(padding)
+    pads = sides(padding)
     _, _, h, w = x_shape
-    ho = pool_output_size(h, kh, sh, ph, ceil_mode)
-    wo = pool_output_size(w, kw, sw, pw, ceil_mode)
+    ho = pool_output_size(h, kh, sh, pads[:2], ceil_mode)
+    wo = pool_output_size(w, kw, sw, pads[2:], ceil_mode)
     extent = ((ho - 1) * sh + kh, (wo - 1) * sw + kw)
-    return (kh, kw), (sh, sw), (ph, pw), (ho, wo), extent
+    return (kh, kw), (sh, sw), pads, (ho, wo), extent
 
 
-def _is_global(x_shape: tuple[int, ...], kernel: tuple[int, int], padding: tuple[int, int]) -> bool:
-    return tuple(x_shape[2:]) == kernel and padding == (0, 0)
+def _is_global(x_shape: tuple[int, ...], kernel: tuple[int, int], padding: tuple[int, int, int, int]) -> bool:
+    return tuple(x_shape[2:]) == kernel and padding == (0, 0, 0, 0)
 
 
 def max_pool_forward(
-    x: np.ndarray, kernel: Pair, stride: Pair | None = None, padding: Pair = 0, ceil_mode: bool = False
+    x: np.ndarray, kernel: Pair, stride: Pair | None = None, padding: Pad = 0, ceil_mode: bool = False
 ) -> tuple[np.ndarray, Any]:
     """x (N, C, H, W) -> y (N, C, HO, WO), cache; padding never wins (it is −∞).
 
@@ -121,14 +132,14 @@ def max_pool_forward(
 
 def max_pool_backward(dy: np.ndarray, cache: Any) -> np.ndarray:
     """dy (N, C, HO, WO) -> dx (N, C, H, W): each gradient goes to its window's arg-max."""
-    x_shape, arg, (kh, kw), s, (ph, pw), extent = cache
+    x_shape, arg, (kh, kw), s, pads, extent = cache
     n, c, h, w = x_shape
     out = dy.shape[2:]
-    if _is_global(x_shape, (kh, kw), (ph, pw)):
+    if _is_global(x_shape, (kh, kw), pads):
         dx = np.zeros((n, c, h * w), dtype=dy.dtype)
         np.put_along_axis(dx, arg.reshape(n, c, 1), dy.reshape(n, c, 1), axis=2)
         return dx.reshape(x_shape)
-    dxp = np.zeros(x_shape[:2] + (max(h + 2 * ph, extent[0]), max(w + 2 * pw, extent[1])), dtype=dy.dtype)
+    dxp = np.zeros(_padded_shape(x_shape, pads, extent), dtype=dy.dtype)
     overlapping = s[0] < kh or s[1] < kw
     for i in range(kh):
         for j in range(kw):
@@ -137,14 +148,17 @@ def max_pool_backward(dy: np.ndarray, cache: Any) -> np.ndarray:
                 dxp[_window_slice(i, j, s, out)] += dy * hit
             else:  # each input position lies in one window at most: write dy or 0 in place, no temporary
                 np.multiply(dy, hit, out=dxp[_window_slice(i, j, s, out)])
-    return _crop(dxp, (ph, pw), (h, w))
+    return _crop(dxp, pads, (h, w))
 
 
-def _avg_divisors(size: int, kernel: int, stride: int, padding: int, out: int, count_include_pad: bool) -> np.ndarray:
+def _avg_divisors(
+    size: int, kernel: int, stride: int, padding: tuple[int, int], out: int, count_include_pad: bool
+) -> np.ndarray:
     """Divisor of each window along one axis, PyTorch's rule: the window clipped to the padded input
-    [−P, size + P) when count_include_pad, else clipped to the input [0, size)."""
-    start = np.arange(out) * stride - padding
-    end = np.minimum(start + kernel, size + padding)
+    [−Pb, size + Pa) when count_include_pad, else clipped to the input [0, size)."""
+    before, after = padding
+    start = np.arange(out) * stride - before
+    end = np.minimum(start + kernel, size + after)
     if count_include_pad:
         return end - start
     return np.minimum(end, size) - np.maximum(start, 0)
@@ -154,7 +168,7 @@ def avg_pool_forward(
     x: np.ndarray,
     kernel: Pair,
     stride: Pair | None = None,
-    padding: Pair = 0,
+    padding: Pad = 0,
     ceil_mode: bool = False,
     count_include_pad: bool = True,
 ) -> tuple[np.ndarray, Any]:
@@ -163,31 +177,31 @@ def avg_pool_forward(
     The divisor of a window is separable: (rows counted) × (columns counted), see `_avg_divisors`. A ceil-mode
     window hanging past the right padding never counts the part beyond it, even with count_include_pad.
     """
-    (kh, kw), (sh, sw), (ph, pw), (ho, wo), extent = _geometry(x.shape, kernel, stride, padding, ceil_mode)
+    (kh, kw), (sh, sw), pads, (ho, wo), extent = _geometry(x.shape, kernel, stride, padding, ceil_mode)
     _, _, h, w = x.shape
-    div_h = _avg_divisors(h, kh, sh, ph, ho, count_include_pad)
-    div_w = _avg_divisors(w, kw, sw, pw, wo, count_include_pad)
+    div_h = _avg_divisors(h, kh, sh, pads[:2], ho, count_include_pad)
+    div_w = _avg_divisors(w, kw, sw, pads[2:], wo, count_include_pad)
     scale = (1.0 / np.outer(div_h, div_w)).astype(x.dtype)  # (HO, WO)
-    xp = _padded(x, (ph, pw), extent, 0.0)
+    xp = _padded(x, pads, extent, 0.0)
     y = xp[_window_slice(0, 0, (sh, sw), (ho, wo))].copy()
     for i in range(kh):
         for j in range(kw):
             if i or j:
                 y += xp[_window_slice(i, j, (sh, sw), (ho, wo))]
     y *= scale
-    return y, (x.shape, scale, (kh, kw), (sh, sw), (ph, pw), extent)
+    return y, (x.shape, scale, (kh, kw), (sh, sw), pads, extent)
 
 
 def avg_pool_backward(dy: np.ndarray, cache: Any) -> np.ndarray:
     """dy (N, C, HO, WO) -> dx (N, C, H, W)."""
-    x_shape, scale, (kh, kw), s, (ph, pw), extent = cache
+    x_shape, scale, (kh, kw), s, pads, extent = cache
     _, _, h, w = x_shape
     g = dy * scale
-    dxp = np.zeros(x_shape[:2] + (max(h + 2 * ph, extent[0]), max(w + 2 * pw, extent[1])), dtype=dy.dtype)
+    dxp = np.zeros(_padded_shape(x_shape, pads, extent), dtype=dy.dtype)
     for i in range(kh):
         for j in range(kw):
             dxp[_window_slice(i, j, s, dy.shape[2:])] += g
-    return _crop(dxp, (ph, pw), (h, w))
+    return _crop(dxp, pads, (h, w))
 
 
 def adaptive_avg_pool_forward(x: np.ndarray, output_size: Pair) -> tuple[np.ndarray, Any]:

@@ -48,15 +48,22 @@ class LayerCheck:
     backward_seconds: float | None = None
     gradient_problems: tuple[str, ...] = ()
     gradcheck_error: float | None = None
+    # backward MACs: dL/dx (also where training skips it: the reference computes every input gradient) + dL/dw
+    backward: Pair[int] | None = None
+    live_bytes: Pair[int] | None = None  # inference: LayerRow.live_bytes vs the engine's live arrays
+    # the input rows and columns (first, last, first, last) the centre unit depends on, clipped to the image
+    field: Pair[tuple[int, int, int, int]] | None = None
 
     @property
     def figures(self) -> dict[str, Pair]:
+        optional = {"backward_macs": self.backward, "live_bytes": self.live_bytes, "receptive_field": self.field}
         return {
             "output_shape": self.output_shape,
             "params": self.params,
             "buffers": self.buffers,
             "macs": self.macs,
             "activation_bytes": self.activation_bytes,
+            **{name: pair for name, pair in optional.items() if pair is not None},
         }
 
     @property
@@ -103,6 +110,14 @@ class Verification:
     @property
     def failed(self) -> tuple[LayerCheck, ...]:
         return tuple(layer for layer in self.layers if not layer.ok)
+
+    @property
+    def peak(self) -> Pair[int] | None:
+        """The inference peak of live activation bytes, analysed and measured (None when not measured)."""
+        pairs = [layer.live_bytes for layer in self.layers if layer.live_bytes is not None]
+        if not pairs:
+            return None
+        return Pair(max(p.analysed for p in pairs), max(p.measured for p in pairs))
 
     @property
     def analysed_macs(self) -> int:
@@ -153,6 +168,10 @@ def check_layer(row: LayerRow, run: LayerRun, batch: int) -> LayerCheck:
         backward_seconds=run.backward_seconds,
         gradient_problems=run.gradient_problems,
         gradcheck_error=run.gradcheck_error,
+        backward=None
+        if run.backward_macs is None
+        else Pair(row.backward_macs + row.skipped_input_macs, run.backward_macs),
+        live_bytes=None if run.live_bytes is None else Pair(row.live_bytes, run.live_bytes),
     )
 
 

@@ -1,4 +1,4 @@
-"""`netcalc check` output: text (a rich table), JSON, GitHub workflow annotations or a JUnit XML report, each a
+"""`netcalc check` output: text (a table), JSON, GitHub workflow annotations or a JUnit XML report, each a
 function of the CheckResult alone.
 """
 
@@ -10,7 +10,7 @@ from typing import Any
 from xml.etree import ElementTree
 
 from netcalc.analysis.budget import CheckResult, Finding, Limit
-from netcalc.render.console import printed, text_console
+from netcalc.render.console import Table, Text, printed, text_console
 from netcalc.render.units import human_bytes, human_count
 
 SCHEMA_VERSION = 1
@@ -186,9 +186,7 @@ def to_junit(result: CheckResult) -> str:
 
 
 def to_text(result: CheckResult, *, width: int | None = None, color: bool = False) -> str:
-    """A rich table of every finding (imported here only: the other formats must not pay for rich)."""
-    from rich.table import Table
-    from rich.text import Text
+    """A box-drawn table of every finding (render/console.py); figures are never cut."""
 
     table = Table(header_style="bold")
     table.add_column("", no_wrap=True)

@@ -1,4 +1,4 @@
-"""`netcalc compare` output: a rich table, JSON, CSV or Markdown, each a function of the Comparison alone.
+"""`netcalc compare` output: a table, JSON, CSV or Markdown, each a function of the Comparison alone.
 
 Table and Markdown show human units (K/M/G, KiB/MiB); JSON and CSV carry the exact integers.
 """
@@ -13,7 +13,7 @@ from typing import Any
 
 from netcalc.analysis.compare import FIGURES, RATIO_COLUMNS, CompareRow, Comparison, Largest
 from netcalc.analysis.report import CONVENTIONS
-from netcalc.render.console import printed, text_console
+from netcalc.render.console import Table, printed, text_console
 from netcalc.render.units import human_bytes, human_count
 from netcalc.shapes import format_shape
 
@@ -129,14 +129,13 @@ def to_markdown(comparison: Comparison) -> str:
 
 
 def to_table(comparison: Comparison, *, width: int | None = None, color: bool = False) -> str:
-    """A rich table (imported here only: JSON, CSV and Markdown output must not pay for rich)."""
-    from rich.table import Table
+    """A box-drawn table (render/console.py); figures are never cut."""
 
     table = Table(header_style="bold")
     table.add_column("Network", no_wrap=True)
     table.add_column("Input", justify="right", no_wrap=True)
     for title in HEADERS.values():
-        table.add_column(title, justify="right")
+        table.add_column(title, justify="right", no_wrap=True)
     table.add_column("Largest by params")
     table.add_column("Largest by MACs")
     for row in comparison.rows:

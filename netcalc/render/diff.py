@@ -1,4 +1,4 @@
-"""`netcalc diff` output: a rich table, JSON or Markdown (for a pull-request comment), functions of the Diff alone."""
+"""`netcalc diff` output: a table, JSON or Markdown (for a pull-request comment), functions of the Diff alone."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from typing import Any
 from netcalc.analysis.diff import ADDED, CHANGED, REMOVED, Diff, LayerChange
 from netcalc.analysis.report import FIGURES as SUMMED
 from netcalc.analysis.report import PEAKS, LayerRow
-from netcalc.render.console import printed, text_console
+from netcalc.render.console import Table, Text, printed, text_console
 from netcalc.render.units import human_bytes, human_count
 from netcalc.shapes import format_shape
 
@@ -153,9 +153,7 @@ def to_markdown(diff: Diff) -> str:
 
 
 def to_table(diff: Diff, *, width: int | None = None, color: bool = False) -> str:
-    """Rich tables (imported here only: JSON and Markdown output must not pay for rich)."""
-    from rich.table import Table
-    from rich.text import Text
+    """Box-drawn tables (render/console.py); figures are never cut."""
 
     styles = {ADDED: "green", REMOVED: "red", CHANGED: "yellow"}
     console = text_console(width, color)

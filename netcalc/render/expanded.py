@@ -38,6 +38,8 @@ def to_yaml(network: Network) -> str:
         mapping = layer_mapping(layer.name, layer.kind, layer.inputs, dict(layer.attrs))
         flow = yaml.safe_dump(mapping, default_flow_style=True, sort_keys=False, width=10**9).strip()
         lines.append(f"  - {flow}")
+    if network.outputs != (network.layers[-1].name,):
+        lines.append(f"outputs: {yaml.safe_dump(list(network.outputs), default_flow_style=True, width=10**9).strip()}")
     if network.budget is not None:  # kept, so `netcalc check` on the expanded spec still finds it
         lines.append(yaml.safe_dump({"budget": _plain_tree(network.budget)}, sort_keys=False).rstrip())
     return "\n".join(lines) + "\n"

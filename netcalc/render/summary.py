@@ -1,4 +1,4 @@
-"""`netcalc summary` output: a rich table, JSON, CSV or Markdown, each a function of the Report alone."""
+"""`netcalc summary` output: a table, JSON, CSV or Markdown, each a function of the Report alone."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from typing import Any
 
 from netcalc.analysis.field import Field, fraction_text, pair_text
 from netcalc.analysis.report import CONVENTIONS, FIGURES, PEAKS, LayerRow, Report
-from netcalc.render.console import printed, text_console
+from netcalc.render.console import Table, Text, printed, text_console
 from netcalc.render.units import human_bytes, human_count, share_bar
 from netcalc.shapes import format_shape
 
@@ -57,6 +57,7 @@ def row_dict(row: LayerRow) -> dict[str, Any]:
         "file": row.file,
         "line": row.line,
         "notes": list(row.notes),
+        "counted": row.counted,
     }
 
 
@@ -90,6 +91,7 @@ def report_dict(report: Report, depth: int | None = None, columns: tuple[str, ..
         "batch": report.batch,
         "dtype": report.dtype,
         "output_shape": list(report.output_shape),
+        "outputs": [{"name": n, "shape": list(s)} for n, s in zip(report.output_names, report.output_shapes)],
         "conventions": CONVENTIONS,
         "layers": [row_dict(row) for row in report.collapsed(depth)],
         "totals": {
@@ -117,10 +119,9 @@ def to_csv(report: Report, depth: int | None = None, columns: tuple[str, ...] = 
             + _field_cells(row.field)
         )
     totals = report.totals
+    shapes = " ".join("x".join(map(str, shape)) for shape in report.output_shapes)
     writer.writerow(
-        ["TOTAL", "", "", "x".join(map(str, report.output_shape))]
-        + [getattr(totals, f) for f in FIGURES + PEAKS]
-        + _field_cells(report.output_field)
+        ["TOTAL", "", "", shapes] + [getattr(totals, f) for f in FIGURES + PEAKS] + _field_cells(report.output_field)
     )
     return out.getvalue()
 
@@ -220,9 +221,12 @@ def to_markdown(report: Report, depth: int | None = None, columns: tuple[str, ..
         cells = [f"`{row.name}`", row.kind, format_shape(row.output_shape)]
         lines.append("| " + " | ".join(cells + [_cell(report, row, c, True) for c in chosen]) + " |")
     t = report.totals
-    cells = ["**Total**", "", format_shape(report.output_shape)] + [_cell(report, None, c, True) for c in chosen]
+    cells = ["**Total**", "", ", ".join(map(format_shape, report.output_shapes))]
+    cells += [_cell(report, None, c, True) for c in chosen]
     lines.append("| " + " | ".join(cells) + " |")
     lines += ["", f"Parameter memory: {t.param_bytes:,} B ({human_bytes(t.param_bytes)}); buffers: {t.buffers:,}."]
+    if len(report.output_names) > 1:
+        lines.append("Outputs: " + ", ".join(f"`{n}` {format_shape(s)}" for n, s in _outputs(report)) + ".")
     lines += ["", *(f"{line[0].upper()}{line[1:]}." for line in memory_lines(report, "train" in columns))]
     lines += [f"- ⚠ `{name}`: {note}" for name, note in report.notes]
     return "\n".join(lines) + "\n"
@@ -236,18 +240,18 @@ def to_table(
     width: int | None = None,
     color: bool = False,
 ) -> str:
-    """A rich table (imported here only: JSON, CSV and Markdown output must not pay for rich)."""
-    from rich.table import Table
-    from rich.text import Text
+    """A box-drawn table (render/console.py): names give way in a narrow terminal, figures never do."""
 
     totals = report.totals
     title = f"{report.name} — input {format_shape(report.input_shape)}, batch {report.batch}, {report.dtype}"
     table = Table(title=title, title_justify="left", show_footer=True, header_style="bold", footer_style="bold")
     table.add_column("Layer", footer="Total", overflow="ellipsis")
     table.add_column("Kind", overflow="ellipsis")
-    # The figures never shrink (rich would squeeze them to nothing in a narrow terminal); names and the
+    # The figures never shrink (no_wrap); names and the
     # share bar give way first, and the bar is left out when the terminal is too narrow for it.
-    table.add_column("Output", footer=format_shape(report.output_shape), justify="right", no_wrap=True, min_width=9)
+    several = len(report.output_names) > 1
+    output_footer = f"{len(report.output_names)} outputs" if several else format_shape(report.output_shape)
+    table.add_column("Output", footer=output_footer, justify="right", no_wrap=True, min_width=9)
     chosen = _chosen(columns, table=True)
     for column in chosen:
         footer = _cell(report, None, column, False)
@@ -270,6 +274,8 @@ def to_table(
         f"buffers {totals.buffers:,} · MACs {totals.macs:,} · FLOPs {totals.flops:,} · "
         f"activations {totals.activation_bytes:,} B"
     )
+    if several:
+        console.print("outputs: " + ", ".join(f"{n} {format_shape(s)}" for n, s in _outputs(report)))
     for line in memory_lines(report, "train" in columns):
         console.print(line)
     if "field" in columns:
@@ -277,8 +283,17 @@ def to_table(
             if row.field_note:
                 console.print(f"field {row.name}: {row.field_note}")
     for name, note in report.notes:
-        console.print(f"[yellow]note[/yellow] {name}: {note}")
+        console.print(Text("note", style="yellow"), f"{name}: {note}")
     return printed(console)
+
+
+def _outputs(report: Report) -> list[tuple[str, tuple[int, ...]]]:
+    return list(zip(report.output_names, report.output_shapes))
+
+
+def warnings(report: Report) -> list[str]:
+    """The notes as one-line warnings, for formats that have no place for them (CSV) or are read by programs."""
+    return [f"layer '{name}': {note}" for name, note in report.notes]
 
 
 RENDERERS: dict[str, Callable[..., str]] = {

@@ -1,4 +1,4 @@
-"""`netcalc verify` output: a rich table or JSON, each a function of the finished Verification alone."""
+"""`netcalc verify` output: a table or JSON, each a function of the finished Verification alone."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from collections.abc import Callable
 from typing import Any
 
 from netcalc.reference.verify import GRADCHECK_TOLERANCE, LayerCheck, Pair, Verification
-from netcalc.render.console import printed, text_console
+from netcalc.render.console import Table, Text, printed, text_console
 from netcalc.render.units import human_bytes, human_count
 from netcalc.shapes import format_shape
 
@@ -59,6 +59,7 @@ def verification_dict(result: Verification) -> dict[str, Any]:
             "forward_seconds": round(result.forward_seconds, 6),
             "backward_seconds": round(result.backward_seconds, 6) if result.backward else None,
             "worst_gradcheck_error": result.worst_gradcheck,
+            "peak_live_bytes": None if result.peak is None else _pair_dict(result.peak),
         },
     }
 
@@ -73,7 +74,13 @@ def _cell(pair: Pair, show: Callable[[Any], str]) -> str:
         return f"{TICK} {show(pair.analysed)}"
     if isinstance(pair.analysed, int) and isinstance(pair.measured, int):
         return f"{CROSS} {pair.analysed:,} ≠ {pair.measured:,}"
-    return f"{CROSS} {format_shape(pair.analysed)} ≠ {format_shape(pair.measured)}"
+    return f"{CROSS} {show(pair.analysed)} ≠ {show(pair.measured)}"
+
+
+def _field(sides: tuple[int, int, int, int]) -> str:
+    """The input rows and columns a unit's field covers: `rows 12–24, cols 12–24`."""
+    top, bottom, left, right = sides
+    return f"rows {top}–{bottom}, cols {left}–{right}"
 
 
 def _count(value: int) -> str:
@@ -110,6 +117,12 @@ def summary_line(result: Verification) -> str:
     macs = f"MACs counted {result.counted_macs:,} (analysed {result.analysed_macs:,})"
     if result.backward:
         macs += f", backward {result.backward_macs:,}"
+    if result.peak is not None:
+        peak = result.peak
+        agree = f"{TICK} {peak.measured:,} B"
+        if not peak.ok:
+            agree = f"{CROSS} analysed {peak.analysed:,} ≠ {peak.measured:,} B"
+        macs += f" · inference peak {agree}"
     grad = ""
     if result.worst_gradcheck is not None:
         grad = f" · worst gradcheck error {result.worst_gradcheck:.1e} (≤ {GRADCHECK_TOLERANCE:.0e})"
@@ -122,9 +135,7 @@ def summary_line(result: Verification) -> str:
 
 
 def to_table(result: Verification, *, width: int | None = None, color: bool = False) -> str:
-    """A rich table (imported here only, so JSON output does not pay for rich)."""
-    from rich.table import Table
-    from rich.text import Text
+    """A box-drawn table (render/console.py); figures are never cut."""
 
     title = f"{result.name} — verify, input {format_shape(result.input_shape)}, batch {result.batch}, {result.dtype}"
     table = Table(title=title, title_justify="left", header_style="bold")
@@ -134,6 +145,17 @@ def to_table(result: Verification, *, width: int | None = None, color: bool = Fa
     table.add_column("Params", justify="right", no_wrap=True)
     table.add_column("MACs", justify="right", no_wrap=True)
     table.add_column("Memory", justify="right", no_wrap=True)
+    optional = [
+        (title, attr, show)
+        for title, attr, show in (
+            ("Live", "live_bytes", human_bytes),
+            ("Bwd MACs", "backward", _count),
+            ("Field", "field", _field),
+        )
+        if any(getattr(check, attr) is not None for check in result.layers)
+    ]
+    for title, _, _ in optional:
+        table.add_column(title, justify="right", no_wrap=True)
     if result.backward:
         table.add_column("Gradients", justify="right", no_wrap=True)
     table.add_column("Time", justify="right", no_wrap=True)
@@ -147,6 +169,9 @@ def to_table(result: Verification, *, width: int | None = None, color: bool = Fa
             _cell(check.macs, _count),
             _cell(check.activation_bytes, human_bytes),
         ]
+        for _, attr, show in optional:
+            pair = getattr(check, attr)
+            cells.append("" if pair is None else _cell(pair, show))
         if result.backward:
             cells.append(_gradient_cell(check))
         cells.append(_seconds(check.seconds))

@@ -83,6 +83,38 @@ CONV_TABLE = [
         8 * 8 * 4 * (3 * 3 * 2),
         id="same-stride-2",
     ),
+    pytest.param(  # TensorFlow's SAME on an even size: total padding (8 − 1)·2 + 3 − 16 = 1, all of it at the bottom
+        dict(out=4, kernel=3, stride=2, padding="same"),
+        (16, 16, 2),
+        (16 // 2, 16 // 2, 4),
+        3 * 3 * 2 * 4 + 4,
+        8 * 8 * 4 * (3 * 3 * 2),
+        id="same-stride-2-even",
+    ),
+    pytest.param(  # 'same' with an even kernel: D·(K−1) = 1 row of padding, at the bottom/right
+        dict(out=4, kernel=2, padding="same", bias=False),
+        (8, 8, 3),
+        (8, 8, 4),
+        2 * 2 * 3 * 4,
+        8 * 8 * 4 * (2 * 2 * 3),
+        id="same-even-kernel",
+    ),
+    pytest.param(  # [top, bottom, left, right]: ⌊(5 + 1 + 2 − 3)/1⌋ + 1 = 6 rows, ⌊(6 + 0 + 3 − 3)/1⌋ + 1 = 7 columns
+        dict(out=2, kernel=3, padding=[1, 2, 0, 3], bias=False),
+        (5, 6, 3),
+        (6, 7, 2),
+        3 * 3 * 3 * 2,
+        6 * 7 * 2 * (3 * 3 * 3),
+        id="asymmetric",
+    ),
+    pytest.param(  # TensorFlow-ported stride-2 stem written out: [0, 1, 0, 1] → ⌊(16 + 0 + 1 − 3)/2⌋ + 1 = 8
+        dict(out=2, kernel=3, stride=2, padding=[0, 1, 0, 1], bias=False),
+        (16, 16, 3),
+        (8, 8, 2),
+        3 * 3 * 3 * 2,
+        8 * 8 * 2 * (3 * 3 * 3),
+        id="asymmetric-stride-2",
+    ),
 ]
 
 
@@ -128,6 +160,15 @@ TRANSPOSE_TABLE = [
         5 * 5 * 4 * (8 // 2) * 4 * 4,
         id="grouped",
     ),
+    pytest.param(  # [top, bottom, left, right] removed from the output: (4 − 1)·2 − 0 − 1 + (3 − 1) + 1 = 8 rows,
+        # (4 − 1)·2 − 1 − 1 + 2 + 1 = 7 columns (ONNX ConvTranspose's pads)
+        dict(out=2, kernel=3, stride=2, padding=[0, 1, 1, 1], bias=False),
+        (4, 4, 3),
+        (8, 7, 2),
+        3 * 2 * 3 * 3,
+        4 * 4 * 3 * (2 * 3 * 3),
+        id="asymmetric",
+    ),
 ]
 
 
@@ -142,7 +183,8 @@ def test_conv_transpose_table(attrs, shape, out, params, macs):
     [
         (dict(out=4, kernel=7), (5, 5, 3), "larger than the padded height 5 + 2·0 = 5"),
         (dict(out=4, kernel=3, groups=2), (8, 8, 3), "groups 2 must divide both the input channels 3"),
-        (dict(out=4, kernel=2, padding="same"), (8, 8, 3), "padding 'same' needs an odd effective kernel"),
+        (dict(out=4, kernel=3, padding=[1, 1, 1]), (8, 8, 3), "[top, bottom, left, right] or 'same', got [1, 1, 1]"),
+        (dict(out=4, kernel=5, padding=[0, 1, 0, 0]), (3, 3, 3), "padded height 3 + 0 + 1 = 4"),
         (dict(out=0, kernel=3), (8, 8, 3), "expected a whole number ≥ 1, got 0"),
         (dict(out=4, kernel=[3, 3, 3]), (8, 8, 3), "pair [h, w]"),
     ],

@@ -48,6 +48,43 @@ TABLE = [
     ("softmax", {}, [2, 2, 3]),
     ("concat", {}, [3, 3, 2]),
     ("add", {}, [3, 3, 2]),
+    ("hardsigmoid", {}, [3, 3, 4]),
+    ("hardswish", {}, [3, 3, 4]),
+    ("silu", {}, [3, 3, 2]),
+    ("gelu", {}, [3, 3, 2]),
+    ("gelu", {"approximate": "tanh"}, [6]),
+    ("elu", {"alpha": 0.7}, [3, 3, 2]),
+    ("prelu", {}, [3, 3, 3]),
+    ("prelu", {"shared": True}, [3, 3, 3]),
+    ("prelu", {}, [5]),
+    ("multiply", {}, [3, 3, 2]),
+    ("multiply", {"from": ["a", "gate"]}, [3, 3, 4]),
+    ("multiply", {"from": ["gate", "a", "a"]}, [2, 3, 4]),
+    ("multiply", {"from": ["a", "flatgate"]}, [3, 3, 4]),
+    ("scale", {}, [3, 3, 4]),
+    ("scale", {}, [6]),
+    ("stochastic_depth", {"p": 0.5}, [3, 3, 2]),
+    ("stochastic_depth", {"p": 0.2, "mode": "batch"}, [3, 3, 2]),
+    ("identity", {}, [3, 3, 2]),
+    ("groupnorm", {"groups": 2}, [3, 3, 4]),
+    ("groupnorm", {"groups": 3, "affine": False, "eps": 0.1}, [2, 2, 6]),
+    ("groupnorm", {"groups": 2}, [6]),
+    ("instancenorm", {}, [3, 3, 2]),
+    ("instancenorm", {"affine": True}, [2, 3, 2]),
+    ("layernorm", {}, [3, 3, 4]),
+    ("layernorm", {"affine": False}, [3, 3, 4]),
+    ("layernorm", {"eps": 0.001}, [6]),
+    ("conv", {"out": 4, "kernel": 1, "activation": "hardswish"}, [3, 3, 2]),
+    ("conv", {"out": 4, "kernel": 1, "activation": "hardsigmoid"}, [3, 3, 2]),
+    ("conv", {"out": 4, "kernel": 3, "padding": 1, "activation": "silu"}, [3, 3, 2]),
+    ("conv", {"out": 4, "kernel": 1, "activation": "gelu"}, [3, 3, 2]),
+    ("conv", {"out": 4, "kernel": 1, "activation": "elu"}, [3, 3, 2]),
+    ("conv", {"out": 4, "kernel": 1, "activation": "prelu"}, [3, 3, 2]),
+    ("conv_transpose", {"out": 4, "kernel": 2, "stride": 2, "activation": "prelu"}, [2, 2, 3]),
+    ("conv_transpose", {"out": 4, "kernel": 2, "stride": 2, "activation": "silu"}, [2, 2, 3]),
+    ("fc", {"out": 3, "activation": "prelu"}, [6]),
+    ("fc", {"out": 3, "activation": "gelu"}, [6]),
+    ("fc", {"out": 3, "activation": "hardswish"}, [6]),
 ]
 
 
@@ -61,7 +98,11 @@ def single_layer(kind: str, attrs: dict, shape: list[int]) -> netcalc.Network:
     layers.append({**parent, "name": "a", "from": source})
     if REGISTRY[kind].inputs == MANY:
         layers.append({**parent, "name": "b", "from": source})
-        attrs = {**attrs, "from": ["a", "b"]}
+        if not flat:  # gates for multiply: a 1×1×C map and a flat C vector
+            layers.append({"kind": "global_avgpool", "name": "pooled", "from": source})
+            layers.append({"kind": "conv", "name": "gate", "out": shape[-1], "kernel": 1, "from": "pooled"})
+            layers.append({"kind": "flatten", "name": "flatgate", "from": "gate"})
+        attrs = {**attrs, "from": attrs.get("from", ["a", "b"])}
     layers.append({"kind": kind, "name": "x", "from": attrs.pop("from", "a"), **attrs})
     return netcalc.parse_network_text(json.dumps({"input": [1, 1, shape[0]] if flat else shape, "layers": layers}))
 
