@@ -19,7 +19,7 @@ import click
 from netcalc import __version__
 from netcalc.commands.check import check
 from netcalc.commands.compare import compare, diff_command
-from netcalc.commands.summary import kinds, show, summary
+from netcalc.commands.summary import explain, kinds, show, summary
 from netcalc.commands.verify import verify
 from netcalc.errors import NetcalcError
 
@@ -129,7 +129,7 @@ def cli() -> None:
     """What a convolutional network costs: shapes, parameters, MACs and memory, layer by layer."""
 
 
-COMMANDS = (summary, show, kinds, verify, compare, diff_command, check)
+COMMANDS = (summary, explain, show, kinds, verify, compare, diff_command, check)
 for _command in COMMANDS:
     cli.add_command(_command)
 

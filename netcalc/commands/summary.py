@@ -70,6 +70,21 @@ def summary(
 
 @click.command()
 @click.argument("spec")
+@click.argument("layer")
+@analysis_options()
+def explain(spec: str, layer: str, input_shape: Shape | None, batch: int, dtype: str, optimizer: str) -> None:
+    """LAYER of SPEC with its arithmetic written out: output size, parameters, MACs, FLOPs, memory, receptive
+    field and backward cost, every formula with its numbers."""
+    from netcalc.analysis.explain import explain as explain_layer
+    from netcalc.render.explain import to_text
+
+    network = load_network(spec, input_shape=input_shape)
+    report = analyze_network(network, batch=batch, dtype=dtype, optimizer=optimizer)
+    click.echo(to_text(explain_layer(network, report, layer)), nl=False)
+
+
+@click.command()
+@click.argument("spec")
 @click.option("--input", "input_shape", callback=input_shape_callback, metavar="HxWxC", help="override the input size")
 def show(spec: str, input_shape: Shape | None) -> None:
     """Print SPEC fully expanded: every block and repeat unrolled, every default filled in.

@@ -60,6 +60,8 @@ class Saved:
     extras: tuple[Extra, ...] = ()
 
 
+# (what, the arithmetic with its numbers), e.g. ("output height", "⌊(227 + 2·0 − 1·(11−1) − 1)/4⌋ + 1 = 55")
+Explain = Callable[[Attrs, tuple[Shape, ...], Shape], tuple[tuple[str, str], ...]]
 SavedRule = Callable[[Attrs, tuple[Shape, ...], Shape], Saved]
 # (MACs of dL/dx for all inputs, MACs of dL/dw), per sample
 BackwardMacs = Callable[[Attrs, tuple[Shape, ...], Shape], tuple[int, int]]
@@ -176,6 +178,8 @@ class LayerKind:
     backward_macs: BackwardMacs = no_backward_macs
     storage: str = NEW
     train_storage: str | None = None  # when training differs (dropout makes a new tensor)
+    formulas: tuple[str, ...] = ()  # the shape, parameter and MAC rules in letters, for `netcalc kinds KIND`
+    explain: Explain | None = None  # the same rules with one layer's numbers substituted
 
     def storage_in(self, train: bool) -> str:
         return self.train_storage if train and self.train_storage is not None else self.storage

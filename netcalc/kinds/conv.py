@@ -33,7 +33,7 @@ from netcalc.kinds.base import (
     window_geometry,
 )
 from netcalc.kinds.elementwise import activation_backward, activation_forward
-from netcalc.kinds.window import resolve_same, unread_notes, window_output, window_sides
+from netcalc.kinds.window import resolve_same, unread_notes, window_arithmetic, window_output, window_sides
 from netcalc.shapes import Shape
 
 _COMMON = (
@@ -91,6 +91,74 @@ def conv_flops(attrs: Attrs, ins: tuple[Shape, ...], out: Shape) -> int:
 def conv_notes(attrs: Attrs, ins: tuple[Shape, ...], out: Shape) -> tuple[str, ...]:
     padding = window_sides(attrs, ins[0][:2])
     return unread_notes(ins[0][:2], attrs["kernel"], attrs["stride"], padding, attrs["dilation"], out[:2])
+
+
+CONV_FORMULAS = (
+    "output   ⌊(H + Pt + Pb − D·(K−1) − 1)/S⌋ + 1 per axis (Pt, Pb: the padding before and after)",
+    "weights  Kh·Kw·(Cin/G)·Cout, + Cout biases",
+    "MACs     Hout·Wout·Cout · Kh·Kw·(Cin/G)   (bias excluded)",
+    "FLOPs    2·MACs + one per output element for the bias and one for a fused activation",
+)
+TRANSPOSE_FORMULAS = (
+    "output   (H − 1)·S − Pt − Pb + D·(K−1) + output_padding + 1 per axis",
+    "weights  Kh·Kw·Cin·(Cout/G), + Cout biases",
+    "MACs     H·W·Cin · Kh·Kw·(Cout/G)   (per input pixel, bias excluded; not per output position)",
+    "FLOPs    2·MACs + one per output element for the bias and one for a fused activation",
+)
+
+
+def _channels_text(c: int, groups: int) -> str:
+    return f"{c}" if groups == 1 else f"({c}/{groups})"
+
+
+def _weights_lines(attrs: Attrs, factors: str, weights: int, cout: int) -> tuple[tuple[str, str], ...]:
+    lines = [("weights", f"{factors} = {weights:,}")]
+    if attrs["bias"]:
+        lines.append(("biases", f"{cout:,}"))
+    return tuple(lines)
+
+
+def conv_explain(attrs: Attrs, ins: tuple[Shape, ...], out: Shape) -> tuple[tuple[str, str], ...]:
+    h, w, cin = ins[0]
+    (kh, kw), (sh, sw), (dh, dw), g = attrs["kernel"], attrs["stride"], attrs["dilation"], attrs["groups"]
+    top, bottom, left, right = window_sides(attrs, (h, w))
+    ho, wo, cout = out
+    per_output = kh * kw * (cin // g)
+    cg = _channels_text(cin, g)
+    return (
+        ("output height", window_arithmetic(h, kh, sh, (top, bottom), dh, ho)),
+        ("output width", window_arithmetic(w, kw, sw, (left, right), dw, wo)),
+        *_weights_lines(attrs, f"{kh}·{kw}·{cg}·{cout}", per_output * cout, cout),
+        (
+            "MACs per sample",
+            f"{ho}·{wo}·{cout} outputs · {kh}·{kw}·{cg} inputs each = {ho * wo * cout:,} · {per_output:,}"
+            f" = {ho * wo * cout * per_output:,}",
+        ),
+    )
+
+
+def transpose_explain(attrs: Attrs, ins: tuple[Shape, ...], out: Shape) -> tuple[tuple[str, str], ...]:
+    h, w, cin = ins[0]
+    (kh, kw), (sh, sw), (dh, dw), g = attrs["kernel"], attrs["stride"], attrs["dilation"], attrs["groups"]
+    top, bottom, left, right = attrs["padding"]
+    (oph, opw), (ho, wo, cout) = attrs["output_padding"], out
+    per_input = kh * kw * (cout // g)
+    sizes = [
+        (axis, f"({n} − 1)·{s} − {a} − {b} + {d}·({k}−1) + {e} + 1 = {o}")
+        for axis, n, s, a, b, d, k, e, o in (
+            ("output height", h, sh, top, bottom, dh, kh, oph, ho),
+            ("output width", w, sw, left, right, dw, kw, opw, wo),
+        )
+    ]
+    return (
+        *sizes,
+        *_weights_lines(attrs, f"{kh}·{kw}·{cin}·{_channels_text(cout, g)}", per_input * cin, cout),
+        (
+            "MACs per sample",
+            f"{h}·{w}·{cin} inputs · {kh}·{kw}·{_channels_text(cout, g)} outputs each = {h * w * cin:,} · "
+            f"{per_input:,} = {h * w * cin * per_input:,}",
+        ),
+    )
 
 
 def conv_geometry(attrs: Attrs, ins: tuple[Shape, ...], out: Shape) -> tuple[tuple[Window, Window]]:
@@ -270,6 +338,8 @@ KINDS = (
         forward=conv_forward,
         backward=conv_backward,
         geometry=conv_geometry,
+        formulas=CONV_FORMULAS,
+        explain=conv_explain,
         saved=conv_saved,
         saved_rule="its input (and its output with a fused activation)",
         backward_macs=same_as_forward(conv_macs),
@@ -290,6 +360,8 @@ KINDS = (
         forward=transpose_forward,
         backward=transpose_backward,
         geometry=transpose_geometry,
+        formulas=TRANSPOSE_FORMULAS,
+        explain=transpose_explain,
         saved=conv_saved,
         saved_rule="its input (and its output with a fused activation)",
         backward_macs=same_as_forward(transpose_macs),

@@ -45,6 +45,15 @@ def fc_macs(attrs: Attrs, ins: tuple[Shape, ...], out: Shape) -> int:
     return ins[0][0] * attrs["out"]
 
 
+def fc_explain(attrs: Attrs, ins: tuple[Shape, ...], out: Shape) -> tuple[tuple[str, str], ...]:
+    n, m = ins[0][0], attrs["out"]
+    lines = [("weights", f"{n:,}·{m:,} = {n * m:,}")]
+    if attrs["bias"]:
+        lines.append(("biases", f"{m:,}"))
+    lines.append(("MACs per sample", f"{n:,} inputs · {m:,} outputs = {n * m:,}"))
+    return tuple(lines)
+
+
 def fc_flops(attrs: Attrs, ins: tuple[Shape, ...], out: Shape) -> int:
     return fused_flops(attrs, out)
 
@@ -103,6 +112,13 @@ KINDS = (
         saved=conv_saved,
         saved_rule="its input (and its output with a fused activation)",
         backward_macs=same_as_forward(fc_macs),
+        formulas=(
+            "output   Out features (a flat input of In features)",
+            "weights  In·Out, + Out biases",
+            "MACs     In·Out",
+            "FLOPs    2·MACs + one per output for the bias and one for a fused activation",
+        ),
+        explain=fc_explain,
     ),
     LayerKind(
         name="flatten",

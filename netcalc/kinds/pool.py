@@ -28,7 +28,14 @@ from netcalc.kinds.base import (
     whole_map,
     window_geometry,
 )
-from netcalc.kinds.window import adaptive_bins, resolve_same, unread_notes, window_output, window_sides
+from netcalc.kinds.window import (
+    adaptive_bins,
+    resolve_same,
+    unread_notes,
+    window_arithmetic,
+    window_output,
+    window_sides,
+)
 from netcalc.shapes import Shape, numel
 
 _WINDOW = (
@@ -67,6 +74,22 @@ def pool_output_shape(attrs: Attrs, ins: tuple[Shape, ...]) -> Shape:
         window_output(h, kh, sh, (top, bottom), 1, ceil_mode=ceil, axis="height"),
         window_output(w, kw, sw, (left, right), 1, ceil_mode=ceil, axis="width"),
         c,
+    )
+
+
+POOL_FORMULAS = (
+    "output   ⌊(H + Pt + Pb − (K−1) − 1)/S⌋ + 1 per axis (⌈ ⌉ with ceil_mode); channels unchanged",
+    "weights  none",
+)
+
+
+def pool_explain(attrs: Attrs, ins: tuple[Shape, ...], out: Shape) -> tuple[tuple[str, str], ...]:
+    h, w, _ = ins[0]
+    (kh, kw), (sh, sw), ceil = attrs["kernel"], attrs["stride"], attrs["ceil_mode"]
+    top, bottom, left, right = window_sides(attrs, (h, w))
+    return (
+        ("output height", window_arithmetic(h, kh, sh, (top, bottom), 1, out[0], ceil)),
+        ("output width", window_arithmetic(w, kw, sw, (left, right), 1, out[1], ceil)),
     )
 
 
@@ -214,6 +237,8 @@ KINDS = (
         forward=maxpool_forward,
         backward=maxpool_backward,
         geometry=pool_geometry,
+        formulas=POOL_FORMULAS,
+        explain=pool_explain,
         field_proxy="avgpool",
         saved=max_saved,
         saved_rule="its input and the int64 index of each output's maximum",
@@ -230,6 +255,8 @@ KINDS = (
         forward=avgpool_forward,
         backward=avgpool_backward,
         geometry=pool_geometry,
+        formulas=POOL_FORMULAS,
+        explain=pool_explain,
         saved=saves_input,
         saved_rule="its input",
     ),

@@ -105,3 +105,19 @@ def _describe(kernel: int, dilation: int) -> str:
 def adaptive_bins(size: int, out: int) -> list[tuple[int, int]]:
     """PyTorch's adaptive bins: [⌊i·H/o⌋, ⌈(i+1)·H/o⌉) for each output index i."""
     return [(i * size // out, -(-(i + 1) * size // out)) for i in range(out)]
+
+
+def window_arithmetic(
+    size: int, kernel: int, stride: int, pad: tuple[int, int], dilation: int, out: int, ceil_mode: bool = False
+) -> str:
+    """The output-size rule with its numbers: `⌊(227 + 2·0 − 1·(11−1) − 1)/4⌋ + 1 = ⌊216/4⌋ + 1 = 55`."""
+    before, after = pad
+    pads = f"2·{before}" if before == after else f"{before} + {after}"
+    span = size + before + after - dilation * (kernel - 1) - 1
+    left, right = ("⌈", "⌉") if ceil_mode else ("⌊", "⌋")
+    text = f"{left}({size} + {pads} − {dilation}·({kernel}−1) − 1)/{stride}{right} + 1"
+    text += f" = {left}{span}/{stride}{right} + 1"
+    raw = (-(-span // stride) if ceil_mode else span // stride) + 1
+    if raw != out:  # ceil mode dropped a window that would start in the padding
+        text += f" = {raw}, less the window starting in the padding"
+    return f"{text} = {out}"

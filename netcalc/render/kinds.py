@@ -25,7 +25,12 @@ def describe_kind(name: str) -> str:
     if kind is None:
         raise SpecError(f"unknown kind {name!r}{did_you_mean(name, REGISTRY)}; known kinds: {', '.join(REGISTRY)}")
     inputs = "two or more, named in `from`" if kind.inputs == MANY else "one"
-    lines = [f"{kind.name}: {kind.summary}", f"  inputs: {inputs}", f"  FLOPs: {kind.flops_rule or 'none'}"]
+    lines = [f"{kind.name}: {kind.summary}", f"  inputs: {inputs}"]
+    if kind.formulas:
+        lines += ["  formulas:", *(f"    {formula}" for formula in kind.formulas)]
+    else:
+        lines.append(f"  FLOPs: {kind.flops_rule or 'none'}")
+    lines.append(f"  saved for backward: {kind.saved_rule}")
     if kind.attrs:
         lines.append("  attributes:")
         for attr in kind.attrs:
