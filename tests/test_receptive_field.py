@@ -132,3 +132,72 @@ def test_summary_field_columns_and_json():
     assert pool["receptive_field"] == {"size": [195, 195], "jump": [32, 32], "start": [31, 31], "note": None}
     bad = CliRunner().invoke(cli, ["summary", spec, "--columns", "feild"])
     assert bad.exit_code == 2 and "cost, field, memory, train" in bad.output
+
+
+def measured(spec: Path, layers=None, input_shape=None):
+    from netcalc.reference.field import measure_fields
+
+    network = netcalc.load_network(spec, input_shape=input_shape)
+    report = netcalc.analyze_network(network)
+    return report, measure_fields(network, report, layers=layers)
+
+
+def test_the_reference_pass_measures_three_3x3_as_7x7():
+    report, fields = measured(SPECS / "examples/stack_3x3_vs_7x7/three_3x3.yaml")
+    centre = (56 - 1) // 2  # 27: its 7×7 field spans 27 − 3 … 27 + 3
+    assert fields == {
+        "conv3x3.0": (centre - 1, centre + 1) * 2,
+        "conv3x3.1": (centre - 2, centre + 2) * 2,
+        "conv3x3.2": (centre - 3, centre + 3) * 2,
+    }
+    from netcalc.analysis.field import centre_sides
+
+    for row in report.layers:
+        assert centre_sides(row.field, row.output_shape, report.input_shape) == fields[row.name]
+
+
+def test_the_reference_pass_measures_alexnets_195():
+    # at 224×224 the centre unit's field runs past the image border; at 256×256 all of it lies inside
+    _, fields = measured(SPECS / "alexnet.yaml", layers=["maxpool3"], input_shape=(256, 256, 3))
+    first, last, left, right = fields["maxpool3"]
+    assert last - first + 1 == right - left + 1 == 195  # the max pools measured by their windows
+    # 7×7 output: unit (7 − 1)//2 = 3 is centred at 31 + 3·32 = 127, and sees 127 ± (195 − 1)/2
+    assert (first, last) == (127 - 97, 127 + 97)
+
+
+def test_verify_checks_every_field_through_branches_and_pools():
+    from netcalc.reference.engine import run
+    from netcalc.reference.verify import compare
+
+    for spec in (HERE_DATA / "tiny_net.yaml", SPECS / "examples/inception_naive.yaml"):
+        network = netcalc.load_network(spec)
+        report = netcalc.analyze_network(network)
+        fields = measure_fields_of(network, report)
+        verification = compare(report, run(network, backward=False), backward=False, fields=fields)
+        checked = [c for c in verification.layers if c.field is not None]
+        assert checked and all(c.field.ok for c in checked), spec
+
+
+def test_a_wrong_field_is_caught():
+    from dataclasses import replace
+
+    from netcalc.analysis.field import Field
+    from netcalc.reference.engine import run
+    from netcalc.reference.verify import compare
+
+    network = netcalc.load_network(SPECS / "examples/stack_3x3_vs_7x7/three_3x3.yaml")
+    report = netcalc.analyze_network(network)
+    last = report.layers[-1]
+    wrong = Field((Fraction(5), Fraction(5)), last.field.jump, last.field.start)  # as if one conv were missing
+    bad = replace(report, layers=(*report.layers[:-1], replace(last, field=wrong)))
+    verification = compare(bad, run(network, backward=False), backward=False, fields=measure_fields_of(network, report))
+    assert verification.failed[0].disagreements == ("receptive_field",)
+
+
+def measure_fields_of(network, report):
+    from netcalc.reference.field import measure_fields
+
+    return measure_fields(network, report)
+
+
+HERE_DATA = Path(__file__).parent / "data"

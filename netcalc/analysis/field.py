@@ -14,6 +14,7 @@ the inputs' fields differ. Pure arithmetic: no NumPy.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from fractions import Fraction
 
@@ -76,3 +77,15 @@ def merge(fields: list[tuple[str, Field]]) -> tuple[Field, str]:
         return largest, ""
     seen = ", ".join(f"{n} {pair_text(f.size)}" for n, f in fields)
     return largest, f"inputs see different fields ({seen}); the largest is shown"
+
+
+def centre_sides(field: Field, out: tuple[int, ...], image: tuple[int, ...]) -> tuple[int, int, int, int] | None:
+    """The input rows and columns (first, last, first, last) the field gives the output's centre unit, clipped to
+    the image; None where a jump is fractional (an upsampled path: the field is the continuous model's)."""
+    if not field.whole:
+        return None
+    sides = []
+    for axis in (0, 1):
+        lo, hi = field.interval(axis, (out[axis] - 1) // 2)
+        sides += [max(0, math.ceil(lo)), min(image[axis] - 1, math.floor(hi))]
+    return (sides[0], sides[1], sides[2], sides[3])

@@ -27,6 +27,13 @@ from netcalc.shapes import Shape
     metavar="N",
     help="check N sampled coordinates of every input and weight gradient against central differences (float64)",
 )
+@click.option(
+    "--receptive-field",
+    "receptive_field",
+    is_flag=True,
+    help="also measure every layer's receptive field (the support of d(centre unit)/d(input)); one more "
+    "float64 backward pass per 8 layers",
+)
 @format_option(("table", "json"), "table")
 @click.pass_context
 def verify(
@@ -38,13 +45,15 @@ def verify(
     seed: int,
     no_backward: bool,
     gradcheck: int,
+    receptive_field: bool,
     fmt: str,
 ) -> None:
     """Run SPEC forward and backward in NumPy and check, layer by layer, that the analysed output shape,
     parameters, MACs and activation memory agree with what the reference pass really did.
 
-    Training mode (batch statistics, seeded dropout masks) with the backward pass, inference mode without.
-    Exit 0 when every figure agrees, 1 when any disagrees, 2 for bad input.
+    Training mode (batch statistics, seeded dropout masks) with the backward pass, inference mode without; in
+    inference mode each layer's live bytes (the peak memory) are checked too, with the backward pass each
+    layer's backward MACs. Exit 0 when every figure agrees, 1 when any disagrees, 2 for bad input.
     """
     from netcalc.analysis.analyze import analyze_network
     from netcalc.reference.engine import run
@@ -60,7 +69,12 @@ def verify(
         result = run(
             network, batch=batch, seed=seed, dtype=dtype, backward=backward, gradcheck=gradcheck, progress=progress
         )
-    verification = compare(report, result, seed=seed, backward=backward, gradcheck=gradcheck)
+    fields = None
+    if receptive_field:
+        from netcalc.reference.field import measure_fields
+
+        fields = measure_fields(network, report, seed=seed)
+    verification = compare(report, result, seed=seed, backward=backward, gradcheck=gradcheck, fields=fields)
     click.echo(terminal_renderers(RENDERERS)[fmt](verification), nl=False)
     if not verification.ok:
         ctx.exit(1)

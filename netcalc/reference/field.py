@@ -18,13 +18,12 @@ at the centre of layer k's output (`run(inject=…)`). Layers are probed in chun
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import replace
-from fractions import Fraction
 from typing import Any
 
 import numpy as np
 
-from netcalc.analysis.field import Field
 from netcalc.analysis.report import Report
 from netcalc.kinds import REGISTRY
 from netcalc.kinds.base import no_arrays, pointwise, same_shape
@@ -72,13 +71,20 @@ def _positive_params(network: Network, shapes: dict[str, Shape], rng: np.random.
     return params
 
 
-def measure_fields(network: Network, report: Report, seed: int = 0, chunk: int = CHUNK) -> dict[str, Sides]:
-    """Layer name → the input rows and columns (first, last) the centre unit of its output depends on."""
+def measure_fields(
+    network: Network, report: Report, seed: int = 0, chunk: int = CHUNK, layers: Sequence[str] | None = None
+) -> dict[str, Sides]:
+    """Layer name → the input rows and columns (first, last) the centre unit of its output depends on, for every
+    layer with a feature-map output (or those named in `layers`)."""
     probe = probe_network(network)
     shapes = {"input": report.input_shape, **{row.name: row.output_shape for row in report.layers}}
     rng = np.random.default_rng(seed)
     params = _positive_params(probe, shapes, rng)
-    names = [row.name for row in report.layers if is_spatial(row.output_shape)]
+    names = [
+        row.name
+        for row in report.layers
+        if is_spatial(row.output_shape) and (layers is None or row.name in layers)
+    ]
     found: dict[str, Sides] = {}
     for start in range(0, len(names), chunk):
         batch = names[start : start + chunk]
@@ -106,21 +112,3 @@ def measure_fields(network: Network, report: Report, seed: int = 0, chunk: int =
             if rows.size:
                 found[name] = (int(rows[0]), int(rows[-1]), int(cols[0]), int(cols[-1]))
     return found
-
-
-def analysed_sides(field: Field, out: Shape, image: Shape) -> Sides | None:
-    """The input rows and columns the analysed field gives the centre unit, clipped to the image; None where a
-    jump is fractional (an upsampled path: the field is then the continuous model's, not a pixel count)."""
-    if not field.whole:
-        return None
-    sides = []
-    for axis in (0, 1):
-        lo, hi = field.interval(axis, (out[axis] - 1) // 2)
-        first, last = max(0, _ceil(lo)), min(image[axis] - 1, int(hi // 1))
-        sides += [first, last]
-    return (sides[0], sides[1], sides[2], sides[3])
-
-
-def _ceil(value: Fraction) -> int:
-    return -((-value.numerator) // value.denominator)
-

@@ -6,9 +6,10 @@ No NumPy is imported here (the engine's results are plain ints, floats and shape
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Generic, TypeVar
 
+from netcalc.analysis.field import centre_sides
 from netcalc.analysis.report import LayerRow, Report
 from netcalc.shapes import Shape
 
@@ -154,6 +155,14 @@ def measured_shape(produced: tuple[int, ...], batch: int) -> Shape:
     return (produced[1],)
 
 
+def field_pair(row: LayerRow, report: Report, measured: tuple[int, int, int, int] | None) -> Pair | None:
+    """The centre unit's input rows and columns, analysed and measured; None where either is missing."""
+    if measured is None or row.field is None:
+        return None
+    analysed = centre_sides(row.field, row.output_shape, report.input_shape)
+    return None if analysed is None else Pair(analysed, measured)
+
+
 def check_layer(row: LayerRow, run: LayerRun, batch: int) -> LayerCheck:
     return LayerCheck(
         name=row.name,
@@ -175,10 +184,20 @@ def check_layer(row: LayerRow, run: LayerRun, batch: int) -> LayerCheck:
     )
 
 
-def compare(report: Report, run: Run, *, seed: int = 0, backward: bool = True, gradcheck: int = 0) -> Verification:
-    """One LayerCheck per analysed layer, matched to the reference pass by name and order."""
+def compare(
+    report: Report,
+    run: Run,
+    *,
+    seed: int = 0,
+    backward: bool = True,
+    gradcheck: int = 0,
+    fields: dict[str, tuple[int, int, int, int]] | None = None,
+) -> Verification:
+    """One LayerCheck per analysed layer, matched to the reference pass by name and order; with `fields` (from
+    `netcalc.reference.field.measure_fields`) each layer's receptive field is checked too."""
     if [r.name for r in report.layers] != [r.name for r in run.layers]:
         raise ValueError("the analysis and the reference pass do not cover the same layers")
+    measured = fields or {}
     return Verification(
         name=report.name,
         input_shape=report.input_shape,
@@ -187,5 +206,8 @@ def compare(report: Report, run: Run, *, seed: int = 0, backward: bool = True, g
         seed=seed,
         backward=backward,
         gradcheck=gradcheck,
-        layers=tuple(check_layer(r, m, report.batch) for r, m in zip(report.layers, run.layers)),
+        layers=tuple(
+            replace(check_layer(r, m, report.batch), field=field_pair(r, report, measured.get(r.name)))
+            for r, m in zip(report.layers, run.layers)
+        ),
     )
