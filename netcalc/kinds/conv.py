@@ -323,6 +323,17 @@ transpose_forward, transpose_backward = _reference_pair(
 )
 
 
+# what conv and conv_transpose share: FLOPs beyond MACs, what autograd keeps, dL/dx and dL/dw as large as forward
+def _shared_by_convs(macs: Any) -> dict[str, Any]:
+    return {
+        "saved": conv_saved,
+        "saved_rule": "its input (and its output with a fused activation)",
+        "backward_macs": same_as_forward(macs),
+        "flops": conv_flops,
+        "flops_rule": "2·MACs + one per output element for the bias and one for a fused activation",
+    }
+
+
 KINDS = (
     LayerKind(
         name="conv",
@@ -331,18 +342,14 @@ KINDS = (
         output_shape=conv_output_shape,
         weights=conv_weights,
         macs=conv_macs,
-        flops=conv_flops,
         notes=conv_notes,
         resolve=resolve_same,
-        flops_rule="2·MACs + one per output element for the bias and one for a fused activation",
         forward=conv_forward,
         backward=conv_backward,
         geometry=conv_geometry,
         formulas=CONV_FORMULAS,
         explain=conv_explain,
-        saved=conv_saved,
-        saved_rule="its input (and its output with a fused activation)",
-        backward_macs=same_as_forward(conv_macs),
+        **_shared_by_convs(conv_macs),
     ),
     LayerKind(
         name="conv_transpose",
@@ -354,16 +361,12 @@ KINDS = (
         output_shape=transpose_output_shape,
         weights=transpose_weights,
         macs=transpose_macs,
-        flops=conv_flops,
         resolve=_resolve_transpose,
-        flops_rule="2·MACs + one per output element for the bias and one for a fused activation",
         forward=transpose_forward,
         backward=transpose_backward,
         geometry=transpose_geometry,
         formulas=TRANSPOSE_FORMULAS,
         explain=transpose_explain,
-        saved=conv_saved,
-        saved_rule="its input (and its output with a fused activation)",
-        backward_macs=same_as_forward(transpose_macs),
+        **_shared_by_convs(transpose_macs),
     ),
 )

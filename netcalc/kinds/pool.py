@@ -224,21 +224,26 @@ def global_max_forward(xs: tuple[Any, ...], params: Any, attrs: Attrs, train: bo
     return max_pool_forward(xs[0], xs[0].shape[2:])
 
 
+# what max and average pooling share: the window's shape rule, its notes, defaults, geometry and arithmetic
+_SLIDING: dict[str, Any] = {
+    "output_shape": pool_output_shape,
+    "notes": pool_notes,
+    "resolve": _resolve_window,
+    "geometry": pool_geometry,
+    "formulas": POOL_FORMULAS,
+    "explain": pool_explain,
+}
+
 KINDS = (
     LayerKind(
         name="maxpool",
         summary="max pooling over Kh×Kw windows",
         attrs=_WINDOW,
-        output_shape=pool_output_shape,
         flops=max_flops,
-        notes=pool_notes,
-        resolve=_resolve_window,
         flops_rule="Kh·Kw − 1 comparisons per output element",
         forward=maxpool_forward,
         backward=maxpool_backward,
-        geometry=pool_geometry,
-        formulas=POOL_FORMULAS,
-        explain=pool_explain,
+        **_SLIDING,
         field_proxy="avgpool",
         saved=max_saved,
         saved_rule="its input and the int64 index of each output's maximum",
@@ -247,16 +252,11 @@ KINDS = (
         name="avgpool",
         summary="average pooling over Kh×Kw windows",
         attrs=_WINDOW + (Attr("count_include_pad", flag, True, "padding zeros count in the divisor"),),
-        output_shape=pool_output_shape,
         flops=avg_flops,
-        notes=pool_notes,
-        resolve=_resolve_window,
         flops_rule="Kh·Kw per output element (Kh·Kw − 1 adds and a divide)",
         forward=avgpool_forward,
         backward=avgpool_backward,
-        geometry=pool_geometry,
-        formulas=POOL_FORMULAS,
-        explain=pool_explain,
+        **_SLIDING,
         saved=saves_input,
         saved_rule="its input",
     ),
