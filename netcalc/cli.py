@@ -9,6 +9,7 @@ Commands live in `netcalc/commands/` and end with `ctx.exit(code)` when their re
 from __future__ import annotations
 
 import errno
+import gc
 import io
 import os
 import sys
@@ -19,9 +20,10 @@ import click
 from netcalc import __version__
 from netcalc.commands.check import check
 from netcalc.commands.compare import compare, diff_command
-from netcalc.commands.summary import explain, kinds, show, summary
+from netcalc.commands.report import graph, report
+from netcalc.commands.summary import calibrate, devices, explain, kinds, schema, show, summary
 from netcalc.commands.verify import verify
-from netcalc.errors import NetcalcError
+from netcalc.errors import NetcalcError, one_line
 
 
 class NetcalcGroup(click.Group):
@@ -44,6 +46,10 @@ class NetcalcGroup(click.Group):
             return super().main(args, prog_name, *rest, standalone_mode=False, **extra)
         if sys.stdout is None or getattr(sys.stdout, "closed", False):
             sys.exit(_fail("standard output is closed; there is nowhere to write the result"))
+        # A command is a short-lived process building many small objects that are all kept until it exits
+        # (layers, rows, cells): the cyclic collector only re-scans them, which made 100,000-layer specs
+        # ~2x slower (issue 9, class 7). Nothing netcalc builds forms reference cycles worth collecting.
+        gc.disable()
         try:
             code = super().main(args, prog_name, standalone_mode=False, **extra)
         except click.exceptions.NoArgsIsHelpError as error:
@@ -61,16 +67,6 @@ class NetcalcGroup(click.Group):
 
 
 EXIT_BAD_INPUT = 2
-MAX_MESSAGE = 300  # characters: a message longer than this keeps its start and end (the value in between is cut)
-
-
-def one_line(message: str, limit: int = MAX_MESSAGE) -> str:
-    """`message` on one line (newlines and control characters escaped) of at most about `limit` characters."""
-    flat = "".join(c if c.isprintable() else repr(c)[1:-1] for c in message)
-    if len(flat) <= limit:
-        return flat
-    tail = limit // 4
-    return f"{flat[: limit - tail - 3]} … {flat[-tail:]}"
 
 
 def _fail(message: str, code: int = EXIT_BAD_INPUT) -> int:
@@ -129,7 +125,21 @@ def cli() -> None:
     """What a convolutional network costs: shapes, parameters, MACs and memory, layer by layer."""
 
 
-COMMANDS = (summary, explain, show, kinds, verify, compare, diff_command, check)
+COMMANDS = (
+    summary,
+    explain,
+    show,
+    kinds,
+    schema,
+    verify,
+    compare,
+    diff_command,
+    check,
+    report,
+    graph,
+    devices,
+    calibrate,
+)
 for _command in COMMANDS:
     cli.add_command(_command)
 

@@ -6,9 +6,13 @@ import math
 import re
 from collections.abc import Sequence
 
+from netcalc.errors import excerpt
+
 Shape = tuple[int, ...]
 
-_SHAPE_TEXT = re.compile(r"^\s*(\d+)\s*[xX×]\s*(\d+)\s*[xX×]\s*(\d+)\s*$")
+_SHAPE_TEXT = re.compile(r"^\s*(\d{1,30})\s*[xX×]\s*(\d{1,30})\s*[xX×]\s*(\d{1,30})\s*$")
+# Each input dimension is at most this (a 1,048,576-pixel side, 1,048,576 channels); docs/limits.md.
+MAX_INPUT_SIDE = 2**20
 
 
 def numel(shape: Shape) -> int:
@@ -30,14 +34,16 @@ def parse_shape(value: object) -> Shape:
     if isinstance(value, str):
         match = _SHAPE_TEXT.match(value)
         if match is None:
-            raise ValueError(f"expected {expected}, got {value!r}")
+            raise ValueError(f"expected {expected}, got {excerpt(value)}")
         dims = tuple(int(g) for g in match.groups())
     elif isinstance(value, (list, tuple)):
         if len(value) != 3 or not all(isinstance(d, int) and not isinstance(d, bool) for d in value):
-            raise ValueError(f"expected {expected}, got {list(value)!r}")
+            raise ValueError(f"expected {expected}, got {excerpt(list(value))}")
         dims = tuple(value)
     else:
-        raise ValueError(f"expected {expected}, got {value!r}")
+        raise ValueError(f"expected {expected}, got {excerpt(value)}")
     if any(d <= 0 for d in dims):
         raise ValueError(f"every size must be positive, got {format_shape(dims)}")
+    if max(dims) > MAX_INPUT_SIDE:
+        raise ValueError(f"{format_shape(dims)} is too large; each size is at most {MAX_INPUT_SIDE:,}")
     return dims

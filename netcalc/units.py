@@ -14,7 +14,7 @@ from __future__ import annotations
 import re
 from decimal import Decimal, Inexact, localcontext
 
-from netcalc.errors import NetcalcError, did_you_mean
+from netcalc.errors import NetcalcError, did_you_mean, excerpt
 
 COUNT_UNITS: dict[str, int] = {"": 1, "K": 10**3, "k": 10**3, "M": 10**6, "G": 10**9, "T": 10**12}
 BYTE_UNITS: dict[str, int] = {
@@ -31,6 +31,7 @@ BYTE_UNITS: dict[str, int] = {
     "TB": 10**12,
 }
 MAX_TEXT = 64  # longer than any sensible figure; keeps Decimal's work bounded
+MAX_LIMIT = 10**40  # no figure netcalc computes comes near it; a larger limit is a typo (docs/limits.md)
 
 _VALUE = re.compile(r"^\s*(?P<number>(?:\d[\d_]*)?(?:\.\d+)?)\s*(?P<unit>[A-Za-z]*)\s*$")
 
@@ -59,16 +60,20 @@ def _parse(value: object, units: dict[str, int], what: str, listing: str, other:
     if isinstance(value, bool) or value is None:
         raise UnitError(f"expected {what} such as {_example(units)}, got {value!r}")
     if isinstance(value, int):
+        if abs(value) > MAX_LIMIT:
+            raise UnitError(f"{excerpt(value)} is too large; a limit is at most 10^40")
         number, unit = Decimal(value), ""
     elif isinstance(value, float):
         if value != value or value in (float("inf"), float("-inf")):
             raise UnitError(f"expected {what}, got {value!r}")
+        if abs(value) > MAX_LIMIT:
+            raise UnitError(f"{value!r} is too large; a limit is at most 10^40")
         number, unit = Decimal(repr(value)), ""
     elif isinstance(value, str):
         match = _VALUE.match(value) if len(value) <= MAX_TEXT else None
         if match is None or match["number"] in ("", "."):
             example = _example(units)
-            raise UnitError(f"malformed value {value!r}: expected {what}, a number and a unit such as {example}")
+            raise UnitError(f"malformed value {excerpt(value)}: expected {what}, a number and a unit such as {example}")
         number, unit = Decimal(match["number"].replace("_", "")), match["unit"]
     else:
         raise UnitError(f"expected {what} such as {_example(units)}, got {type(value).__name__}")
@@ -76,6 +81,8 @@ def _parse(value: object, units: dict[str, int], what: str, listing: str, other:
         raise UnitError(f"{_unit_hint(value, unit, units, other, what)}; units: {listing}")
     if number < 0:
         raise UnitError(f"{value!r} is negative; a limit is {what} ≥ 0")
+    if number * units[unit] > MAX_LIMIT:
+        raise UnitError(f"{value!r} is too large; a limit is at most 10^40")
     with localcontext() as context:
         context.prec = MAX_TEXT + 20
         context.traps[Inexact] = True

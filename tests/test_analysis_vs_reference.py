@@ -2,7 +2,8 @@
 
 The analysis and the engine share no arithmetic: the engine's output shape comes from slicing and GEMMs, its MACs
 from the counting point. Hypothesis draws kernel, stride, padding, dilation, groups and ceil mode; a layer the
-analysis refuses must be refused for a reason a user can read, and every accepted one must verify.
+analysis refuses must be refused for a reason a user can read, and every accepted one must verify. Padding is
+drawn symmetric, per side ([top, bottom, left, right]) or TensorFlow's `same`.
 """
 
 from __future__ import annotations
@@ -27,15 +28,19 @@ def windowed_layer(draw: st.DrawFn) -> dict:
     kind = draw(st.sampled_from(["conv", "conv_transpose", "maxpool", "avgpool", "adaptive_avgpool"]))
     if kind == "adaptive_avgpool":
         return {"kind": kind, "output": draw(PAIRS)}
-    layer = {"kind": kind, "kernel": draw(PAIRS), "stride": draw(PAIRS), "padding": draw(st.integers(0, 2))}
+    sides = st.lists(st.integers(0, 2), min_size=4, max_size=4)  # [top, bottom, left, right]
+    padding = st.one_of(st.integers(0, 2), sides, *([st.just("same")] if kind == "conv" else []))
+    layer = {"kind": kind, "kernel": draw(PAIRS), "stride": draw(PAIRS), "padding": draw(padding)}
     if kind in ("conv", "conv_transpose"):
         groups = draw(st.sampled_from([1, 2]))
         layer.update(out=2 * draw(st.integers(1, 3)), groups=groups, dilation=draw(PAIRS), bias=draw(st.booleans()))
         if kind == "conv_transpose":
             layer["output_padding"] = draw(st.integers(0, 1))
     else:  # pooling pads at most half the kernel (PyTorch's rule, which the analysis enforces)
-        smallest = min(layer["kernel"]) if isinstance(layer["kernel"], list) else layer["kernel"]
-        layer.update(padding=draw(st.integers(0, smallest // 2)), ceil_mode=draw(st.booleans()))
+        kh, kw = layer["kernel"] if isinstance(layer["kernel"], list) else (layer["kernel"],) * 2
+        sides = [draw(st.integers(0, k // 2)) for k in (kh, kh, kw, kw)]
+        pads = st.one_of(st.integers(0, min(kh, kw) // 2), st.just(sides), st.just("same"))  # TF's SAME fits too
+        layer.update(padding=draw(pads), ceil_mode=draw(st.booleans()))
     return layer
 
 

@@ -201,3 +201,37 @@ def measure_fields_of(network, report):
 
 
 HERE_DATA = Path(__file__).parent / "data"
+
+
+SPATIAL = """
+name: spatial_probe
+input: 24x24x4
+layers:
+  - {kind: pad, name: p, padding: [2, 4, 1, 5]}
+  - {kind: conv, name: c1, out: 8, kernel: 3}
+  - {kind: subsample, name: s, stride: 2}
+  - {kind: channel_slice, name: sl, end: 4}
+  - {kind: conv, name: c2, out: 8, kernel: 3, padding: 1}
+  - {kind: pixel_unshuffle, name: u, factor: 2}
+  - {kind: hardswish, name: hs}
+  - {kind: crop, name: cr, size: [4, 4]}
+  - {kind: conv, name: c3, out: 4, kernel: 3, padding: 1, activation: relu6}
+  - {kind: groupnorm, name: gn, groups: 2}
+"""
+
+
+def test_spatial_and_channel_kinds_fields_are_measured_exactly():
+    from netcalc.analysis.field import centre_sides
+    from netcalc.reference.field import measure_fields
+
+    network = netcalc.parse_network_text(SPATIAL)
+    report = netcalc.analyze_network(network)
+    fields = measure_fields(network, report)
+    rows = {row.name: row for row in report.layers}
+    # pad 2 on top, 1 on the left: unit 0 of the padded map sits at input (−2, −1); subsample and
+    # pixel_unshuffle multiply the jump by 2 each; the crop moves unit 0 by (7 − 4)//2 = 1 unit of 4 pixels
+    assert rows["p"].field.start == (-2, -1) and rows["u"].field.jump == (4, 4)
+    assert sizes(rows["c2"]) == (3 + 2 * 2,) * 2 and sizes(rows["u"]) == (7 + 1 * 2,) * 2
+    assert rows["cr"].field.start == (0 + 4, 1 + 4)
+    for name, row in rows.items():
+        assert centre_sides(row.field, row.output_shape, report.input_shape) == fields[name], name

@@ -22,7 +22,6 @@ ROOT = Path(__file__).resolve().parent.parent
 SPECS = ROOT / "specs"
 EXAMPLES = SPECS / "examples"
 ORACLE = json.loads((ROOT / "tests" / "data" / "torchvision_figures.json").read_text(encoding="utf-8"))
-TORCHVISION_MODELS = sorted(ORACLE["models"])
 
 # Published by torchvision's model documentation (https://pytorch.org/vision/stable/models.html, the
 # "Params" and "GFLOPS" columns, from each weights' meta "num_params" and "_ops"; torchvision 0.29).
@@ -44,6 +43,9 @@ PUBLISHED = {
     "mobilenet_v2": (3_504_872, 0.301),
     "squeezenet1_0": (1_248_424, 0.819),
 }
+# The classic models, whose specs predate repeat names and so are matched on totals; the modern ones, matched
+# layer by layer under torchvision's module names, are in test_zoo_modern.py.
+TORCHVISION_MODELS = sorted(PUBLISHED)
 
 
 def analyse(path: Path) -> Report:
@@ -69,7 +71,7 @@ def count(report: Report, kind: str) -> int:
 
 
 def test_oracle_covers_the_published_models():
-    assert set(TORCHVISION_MODELS) == set(PUBLISHED)
+    assert set(PUBLISHED) <= set(ORACLE["models"])
     assert ORACLE["generated_by"] == "tools/torchvision_oracle.py"
 
 
@@ -123,7 +125,7 @@ def test_vgg16_bn_adds_only_batchnorm_scale_and_shift():
 def test_googlenet_5x5_branch_is_3x3_as_in_torchvision():
     report = spec_report("googlenet")
     # inception3a: ch5x5red 16 → ch5x5 32 with a 3×3 kernel, no bias (BasicConv2d)
-    assert row(report, "inception3a.branch3.conv").params == 3 * 3 * 16 * 32
+    assert row(report, "inception3a.branch3.1.conv").params == 3 * 3 * 16 * 32
     assert row(report, "inception3a.concat").output_shape == (28, 28, 64 + 128 + 32 + 32)
     assert row(report, "maxpool1").output_shape == (56, 56, 64)  # ceil mode: ⌈(112 − 3)/2⌉ + 1
 

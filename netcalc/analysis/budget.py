@@ -14,14 +14,15 @@ no click; every mistake is a located BudgetError.
 
 from __future__ import annotations
 
+import fnmatch
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from fnmatch import fnmatchcase
 from pathlib import Path
 from typing import Any
 
 from netcalc.analysis.report import BYTE_NAMES, FIGURE_NAMES, LayerRow, Report
-from netcalc.errors import Location, NetcalcError, did_you_mean
+from netcalc.errors import Location, NetcalcError, did_you_mean, excerpt
 from netcalc.language.yamlload import load_yaml_file
 from netcalc.network import Network
 from netcalc.units import UnitError, parse_bytes, parse_count
@@ -35,6 +36,8 @@ FIGURES = {
 LOWER_LIMITS = frozenset({"min_receptive_field"})
 BYTE_FIGURES = BYTE_NAMES
 SECTIONS = ("total", "per_layer", "layers")
+MAX_GLOBS = 100  # layer globs in one budget (each costs a pass over the layers); docs/limits.md
+MAX_GLOB_LENGTH = 200
 PARSERS: dict[str, Callable[[object], int]] = {f: parse_bytes if f in BYTE_FIGURES else parse_count for f in FIGURES}
 
 
@@ -136,9 +139,14 @@ def parse_budget(data: Any, file: str | None = None, *, where: str = "budget") -
             raise BudgetError(_unknown("key", section, where, SECTIONS), at)
         body = _mapping(body, at, "a mapping")
         if section == "layers":
+            if len(body) > MAX_GLOBS:
+                raise BudgetError(f"{len(body):,} layer globs; a budget has at most {MAX_GLOBS}", at)
             for pattern, figures in body.items():
-                if not isinstance(pattern, str) or not pattern:
-                    raise BudgetError(f"a layer glob must be a non-empty string, got {pattern!r}", at)
+                if not isinstance(pattern, str) or not pattern or len(pattern) > MAX_GLOB_LENGTH:
+                    raise BudgetError(
+                        f"a layer glob must be a string of 1 to {MAX_GLOB_LENGTH} characters, got {excerpt(pattern)}",
+                        at,
+                    )
                 glob_at = _at(body, pattern, file, f'{where}.layers["{pattern}"]')
                 figures = _mapping(figures, glob_at, "a mapping of figures, e.g. {params: 1M}")
                 limits += _limits(figures, "layers", file, f'{where}.layers["{pattern}"]', pattern)
@@ -167,12 +175,12 @@ def _limits(body: Mapping[Any, Any], scope: str, file: str | None, where: str, p
 
 
 def _unknown(what: str, key: Any, where: str, known: tuple[str, ...]) -> str:
-    return f"unknown {what} {key!r} in {where}{did_you_mean(str(key), known)}; known: {', '.join(known)}"
+    return f"unknown {what} {excerpt(key)} in {where}{did_you_mean(str(key), known)}; known: {', '.join(known)}"
 
 
 def _mapping(value: Any, location: Location, expected: str) -> Mapping[Any, Any]:
     if not isinstance(value, dict):
-        got = "nothing" if value is None else "a list" if isinstance(value, list) else repr(value)
+        got = "nothing" if value is None else "a list" if isinstance(value, list) else excerpt(value)
         raise BudgetError(f"expected {expected}, got {got}", location)
     return value
 
@@ -193,13 +201,14 @@ def check_budget(report: Report, budget: Budget) -> tuple[Finding, ...]:
     that matches no layer gives no finding (see `unmatched_patterns`).
     """
     findings: list[Finding] = []
+    cache: dict[str, list[LayerRow]] = {}
     for limit in budget.limits:
         field = FIGURES[limit.figure]
         if limit.scope == "total":
             actual = getattr(report.totals, field)
             findings.append(Finding(limit, actual, None, limit.file, limit.line))
             continue
-        rows = _rows(report, limit)
+        rows = _rows(report, limit, cache)
         if not rows:
             continue
         over = [row for row in rows if not limit.met_by(getattr(row, field))]
@@ -213,16 +222,22 @@ def check_budget(report: Report, budget: Budget) -> tuple[Finding, ...]:
 def unmatched_patterns(report: Report, budget: Budget) -> tuple[Limit, ...]:
     """The first limit of each glob that matches no layer of the report (a warning, not a failure)."""
     unmatched = {}
+    cache: dict[str, list[LayerRow]] = {}
     for limit in budget.limits:
-        if limit.pattern is not None and limit.pattern not in unmatched and not _rows(report, limit):
+        if limit.pattern is not None and limit.pattern not in unmatched and not _rows(report, limit, cache):
             unmatched[limit.pattern] = limit
     return tuple(unmatched.values())
 
 
-def _rows(report: Report, limit: Limit) -> list[LayerRow]:
+def _rows(report: Report, limit: Limit, cache: dict[str, list[LayerRow]]) -> list[LayerRow]:
+    """The layers a limit covers; a glob's matches are computed once (a glob with several figures is several
+    limits), so checking costs one pass over the layers per glob."""
     if limit.pattern is None:
         return list(report.layers)
-    return [row for row in report.layers if fnmatchcase(row.name, limit.pattern)]
+    if limit.pattern not in cache:
+        match = re.compile(fnmatch.translate(limit.pattern)).match
+        cache[limit.pattern] = [row for row in report.layers if match(row.name)]
+    return cache[limit.pattern]
 
 
 @dataclass(frozen=True)

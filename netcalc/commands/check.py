@@ -6,7 +6,7 @@ import click
 
 from netcalc.analysis.analyze import analyze_network
 from netcalc.commands.options import analysis_options, format_option, terminal_renderers
-from netcalc.errors import Location
+from netcalc.errors import Location, one_line
 from netcalc.language.spec import load_network
 from netcalc.shapes import Shape
 
@@ -21,7 +21,7 @@ EXIT_OVER_BUDGET = 1
     metavar="BUDGET.yaml",
     help="the budget file (it wins over a `budget:` in the spec); see docs/budgets.md",
 )
-@analysis_options()
+@analysis_options(optimizer=True)
 @format_option(("text", "json", "github", "junit"), "text")
 @click.option("--strict", is_flag=True, help="treat input pixels left unread by a stride as an error")
 @click.pass_context
@@ -52,7 +52,7 @@ def check(
     result = check_report(report, budget)
     for limit in result.unmatched:
         where = Location(limit.file, limit.line, f'layers["{limit.pattern}"]')
-        click.echo(f"netcalc: warning: {where}: the glob matches no layer of {report.name}", err=True)
+        click.echo(one_line(f"netcalc: warning: {where}: the glob matches no layer of {report.name}"), err=True)
     click.echo(terminal_renderers(RENDERERS, "text")[fmt](result), nl=False)
     if not result.passed:
         ctx.exit(EXIT_OVER_BUDGET)

@@ -9,7 +9,7 @@ import click
 from netcalc.analysis.analyze import analyze_network
 from netcalc.analysis.compare import SORT_COLUMNS
 from netcalc.analysis.report import DTYPE_BYTES, Report
-from netcalc.commands.options import analysis_options, format_option, optimizer_option, terminal_renderers
+from netcalc.commands.options import BATCH, analysis_options, format_option, optimizer_option, terminal_renderers
 from netcalc.errors import NetcalcError
 from netcalc.language.spec import load_network
 from netcalc.shapes import Shape, parse_shape
@@ -48,7 +48,7 @@ def _shape_text(shape: Shape) -> str:
     metavar="HxWxC[,HxWxC…]",
     help="analyse every spec at these input sizes (one row each) instead of its own",
 )
-@click.option("--batch", type=click.IntRange(min=1), default=1, show_default=True, help="batch size N")
+@click.option("--batch", type=BATCH, default=1, show_default=True, help="batch size N")
 @click.option(
     "--dtype", type=click.Choice(tuple(DTYPE_BYTES)), default="float32", show_default=True, help="element type"
 )
@@ -97,7 +97,7 @@ def compare(
 @click.command("diff")
 @click.argument("old")
 @click.argument("new")
-@analysis_options(optimizer=False)
+@analysis_options()
 @format_option(("table", "json", "markdown"), "table")
 def diff_command(old: str, new: str, input_shape: Shape | None, batch: int, dtype: str, fmt: str) -> None:
     """What changed from OLD to NEW (two versions of a spec): layers added, removed and changed, matched by

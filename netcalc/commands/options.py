@@ -16,6 +16,8 @@ from netcalc.analysis.report import DTYPE_BYTES
 from netcalc.shapes import Shape, parse_shape
 
 F = TypeVar("F", bound=Callable[..., Any])
+MAX_BATCH = 2**20  # docs/limits.md
+BATCH = click.IntRange(min=1, max=MAX_BATCH)
 
 
 def input_shape_callback(ctx: click.Context, param: click.Parameter, value: str | None) -> Shape | None:
@@ -37,7 +39,7 @@ def optimizer_option(command: F) -> F:
     )(command)
 
 
-def analysis_options(dtypes: tuple[str, ...] = tuple(DTYPE_BYTES), optimizer: bool = True) -> Callable[[F], F]:
+def analysis_options(dtypes: tuple[str, ...] = tuple(DTYPE_BYTES), optimizer: bool = False) -> Callable[[F], F]:
     """--input, --batch and --dtype (and --optimizer), shared by every command that analyses a spec."""
 
     def decorate(command: F) -> F:
@@ -47,7 +49,7 @@ def analysis_options(dtypes: tuple[str, ...] = tuple(DTYPE_BYTES), optimizer: bo
             "--dtype", type=click.Choice(dtypes), default="float32", show_default=True, help="element type"
         )(command)
         command = click.option(
-            "--batch", type=click.IntRange(min=1), default=1, show_default=True, help="batch size N"
+            "--batch", type=BATCH, default=1, show_default=True, help="batch size N"
         )(command)
         return click.option(
             "--input",

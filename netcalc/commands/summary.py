@@ -1,16 +1,19 @@
-"""`netcalc summary`, `netcalc show` and `netcalc kinds`."""
+"""`netcalc summary`, `netcalc show`, `netcalc kinds` and `netcalc schema`."""
 
 from __future__ import annotations
 
 import click
 
 from netcalc.analysis.analyze import analyze_network
+from netcalc.analysis.report import Report
+from netcalc.analysis.roofline import Device
 from netcalc.commands.options import (
     analysis_options,
     format_option,
     input_shape_callback,
     terminal_renderers,
 )
+from netcalc.errors import one_line
 from netcalc.language.spec import load_network
 from netcalc.shapes import Shape
 
@@ -30,7 +33,7 @@ def columns_callback(ctx: click.Context, param: click.Parameter, value: str | No
 
 @click.command()
 @click.argument("spec")
-@analysis_options()
+@analysis_options(optimizer=True)
 @format_option(("table", "json", "csv", "markdown"), "table")
 @click.option("--depth", type=click.IntRange(min=1), help="fold blocks nested deeper than this into one row")
 @click.option("--strict", is_flag=True, help="treat a warning (unread pixels, a layer reaching no output) as an error")
@@ -42,6 +45,7 @@ def columns_callback(ctx: click.Context, param: click.Parameter, value: str | No
     "memory (live bytes), train (backward MACs, saved, training memory); JSON and CSV carry them all",
 )
 @click.option("--train", is_flag=True, help="add the training columns and what training memory is made of")
+@click.option("--device", metavar="NAME|FILE", help="roofline estimate per layer on a device (see `netcalc devices`)")
 def summary(
     spec: str,
     input_shape: Shape | None,
@@ -53,25 +57,45 @@ def summary(
     strict: bool,
     columns: tuple[str, ...],
     train: bool,
+    device: str | None,
 ) -> None:
     """Per-layer shapes, parameters, MACs and memory of SPEC, with totals, the peak memory and (--train)
     training memory; receptive fields with --columns field."""
-    from netcalc.render.summary import RENDERERS, warnings
-
     network = load_network(spec, input_shape=input_shape)
     report = analyze_network(network, batch=batch, dtype=dtype, strict=strict, optimizer=optimizer)
+    if device is not None:
+        click.echo(roofline_output(report, device, fmt), nl=False)
+        return
+    from netcalc.render.summary import RENDERERS, warnings
+
     if train and "train" not in columns:
         columns = (*columns, "train")
     click.echo(terminal_renderers(RENDERERS)[fmt](report, depth, columns), nl=False)
     if fmt in ("json", "csv"):  # the table and Markdown show notes themselves; a program reading data gets them here
         for warning in warnings(report):
-            click.echo(f"netcalc: warning: {warning}", err=True)
+            click.echo(one_line(f"netcalc: warning: {warning}"), err=True)
+
+
+def roofline_output(report: Report, device: str, fmt: str) -> str:
+    from netcalc.analysis.devices import load_device
+    from netcalc.analysis.roofline import estimate
+    from netcalc.render.roofline import RENDERERS
+
+    profile = calibrated_device() if device == "calibrated" else load_device(device)
+    return terminal_renderers(RENDERERS)[fmt](report, estimate(report, profile))
+
+
+def calibrated_device() -> Device:
+    """`--device calibrated`: this machine, measured now with NumPy (a couple of seconds)."""
+    from netcalc.reference.calibrate import calibrate
+
+    return calibrate(seconds=0.3)
 
 
 @click.command()
 @click.argument("spec")
 @click.argument("layer")
-@analysis_options()
+@analysis_options(optimizer=True)
 def explain(spec: str, layer: str, input_shape: Shape | None, batch: int, dtype: str, optimizer: str) -> None:
     """LAYER of SPEC with its arithmetic written out: output size, parameters, MACs, FLOPs, memory, receptive
     field and backward cost, every formula with its numbers."""
@@ -103,3 +127,40 @@ def kinds(kind: str | None) -> None:
     from netcalc.render.kinds import describe_kind, list_kinds
 
     click.echo(list_kinds() if kind is None else describe_kind(kind), nl=False)
+
+
+@click.command()
+def schema() -> None:
+    """Print the JSON Schema of the spec language (for editors: see docs/language.md)."""
+    import json
+
+    from netcalc.language.schema import spec_schema
+
+    click.echo(json.dumps(spec_schema(), indent=2, ensure_ascii=False))
+
+
+@click.command()
+def devices() -> None:
+    """List the built-in device profiles for `summary --device`, with their peaks and sources."""
+    from netcalc.analysis.devices import builtin_devices, load_device
+    from netcalc.render.roofline import human_rate
+
+    for name in builtin_devices():
+        device = load_device(name)
+        peaks = ", ".join(f"{dtype} {human_rate(value, 'FLOP')}" for dtype, value in device.peak_flops.items())
+        click.echo(f"{name}: {device.description}")
+        click.echo(f"    {peaks}; memory {human_rate(device.memory_bandwidth, 'B')}")
+        click.echo(f"    source: {device.source}")
+
+
+@click.command()
+@click.option("-o", "--output", help="write the profile to this YAML file (default: stdout)")
+@click.option("--seconds", type=click.FloatRange(0.05, 60), default=0.5, show_default=True, help="time per figure")
+def calibrate(output: str | None, seconds: float) -> None:
+    """Measure this machine's roofline with NumPy (GEMM FLOP/s per dtype, STREAM copy bandwidth) and write a
+    device profile that `summary --device FILE` reads."""
+    from netcalc.analysis.devices import device_yaml
+    from netcalc.commands.report import write_output
+    from netcalc.reference.calibrate import calibrate as measure
+
+    write_output(device_yaml(measure(seconds)), output)

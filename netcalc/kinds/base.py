@@ -6,12 +6,13 @@ reference pair in the cs231n manner and live in the same module as the formulas 
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Any
 
-from netcalc.errors import AttrError, ShapeError
+from netcalc.errors import AttrError, ShapeError, excerpt
 from netcalc.shapes import Shape, format_shape, is_spatial, numel
 
 Attrs = Mapping[str, Any]
@@ -72,6 +73,11 @@ VIEW = "view"  # the input's storage, unchanged (flatten is a view, inference dr
 INPLACE = "inplace"  # written over its input when nothing later reads that input (ReLU(inplace=True), `out += x`)
 
 REQUIRED: Any = object()
+# The largest whole number an attribute takes (a size, a count, a stride): int32's maximum, as in ONNX and the
+# frameworks. Every figure netcalc derives from such numbers stays an exact Python int; docs/limits.md.
+MAX_WHOLE = 2**31 - 1
+# Real attributes (eps, momentum, p, slopes, LRN's α/β/k) must be finite and at most this in magnitude.
+MAX_REAL = 1e9
 MANY = 0  # `inputs` value for kinds that merge two or more inputs
 Sides = tuple[int, int, int, int]  # padding (top, bottom, left, right)
 
@@ -215,7 +221,9 @@ def _is_int(value: Any) -> bool:
 def whole(minimum: int = 1) -> Callable[[Any], int]:
     def parse(value: Any) -> int:
         if not _is_int(value) or value < minimum:
-            raise AttrError(f"expected a whole number ≥ {minimum}, got {value!r}")
+            raise AttrError(f"expected a whole number ≥ {minimum}, got {excerpt(value)}")
+        if value > MAX_WHOLE:
+            raise AttrError(f"{excerpt(value)} is too large; at most {MAX_WHOLE:,}")
         return value
 
     return parse
@@ -226,14 +234,14 @@ def pair(minimum: int = 1) -> Callable[[Any], tuple[int, int]]:
 
     def parse(value: Any) -> tuple[int, int]:
         if _is_int(value) and value >= minimum:
-            return (value, value)
-        if (
-            isinstance(value, (list, tuple))
-            and len(value) == 2
-            and all(_is_int(v) and v >= minimum for v in value)
-        ):
-            return (value[0], value[1])
-        raise AttrError(f"expected a whole number ≥ {minimum} or a pair [h, w] of them, got {value!r}")
+            result = (value, value)
+        elif isinstance(value, (list, tuple)) and len(value) == 2 and all(_is_int(v) and v >= minimum for v in value):
+            result = (value[0], value[1])
+        else:
+            raise AttrError(f"expected a whole number ≥ {minimum} or a pair [h, w] of them, got {excerpt(value)}")
+        if max(result) > MAX_WHOLE:
+            raise AttrError(f"{excerpt(value)} is too large; at most {MAX_WHOLE:,}")
+        return result
 
     return parse
 
@@ -259,22 +267,37 @@ def padding(value: Any) -> Sides | str:
         return sides(value)
     except AttrError:
         raise AttrError(
-            f"expected a whole number ≥ 0, a pair [h, w], [top, bottom, left, right] or 'same', got {value!r}"
+            f"expected a whole number ≥ 0, a pair [h, w], [top, bottom, left, right] or 'same', got {excerpt(value)}"
         ) from None
+
+
+def optional(parse: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    """`parse`, or None for an attribute left out (`null`, as `netcalc show` writes it)."""
+
+    def parse_optional(value: Any) -> Any:
+        return None if value is None else parse(value)
+
+    return parse_optional
 
 
 def flag(value: Any) -> bool:
     if not isinstance(value, bool):
-        raise AttrError(f"expected true or false, got {value!r}")
+        raise AttrError(f"expected true or false, got {excerpt(value)}")
     return value
 
 
 def real(low: float, high: float | None = None) -> Callable[[Any], float]:
+    """A finite number in [low, high], at most MAX_REAL in magnitude: NaN and infinity are always refused."""
+
     def parse(value: Any) -> float:
         ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+        if isinstance(value, float) and not math.isfinite(value):
+            raise AttrError(f"expected a finite number, got {excerpt(value)}")
         if not ok or value < low or (high is not None and value > high):
             upper = f" and ≤ {high}" if high is not None else ""
-            raise AttrError(f"expected a number ≥ {low}{upper}, got {value!r}")
+            raise AttrError(f"expected a number ≥ {low}{upper}, got {excerpt(value)}")
+        if abs(value) > MAX_REAL:
+            raise AttrError(f"{excerpt(value)} is too large; at most {MAX_REAL:g}")
         return float(value)
 
     return parse
@@ -283,7 +306,7 @@ def real(low: float, high: float | None = None) -> Callable[[Any], float]:
 def choice(*options: str) -> Callable[[Any], str]:
     def parse(value: Any) -> str:
         if value not in options:
-            raise AttrError(f"expected one of {', '.join(options)}, got {value!r}")
+            raise AttrError(f"expected one of {', '.join(options)}, got {excerpt(value)}")
         return value
 
     return parse

@@ -42,7 +42,7 @@ def _gates(gate: Shape, full: Shape) -> bool:
 
 
 def multiply_output_shape(attrs: Attrs, ins: tuple[Shape, ...]) -> Shape:
-    full = max(ins, key=numel)
+    full = max(ins, key=lambda s: (numel(s), len(s)))  # a 1×1×C map over a flat C vector: the map's shape
     if any(s != full and not _gates(s, full) for s in ins):
         raise ShapeError(
             f"multiply needs inputs of the same shape, or a 1×1×C (or flat C) gate over an H×W×C map, "
@@ -51,7 +51,7 @@ def multiply_output_shape(attrs: Attrs, ins: tuple[Shape, ...]) -> Shape:
     return full
 
 
-def add_flops(attrs: Attrs, ins: tuple[Shape, ...], out: Shape) -> int:
+def merge_flops(attrs: Attrs, ins: tuple[Shape, ...], out: Shape) -> int:
     return (len(ins) - 1) * numel(out)
 
 
@@ -94,11 +94,11 @@ def add_backward(dy: Any, cache: Any) -> tuple[tuple[Any, ...], dict[str, Any]]:
 def multiply_forward(xs: tuple[Any, ...], params: Any, attrs: Attrs, train: bool) -> tuple[Any, Any]:
     """y = x1 · x2 · …: inputs (N, C, H, W), a gate (N, C, 1, 1) or (N, C) broadcast over H and W; y is the
     largest input's shape."""
-    full = max(xs, key=lambda x: x.size)
+    full = max(xs, key=lambda x: (x.size, x.ndim))
     views = [x.reshape(x.shape + (1,) * (full.ndim - x.ndim)) for x in xs]  # (N, C) gate → (N, C, 1, 1)
     y = views[0] * views[1]
     for v in views[2:]:
-        y *= v
+        y = y * v if y.size < v.size else np.multiply(y, v, out=y)  # a gates-only product grows to the map
     return y, (views, [x.shape for x in xs])
 
 
@@ -137,7 +137,7 @@ KINDS = (
         summary="elementwise sum of inputs of equal shape (residual connection)",
         inputs=MANY,
         output_shape=add_output_shape,
-        flops=add_flops,
+        flops=merge_flops,
         flops_rule="(inputs − 1) adds per output element",
         forward=add_forward,
         backward=add_backward,
@@ -148,7 +148,7 @@ KINDS = (
         summary="elementwise product of inputs of equal shape, or a 1×1×C gate over H×W×C (squeeze-and-excitation)",
         inputs=MANY,
         output_shape=multiply_output_shape,
-        flops=add_flops,
+        flops=merge_flops,
         flops_rule="(inputs − 1) multiplies per output element",
         forward=multiply_forward,
         backward=multiply_backward,

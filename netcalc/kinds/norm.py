@@ -24,16 +24,19 @@ from netcalc.kinds.base import (
     Attrs,
     Extra,
     LayerKind,
+    Notes,
     Saved,
+    ShapeRule,
     channels,
     flag,
+    no_notes,
     real,
     same_shape,
     spatial_input,
     whole,
 )
 from netcalc.kinds.elementwise import along_channels
-from netcalc.shapes import Shape, numel
+from netcalc.shapes import Shape, format_shape, numel
 
 
 def batchnorm_arrays(attrs: Attrs, ins: tuple[Shape, ...]) -> dict[str, Shape]:
@@ -70,9 +73,11 @@ def statistics_saved(per_sample: Callable[[Attrs, Shape], int]) -> Callable[[Att
     return saved
 
 
-groupnorm_saved = statistics_saved(lambda attrs, shape: attrs["groups"])
-instancenorm_saved = statistics_saved(lambda attrs, shape: channels(shape))
-layernorm_saved = statistics_saved(lambda attrs, shape: numel(shape[:-1]))
+STATISTICS_SAVED = {
+    "groupnorm": statistics_saved(lambda attrs, shape: attrs["groups"]),
+    "instancenorm": statistics_saved(lambda attrs, shape: channels(shape)),
+    "layernorm": statistics_saved(lambda attrs, shape: numel(shape[:-1])),
+}
 
 
 def lrn_saved(attrs: Attrs, ins: tuple[Shape, ...], out: Shape) -> Saved:
@@ -83,6 +88,19 @@ def affine_arrays(attrs: Attrs, ins: tuple[Shape, ...]) -> dict[str, Shape]:
 
 def standardize_flops(attrs: Attrs, ins: tuple[Shape, ...], out: Shape) -> int:
     return (5 + 2 * attrs["affine"]) * numel(out)
+
+
+def _single_value_notes(count: Callable[[Attrs, Shape], int], what: str) -> Notes:
+    """A note when each mean and variance is taken over one value: x̂ is then 0 and the output β, whatever x."""
+
+    def notes(attrs: Attrs, ins: tuple[Shape, ...], out: Shape) -> tuple[str, ...]:
+        if count(attrs, ins[0]) != 1:
+            return ()
+        result = "β" if attrs["affine"] else "0"
+        shape = format_shape(ins[0])
+        return (f"{what} of {shape} is normalised over a single value: the output is {result} whatever the input",)
+
+    return notes
 
 
 def groupnorm_output_shape(attrs: Attrs, ins: tuple[Shape, ...]) -> Shape:
@@ -162,10 +180,38 @@ def _standardize_pair(
     return forward, backward
 
 
-# groupnorm: (N, C, …) viewed as (N, G, C/G·H·W); instancenorm: (N, C, H·W); layernorm: the channels, axis 1
-groupnorm_forward, groupnorm_backward = _standardize_pair(lambda s, a: ((s[0], a["groups"], -1), (2,)))
-instancenorm_forward, instancenorm_backward = _standardize_pair(lambda s, a: ((s[0], s[1], -1), (2,)))
-layernorm_forward, layernorm_backward = _standardize_pair(lambda s, a: (s, (1,)))
+def _standardizing(
+    name: str,
+    summary: str,
+    output_shape: ShapeRule,
+    view: Callable[[tuple[int, ...], Attrs], tuple[tuple[int, ...], tuple[int, ...]]],
+    affine: bool,
+    attrs: tuple[Attr, ...] = (),
+    eps_doc: str = "added to the variance",
+    notes: Notes = no_notes,
+    *,
+    statistics: str,
+    field_proxy: str = "",
+) -> LayerKind:
+    """A normalisation kind over the statistics `view` picks: `eps` and `affine` attributes, γ and β with affine.
+    Autograd keeps its input and a float32 mean and 1/std per `statistics` (group, channel, pixel) of a sample."""
+    forward, backward = _standardize_pair(view)
+    return LayerKind(
+        name=name,
+        summary=summary,
+        attrs=attrs
+        + (Attr("eps", real(0.0), 1e-5, eps_doc), Attr("affine", flag, affine, "learned γ and β per channel")),
+        output_shape=output_shape,
+        weights=affine_arrays,
+        flops=standardize_flops,
+        flops_rule="5 per element, + 2 with affine",
+        notes=notes,
+        forward=forward,
+        backward=backward,
+        saved=STATISTICS_SAVED[name],
+        saved_rule=f"its input, and a float32 mean and 1/std per {statistics} of each sample",
+        field_proxy=field_proxy,
+    )
 
 
 def lrn_forward(xs: tuple[Any, ...], params: Any, attrs: Attrs, train: bool) -> tuple[Any, Any]:
@@ -199,56 +245,37 @@ KINDS = (
         saved=batchnorm_saved,
         saved_rule="its input, and the batch mean and 1/std (float32, per channel)",
     ),
-    LayerKind(
-        name="groupnorm",
-        summary="group normalisation: each group of channels standardised over H×W and its channels",
-        attrs=(
-            Attr("groups", whole(1), doc="channel groups G (must divide C)"),
-            Attr("eps", real(0.0), 1e-5, "added to the variance"),
-            Attr("affine", flag, True, "learned γ and β per channel"),
-        ),
-        output_shape=groupnorm_output_shape,
-        weights=affine_arrays,
-        flops=standardize_flops,
-        flops_rule="5 per element, + 2 with affine",
-        forward=groupnorm_forward,
-        backward=groupnorm_backward,
-        saved=groupnorm_saved,
-        saved_rule="its input, and a float32 mean and 1/std per group of each sample",
+    # groupnorm views (N, C, …) as (N, G, C/G·H·W), instancenorm as (N, C, H·W); layernorm takes axis 1 as it is
+    _standardizing(
+        "groupnorm",
+        "group normalisation: each group of channels standardised over H×W and its channels",
+        groupnorm_output_shape,
+        lambda s, a: ((s[0], a["groups"], -1), (2,)),
+        affine=True,
+        attrs=(Attr("groups", whole(1), doc="channel groups G (must divide C)"),),
+        notes=_single_value_notes(lambda a, s: numel(s) // a["groups"], "each group"),
+        statistics="group",
+        field_proxy="identity",  # statistics over H×W: counted as pointwise, as receptive-field tools do
+    ),
+    _standardizing(
+        "instancenorm",
+        "instance normalisation: each channel of each sample standardised over H×W (no running stats)",
+        instancenorm_output_shape,
+        lambda s, a: ((s[0], s[1], -1), (2,)),
+        affine=False,
+        notes=_single_value_notes(lambda a, s: s[0] * s[1], "each channel"),
+        statistics="channel",
         field_proxy="identity",
     ),
-    LayerKind(
-        name="instancenorm",
-        summary="instance normalisation: each channel of each sample standardised over H×W (no running stats)",
-        attrs=(
-            Attr("eps", real(0.0), 1e-5, "added to the variance"),
-            Attr("affine", flag, False, "learned γ and β per channel"),
-        ),
-        output_shape=instancenorm_output_shape,
-        weights=affine_arrays,
-        flops=standardize_flops,
-        flops_rule="5 per element, + 2 with affine",
-        forward=instancenorm_forward,
-        backward=instancenorm_backward,
-        saved=instancenorm_saved,
-        saved_rule="its input, and a float32 mean and 1/std per channel of each sample",
-        field_proxy="identity",
-    ),
-    LayerKind(
-        name="layernorm",
-        summary="layer normalisation over the channels at each pixel (ConvNeXt), or over a flat vector's features",
-        attrs=(
-            Attr("eps", real(0.0), 1e-5, "added to the variance (ConvNeXt uses 1e-6)"),
-            Attr("affine", flag, True, "learned γ and β per channel"),
-        ),
-        output_shape=same_shape,
-        weights=affine_arrays,
-        flops=standardize_flops,
-        flops_rule="5 per element, + 2 with affine",
-        forward=layernorm_forward,
-        backward=layernorm_backward,
-        saved=layernorm_saved,
-        saved_rule="its input, and a float32 mean and 1/std per pixel (or per vector)",
+    _standardizing(
+        "layernorm",
+        "layer normalisation over the channels at each pixel (ConvNeXt), or over a flat vector's features",
+        same_shape,
+        lambda s, a: (s, (1,)),
+        affine=True,
+        eps_doc="added to the variance (ConvNeXt uses 1e-6)",
+        notes=_single_value_notes(lambda a, s: s[-1], "each pixel"),
+        statistics="pixel (or vector)",
     ),
     LayerKind(
         name="lrn",

@@ -8,6 +8,7 @@ FLOPs: max = Kh·Kw − 1 comparisons per output element; avg = Kh·Kw − 1 add
 
 from __future__ import annotations
 
+import math
 from fractions import Fraction
 from typing import Any
 
@@ -29,7 +30,7 @@ from netcalc.kinds.base import (
     window_geometry,
 )
 from netcalc.kinds.window import (
-    adaptive_bins,
+    adaptive_span,
     resolve_same,
     unread_notes,
     window_arithmetic,
@@ -110,10 +111,16 @@ def max_saved(attrs: Attrs, ins: tuple[Shape, ...], out: Shape) -> Saved:
     return Saved(inputs=(0,), extras=(Extra("indices", numel(out), INDEX_BYTES),))
 
 
+def widest_bin(size: int, out: int) -> int:
+    """The longest adaptive bin, in O(1) (`output` may be huge). With q, r = divmod(H, o) and g = gcd(H, o), bin i
+    has length q + 1 or q + 2 when r > 0 (q + 2 exactly when r > g), else q."""
+    q, r = divmod(size, out)
+    return q if r == 0 else q + 2 if r > math.gcd(size, out) else q + 1
+
+
 def adaptive_window(size: int, out: int) -> Window:
     """Bins [⌊i·H/o⌋, ⌈(i+1)·H/o⌉): stride H/o, the widest bin's span, bin 0's centre (exact when o divides H)."""
-    widest = max(end - start for start, end in adaptive_bins(size, out))
-    return Window(Fraction(widest - 1), Fraction(size, out), Fraction(-(-size // out) - 1, 2))
+    return Window(Fraction(widest_bin(size, out) - 1), Fraction(size, out), Fraction(-(-size // out) - 1, 2))
 
 
 def adaptive_geometry(attrs: Attrs, ins: tuple[Shape, ...], out: Shape) -> tuple[tuple[Window, Window]]:
@@ -144,8 +151,7 @@ def adaptive_output_shape(attrs: Attrs, ins: tuple[Shape, ...]) -> Shape:
 def adaptive_flops(attrs: Attrs, ins: tuple[Shape, ...], out: Shape) -> int:
     """Each output averages its bin: bin-size adds and divides, summed over bins exactly."""
     h, w, c = ins[0]
-    rows = sum(end - start for start, end in adaptive_bins(h, out[0]))
-    cols = sum(end - start for start, end in adaptive_bins(w, out[1]))
+    rows, cols = adaptive_span(h, out[0]), adaptive_span(w, out[1])
     return c * rows * cols
 
 

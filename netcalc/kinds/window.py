@@ -5,6 +5,7 @@ Padding is (top, bottom, left, right) throughout; `same` is TensorFlow's SAME (s
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from typing import Any
 
@@ -122,6 +123,12 @@ def window_sides(attrs: Mapping[str, Any], in_hw: tuple[int, int]) -> Sides:
 
 def _describe(kernel: int, dilation: int) -> str:
     return f"{kernel}" if dilation == 1 else f"{kernel} (dilation {dilation})"
+
+
+def adaptive_span(size: int, out: int) -> int:
+    """The bins' lengths summed, Σ (⌈(i+1)·H/o⌉ − ⌊i·H/o⌋) = H + o − gcd(H, o), in O(1) (a sum over the bins
+    would take time and memory linear in `output`, which a spec may set to 10⁸)."""
+    return size + out - math.gcd(size, out)
 
 
 def adaptive_bins(size: int, out: int) -> list[tuple[int, int]]:

@@ -79,8 +79,9 @@ def quote(text: str, limit: int = 60) -> str:
     return repr(text if len(text) <= limit else text[: limit - 1] + "…")
 
 
-def tokenize(text: str) -> list[tuple[str, Any]]:
-    """(type, value) pairs: ('num', 64), ('name', 'width'), ('op', '//')."""
+@lru_cache(maxsize=4096)
+def tokenize(text: str) -> tuple[tuple[str, Any], ...]:
+    """(type, value) pairs: ('num', 64), ('name', 'width'), ('op', '//'); cached, as a block's values recur."""
     if len(text) > MAX_LENGTH:
         raise ExprError(f"expression {quote(text)} is {len(text):,} characters long; at most {MAX_LENGTH:,} allowed")
     tokens: list[tuple[str, Any]] = []
@@ -96,7 +97,7 @@ def tokenize(text: str) -> list[tuple[str, Any]]:
             value = _number(value, text)
         tokens.append((kind, value))
         pos = match.end()
-    return tokens
+    return tuple(tokens)
 
 
 def _number(literal: str, text: str) -> int | float:
@@ -198,7 +199,7 @@ class _Parser:
     Chains are kept flat (one node with a list), so a long sum does not make a deep tree.
     """
 
-    def __init__(self, tokens: list[tuple[str, Any]], text: str) -> None:
+    def __init__(self, tokens: tuple[tuple[str, Any], ...], text: str) -> None:
         self.tokens, self.text, self.pos, self.depth = tokens, text, 0, 0
 
     def peek(self) -> tuple[str, Any] | None:

@@ -13,11 +13,11 @@ from itertools import accumulate, pairwise
 from pathlib import Path
 from typing import Any
 
-from netcalc.errors import AttrError, Location, SpecError, did_you_mean
+from netcalc.errors import AttrError, Location, SpecError, did_you_mean, excerpt
 from netcalc.kinds import REGISTRY, get_kind
-from netcalc.kinds.base import MANY, Attr, LayerKind
+from netcalc.kinds.base import Attr, LayerKind
 from netcalc.language.compact import expand_compact
-from netcalc.language.expr import ExprError, looks_like_expression, names_in, quote, substitute
+from netcalc.language.expr import ExprError, evaluate, looks_like_expression, names_in, quote, substitute
 from netcalc.language.hints import key_hint, kind_hint, value_hint
 from netcalc.language.shape_names import (
     ROUNDING_HINT,
@@ -37,10 +37,12 @@ BLOCK_KEYS = ("params", "layers", "output", "doc")
 LAYER_KEYS = ("kind", "name", "from", "repeat")
 BLOCK_USE_KEYS = ("block", "name", "from", "repeat")
 MAX_REPEAT = 100_000
-MAX_LAYERS = 1_000_000
+MAX_LAYERS = 100_000  # every command stays under 10 s and 1 GiB up to here (docs/limits.md)
 MAX_BLOCK_DEPTH = 50  # blocks using blocks; real networks use 2 or 3 levels
 SPLIT, SLICE = "channel_split", "channel_slice"  # the sugar and the kind it expands to
 SPLIT_KEYS = ("kind", "name", "from", "sizes", "parts")
+MAX_INCLUDE_DEPTH = 16  # files including files (docs/limits.md)
+INCLUDE_SUFFIXES = (".yaml", ".yml")
 REQUIRED_PARAM = "required"
 
 
@@ -58,8 +60,10 @@ def parse_network(data: Any, file: str | None = None, *, input_shape: Shape | No
     top = _mapping(data, Location(file, 1, "the spec"), "a mapping with `input` and `layers`")
     _check_keys(top, TOP_KEYS, "top level", file)
     name = top.get("name", Path(file).stem if file else "network")
-    if not isinstance(name, (str, int)):
-        raise SpecError(f"`name` must be a string, got {name!r}", _at(top, "name", file, "name"))
+    if not isinstance(name, (str, int)) or not str(name).isprintable():
+        raise SpecError(
+            f"`name` must be a string without control characters, got {excerpt(name)}", _at(top, "name", file, "name")
+        )
     if input_shape is None:
         if "input" not in top:
             raise SpecError("missing required key `input` (H×W×C, e.g. 224x224x3)", Location(file, _top_line(top)))
@@ -69,7 +73,7 @@ def parse_network(data: Any, file: str | None = None, *, input_shape: Shape | No
             raise SpecError(f"input: {error}", _at(top, "input", file, "input")) from None
     if "layers" not in top:
         raise SpecError("missing required key `layers`", Location(file, _top_line(top)))
-    blocks = _read_all_blocks(top, file, frozenset())
+    blocks = _read_all_blocks(top, file)
     expander = _Expander(_read_defaults(top.get("defaults"), file), blocks)
     layers_data = _sequence(top["layers"], _at(top, "layers", file, "layers"), "a list of layers")
     if not layers_data:
@@ -144,20 +148,14 @@ def _describe(value: Any) -> str:
         return "a mapping"
     if isinstance(value, list):
         return "a list"
-    return f"{type(value).__name__} {quote(value) if isinstance(value, str) else _short(value)}"
-
-
-def _short(value: Any) -> str:
-    if isinstance(value, int) and abs(value) >= 10**30:
-        return f"with {len(str(abs(value))) if abs(value) < 10**4000 else 'thousands of'} digits"
-    return repr(value)
+    return f"{type(value).__name__} {excerpt(value)}"
 
 
 def _check_keys(mapping: Mapping[str, Any], known: tuple[str, ...], where: str, file: str | None) -> None:
     for key in mapping:
         if key not in known:
             raise SpecError(
-                f"unknown key {key!r} in {where}{did_you_mean(str(key), known)}; known keys: {', '.join(known)}",
+                f"unknown key {excerpt(key)} in {where}{did_you_mean(str(key), known)}; known keys: {', '.join(known)}",
                 _at(mapping, key, file, where),
             )
 
@@ -229,12 +227,28 @@ def _read_blocks(data: Any, file: str | None) -> dict[str, _Block]:
     return result
 
 
-def _read_all_blocks(top: Mapping[str, Any], file: str | None, including: frozenset[Path]) -> dict[str, _Block]:
-    """The blocks of `top` and of every file it includes (paths relative to `file`), each name defined once."""
+def _read_all_blocks(
+    top: Mapping[str, Any],
+    file: str | None,
+    including: frozenset[Path] = frozenset(),
+    loaded: dict[Path, dict[str, _Block]] | None = None,
+) -> dict[str, _Block]:
+    """The blocks of `top` and of every file it includes (paths relative to `file`), each name defined once.
+
+    The include policy (docs/limits.md): a relative path to a `.yaml`/`.yml` file, resolved against the
+    including file's directory (`..` allowed; absolute paths refused); a file included twice, directly or
+    through a diamond, is read once and its blocks count once; a file that includes itself, directly or not,
+    and includes nested more than MAX_INCLUDE_DEPTH deep are errors. No file's contents are quoted in errors.
+    """
+    loaded = {} if loaded is None else loaded
+    if file is not None and not including:
+        including = frozenset({Path(file).resolve()})
     blocks: dict[str, _Block] = {}
 
     def add(more: dict[str, _Block]) -> None:
         for name, block in more.items():
+            if blocks.get(name) is block:  # the same file reached twice (a diamond): one definition
+                continue
             if name in blocks:
                 first = blocks[name].location
                 raise SpecError(f"block '{name}' is defined twice (first at {first.file}:{first.line})", block.location)
@@ -244,20 +258,31 @@ def _read_all_blocks(top: Mapping[str, Any], file: str | None, including: frozen
     paths = [paths] if isinstance(paths, str) else paths
     where = _at(top, "include", file, "include")
     if not isinstance(paths, list) or not all(isinstance(p, str) for p in paths):
-        raise SpecError(f"`include` must be a file name or a list of them, got {paths!r}", where)
+        raise SpecError(f"`include` must be a file name or a list of them, got {excerpt(paths)}", where)
     for relative in paths:
+        shown = excerpt(relative)
+        if Path(relative).is_absolute():
+            raise SpecError(f"include {shown}: write a path relative to the including file, not an absolute one", where)
+        if Path(relative).suffix not in INCLUDE_SUFFIXES:
+            raise SpecError(f"include {shown}: an included file is a .yaml or .yml file of blocks", where)
         path = (Path(file).parent if file else Path.cwd()) / relative
-        if path.resolve() in including:
-            raise SpecError(f"'{relative}' includes itself, directly or not", where)
-        try:
-            data = load_yaml_file(path)
-        except SpecError as error:
-            if error.location is not None and error.location.line is not None:
-                raise  # the included file exists and has an error of its own, located in it
-            raise SpecError(f"cannot include '{relative}': {error.message}", where) from None
-        included = _mapping(data, Location(str(path), 1, "included file"), "a mapping with `blocks`")
-        _check_keys(included, INCLUDED_KEYS, "an included file", str(path))
-        add(_read_all_blocks(included, str(path), including | {path.resolve()}))
+        resolved = path.resolve()
+        if resolved in including:
+            raise SpecError(f"{shown} includes itself, directly or not", where)
+        if len(including) > MAX_INCLUDE_DEPTH:
+            raise SpecError(f"include {shown}: includes nest more than {MAX_INCLUDE_DEPTH} files deep", where)
+        if resolved not in loaded:
+            try:
+                data = load_yaml_file(path)
+            except SpecError as error:
+                if error.location is not None and error.location.line is not None:
+                    raise  # the included file exists and has an error of its own, located in it
+                raise SpecError(f"cannot include {shown}: {error.message}", where) from None
+            if not isinstance(data, dict):
+                raise SpecError("an included file must be a mapping with `blocks`", Location(str(path), 1))
+            _check_keys(data, INCLUDED_KEYS, "an included file", str(path))
+            loaded[resolved] = _read_all_blocks(data, str(path), including | {resolved}, loaded)
+        add(loaded[resolved])
     add(_read_blocks(top.get("blocks"), file))
     return blocks
 
@@ -298,7 +323,8 @@ class _Unresolved:
     """A block parameter given a word that names no layer before the block use; an error if used in `from:`."""
 
     value: str
-    hint: str
+    prefix: str  # the caller's scope, for a did-you-mean hint worked out only if the error happens
+    location: Location  # where the block is used with it
 
 
 @dataclass
@@ -410,11 +436,12 @@ class _Expander:
                     draft.inputs = [self._implicit(output, location)]
                 output = instance
             else:
-                block_input = self._implicit(output, location)
                 if first and refs is not None:
                     if len(refs) != 1:
                         raise SpecError(f"a block takes one input, `from` names {len(refs)}", location)
                     block_input = self._resolve(refs[0], scope, location)
+                else:  # only an item without `from:` reads the previous one (which must not be a whole split)
+                    block_input = self._implicit(output, location)
                 output = self._block(item, block, instance, block_input, scope, params, location, groups)
             self.names[instance] = output
         if names.whole is not None:
@@ -463,8 +490,6 @@ class _Expander:
             first = self.defined_at[full]
             raise SpecError(f"duplicate layer name '{full}' (first defined at line {first.line})", location)
         self.defined_at[full] = location
-        if len(self.defined_at) > MAX_LAYERS:
-            raise SpecError(f"the network expands to more than {MAX_LAYERS:,} layers; check the repeats", location)
 
     def _repeat(self, item: Mapping[str, Any], scope: _Scope, location: Location) -> int | None:
         if "repeat" not in item:
@@ -507,10 +532,11 @@ class _Expander:
         if isinstance(passed, str):
             return passed
         if isinstance(passed, _Unresolved):
+            local = [n[len(passed.prefix) :] for n in self.names if n.startswith(passed.prefix)]
             raise SpecError(
                 f"`from` names the parameter '{ref}', whose value {quote(passed.value)} is no layer listed before "
-                f"the block is used{passed.hint}",
-                location,
+                f"the block is used{did_you_mean(passed.value, local + [INPUT])}",
+                passed.location,
             )
         if scope.prefix + ref in self.splits:
             parts = ", ".join(p[len(scope.prefix) :] for p in self.splits[scope.prefix + ref])
@@ -564,6 +590,8 @@ class _Expander:
                 raise error.at(named) from None
         draft = _Draft(full, kind.name, attrs, [], named, groups)
         self.layers.append(draft)
+        if len(self.layers) > MAX_LAYERS:  # counted as they are made, so a huge expansion stops here
+            raise SpecError(f"the network expands to more than {MAX_LAYERS:,} layers; check the repeats", location)
         return draft
 
     def _split(
@@ -597,6 +625,8 @@ class _Expander:
                 parts = plain_numbers(substitute(plain_numbers(item["parts"]), scope.params))
                 if not _is_whole(parts, 1):
                     raise ExprError(f"parts: expected a whole number ≥ 1, got {_describe(parts)}")
+                if parts > MAX_REPEAT:  # each part is a layer: bounded before any is made (docs/limits.md)
+                    raise ExprError(f"parts: {parts:,} is absurd; at most {MAX_REPEAT:,} parts are allowed")
                 size = f"((in_channels + {parts - 1}) // {parts})"  # torch.chunk: equal parts, the last may be smaller
                 ends = [f"min(in_channels, {i} * {size})" for i in range(parts + 1)]
                 bounds = list(pairwise(ends))
@@ -653,7 +683,7 @@ class _Expander:
             except ExprError as error:
                 raise SpecError(f"{key}: {error}", location) from None
             if isinstance(value, str) and not looks_like_expression(value):
-                refs[key] = self._reference(value, scope, outer)
+                refs[key] = self._reference(value, scope, outer, location)
         self._defaults(block, params, block_input, location)
         inner = _Scope(full + ".", block_input, params, scope.stack + (block.name,), block.location.file, refs)
         group = Group(full, block.name, location)
@@ -665,7 +695,7 @@ class _Expander:
         self.group_outputs[full] = output
         return output
 
-    def _reference(self, word: str, scope: _Scope, outer: Mapping[str, Any]) -> str | _Unresolved:
+    def _reference(self, word: str, scope: _Scope, outer: Mapping[str, Any], location: Location) -> str | _Unresolved:
         """What a word given as a block parameter names in the caller's scope, should the block use it in `from:`."""
         if isinstance(scope.refs.get(word), str) and word in outer:  # a parameter passed on: keep what it names
             return scope.refs[word]
@@ -674,8 +704,7 @@ class _Expander:
         target = self.names.get(scope.prefix + word)
         if target is not None:
             return target
-        local = [n[len(scope.prefix) :] for n in self.names if n.startswith(scope.prefix)]
-        return _Unresolved(word, did_you_mean(word, local + [INPUT]))
+        return _Unresolved(word, scope.prefix, location)
 
     def _defaults(self, block: _Block, params: dict[str, Any], block_input: str, location: Location) -> None:
         """Fill the parameters not given, in an order that lets a default use others (`width: planes * 2`)."""
@@ -734,7 +763,8 @@ def _template_values(template: str, params: Mapping[str, Any], location: Locatio
         try:
             if needs_shape(expr, params):
                 raise ExprError("a name cannot depend on the input shape")
-            value = plain_numbers(substitute(expr.strip(), params))
+            word = expr.strip()
+            value = params[word] if word in params else plain_numbers(evaluate(word, params))
         except ExprError as error:
             raise SpecError(f"name {quote(template)}: {error.message}", location) from None
         if isinstance(value, bool) or not isinstance(value, (int, str)):
@@ -752,6 +782,8 @@ def _fill(template: str, values: list[str]) -> str:
 
 
 def _checked_name(name: str, location: Location) -> str:
+    if not name.isprintable():  # a newline or tab would break `show`'s spec and every table
+        raise SpecError(f"`name` must not contain control characters (newline, tab…), got {excerpt(name)}", location)
     if not name.strip() or any(c.isspace() for c in name):
         raise SpecError(f"`name` must be a word without spaces, got {quote(name)}", location)
     if name == INPUT or name.endswith("." + INPUT):
@@ -782,14 +814,17 @@ def _get_kind_at(name: str, location: Location) -> LayerKind:
 
 
 def _check_layer_keys(item: Mapping[str, Any], kind: LayerKind, location: Location) -> None:
-    if "repeat" in item and kind.inputs == MANY:
+    low, high = kind.input_range
+    if "repeat" in item and low > 1:
         raise SpecError(f"`repeat` cannot be used on {kind.name}, which merges several inputs", location)
-    if kind.inputs == MANY and not isinstance(item.get("from"), list):
-        raise SpecError(f"{kind.name} needs `from:` with a list of two or more inputs", location)
-    if kind.inputs == MANY and len(item["from"]) < 2:
-        raise SpecError(f"{kind.name} needs two or more inputs in `from`, got {len(item['from'])}", location)
-    if kind.inputs == 1 and isinstance(item.get("from"), list) and len(item["from"]) != 1:
-        raise SpecError(f"{kind.name} takes one input, but `from` names {len(item['from'])}", location)
+    if low > 1 and not isinstance(item.get("from"), list):
+        raise SpecError(f"{kind.name} needs `from:` with a list of {kind.inputs_text} inputs", location)
+    count = len(item["from"]) if isinstance(item.get("from"), list) else 1
+    inputs = f"{kind.inputs_text} input{'' if high == 1 else 's'}"
+    if count < low:
+        raise SpecError(f"{kind.name} needs {inputs} in `from`, got {count}", location)
+    if high is not None and count > high:
+        raise SpecError(f"{kind.name} takes {inputs}, but `from` names {count}", location)
 
 
 def _line(items: Any, index: int) -> int | None:

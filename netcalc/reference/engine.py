@@ -29,6 +29,7 @@ from netcalc.errors import NetcalcError
 from netcalc.kinds import REGISTRY
 from netcalc.network import INPUT, Layer, Network
 from netcalc.reference.gemm import count_macs
+from netcalc.reference.memory import check_memory, estimate_memory
 from netcalc.shapes import Shape
 
 Progress = Callable[[str, str], None]  # (phase "forward"/"backward"/"gradcheck", layer name), after each step
@@ -234,6 +235,7 @@ def run(
     keep: bool = False,
     progress: Progress | None = None,
     inject: Mapping[str, np.ndarray] | None = None,
+    max_memory: int | None = None,
 ) -> Run:
     """Run `network` forward (and backward) on `batch` samples of `dtype`.
 
@@ -246,6 +248,8 @@ def run(
     - Without backward, layers the analysis runs in place (`inference_overwrites`) write over their input, and
       each layer's `live_bytes` is measured: the distinct arrays alive right after its forward.
     - `inject` adds a gradient to named layers' outputs during backward (the receptive-field probes).
+    - `max_memory` (bytes): refuse with `MemoryLimitError` (exit 2), before allocating anything, when the
+      estimated peak of the pass's arrays (`netcalc.reference.memory`) exceeds it.
     """
     if dtype not in DTYPES:
         raise NetcalcError(f"the reference pass runs in {' or '.join(DTYPES)}, not {dtype}")
@@ -253,6 +257,11 @@ def run(
         raise NetcalcError("--gradcheck needs the backward pass")
     train = backward if train is None else train
     check_reference(network, backward)
+    if max_memory is not None:
+        from netcalc.analysis.analyze import analyze_network
+
+        report = analyze_network(network, batch=batch, dtype=dtype)
+        check_memory(estimate_memory(network, report, backward=backward, gradcheck=gradcheck), max_memory)
     layers = network.layers
     x = random_input(network, batch, seed, dtype) if x is None else x
 
@@ -311,7 +320,7 @@ def run(
             }
         )
         shapes[layer.name] = tuple(y.shape)
-        if layer.name in last_reader or layer.name == network.output:
+        if layer.name in last_reader or layer.name in network.outputs:  # every output is returned, so kept
             acts[layer.name] = y
         if keep:
             kept_params[layer.name] = arrays
@@ -322,7 +331,7 @@ def run(
                 kept_inputs[layer.name] = xs
         del cache, xs, reads, y
         for name in set(layer.inputs):
-            if last_reader[name] == i and name != network.output:
+            if last_reader[name] == i and name not in network.outputs:
                 del acts[name]
         if progress:
             progress("forward", layer.name)

@@ -17,6 +17,8 @@ from __future__ import annotations
 import unicodedata
 from dataclasses import dataclass, field
 
+from netcalc.errors import printable
+
 # Piped to a file there is no terminal width: lay tables out at their natural width.
 NATURAL_WIDTH = 1000
 ELLIPSIS = "…"
@@ -41,13 +43,6 @@ def _styled(text: str, style: str, color: bool) -> str:
         return text
     codes = ";".join(_SGR[word] for word in style.split() if word in _SGR)
     return f"\x1b[{codes}m{text}\x1b[0m" if codes else text
-
-
-def printable(text: str) -> str:
-    """`text` with control characters shown as escapes (`\\x07`), so no user string can move the cursor."""
-    if text.isprintable():
-        return text
-    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
 
 
 def cell_width(text: str) -> int:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from netcalc.errors import SpecError, did_you_mean
 from netcalc.kinds import REGISTRY
-from netcalc.kinds.base import MANY
 
 
 def _default_text(value: object) -> str:
@@ -24,7 +23,7 @@ def describe_kind(name: str) -> str:
     kind = REGISTRY.get(name)
     if kind is None:
         raise SpecError(f"unknown kind {name!r}{did_you_mean(name, REGISTRY)}; known kinds: {', '.join(REGISTRY)}")
-    inputs = "two or more, named in `from`" if kind.inputs == MANY else "one"
+    inputs = "one" if kind.input_range == (1, 1) else f"{kind.inputs_text}, named in `from`"
     lines = [f"{kind.name}: {kind.summary}", f"  inputs: {inputs}"]
     if kind.formulas:
         lines += ["  formulas:", *(f"    {formula}" for formula in kind.formulas)]

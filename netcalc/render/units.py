@@ -3,13 +3,23 @@
 from __future__ import annotations
 
 
+def _scaled(value: int, scale: int) -> str:
+    """`value / scale` to two decimals. Past float's exact range the division is done in integers, so a
+    figure of any size renders (a float would overflow past 10³⁰⁸)."""
+    if abs(value) < 2**53:
+        return f"{value / scale:.2f}"
+    hundredths = (abs(value) * 100 + scale // 2) // scale
+    whole, cents = divmod(hundredths, 100)
+    return f"{'-' if value < 0 else ''}{whole}.{cents:02d}"
+
+
 def human_count(value: int) -> str:
     """`138.36M` for 138,357,544; exact below 1000."""
     if abs(value) < 1000:
         return str(value)
     for unit, scale in (("T", 10**12), ("G", 10**9), ("M", 10**6), ("K", 10**3)):
         if abs(value) >= scale:
-            return f"{value / scale:.2f}{unit}"
+            return f"{_scaled(value, scale)}{unit}"
     raise AssertionError("unreachable")
 
 
@@ -19,7 +29,7 @@ def human_bytes(value: int) -> str:
         return f"{value} B"
     for unit, scale in (("TiB", 1 << 40), ("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)):
         if abs(value) >= scale:
-            return f"{value / scale:.2f} {unit}"
+            return f"{_scaled(value, scale)} {unit}"
     raise AssertionError("unreachable")
 
 

@@ -75,6 +75,8 @@ layers:
         (["a", "flatgate"], (14, 14, 40), (2 - 1) * 14 * 14 * 40),  # the gate as a flat C vector
         (["a", "b", "gate"], (14, 14, 40), (3 - 1) * 14 * 14 * 40),
         (["gate", "gate"], (1, 1, 40), (2 - 1) * 40),
+        (["gate", "flatgate", "a"], (14, 14, 40), (3 - 1) * 14 * 14 * 40),
+        (["flatgate", "gate"], (1, 1, 40), (2 - 1) * 40),  # a flat gate over a 1×1×C map: the map's shape
     ],
 )
 def test_multiply(inputs, output, flops):
@@ -94,7 +96,10 @@ def test_multiply(inputs, output, flops):
             "  - {kind: conv, name: g8, out: 8, kernel: 1, from: pool}\n  - {kind: multiply, from: [a, g8]}\n",
             "got 14×14×40, 1×1×8",
         ),
-        ("  - {kind: multiply, from: [flatgate, flatgate, pool]}\n", "got 40, 40, 1×1×40"),
+        (
+            "  - {kind: conv, name: g8, out: 8, kernel: 1, from: pool}\n  - {kind: multiply, from: [flatgate, g8]}\n",
+            "got 40, 1×1×8",
+        ),
         ("  - {kind: multiply, from: a}\n", "multiply needs `from:` with a list of two or more inputs"),
         ("  - {kind: groupnorm, groups: 3}\n", "groupnorm: groups 3 must divide the channels 40"),
         ("  - {kind: groupnorm}\n", "groupnorm is missing required key 'groups'"),
@@ -140,7 +145,7 @@ def test_convnext_block_figures():
 input: 56x56x96
 layers:
   - {kind: conv, name: dw, out: 96, kernel: 7, padding: 3, groups: 96}
-  - {kind: layernorm, name: norm, eps: 0.000001}
+  - {kind: layernorm, name: norm, eps: 1e-6}
   - {kind: conv, name: pw1, out: 384, kernel: 1, activation: gelu}
   - {kind: conv, name: pw2, out: 96, kernel: 1}
   - {kind: scale, name: layer_scale}
@@ -151,3 +156,22 @@ layers:
     # torchvision: sum(p.numel() for p in convnext_tiny().features[1][0].parameters())
     assert report.totals.params == (7 * 7 * 96 + 96) + 2 * 96 + (96 * 384 + 384) + (384 * 96 + 96) + 96
     assert report.totals.macs == 56 * 56 * 96 * 7 * 7 + 56 * 56 * 384 * 96 + 56 * 56 * 96 * 384
+
+
+@pytest.mark.parametrize(
+    ("kind", "attrs", "shape", "note"),
+    [
+        ("instancenorm", {}, (1, 1, 8), "each channel of 1×1×8 is normalised over a single value: the output is 0"),
+        ("groupnorm", {"groups": 8}, (1, 1, 8), "each group of 1×1×8 is normalised over a single value: "
+         "the output is β"),
+        ("layernorm", {}, (4, 4, 1), "each pixel of 4×4×1 is normalised over a single value: the output is β"),
+    ],
+)
+def test_a_normalisation_over_single_values_is_noted(kind, attrs, shape, note):
+    assert one_layer(kind, shape, **attrs).notes == (note + " whatever the input",)
+
+
+def test_two_values_per_statistic_are_not_noted():
+    assert one_layer("groupnorm", (2, 1, 8), groups=8).notes == ()
+    assert one_layer("instancenorm", (1, 2, 8)).notes == ()
+    assert one_layer("layernorm", (4, 4, 2)).notes == ()

@@ -17,6 +17,7 @@ from netcalc.kinds.base import MANY
 from netcalc.reference.engine import random_input, run
 from netcalc.reference.verify import compare
 
+TO_5x4 = {"kind": "conv_transpose", "out": 1, "kernel": 3}  # a second input for upsample: 3×2 → 5×4
 # (kind, attrs, input H×W×C or [F]); a merge kind reads `input` twice (through two parents below).
 TABLE = [
     ("conv", {"out": 4, "kernel": 3, "padding": 1}, [5, 5, 3]),
@@ -60,6 +61,8 @@ TABLE = [
     ("multiply", {}, [3, 3, 2]),
     ("multiply", {"from": ["a", "gate"]}, [3, 3, 4]),
     ("multiply", {"from": ["gate", "a", "a"]}, [2, 3, 4]),
+    ("multiply", {"from": ["gate", "flatgate", "a"]}, [2, 3, 4]),
+    ("multiply", {"from": ["flatgate", "gate"]}, [2, 3, 4]),
     ("multiply", {"from": ["a", "flatgate"]}, [3, 3, 4]),
     ("scale", {}, [3, 3, 4]),
     ("scale", {}, [6]),
@@ -73,7 +76,7 @@ TABLE = [
     ("instancenorm", {"affine": True}, [2, 3, 2]),
     ("layernorm", {}, [3, 3, 4]),
     ("layernorm", {"affine": False}, [3, 3, 4]),
-    ("layernorm", {"eps": 0.001}, [6]),
+    ("layernorm", {"eps": 1e-6}, [6]),
     ("conv", {"out": 4, "kernel": 1, "activation": "hardswish"}, [3, 3, 2]),
     ("conv", {"out": 4, "kernel": 1, "activation": "hardsigmoid"}, [3, 3, 2]),
     ("conv", {"out": 4, "kernel": 3, "padding": 1, "activation": "silu"}, [3, 3, 2]),
@@ -85,12 +88,33 @@ TABLE = [
     ("fc", {"out": 3, "activation": "prelu"}, [6]),
     ("fc", {"out": 3, "activation": "gelu"}, [6]),
     ("fc", {"out": 3, "activation": "hardswish"}, [6]),
+    ("conv", {"out": 3, "kernel": 3, "stride": 2, "padding": [0, 1, 2, 1]}, [6, 5, 2]),
+    ("conv", {"out": 3, "kernel": 2, "stride": 2, "padding": "same"}, [5, 6, 2]),
+    ("conv_transpose", {"out": 2, "kernel": 3, "stride": 2, "padding": [1, 0, 0, 2], "output_padding": 1}, [3, 3, 2]),
+    ("maxpool", {"kernel": 3, "stride": 2, "padding": "same"}, [6, 7, 2]),
+    ("avgpool", {"kernel": 3, "stride": 2, "padding": [0, 1, 1, 0], "count_include_pad": False}, [6, 5, 2]),
+    ("channel_slice", {"start": 1, "end": 3}, [2, 2, 4]),
+    ("channel_slice", {"end": 2}, [5]),
+    ("channel_shuffle", {"groups": 2}, [2, 2, 6]),
+    ("channel_pad", {"before": 1, "after": 2}, [2, 3, 2]),
+    ("subsample", {"stride": [2, 3]}, [5, 7, 2]),
+    ("pad", {"padding": [1, 0, 2, 1], "value": 0.5}, [3, 3, 2]),
+    ("pad", {"padding": [2, 1, 1, 2], "mode": "reflect"}, [3, 4, 2]),
+    ("pad", {"padding": [0, 3, 2, 0], "mode": "replicate"}, [3, 4, 2]),
+    ("crop", {"size": [2, 3]}, [5, 5, 2]),
+    ("crop", {"offset": [0, 1], "ref": {"kind": "conv", "out": 1, "kernel": [3, 2]}}, [5, 5, 2]),
+    ("upsample", {"scale": [2, 3]}, [2, 3, 2]),
+    ("upsample", {"mode": "bilinear", "size": [5, 7]}, [3, 4, 2]),
+    ("upsample", {"mode": "bilinear", "align_corners": True, "ref": TO_5x4}, [3, 2, 2]),
+    ("pixel_shuffle", {"factor": 2}, [2, 3, 8]),
+    ("pixel_unshuffle", {"factor": 2}, [4, 6, 2]),
 ]
 
 
 def single_layer(kind: str, attrs: dict, shape: list[int]) -> netcalc.Network:
     """`kind` applied to `shape`, fed by a 1×1 conv (or an fc for a flat shape), so the input it differentiates
-    has a parent with weights; a merge kind gets two such parents."""
+    has a parent with weights; a merge kind gets two such parents, and `ref` (a layer, for crop and upsample)
+    is a second input of another H×W, that layer applied to the network input."""
     flat = len(shape) == 1
     source = "flat" if flat else "input"
     parent = {"kind": "fc", "out": shape[0]} if flat else {"kind": "conv", "out": shape[-1], "kernel": 1}
@@ -103,6 +127,10 @@ def single_layer(kind: str, attrs: dict, shape: list[int]) -> netcalc.Network:
             layers.append({"kind": "conv", "name": "gate", "out": shape[-1], "kernel": 1, "from": "pooled"})
             layers.append({"kind": "flatten", "name": "flatgate", "from": "gate"})
         attrs = {**attrs, "from": attrs.get("from", ["a", "b"])}
+    if "ref" in attrs:
+        attrs = dict(attrs)
+        layers.append({**attrs.pop("ref"), "name": "b", "from": source})
+        attrs["from"] = ["a", "b"]
     layers.append({"kind": kind, "name": "x", "from": attrs.pop("from", "a"), **attrs})
     return netcalc.parse_network_text(json.dumps({"input": [1, 1, shape[0]] if flat else shape, "layers": layers}))
 

@@ -1,0 +1,219 @@
+"""How much memory the reference pass itself will need, worked out before it allocates anything.
+
+`verify` refuses a pass whose estimate exceeds its limit (`--max-memory`) instead of allocating gigabytes and
+dying in NumPy. The estimate replays the engine's schedule (`netcalc.reference.engine.run`) over the analysed
+layers, in bytes of the pass's dtype, and takes the largest total at any step:
+
+- forward, layer j: the weights (and buffers) drawn so far, every earlier output and cache still held
+  (backward keeps them all until their layer's backward; forward-only keeps an output until its last reader),
+  then layer j's weights, output, cache and working buffers;
+- backward, layer j: the weights, outputs and caches of layers ≤ j, the gradients still waiting for their
+  producer, layer j's weight gradients, its input gradients and working buffers;
+- working buffers: a convolution's im2col matrix (N·C·KH·KW·HO·WO elements; transposed convolution: its
+  col2im matrix), in backward that matrix again plus the per-sample weight gradients when N > 1; any other kind
+  one input- and one output-sized temporary; `--gradcheck` float64 copies of the layer's arrays.
+
+A cache is counted as one output-sized array (two in float32: max-pool's int64 indices) for a kind without
+MACs, nothing extra for conv/conv_transpose/fc (they keep their input, which is counted as the previous
+output). Views (flatten, concat's gradients) are counted as copies. So the estimate errs high: on the zoo it is
+within 1.0-1.6× of the peak tracemalloc measures for the pass's arrays (`tests/test_memory.py`). Python's own
+objects and NumPy's import are not in it (about 40 MB).
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from netcalc.analysis.report import DTYPE_BYTES, LayerRow, Report
+from netcalc.errors import NetcalcError
+from netcalc.network import INPUT, Network
+
+__all__ = ["MemoryEstimate", "MemoryLimitError", "check_memory", "default_memory_limit", "estimate_memory"]
+
+GEMM_KINDS = ("conv", "conv_transpose", "fc")
+
+
+@dataclass(frozen=True)
+class CacheRule:
+    """What a kind's training-mode cache keeps alive until its backward (read off the reference pairs)."""
+
+    keeps_input: bool  # its input (conv, fc, LRN): the producer's output cannot be freed after forward
+    keeps_output: bool  # its output (activations, softmax, a fused activation's z)
+    arrays: int = 0  # further output-sized arrays in the dtype (batch norm's x̂, LRN's s)
+    bytes_per_element: int = 0  # further byte-per-element masks or indices (dropout, max-pool)
+
+
+_ACTIVATION = CacheRule(keeps_input=False, keeps_output=True)
+_NOTHING = CacheRule(keeps_input=False, keeps_output=False)
+CACHE_RULES = {
+    "conv": CacheRule(keeps_input=True, keeps_output=False),  # and z when an activation is fused
+    "conv_transpose": CacheRule(keeps_input=True, keeps_output=False),
+    "fc": CacheRule(keeps_input=True, keeps_output=False),
+    **dict.fromkeys(("relu", "relu6", "leaky_relu", "sigmoid", "tanh", "softmax"), _ACTIVATION),
+    **dict.fromkeys(("add", "concat", "flatten", "avgpool", "adaptive_avgpool", "global_avgpool"), _NOTHING),
+    "batchnorm": CacheRule(keeps_input=False, keeps_output=False, arrays=1),
+    "lrn": CacheRule(keeps_input=True, keeps_output=False, arrays=1),
+    "maxpool": CacheRule(keeps_input=False, keeps_output=False, bytes_per_element=1),
+    "global_maxpool": CacheRule(keeps_input=False, keeps_output=False, bytes_per_element=8),
+    "dropout": CacheRule(keeps_input=False, keeps_output=False, bytes_per_element=1),
+}
+# a kind not listed is assumed to keep its input, its output and one more output-sized array
+UNKNOWN_RULE = CacheRule(keeps_input=True, keeps_output=True, arrays=1)
+BLOCK_BYTES = 1 << 20  # im2col's padded channel block, and its col2im twin (see netcalc.reference.im2col)
+SLACK = 1 << 20  # the pass's own Python objects (records, dicts)
+AVAILABLE_FRACTION = 0.8  # of MemAvailable: the default limit leaves room for the rest of the machine
+GRADCHECK_COPIES = 8  # float64 arrays a layer's gradcheck holds, in units of max(input, output, weights)
+
+
+class MemoryLimitError(NetcalcError):
+    """The pass would need more memory than allowed: refused before anything is allocated (exit 2)."""
+
+
+@dataclass(frozen=True)
+class MemoryEstimate:
+    """Peak bytes of the pass's arrays, and what the peak is made of."""
+
+    peak: int
+    phase: str  # "forward" or "backward": where the peak falls
+    layer: str  # the layer being run at the peak
+    weights: int  # all weights and buffers of the network, in the dtype
+    largest_buffer: int  # the largest single working buffer (an im2col/col2im matrix, a layer's output)
+    largest_buffer_layer: str
+
+
+def _numel(shape: tuple[int, ...]) -> int:
+    return math.prod(shape)
+
+
+def _columns(row: LayerRow, in_shape: tuple[int, ...], attrs: dict) -> int:
+    """Elements of a convolution's im2col (conv) or col2im (conv_transpose) matrix; 0 for other kinds."""
+    groups = int(attrs.get("groups", 1) or 1)
+    if row.kind == "conv" and len(row.output_shape) == 3 and row.output_shape[2]:
+        return row.macs * groups // row.output_shape[2]  # N·HO·WO·COUT·(C/G·KH·KW) · G / COUT
+    if row.kind == "conv_transpose" and len(in_shape) == 3 and in_shape[2]:
+        return row.macs * groups // in_shape[2]  # N·H·W·C·(COUT/G·KH·KW) · G / C
+    return 0
+
+
+def _rule(row: LayerRow, attrs: dict) -> CacheRule:
+    rule = CACHE_RULES.get(row.kind, UNKNOWN_RULE)
+    if attrs.get("activation", "none") not in (None, "none"):
+        return CacheRule(rule.keeps_input, True, rule.arrays, rule.bytes_per_element)
+    return rule
+
+
+def _running(diffs: list[int]) -> list[int]:
+    total, out = 0, []
+    for value in diffs:
+        total += value
+        out.append(total)
+    return out
+
+
+def estimate_memory(network: Network, report: Report, *, backward: bool = True, gradcheck: int = 0) -> MemoryEstimate:
+    """The peak bytes `run(network, batch=report.batch, dtype=report.dtype, backward=…)` will hold in arrays."""
+    item = DTYPE_BYTES[report.dtype]
+    batch = report.batch
+    rows = report.layers
+    count = len(rows)
+    rules = [_rule(row, layer.attrs) for row, layer in zip(rows, network.layers)]
+    shapes = {INPUT: network.input_shape} | {row.name: row.output_shape for row in rows}
+    out = {INPUT: batch * _numel(network.input_shape) * item} | {row.name: row.activation_bytes for row in rows}
+    produced = {INPUT: -1} | {row.name: i for i, row in enumerate(rows)}
+    last_reader = dict.fromkeys(out, -1)
+    kept = {INPUT} if backward else set()  # outputs some cache holds until the producer's backward
+    for i, (row, rule) in enumerate(zip(rows, rules)):
+        if backward and rule.keeps_output:
+            kept.add(row.name)
+        for name in row.inputs:
+            last_reader[name] = max(last_reader[name], i)
+            if backward and rule.keeps_input:
+                kept.add(name)
+    for name in set(getattr(network, "outputs", ()) or (network.output,)):
+        last_reader[name] = count  # kept to the end (forward) / its gradient exists from the start (backward)
+
+    # difference arrays over the steps: outputs alive in forward until their last reader (those no cache
+    # holds), and gradients waiting in backward at step j (producer < j < last reader)
+    alive, pending = [0] * (count + 2), [0] * (count + 2)
+    for name, size in out.items():
+        first, last = produced[name] + 1, min(last_reader[name], count)
+        if name not in kept and last >= first:
+            alive[first] += size
+            alive[last + 1] -= size
+        last = min(last_reader[name] - 1, count - 1)
+        if last >= first:
+            pending[first] += size
+            pending[last + 1] -= size
+    alive, pending = _running(alive), _running(pending)
+
+    peak, where, largest, largest_at = 0, ("forward", ""), 0, ""
+    held = out[INPUT]  # weights, caches and kept outputs drawn so far (until their layer's backward)
+    per_layer = []
+    for j, (row, rule) in enumerate(zip(rows, rules)):
+        ins = sum(out[n] for n in row.inputs)
+        w = (row.params + row.buffers) * item
+        a = out[row.name]
+        cache = rule.arrays * a + rule.bytes_per_element * (a // item)
+        cols = _columns(row, shapes[row.inputs[0]] if row.inputs else (), network.layers[j].attrs) * item
+        work = cols + BLOCK_BYTES if cols else (0 if row.kind in GEMM_KINDS else ins + a)
+        if max(cols, a) > largest:
+            largest, largest_at = max(cols, a), row.name
+        step = held + alive[j] + w + (a if row.name in kept else 0) + a + cache + work
+        if step > peak:
+            peak, where = step, ("forward", row.name)
+        if backward:
+            held += w + cache + (a if row.name in kept else 0)
+        per_layer.append((w, a, cache, ins, cols))
+
+    if backward:
+        gradcheck_ratio = max(1, 8 // item)  # gradcheck works in float64
+        for j in range(count - 1, -1, -1):
+            row = rows[j]
+            w, a, cache, ins, cols = per_layer[j]
+            dweights = row.params * item
+            if cols:  # im2col again with the per-sample weight gradients; then, the columns freed, col2im into dx
+                work = cols + max(batch * dweights, ins) + a + BLOCK_BYTES
+            elif row.kind in GEMM_KINDS:
+                work = ins + a
+            else:
+                work = 2 * ins + a
+            if gradcheck:
+                work += GRADCHECK_COPIES * max(ins, a, w) * gradcheck_ratio
+            step = held + a + pending[j] + dweights + work
+            if step > peak:
+                peak, where = step, ("backward", row.name)
+            held -= w + cache + (a if row.name in kept else 0)
+    weights = sum(w for w, *_ in per_layer)
+    return MemoryEstimate(peak + SLACK, where[0], where[1], weights, largest, largest_at)
+
+
+def default_memory_limit(meminfo: str = "/proc/meminfo") -> int | None:
+    """`AVAILABLE_FRACTION` of the memory the machine has available now: MemAvailable from /proc/meminfo (Linux),
+    else the free physical pages `os.sysconf` reports; None when neither is known (no limit)."""
+    try:
+        for line in Path(meminfo).read_text().splitlines():
+            if line.startswith("MemAvailable:"):
+                return int(int(line.split()[1]) * 1024 * AVAILABLE_FRACTION)
+    except (OSError, ValueError, IndexError):
+        pass
+    try:
+        return int(os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE") * AVAILABLE_FRACTION)
+    except (AttributeError, ValueError, OSError):
+        return None
+
+
+def check_memory(estimate: MemoryEstimate, limit: int | None, what: str = "the limit") -> None:
+    """Refuse (MemoryLimitError, exit 2) a pass whose estimated peak exceeds `limit` bytes."""
+    if limit is None or estimate.peak <= limit:
+        return
+    from netcalc.render.units import human_bytes
+
+    raise MemoryLimitError(
+        f"the reference pass would need about {human_bytes(estimate.peak)} (peak in {estimate.phase} at layer "
+        f"'{estimate.layer}'; weights {human_bytes(estimate.weights)}, largest buffer "
+        f"{human_bytes(estimate.largest_buffer)} in '{estimate.largest_buffer_layer}'), more than {what} of "
+        f"{human_bytes(limit)}: nothing was allocated; try a smaller --input or --batch, or raise --max-memory"
+    )

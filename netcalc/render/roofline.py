@@ -1,0 +1,162 @@
+"""`netcalc summary --device`: each layer's arithmetic intensity, bound and estimated time on a device.
+
+Functions of the finished Roofline (and its Report) alone, one per format.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Callable
+from typing import Any
+
+from netcalc.analysis.report import Report
+from netcalc.analysis.roofline import Roofline
+from netcalc.render.console import Table, printed, text_console
+from netcalc.render.summary import report_dict
+from netcalc.render.units import human_bytes, human_count
+
+COLUMNS = ("name", "kind", "flops", "bytes_moved", "intensity", "bound", "seconds")
+
+
+def human_seconds(seconds: float) -> str:
+    for unit, scale in (("s", 1.0), ("ms", 1e-3), ("µs", 1e-6)):
+        if seconds >= scale:
+            return f"{seconds / scale:.3g} {unit}"
+    return f"{seconds * 1e9:.3g} ns"
+
+
+def human_rate(value: float, unit: str) -> str:
+    """`8.1 TFLOP/s`, `320 GB/s`: rates in powers of 1000, as datasheets print them."""
+    for prefix, scale in (("P", 1e15), ("T", 1e12), ("G", 1e9), ("M", 1e6), ("k", 1e3)):
+        if value >= scale:
+            return f"{value / scale:.4g} {prefix}{unit}/s"
+    return f"{value:.4g} {unit}/s"
+
+
+def headline(roofline: Roofline) -> str:
+    device = roofline.device
+    return (
+        f"on {device.name} ({roofline.dtype}): {human_seconds(roofline.seconds)} estimated · "
+        f"peak {human_rate(device.peak(roofline.dtype), 'FLOP')}, {human_rate(device.bandwidth, 'B')}, "
+        f"ridge {device.ridge(roofline.dtype):.1f} FLOP/B"
+    )
+
+
+def roofline_dict(roofline: Roofline) -> dict[str, Any]:
+    device = roofline.device
+    return {
+        "device": {
+            "name": device.name,
+            "description": device.description,
+            "source": device.source,
+            "peak_flops": dict(device.peak_flops),
+            "memory_bandwidth": device.memory_bandwidth,
+            "efficiency": {"compute": device.compute_efficiency, "memory": device.memory_efficiency},
+            "ridge_flops_per_byte": device.ridge(roofline.dtype),
+        },
+        "convention": "seconds = max(FLOPs / reachable peak, bytes moved / reachable bandwidth); bytes moved = "
+        "inputs + weights + buffers + output, once each, in the dtype",
+        "layers": [
+            {
+                "name": layer.name,
+                "kind": layer.kind,
+                "flops": layer.flops,
+                "bytes_moved": layer.bytes_moved,
+                "intensity": layer.intensity,
+                "bound": layer.bound,
+                "seconds": layer.seconds,
+            }
+            for layer in roofline.layers
+        ],
+        "total_seconds": roofline.seconds,
+    }
+
+
+def to_json(report: Report, roofline: Roofline) -> str:
+    return json.dumps({**report_dict(report), "roofline": roofline_dict(roofline)}, indent=2, ensure_ascii=False) + "\n"
+
+
+def to_csv(report: Report, roofline: Roofline) -> str:
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(COLUMNS)
+    for layer in roofline.layers:
+        writer.writerow(
+            [
+                layer.name,
+                layer.kind,
+                layer.flops,
+                layer.bytes_moved,
+                f"{layer.intensity:.6g}",
+                layer.bound,
+                f"{layer.seconds:.6g}",
+            ]
+        )
+    writer.writerow(["TOTAL", "", roofline.flops, roofline.bytes_moved, "", "", f"{roofline.seconds:.6g}"])
+    return out.getvalue()
+
+
+def to_markdown(report: Report, roofline: Roofline) -> str:
+    lines = [
+        f"**{report.name}** {headline(roofline)}",
+        "",
+        "| Layer | Kind | FLOPs | Moved | FLOP/B | Bound | Time |",
+        "|---|---|---:|---:|---:|---|---:|",
+    ]
+    for layer in roofline.layers:
+        lines.append(
+            f"| `{layer.name}` | {layer.kind} | {layer.flops:,} | {layer.bytes_moved:,} | {layer.intensity:.1f} | "
+            f"{layer.bound} | {human_seconds(layer.seconds)} |"
+        )
+    lines.append(
+        f"| **Total** | | **{roofline.flops:,}** | **{roofline.bytes_moved:,}** | | | "
+        f"**{human_seconds(roofline.seconds)}** |"
+    )
+    if roofline.device.source:
+        lines += ["", f"Device figures: {roofline.device.source}."]
+    return "\n".join(lines) + "\n"
+
+
+def to_table(report: Report, roofline: Roofline, *, width: int | None = None, color: bool = False) -> str:
+    total = roofline.seconds or 1.0
+    table = Table(
+        title=f"{report.name} {headline(roofline)}",
+        title_justify="left",
+        show_footer=True,
+        header_style="bold",
+        footer_style="bold",
+    )
+    table.add_column("Layer", footer="Total", overflow="ellipsis")
+    table.add_column("Kind", overflow="ellipsis")
+    table.add_column("FLOPs", footer=human_count(roofline.flops), justify="right", no_wrap=True, min_width=7)
+    table.add_column("Moved", footer=human_bytes(roofline.bytes_moved), justify="right", no_wrap=True, min_width=10)
+    table.add_column("FLOP/B", justify="right", no_wrap=True, min_width=6)
+    table.add_column("Bound", no_wrap=True, min_width=7)
+    table.add_column("Time", footer=human_seconds(roofline.seconds), justify="right", no_wrap=True, min_width=9)
+    table.add_column("Share", justify="right", no_wrap=True, min_width=6)
+    for layer in roofline.layers:
+        table.add_row(
+            layer.name,
+            layer.kind,
+            human_count(layer.flops) if layer.flops else "—",
+            human_bytes(layer.bytes_moved),
+            f"{layer.intensity:.1f}",
+            layer.bound,
+            human_seconds(layer.seconds),
+            f"{layer.seconds / total:.1%}",
+        )
+    console = text_console(width, color)
+    console.print(table)
+    if roofline.device.source:
+        console.print(f"device figures: {roofline.device.source}")
+    return printed(console)
+
+
+RENDERERS: dict[str, Callable[..., str]] = {
+    "table": to_table,
+    "json": to_json,
+    "csv": to_csv,
+    "markdown": to_markdown,
+}

@@ -1,0 +1,143 @@
+"""`verify` estimates the peak memory of its own pass before allocating, and refuses what exceeds --max-memory.
+
+The oracle for the estimate is tracemalloc, which NumPy reports every array buffer to: the estimate must be an
+honest, slightly high bound — never below the measured peak, and at most 25% (plus 2 MiB of slack) above it.
+"""
+
+from __future__ import annotations
+
+import tracemalloc
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from netcalc.analysis.analyze import analyze_network
+from netcalc.cli import cli
+from netcalc.language.spec import load_network
+from netcalc.reference.engine import run
+from netcalc.reference.memory import (
+    AVAILABLE_FRACTION,
+    MemoryLimitError,
+    default_memory_limit,
+    estimate_memory,
+)
+
+SPECS = Path(__file__).parent.parent / "specs"
+MIB = 1 << 20
+GIB = 1 << 30
+OVER = 1.25  # the estimate may exceed the measured peak by this factor (plus SLACK), never fall below it
+SLACK = 2 * MIB
+
+
+def measured_peak(network, **options) -> int:
+    tracemalloc.start()
+    try:
+        run(network, **options)
+        return tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+
+@pytest.mark.parametrize(
+    ("spec", "input_shape", "batch", "backward"),
+    [
+        ("examples/resnet_bottleneck.yaml", (28, 28, 256), 2, True),  # residual fan-out, batch norm caches
+        ("examples/inception_bottleneck.yaml", (14, 14, 256), 2, True),  # four-branch concat, max-pool indices
+        ("mobilenet_v2.yaml", (32, 32, 3), 1, True),  # depthwise convolutions, relu6, dropout mask
+        ("squeezenet1_0.yaml", (64, 64, 3), 2, False),  # forward only: outputs freed after their last reader
+        ("lenet5.yaml", (32, 32, 1), 4, True),  # tanh, avg-pool, fc
+    ],
+)
+def test_the_estimate_bounds_the_measured_peak(spec, input_shape, batch, backward) -> None:
+    network = load_network(str(SPECS / spec), input_shape=input_shape)
+    estimate = estimate_memory(network, analyze_network(network, batch=batch), backward=backward)
+    peak = measured_peak(network, batch=batch, backward=backward)
+    assert peak <= estimate.peak <= OVER * peak + SLACK, (estimate, peak)
+
+
+def test_the_estimate_covers_gradcheck_float64(write_spec) -> None:
+    network = load_network(str(SPECS / "lenet5.yaml"))
+    estimate = estimate_memory(network, analyze_network(network, batch=2, dtype="float64"), gradcheck=2)
+    assert measured_peak(network, batch=2, dtype="float64", gradcheck=2) <= estimate.peak
+
+
+def test_the_largest_im2col_buffer_is_named(write_spec) -> None:
+    network = load_network(write_spec(ONE_CONV), input_shape=(64, 64, 8))
+    estimate = estimate_memory(network, analyze_network(network))
+    assert estimate.largest_buffer == 8 * 3 * 3 * 64 * 64 * 4  # C·KH·KW × HO·WO float32
+    assert estimate.largest_buffer_layer == "conv"
+    assert estimate.weights == (8 * 3 * 3 * 64 + 64) * 4
+
+
+ONE_CONV = """
+name: big
+input: 2048x2048x128
+layers:
+  - {kind: conv, name: conv, out: 64, kernel: 3, padding: 1}
+"""
+
+
+def invoke(*args: str):
+    return CliRunner().invoke(cli, ["verify", *args], env={"COLUMNS": "160", "NO_COLOR": "1"})
+
+
+@pytest.mark.parametrize(
+    ("spec", "args"),
+    [
+        (ONE_CONV, []),  # an 18 GiB im2col matrix: 128·3·3 × 2048·2048 float32
+        (ONE_CONV, ["--no-backward", "--max-memory", "8GiB"]),
+        (ONE_CONV, ["--input", "100000x100000x128", "--max-memory", "none", "--max-memory", "1TiB"]),
+        ("name: fc\ninput: 8x8x3\nlayers: [flatten, fc-2000000000]\n", []),  # 1.5 TB of weights (2·10⁹ × 192 × 4 B)
+        ("name: fc\ninput: 8x8x3\nlayers: [flatten, fc-2000000000, fc-2000000000]\n", []),
+    ],
+)
+def test_a_pass_too_big_is_refused_before_allocating(write_spec, spec, args) -> None:
+    tracemalloc.start()
+    try:
+        result = invoke(write_spec(spec), *args)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert result.exit_code == 2, result.output
+    lines = result.output.strip().splitlines()
+    assert len(lines) == 1 and "the reference pass would need about" in lines[0] and "nothing was allocated" in lines[0]
+    assert "more than --max-memory" in lines[0]
+    assert peak < 64 * MIB  # nothing of the pass was allocated
+
+
+def test_the_message_gives_the_estimate_and_the_limit(write_spec) -> None:
+    result = invoke(write_spec(ONE_CONV), "--max-memory", "4GiB")
+    assert result.exit_code == 2
+    # backward peak: the input (2 GiB), its output (1 GiB) and dy (1 GiB), the columns again (18 GiB) with the
+    # input gradient (2 GiB) beside them, and the weights, their gradient and 3 MiB of blocks and slack
+    assert "would need about 24.00 GiB" in result.output
+    assert "largest buffer 18.00 GiB in 'conv'" in result.output
+    assert "more than --max-memory of 4.00 GiB" in result.output
+
+
+def test_a_limit_can_be_raised_or_lifted(write_spec) -> None:
+    small = write_spec(ONE_CONV.replace("2048x2048x128", "8x8x3"))
+    assert invoke(small, "--max-memory", "1KiB").exit_code == 2
+    assert invoke(small, "--max-memory", "64MiB").exit_code == 0
+    assert invoke(small, "--max-memory", "none").exit_code == 0
+
+
+@pytest.mark.parametrize("value", ["lots", "-1GiB", "4GB!", "12Q"])
+def test_a_bad_limit_exits_2(write_spec, value) -> None:
+    result = invoke(write_spec(ONE_CONV), "--max-memory", value)
+    assert result.exit_code == 2 and len(result.output.strip().splitlines()) == 1, result.output
+
+
+def test_the_library_refuses_too(write_spec) -> None:
+    network = load_network(write_spec(ONE_CONV))
+    with pytest.raises(MemoryLimitError, match="would need about"):
+        run(network, max_memory=GIB)
+
+
+def test_the_default_limit_is_a_share_of_available_memory(tmp_path) -> None:
+    meminfo = tmp_path / "meminfo"
+    meminfo.write_text("MemTotal:       24000000 kB\nMemFree:         1000 kB\nMemAvailable:   20000000 kB\n")
+    assert default_memory_limit(str(meminfo)) == int(20000000 * 1024 * AVAILABLE_FRACTION)
+    fallback = default_memory_limit(str(tmp_path / "missing"))  # sysconf's free pages, or no limit
+    assert fallback is None or fallback > 0
