@@ -1,201 +1,187 @@
-"""How fast and how lean `netcalc verify specs/vgg16.yaml` is: 224×224, batch 1, float32, forward + backward.
+"""How close `netcalc verify` runs to the machine's floor: VGG-16 and ResNet-50, 224×224, batch 1, float32,
+forward + backward, each as a whole process (`python -m netcalc verify SPEC --format json`).
 
-Targets (the reference-pass issue): everything that is not GEMM adds at most 30% over the GEMM floor; peak
-memory under 2 GiB on a 2-core, 24 GiB machine. Each measurement runs in a fresh child process, so ru_maxrss is
-the peak of that run alone:
+The floor is computed in the same run, with the same NumPy and BLAS, by `gemm_floor`: the wall time of every
+GEMM the pass cannot avoid — each conv's im2col GEMM and each fc GEMM, forward and backward (dx and dW), with the
+engine's operand shapes and strides — plus starting Python and importing NumPy. The ratio verify / floor is the
+figure (issue 12: target ≤ 1.3×, peak RSS ≤ 0.95 GiB for VGG-16).
 
-- `cli`: `netcalc verify specs/vgg16.yaml --format json` in-process (click's `main`; NumPy already imported),
-  inside one MAC counter of `netcalc.reference.gemm`, whose `seconds` is the wall time spent in `np.matmul`
-  alone: the GEMM floor;
-- `phases`: the same pass through the library, split into load + analysis, weight init, forward and backward,
-  each with its GEMM share;
-- `traced`: the same pass under tracemalloc (NumPy reports its buffers to it) for the peak of live arrays.
+Also printed: the BLAS library and kernel in use (threadpoolctl), the machine's load, and, with `--torch PYTHON`
+(an interpreter with torch + torchvision, a throw-away venv, never a netcalc dependency), torchvision's own VGG-16
+forward + backward on the same CPU, as a whole process and steady state.
 
-With `--torch PYTHON` (an interpreter that has torch and torchvision, never a netcalc dependency, e.g. a
-throw-away venv) it also times torchvision's VGG16 forward + backward on the CPU for comparison.
+Run: python benchmarks/bench_verify.py [--torch /work/venvs/torch/bin/python] [--runs 3] [--spec vgg16 …]
 
-Run: python benchmarks/bench_verify.py [--torch /tmp/tvenv/bin/python]
+The machine's OPENBLAS_CORETYPE (if set) is left as it is; its BLAS kernel is printed so figures can be read
+for what they are.
 """
 
 from __future__ import annotations
 
 import argparse
-import contextlib
-import io
 import json
-import resource
+import os
 import subprocess
 import sys
 import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-SPEC = str(ROOT / "specs" / "vgg16.yaml")
 GIB = 1 << 30
 
 
-def child_cli() -> dict:
-    sys.path.insert(0, str(ROOT))
-    import netcalc.reference.engine  # noqa: F401 - NumPy and the engine imported before the clock starts
-    from netcalc.cli import cli
-    from netcalc.reference.gemm import count_macs
-
-    out = io.StringIO()
+def run_timed(argv: list[str]) -> tuple[float, int, str]:
+    """(wall seconds, peak RSS bytes, stdout) of one child process; its own peak RSS, from wait4."""
     start = time.perf_counter()
-    with count_macs() as gemm, contextlib.redirect_stdout(out):
-        code = cli.main(["verify", SPEC, "--format", "json"], prog_name="netcalc", standalone_mode=False)
+    child = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=ROOT, text=True)
+    out_chunks = child.stdout.read()  # type: ignore[union-attr]
+    err = child.stderr.read()  # type: ignore[union-attr]
+    _, status, usage = os.wait4(child.pid, 0)
     wall = time.perf_counter() - start
-    data = json.loads(out.getvalue())
-    return {
-        "exit_code": code or 0,
-        "ok": data["ok"],
-        "wall": wall,
-        "gemm": gemm.seconds,
-        "gemm_calls": gemm.calls,
-        "macs": gemm.macs,
-        "forward": data["totals"]["forward_seconds"],
-        "backward": data["totals"]["backward_seconds"],
-        "maxrss": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,
-    }
+    child.returncode = os.waitstatus_to_exitcode(status)
+    if child.returncode != 0:
+        raise SystemExit(f"{' '.join(argv)} failed ({child.returncode}): {err[-2000:]}")
+    return wall, usage.ru_maxrss * 1024, out_chunks
 
 
-def child_phases() -> dict:
+def python_numpy_start(runs: int) -> float:
+    """Best wall time of starting Python and importing NumPy (the part of the floor no program can avoid)."""
+    return min(run_timed([sys.executable, "-c", "import numpy"])[0] for _ in range(runs))
+
+
+def gemm_shapes(spec: str, batch: int = 1) -> list[tuple[str, tuple[int, ...], tuple[int, ...], bool]]:
+    """(what, a shape, b shape, b transposed) of every GEMM the reference pass must do for `spec`, forward and
+    backward: for a conv (G groups, K = C/G·KH·KW, P = HO·WO) forward (G, COUT/G, K) @ (N, G, K, P), dW
+    (N, G, COUT/G, P) @ (N, G, K, P)ᵀ, dcols (G, K, COUT/G) @ (N, G, COUT/G, P); for an fc forward x @ Wᵀ,
+    dx dy @ W, dW dyᵀ @ x."""
     sys.path.insert(0, str(ROOT))
     from netcalc.analysis.analyze import analyze_network
     from netcalc.language.spec import load_network
-    from netcalc.reference.engine import run
-    from netcalc.reference.verify import compare
+    from netcalc.network import INPUT
 
-    start = time.perf_counter()
-    network = load_network(SPEC)
-    report = analyze_network(network)
-    load = time.perf_counter() - start
-    start = time.perf_counter()
-    result = run(network)
-    engine = time.perf_counter() - start
-    start = time.perf_counter()
-    ok = compare(report, result).ok
-    comparing = time.perf_counter() - start
-    layers = result.layers
-    forward_gemm = sum(layer.gemm_seconds for layer in layers)  # forward and backward GEMM together
-    return {
-        "ok": ok,
-        "load": load,
-        "engine": engine,
-        "compare": comparing,
-        "init": sum(layer.init_seconds for layer in layers),
-        "forward": sum(layer.forward_seconds for layer in layers),
-        "backward": sum(layer.backward_seconds or 0.0 for layer in layers),
-        "gemm": forward_gemm,
-        "slowest": sorted(
-            (
-                (layer.forward_seconds + (layer.backward_seconds or 0) - layer.gemm_seconds, layer.name)
-                for layer in layers
-            ),
-            reverse=True,
-        )[:5],
-    }
+    network = load_network(spec)
+    report = analyze_network(network, batch=batch)
+    shapes = {INPUT: network.input_shape} | {row.name: row.output_shape for row in report.layers}
+    out = []
+    for layer, row in zip(network.layers, report.layers):
+        (inp,) = (shapes[n] for n in layer.inputs[:1])
+        if layer.kind == "conv":
+            g, (kh, kw) = layer.attrs["groups"], layer.attrs["kernel"]
+            ho, wo, cout = row.output_shape
+            k, p = inp[2] // g * kh * kw, ho * wo
+            out += [
+                (f"{layer.name} forward", (g, cout // g, k), (batch, g, k, p), False),
+                (f"{layer.name} dW", (batch, g, cout // g, p), (batch, g, p, k), True),
+                (f"{layer.name} dx", (g, k, cout // g), (batch, g, cout // g, p), False),
+            ]
+        elif layer.kind == "fc":
+            (features,), (units,) = inp, row.output_shape
+            out += [
+                (f"{layer.name} forward", (batch, features), (features, units), True),
+                (f"{layer.name} dx", (batch, units), (units, features), False),
+                (f"{layer.name} dW", (units, batch), (batch, features), False),
+            ]
+    return out
 
 
-def child_traced() -> dict:
-    import tracemalloc
+def gemm_floor(spec: str, batch: int = 1, runs: int = 3) -> tuple[float, int]:
+    """(seconds, MACs): the best of `runs` timings of the pass's GEMMs alone, on operands of the engine's
+    shapes and memory order (dW's second operand and an fc's weight enter as transposed views, as in the
+    engine). Operands are allocated and filled outside the clock."""
+    import numpy as np
 
-    sys.path.insert(0, str(ROOT))
-    from netcalc.language.spec import load_network
-    from netcalc.reference.engine import run
+    rng = np.random.default_rng(0)
+    best, macs = float("inf"), 0
+    plan = gemm_shapes(spec, batch)
+    for _ in range(runs):
+        total = 0.0
+        macs = 0
+        for _what, a_shape, b_shape, transposed in plan:
+            a = rng.random(a_shape, dtype=np.float32)
+            b = rng.random(b_shape[:-2] + b_shape[-2:][::-1] if transposed else b_shape, dtype=np.float32)
+            b = b.swapaxes(-1, -2) if transposed else b
+            outer = a.shape[-1] == 1 and a.ndim == b.ndim == 2  # as netcalc.reference.gemm: K = 1 is an outer product
+            start = time.perf_counter()
+            np.multiply(a, b) if outer else np.matmul(a, b)
+            total += time.perf_counter() - start
+            batch_dims = int(np.prod(np.broadcast_shapes(a.shape[:-2], b.shape[:-2])))
+            macs += batch_dims * a.shape[-2] * a.shape[-1] * b.shape[-1]
+            del a, b
+        best = min(best, total)
+    return best, macs
 
-    network = load_network(SPEC)
-    tracemalloc.start()
-    run(network)
-    _, peak = tracemalloc.get_traced_memory()
-    tracemalloc.stop()
-    return {"traced_peak": peak}
+
+def blas_info() -> str:
+    try:
+        from threadpoolctl import threadpool_info
+    except ImportError:
+        return "threadpoolctl not installed"
+    import numpy  # noqa: F401 - loads the BLAS threadpoolctl reports
+
+    parts = [
+        f"{i.get('internal_api')} {i.get('version')} kernel {i.get('architecture')}, {i.get('num_threads')} threads"
+        for i in threadpool_info()
+        if i.get("user_api") == "blas"
+    ]
+    coretype = os.environ.get("OPENBLAS_CORETYPE")
+    return "; ".join(parts) + (f" (OPENBLAS_CORETYPE={coretype})" if coretype else "")
 
 
 TORCH = """
-import json, time, torch, torchvision
-torch.set_num_threads(2)
+import json, resource, sys, time
+import torch, torchvision
+torch.set_num_threads(%(threads)d)
 model = torchvision.models.vgg16()
 model.train()
 x = torch.randn(1, 3, 224, 224)
 g = torch.randn(1, 1000)
 times = []
-for _ in range(4):
+for _ in range(%(steps)d):
     start = time.perf_counter()
     model.zero_grad(set_to_none=True)
     (model(x) * g).sum().backward()
     times.append(time.perf_counter() - start)
-import resource
 print(json.dumps({"torch": torch.__version__, "first": times[0], "best": min(times[1:]),
                   "maxrss": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024}))
 """
 
 
-def in_child(mode: str) -> dict:
-    done = subprocess.run(
-        [sys.executable, __file__, "--child", mode], check=True, capture_output=True, text=True, cwd=ROOT
-    )
-    return json.loads(done.stdout)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--child", choices=("cli", "phases", "traced"))
+    parser.add_argument("--spec", action="append", help="zoo specs to time (default: vgg16 and resnet50)")
+    parser.add_argument("--runs", type=int, default=3, help="runs of each process (the best is reported)")
     parser.add_argument("--torch", metavar="PYTHON", help="an interpreter with torch + torchvision to compare with")
-    parser.add_argument("--runs", type=int, default=3, help="CLI runs (the best is reported)")
     args = parser.parse_args()
-    if args.child:
-        print(json.dumps({"cli": child_cli, "phases": child_phases, "traced": child_traced}[args.child]()))
-        return
+    specs = args.spec or ["vgg16", "resnet50"]
 
-    runs = [in_child("cli") for _ in range(args.runs)]
-    best = min(runs, key=lambda r: r["wall"])
-    assert all(r["ok"] and r["exit_code"] == 0 for r in runs), runs
-    rest = best["wall"] - best["gemm"]
-    print(f"netcalc verify specs/vgg16.yaml (224×224, batch 1, float32, forward + backward), best of {args.runs}:")
-    walls = ", ".join(f"{r['wall']:.2f}" for r in runs)
-    print(f"  wall {best['wall']:.2f} s (runs: {walls})")
-    print(f"  GEMM alone {best['gemm']:.2f} s in {best['gemm_calls']} calls, {best['macs']:,} MACs")
-    print(f"  everything else {rest:.2f} s = {rest / best['gemm']:.0%} over the GEMM floor (target ≤ 30%)")
-    print(f"  forward {best['forward']:.2f} s, backward {best['backward']:.2f} s (per-layer sums)")
-    passing = best["forward"] + best["backward"]
-    print(
-        f"  the pass alone (forward + backward, GEMM included): {passing:.2f} s, "
-        f"{(passing - best['gemm']) / best['gemm']:.0%} over the GEMM floor (target ≤ 30%)"
-    )
-    print(
-        "  seeded weight init (138M numbers, first touch of their pages), analysis, report: "
-        f"{best['wall'] - passing:.2f} s"
-    )
-    print(f"  peak RSS {best['maxrss'] / GIB:.2f} GiB (target < 2 GiB)")
-
-    phases = in_child("phases")
-    print("phases (library, one run):")
-    print(
-        f"  load + analysis {phases['load']:.3f} s · weight init {phases['init']:.2f} s · "
-        f"forward {phases['forward']:.2f} s"
-    )
-    print(
-        f"  backward {phases['backward']:.2f} s · GEMM {phases['gemm']:.2f} s · "
-        f"compare {phases['compare'] * 1e3:.1f} ms"
-    )
-    print(
-        f"  engine total {phases['engine']:.2f} s; outside GEMM, init and the layers: "
-        f"{phases['engine'] - phases['init'] - phases['forward'] - phases['backward']:.2f} s"
-    )
-    print("  slowest layers outside GEMM: " + ", ".join(f"{name} {s * 1e3:.0f} ms" for s, name in phases["slowest"]))
-
-    traced = in_child("traced")
-    print(f"tracemalloc peak of live arrays: {traced['traced_peak'] / GIB:.2f} GiB")
-
-    if args.torch:
-        done = subprocess.run([args.torch, "-c", TORCH], check=True, capture_output=True, text=True)
-        torch = json.loads(done.stdout.strip().splitlines()[-1])
+    print(f"load average {os.getloadavg()[0]:.2f} {os.getloadavg()[1]:.2f} on {os.cpu_count()} cores")
+    print(f"BLAS: {blas_info()}")
+    start = python_numpy_start(args.runs)
+    print(f"starting Python + importing NumPy: {start:.3f} s (best of {args.runs})")
+    for name in specs:
+        spec = str(ROOT / "specs" / f"{name}.yaml")
+        gemms, macs = gemm_floor(spec, runs=args.runs)
+        floor = start + gemms
+        runs = [
+            run_timed([sys.executable, "-m", "netcalc", "verify", spec, "--format", "json"]) for _ in range(args.runs)
+        ]
+        wall, rss, out = min(runs, key=lambda r: r[0])
+        data = json.loads(out)
+        assert data["ok"], f"{name} did not verify"
         print(
-            f"PyTorch {torch['torch']} CPU (2 threads), torchvision vgg16 forward + backward: "
-            f"first {torch['first']:.2f} s, "
-            f"best {torch['best']:.2f} s, peak RSS {torch['maxrss'] / GIB:.2f} GiB"
+            f"{name}: verify {wall:.2f} s (runs {', '.join(f'{r[0]:.2f}' for r in runs)}), peak RSS {rss / GIB:.2f} GiB"
+            f" · floor {floor:.2f} s = start {start:.2f} + GEMMs {gemms:.2f} ({macs / 1e9:.1f} GMACs)"
+            f" · ratio {wall / floor:.2f}× (target ≤ 1.3×)"
         )
+    if args.torch:
+        for threads in (os.cpu_count() or 1,):
+            wall, rss, out = run_timed([args.torch, "-c", TORCH % {"threads": threads, "steps": 4}])
+            torch = json.loads(out.strip().splitlines()[-1])
+            print(
+                f"PyTorch {torch['torch']} CPU ({threads} threads), torchvision vgg16 forward + backward, batch 1: "
+                f"steady {torch['best']:.2f} s, first {torch['first']:.2f} s; whole process (4 steps) {wall:.2f} s, "
+                f"peak RSS {rss / GIB:.2f} GiB"
+            )
 
 
 if __name__ == "__main__":

@@ -20,6 +20,7 @@ import click
 from netcalc import __version__
 from netcalc.commands.check import check
 from netcalc.commands.compare import compare, diff_command
+from netcalc.commands.onnx import export_command, import_command
 from netcalc.commands.report import graph, report
 from netcalc.commands.summary import calibrate, devices, explain, kinds, schema, show, summary
 from netcalc.commands.verify import verify
@@ -139,6 +140,8 @@ COMMANDS = (
     graph,
     devices,
     calibrate,
+    import_command,
+    export_command,
 )
 for _command in COMMANDS:
     cli.add_command(_command)

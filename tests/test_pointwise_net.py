@@ -45,7 +45,7 @@ def test_the_spec_uses_every_new_kind_and_every_new_fused_activation() -> None:
 def test_verify_passes(options: list[str]) -> None:
     result = invoke("verify", SPEC, "--format", "json", *options)
     assert result.exit_code == 0, result.output[-3000:]
-    data = json.loads(result.output)
+    data = json.loads(result.stdout)  # stderr warns: prelu_shared only ever sees x ≥ 0 (after silu of hardswish)
     assert data["ok"] and data["totals"]["failed"] == []
     assert data["totals"]["counted_macs"] == data["totals"]["analysed_macs"] > 0
 

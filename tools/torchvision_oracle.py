@@ -213,6 +213,8 @@ def measure(name: str, options: dict[str, object]) -> tuple[dict[str, object], l
     if detailed:
         figures["conv_transpose_layers"] = sum(isinstance(m, nn.ConvTranspose2d) for m in model.modules())
         figures["layers"] = {n: s[0] if len(s) == 1 else s for n, s in shapes.items()}
+        modules = dict(model.named_modules())
+        figures["module_types"] = {n: type(modules[n]).__name__ for n in shapes}
     return figures, rows
 
 

@@ -101,6 +101,7 @@ def analyze_network(
                 backward_input_macs=batch * grad_in,
                 backward_weight_macs=batch * grad_w,
                 backward_flops=batch * elementwise,  # completed below, once we know what autograd records
+                partial=kind.partial,
             )
         )
     outputs = network.outputs

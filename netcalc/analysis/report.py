@@ -63,6 +63,8 @@ CONVENTIONS = {
     "excluded; a tensor saved by several layers counted at the first)",
     "training_bytes": "training memory while the layer's backward runs: weights, buffers, master weights, "
     "optimizer state, saved tensors, activation and weight gradients alive; the total is the peak",
+    "partial": "a layer of kind `unknown` (an operator netcalc cannot model) counts 0; its row and the totals are "
+    "then marked partial: lower bounds",
 }
 
 
@@ -101,6 +103,7 @@ class LayerRow:
     def receptive_field(self) -> int:
         """The smaller side of the field (rounded down), 0 when unknown."""
         return self.field.smallest if self.field else 0
+    partial: bool = False  # its figures are unknown (kind `unknown`): the row and every total are lower bounds
 
     @property
     def anchor(self) -> tuple[str | None, int | None]:
@@ -127,16 +130,19 @@ class Totals:
     live_bytes: int  # the inference peak
     training_bytes: int  # the training peak
     receptive_field: int  # the outputs' smallest side
+    partial: bool = False  # some row's figures are unknown: these totals are lower bounds
 
     @classmethod
     def of(cls, rows: tuple[LayerRow, ...], outputs: tuple[str, ...] = ()) -> Totals:
         """Sums over the rows that count (every layer that feeds an output), peaks over all rows, and the
         receptive field of the outputs (the smallest, when there are several; the last row by default)."""
+        counted = tuple(r for r in rows if r.counted)
         ends = [r for r in rows if r.name in outputs] or list(rows[-1:])
         return cls(
-            **{f: sum(getattr(r, f) for r in rows if r.counted) for f in FIGURES},
+            **{f: sum(getattr(r, f) for r in counted) for f in FIGURES},
             **{f: max((getattr(r, f) for r in rows), default=0) for f in PEAKS},
             receptive_field=min((r.receptive_field for r in ends), default=0),
+            partial=any(r.partial for r in counted),
         )
 
     @property
@@ -238,5 +244,6 @@ def _fold(group: Group, rows: list[LayerRow], group_outputs: dict[str, str]) -> 
         field=output.field,
         field_note=output.field_note,
         skipped_input_macs=sum(r.skipped_input_macs for r in rows),
+        partial=totals.partial,
         **{f: getattr(totals, f) for f in FIGURES + PEAKS},
     )

@@ -113,3 +113,28 @@ def estimate(report: Report, device: Device) -> Roofline:
             LayerEstimate(row.name, row.kind, row.flops, moved[row.name], max(compute, memory), compute, memory)
         )
     return Roofline(device, report.dtype, tuple(layers))
+
+
+@dataclass(frozen=True)
+class TimedLayer:
+    """A layer's roofline estimate beside the time a run really took."""
+
+    name: str
+    kind: str
+    bound: str
+    estimated: float
+    measured: float
+
+    @property
+    def ratio(self) -> float:
+        """measured / estimated: 1 is a perfect estimate, 3 a run three times slower than its roofline."""
+        return self.measured / self.estimated if self.estimated else float("inf")
+
+
+def held_against(roofline: Roofline, measured: Mapping[str, float]) -> tuple[TimedLayer, ...]:
+    """Each layer's estimate beside its measured seconds (`measured` by layer name; layers it lacks are left out)."""
+    return tuple(
+        TimedLayer(layer.name, layer.kind, layer.bound, layer.seconds, measured[layer.name])
+        for layer in roofline.layers
+        if layer.name in measured
+    )

@@ -5,9 +5,8 @@ from __future__ import annotations
 import click
 
 from netcalc.analysis.analyze import analyze_network
-from netcalc.commands.options import analysis_options, format_option, terminal_renderers
+from netcalc.commands.options import analysis_options, format_option, load_spec, terminal_renderers
 from netcalc.errors import Location, one_line
-from netcalc.language.spec import load_network
 from netcalc.shapes import Shape
 
 EXIT_OVER_BUDGET = 1
@@ -46,10 +45,13 @@ def check(
     from netcalc.analysis.budget import check as check_report
     from netcalc.render.check import RENDERERS
 
-    network = load_network(spec, input_shape=input_shape)
+    network = load_spec(spec, input_shape=input_shape)
     budget = budget_of(network, budget_path)
     report = analyze_network(network, batch=batch, dtype=dtype, strict=strict, optimizer=optimizer)
     result = check_report(report, budget)
+    if report.totals.partial:
+        unknown = ", ".join(row.name for row in report.layers if row.partial)
+        click.echo(f"netcalc: warning: totals are partial (lower bounds): layers of unknown cost: {unknown}", err=True)
     for limit in result.unmatched:
         where = Location(limit.file, limit.line, f'layers["{limit.pattern}"]')
         click.echo(one_line(f"netcalc: warning: {where}: the glob matches no layer of {report.name}"), err=True)

@@ -9,9 +9,15 @@ import click
 from netcalc.analysis.analyze import analyze_network
 from netcalc.analysis.compare import SORT_COLUMNS
 from netcalc.analysis.report import DTYPE_BYTES, Report
-from netcalc.commands.options import BATCH, analysis_options, format_option, optimizer_option, terminal_renderers
+from netcalc.commands.options import (
+    BATCH,
+    analysis_options,
+    format_option,
+    load_spec,
+    optimizer_option,
+    terminal_renderers,
+)
 from netcalc.errors import NetcalcError
-from netcalc.language.spec import load_network
 from netcalc.shapes import Shape, parse_shape
 
 
@@ -79,8 +85,7 @@ def compare(
     for argument in specs:
         label, path = split_label(argument)
         for shape in shapes:
-            network = load_network(path, input_shape=shape)
-            report = analyze_network(network, batch=batch, dtype=dtype, optimizer=optimizer)
+            report = analyze_network(load_spec(path, input_shape=shape), batch=batch, dtype=dtype, optimizer=optimizer)
             analysed.append((label, path, report))
     names = [report.name for label, _, report in analysed if label is None]
     entries = []
@@ -105,7 +110,7 @@ def diff_command(old: str, new: str, input_shape: Shape | None, batch: int, dtyp
     from netcalc.analysis.diff import diff
     from netcalc.render.diff import RENDERERS
 
-    networks = [load_network(path, input_shape=input_shape) for path in (old, new)]
+    networks = [load_spec(path, input_shape=input_shape) for path in (old, new)]
     reports = [analyze_network(network, batch=batch, dtype=dtype) for network in networks]
     result = diff(networks[0], reports[0], networks[1], reports[1])
     click.echo(terminal_renderers(RENDERERS)[fmt](result), nl=False)

@@ -10,9 +10,11 @@ from functools import partial
 from typing import Any, TypeVar
 
 import click
+from click.core import ParameterSource
 
 from netcalc.analysis.memory import OPTIMIZER_STATE
 from netcalc.analysis.report import DTYPE_BYTES
+from netcalc.network import Network
 from netcalc.shapes import Shape, parse_shape
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -39,10 +41,42 @@ def optimizer_option(command: F) -> F:
     )(command)
 
 
+def _allow_unknown(ctx: click.Context, param: click.Parameter, value: bool) -> None:
+    ctx.meta["allow_unknown"] = value
+
+
+def allow_unknown_option(command: F) -> F:
+    return click.option(
+        "--allow-unknown",
+        is_flag=True,
+        expose_value=False,
+        callback=_allow_unknown,
+        help="ONNX: an operator netcalc cannot model becomes a layer of kind `unknown` (figures marked partial) "
+        "instead of an error",
+    )(command)
+
+
+def load_spec(path: str, input_shape: Shape | None = None) -> Network:
+    """The network of a spec or an ONNX file (one loader for every command); an ONNX model's symbolic batch
+    is bound only by a --batch given on the command line, and `--allow-unknown` is honoured."""
+    from netcalc.bridges import load_model
+
+    ctx = click.get_current_context(silent=True)
+    batch = None
+    if ctx is not None and "batch" not in ctx.params:
+        batch = 1  # a command without --batch (show): the batch does not matter
+    elif ctx is not None and ctx.get_parameter_source("batch") not in (None, ParameterSource.DEFAULT):
+        batch = ctx.params["batch"]
+    allow_unknown = bool(ctx and ctx.meta.get("allow_unknown"))
+    return load_model(path, input_shape=input_shape, batch=batch, allow_unknown=allow_unknown)
+
+
 def analysis_options(dtypes: tuple[str, ...] = tuple(DTYPE_BYTES), optimizer: bool = False) -> Callable[[F], F]:
-    """--input, --batch and --dtype (and --optimizer), shared by every command that analyses a spec."""
+    """--input, --batch, --dtype and --allow-unknown (and --optimizer), shared by every command that analyses a
+    spec."""
 
     def decorate(command: F) -> F:
+        command = allow_unknown_option(command)
         if optimizer:
             command = optimizer_option(command)
         command = click.option(

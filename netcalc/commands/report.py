@@ -7,9 +7,8 @@ from pathlib import Path
 import click
 
 from netcalc.analysis.analyze import analyze_network
-from netcalc.commands.options import analysis_options, format_option
+from netcalc.commands.options import analysis_options, format_option, load_spec
 from netcalc.errors import NetcalcError
-from netcalc.language.spec import load_network
 from netcalc.shapes import Shape
 
 
@@ -39,7 +38,7 @@ def report(
     per-layer table with bars, the totals and the notes. It opens offline and loads nothing from anywhere."""
     from netcalc.render.html import to_html
 
-    reports = [analyze_network(load_network(spec, input_shape=input_shape), batch=batch, dtype=dtype) for spec in specs]
+    reports = [analyze_network(load_spec(spec, input_shape=input_shape), batch=batch, dtype=dtype) for spec in specs]
     write_output(to_html(reports, title=title), output)
 
 
@@ -52,5 +51,5 @@ def graph(spec: str, input_shape: Shape | None, batch: int, dtype: str, fmt: str
     """The network as a graph for docs and papers: Graphviz DOT, a Mermaid flowchart or a standalone SVG."""
     from netcalc.render.graph import RENDERERS
 
-    network = load_network(spec, input_shape=input_shape)
+    network = load_spec(spec, input_shape=input_shape)
     write_output(RENDERERS[fmt](analyze_network(network, batch=batch, dtype=dtype)), output)

@@ -8,13 +8,14 @@ from netcalc.analysis.analyze import analyze_network
 from netcalc.analysis.report import Report
 from netcalc.analysis.roofline import Device
 from netcalc.commands.options import (
+    allow_unknown_option,
     analysis_options,
     format_option,
     input_shape_callback,
+    load_spec,
     terminal_renderers,
 )
 from netcalc.errors import one_line
-from netcalc.language.spec import load_network
 from netcalc.shapes import Shape
 
 
@@ -61,7 +62,7 @@ def summary(
 ) -> None:
     """Per-layer shapes, parameters, MACs and memory of SPEC, with totals, the peak memory and (--train)
     training memory; receptive fields with --columns field."""
-    network = load_network(spec, input_shape=input_shape)
+    network = load_spec(spec, input_shape=input_shape)
     report = analyze_network(network, batch=batch, dtype=dtype, strict=strict, optimizer=optimizer)
     if device is not None:
         click.echo(roofline_output(report, device, fmt), nl=False)
@@ -71,25 +72,27 @@ def summary(
     if train and "train" not in columns:
         columns = (*columns, "train")
     click.echo(terminal_renderers(RENDERERS)[fmt](report, depth, columns), nl=False)
-    if fmt in ("json", "csv"):  # the table and Markdown show notes themselves; a program reading data gets them here
+    if fmt == "csv":  # the table, Markdown and JSON carry the notes themselves; CSV has no place for them
         for warning in warnings(report):
             click.echo(one_line(f"netcalc: warning: {warning}"), err=True)
 
 
 def roofline_output(report: Report, device: str, fmt: str) -> str:
-    from netcalc.analysis.devices import load_device
     from netcalc.analysis.roofline import estimate
     from netcalc.render.roofline import RENDERERS
 
-    profile = calibrated_device() if device == "calibrated" else load_device(device)
-    return terminal_renderers(RENDERERS)[fmt](report, estimate(report, profile))
+    return terminal_renderers(RENDERERS)[fmt](report, estimate(report, load_device_or_calibrate(device)))
 
 
-def calibrated_device() -> Device:
-    """`--device calibrated`: this machine, measured now with NumPy (a couple of seconds)."""
-    from netcalc.reference.calibrate import calibrate
+def load_device_or_calibrate(device: str) -> Device:
+    """A built-in profile or a profile file; `calibrated`: this machine, measured now with NumPy (a second)."""
+    if device == "calibrated":
+        from netcalc.reference.calibrate import calibrate
 
-    return calibrate(seconds=0.3)
+        return calibrate(seconds=0.3)
+    from netcalc.analysis.devices import load_device
+
+    return load_device(device)
 
 
 @click.command()
@@ -102,7 +105,7 @@ def explain(spec: str, layer: str, input_shape: Shape | None, batch: int, dtype:
     from netcalc.analysis.explain import explain as explain_layer
     from netcalc.render.explain import to_text
 
-    network = load_network(spec, input_shape=input_shape)
+    network = load_spec(spec, input_shape=input_shape)
     report = analyze_network(network, batch=batch, dtype=dtype, optimizer=optimizer)
     click.echo(to_text(explain_layer(network, report, layer)), nl=False)
 
@@ -110,6 +113,7 @@ def explain(spec: str, layer: str, input_shape: Shape | None, batch: int, dtype:
 @click.command()
 @click.argument("spec")
 @click.option("--input", "input_shape", callback=input_shape_callback, metavar="HxWxC", help="override the input size")
+@allow_unknown_option
 def show(spec: str, input_shape: Shape | None) -> None:
     """Print SPEC fully expanded: every block and repeat unrolled, every default filled in.
 
@@ -117,7 +121,7 @@ def show(spec: str, input_shape: Shape | None) -> None:
     """
     from netcalc.render.expanded import to_yaml
 
-    click.echo(to_yaml(load_network(spec, input_shape=input_shape)), nl=False)
+    click.echo(to_yaml(load_spec(spec, input_shape=input_shape)), nl=False)
 
 
 @click.command()

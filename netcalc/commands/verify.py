@@ -2,15 +2,22 @@
 
 from __future__ import annotations
 
+import json
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from typing import TYPE_CHECKING
 
 import click
 
-from netcalc.commands.options import analysis_options, format_option, terminal_renderers
-from netcalc.language.spec import load_network
+from netcalc.commands.options import analysis_options, format_option, load_spec, terminal_renderers
+from netcalc.commands.summary import load_device_or_calibrate
 from netcalc.shapes import Shape
+
+if TYPE_CHECKING:
+    from netcalc.analysis.report import Report
+    from netcalc.analysis.roofline import Device
+    from netcalc.reference.verify import Verification
 
 
 @click.command()
@@ -43,6 +50,21 @@ from netcalc.shapes import Shape
     help="refuse (exit 2, before allocating) a pass whose estimated peak memory exceeds SIZE (e.g. 4GiB); "
     "auto: 80% of the memory available now; none: no limit",
 )
+@click.option(
+    "--device",
+    metavar="NAME|FILE",
+    help="also show each layer's roofline estimate on a device beside its measured forward time "
+    "(`calibrated`: this machine, measured now)",
+)
+@click.option(
+    "--against",
+    type=click.Choice(["onnxruntime"]),
+    help="instead: export SPEC with the reference pass's seeded weights, run it in ONNX Runtime on the same input "
+    "and compare every layer's output values with the reference pass (docs/verify.md)",
+)
+@click.option(
+    "--strict", is_flag=True, help="fail a layer whose weight gradient is identically zero (else a warning)"
+)
 @format_option(("table", "json"), "table")
 @click.pass_context
 def verify(
@@ -56,6 +78,9 @@ def verify(
     gradcheck: int,
     receptive_field: bool,
     max_memory: str,
+    device: str | None,
+    against: str | None,
+    strict: bool,
     fmt: str,
 ) -> None:
     """Run SPEC forward and backward in NumPy and check, layer by layer, that the analysed output shape,
@@ -63,8 +88,10 @@ def verify(
 
     Training mode (batch statistics, seeded dropout masks) with the backward pass, inference mode without; in
     inference mode each layer's live bytes (the peak memory) are checked too, with the backward pass each
-    layer's backward MACs. Exit 0 when every figure agrees, 1 when any disagrees, 2 for bad input or a pass too
-    big for --max-memory.
+    layer's backward MACs. With --against onnxruntime, the values instead: every layer's output in ONNX Runtime
+    against the reference pass's, in inference mode (docs/verify.md states the tolerances).
+
+    Exit 0 when every figure agrees, 1 when any disagrees, 2 for bad input or a pass too big for --max-memory.
     """
     from netcalc.analysis.analyze import analyze_network
     from netcalc.reference.engine import run
@@ -74,8 +101,20 @@ def verify(
 
     if gradcheck and no_backward:
         raise click.UsageError("--gradcheck needs the backward pass; drop --no-backward")
-    network = load_network(spec, input_shape=input_shape)
+    network = load_spec(spec, input_shape=input_shape)
+    if against is not None:
+        if gradcheck or dtype != "float32":
+            raise click.UsageError("--against onnxruntime compares float32 forward values; drop --gradcheck/--dtype")
+        from netcalc.bridges.onnx.runtime import verify_against_onnxruntime
+        from netcalc.render.runtime import RENDERERS as VALUE_RENDERERS
+
+        values = verify_against_onnxruntime(network, batch=batch, seed=seed)
+        click.echo(terminal_renderers(VALUE_RENDERERS)[fmt](values), nl=False)
+        if not values.ok:
+            ctx.exit(1)
+        return
     report = analyze_network(network, batch=batch, dtype=dtype)
+    profile = None if device is None else load_device_or_calibrate(device)
     backward = not no_backward
     limit, what = _memory_limit(max_memory)
     check_memory(estimate_memory(network, report, backward=backward, gradcheck=gradcheck), limit, what)
@@ -88,10 +127,48 @@ def verify(
         from netcalc.reference.field import measure_fields
 
         fields = measure_fields(network, report, seed=seed)
-    verification = compare(report, result, seed=seed, backward=backward, gradcheck=gradcheck, fields=fields)
-    click.echo(terminal_renderers(RENDERERS)[fmt](verification), nl=False)
+    verification = compare(
+        report, result, seed=seed, backward=backward, gradcheck=gradcheck, strict=strict, fields=fields
+    )
+    if profile is None:
+        click.echo(terminal_renderers(RENDERERS)[fmt](verification), nl=False)
+    else:
+        click.echo(_with_roofline(verification, report, profile, fmt), nl=False)
+    for line in zero_gradient_warnings(verification):
+        click.echo(line, err=True)
     if not verification.ok:
         ctx.exit(1)
+
+
+def _with_roofline(verification: Verification, report: Report, device: Device, fmt: str) -> str:
+    """The verification, and each layer's roofline estimate on `device` beside its measured forward time."""
+    from netcalc.analysis.roofline import estimate, held_against
+    from netcalc.render.roofline import timed_dict, timed_table
+    from netcalc.render.verify import RENDERERS, verification_dict
+
+    roofline = estimate(report, device)
+    timed = held_against(roofline, {layer.name: layer.forward_seconds for layer in verification.layers})
+    if fmt == "json":
+        return json.dumps({**verification_dict(verification), "roofline": timed_dict(roofline, timed)}, indent=2) + "\n"
+    table, timed_text = terminal_renderers(RENDERERS)["table"], terminal_renderers({"table": timed_table})["table"]
+    return table(verification) + "\n" + timed_text(roofline, timed)
+
+
+def zero_gradient_warnings(verification, shown: int = 5) -> list[str]:
+    """One stderr line per layer (the first `shown`) whose weight gradient is identically zero."""
+    from netcalc.render.console import printable
+
+    layers = verification.zero_gradient_layers
+    word = "error" if verification.layers and verification.layers[0].strict else "warning"
+    lines = [
+        f"netcalc: {word}: layer '{printable(check.name)}' ({check.kind}): the gradient of "
+        f"{', '.join(check.zero_gradients)} is identically zero, so it checks nothing "
+        "(e.g. a training-mode batch norm seeing one value per channel: raise --batch or --input)"
+        for check in layers[:shown]
+    ]
+    if len(layers) > shown:
+        lines.append(f"netcalc: {word}: … and {len(layers) - shown} more layers with a zero weight gradient")
+    return lines
 
 
 def _memory_limit(value: str) -> tuple[int | None, str]:

@@ -7,11 +7,11 @@ adding a `LayerKind` to one module's `KINDS` (and its tests).
 from __future__ import annotations
 
 from netcalc.errors import SpecError, did_you_mean
-from netcalc.kinds import channels, conv, elementwise, fc, merge, norm, pool, spatial
+from netcalc.kinds import channels, conv, elementwise, fc, merge, norm, pool, spatial, unknown
 from netcalc.kinds.base import LayerKind
 
-REGISTRY: dict[str, LayerKind] = {
-    kind.name: kind for module in (conv, pool, fc, merge, norm, elementwise, channels, spatial) for kind in module.KINDS
+MODULES = (conv, pool, fc, merge, norm, elementwise, channels, spatial, unknown)
+REGISTRY: dict[str, LayerKind] = {kind.name: kind for module in MODULES for kind in module.KINDS
 }
 
 

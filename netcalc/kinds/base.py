@@ -82,6 +82,11 @@ MANY = 0  # `inputs` value for kinds that merge two or more inputs
 Sides = tuple[int, int, int, int]  # padding (top, bottom, left, right)
 
 
+class ShapeDependent(str):
+    """An attribute value only the input shape can fix (`padding: same` at a stride > 1, TensorFlow's SAME).
+    Expanding a spec calls the kind's `settle` once the shapes are known, so a parsed Network holds none."""
+
+
 @dataclass(frozen=True)
 class Attr:
     """One attribute: its name, a parser that validates and normalises a value, its default and doc."""
@@ -145,6 +150,10 @@ def resolve_nothing(attrs: dict[str, Any]) -> dict[str, Any]:
     return attrs
 
 
+def settle_nothing(attrs: dict[str, Any], ins: tuple[Shape, ...]) -> dict[str, Any]:
+    return attrs
+
+
 @dataclass(frozen=True)
 class LayerKind:
     """Everything netcalc knows about one kind of layer.
@@ -153,6 +162,7 @@ class LayerKind:
     - `weights`/`buffers` give the named array shapes the layer owns; parameters are their sizes.
     - `macs` counts multiply-accumulates (bias excluded); `flops` the elementwise work beyond 2·MACs.
     - `resolve` fills defaults that depend on other attributes (pool stride, `same` padding).
+    - `settle(attrs, input_shapes)` replaces any ShapeDependent value `resolve` left with plain numbers.
     - `forward(xs, params, attrs, train) -> (y, cache)`, `backward(dy, cache) -> (dxs, dparams)`.
     - `geometry` gives each input's windows for the receptive field (default: pointwise); `field_proxy` names
       a kind whose gradient reaches every input of the window (a max pool's is the average pool: a max pool's
@@ -174,6 +184,7 @@ class LayerKind:
     flops: Figure = no_figure
     notes: Notes = no_notes
     resolve: Callable[[dict[str, Any]], dict[str, Any]] = resolve_nothing
+    settle: Callable[[dict[str, Any], tuple[Shape, ...]], dict[str, Any]] = settle_nothing
     forward: Callable[..., Any] | None = field(default=None, compare=False)
     backward: Callable[..., Any] | None = field(default=None, compare=False)
     flops_rule: str = ""
@@ -189,6 +200,7 @@ class LayerKind:
 
     def storage_in(self, train: bool) -> str:
         return self.train_storage if train and self.train_storage is not None else self.storage
+    partial: bool = False  # figures unknown (the `unknown` kind): reports mark the row and totals partial
 
     @property
     def attr_names(self) -> tuple[str, ...]:
@@ -336,7 +348,12 @@ FUSABLE = (
     "none", "relu", "relu6", "leaky_relu", "sigmoid", "tanh", "hardsigmoid", "hardswish", "silu", "gelu", "elu",
     "prelu",
 )
-activation_attr = Attr("activation", choice(*FUSABLE), "none", "fused activation: " + ", ".join(FUSABLE))
+activation_attr = Attr(
+    "activation",
+    choice(*FUSABLE),
+    "none",
+    "fused activation with its defaults (a prelu learns one slope per output): " + ", ".join(FUSABLE),
+)
 
 
 # Activations whose autograd keeps their input (hardtanh_, hardswish_ and silu_ a copy of it), measured with

@@ -33,7 +33,7 @@ from netcalc.kinds.base import (
     window_geometry,
 )
 from netcalc.kinds.elementwise import activation_backward, activation_forward
-from netcalc.kinds.window import resolve_same, unread_notes, window_arithmetic, window_output, window_sides
+from netcalc.kinds.window import resolve_same, settle_same, unread_notes, window_arithmetic, window_output, window_sides
 from netcalc.shapes import Shape
 
 _COMMON = (
@@ -344,6 +344,7 @@ KINDS = (
         macs=conv_macs,
         notes=conv_notes,
         resolve=resolve_same,
+        settle=settle_same,
         forward=conv_forward,
         backward=conv_backward,
         geometry=conv_geometry,

@@ -32,6 +32,7 @@ from netcalc.kinds.base import (
 from netcalc.kinds.window import (
     adaptive_span,
     resolve_same,
+    settle_same,
     unread_notes,
     window_arithmetic,
     window_output,
@@ -235,6 +236,7 @@ _SLIDING: dict[str, Any] = {
     "output_shape": pool_output_shape,
     "notes": pool_notes,
     "resolve": _resolve_window,
+    "settle": settle_same,
     "geometry": pool_geometry,
     "formulas": POOL_FORMULAS,
     "explain": pool_explain,

@@ -337,6 +337,16 @@ class _Draft:
     groups: tuple[Group, ...]
 
 
+@dataclass
+class _List:
+    """One list of items being expanded: where it stands, and what its items share."""
+
+    scope: _Scope
+    groups: tuple[Group, ...]  # the blocks and repeats around it
+    counters: dict[str, int] = field(default_factory=dict)  # kind or block -> unnamed items so far (conv1, conv2)
+    pending: list[tuple[_Draft, list[str], Location]] = field(default_factory=list)  # `from:` to resolve at the end
+
+
 @dataclass(frozen=True)
 class _Names:
     """What an item is called: its instances' full names, and the group a repeat makes (None without repeat)."""
@@ -359,14 +369,13 @@ class _Expander:
     def expand(self, items: list[Any], path: str, scope: _Scope, groups: tuple[Group, ...]) -> str:
         """Expand a list of items in `scope`; returns the full name of the last item's output."""
         previous = scope.input
-        counters: dict[str, int] = {}
-        pending: list[tuple[_Draft, list[str], Location]] = []
+        listing = _List(scope, groups)
         for index, raw in enumerate(items):
             location = Location(scope.file, _line(items, index), f"{path}[{index}]")
             item = self._item(raw, location)
-            previous = self._expand_item(item, location, scope, groups, previous, counters, pending)
+            previous = self._expand_item(item, location, listing, previous)
         # References are resolved once the whole scope is known, so a layer may name one listed after it.
-        for draft, refs, location in pending:
+        for draft, refs, location in listing.pending:
             draft.inputs = [self._resolve(ref, scope, location) for ref in refs]
         return previous
 
@@ -395,19 +404,11 @@ class _Expander:
             raise SpecError(f"`kind`/`block` must be a name, got {_describe(label)}", location)
         return label
 
-    def _expand_item(
-        self,
-        item: Mapping[str, Any],
-        location: Location,
-        scope: _Scope,
-        groups: tuple[Group, ...],
-        previous: str,
-        counters: dict[str, int],
-        pending: list[tuple[_Draft, list[str], Location]],
-    ) -> str:
+    def _expand_item(self, item: Mapping[str, Any], location: Location, listing: _List, previous: str) -> str:
+        scope, groups = listing.scope, listing.groups
         label = self._label(item, scope, location)
         if "kind" in item and label == SPLIT:
-            return self._split(item, location, scope, groups, previous, counters, pending)
+            return self._split(item, location, listing, previous)
         if "kind" in item:
             kind = _get_kind_at(label, location)
             _check_layer_keys(item, kind, location)
@@ -421,7 +422,7 @@ class _Expander:
         refs = self._refs(item, location)
         if refs is not None and len(refs) > 1 and repeat is not None:
             raise SpecError("`repeat` cannot be combined with several inputs in `from`", location)
-        names = self._names(item, label, counters, scope, repeat, location)
+        names = self._names(item, label, listing, repeat, location)
         if names.group is not None:
             groups = groups + (Group(names.group, f"{label} ×{repeat}", location),)
         output = previous
@@ -429,9 +430,9 @@ class _Expander:
             params = _copy_params(scope.params, i, repeat)
             first = i == 0
             if "kind" in item:
-                draft = self._layer(item, kind, instance, scope, params, location, groups)
+                draft = self._layer(item, kind, instance, params, location, groups)
                 if first and refs is not None:
-                    pending.append((draft, refs, location))
+                    listing.pending.append((draft, refs, location))
                 else:
                     draft.inputs = [self._implicit(output, location)]
                 output = instance
@@ -454,12 +455,12 @@ class _Expander:
         self,
         item: Mapping[str, Any],
         label: str,
-        counters: dict[str, int],
-        scope: _Scope,
+        listing: _List,
         repeat: int | None,
         location: Location,
     ) -> _Names:
         """`name`, `<kind><n>` when unnamed, `name.0`, `name.1`, … under `repeat`, or a template's names."""
+        scope, counters = listing.scope, listing.counters
         counters[label] = counters.get(label, 0) + 1
         name = item.get("name", f"{label}{counters[label]}")
         if isinstance(name, bool) or not isinstance(name, (str, int)) or not str(name).strip():
@@ -560,7 +561,6 @@ class _Expander:
         item: Mapping[str, Any],
         kind: LayerKind,
         full: str,
-        scope: _Scope,
         params: Mapping[str, Any],
         location: Location,
         groups: tuple[Group, ...],
@@ -594,17 +594,9 @@ class _Expander:
             raise SpecError(f"the network expands to more than {MAX_LAYERS:,} layers; check the repeats", location)
         return draft
 
-    def _split(
-        self,
-        item: Mapping[str, Any],
-        location: Location,
-        scope: _Scope,
-        groups: tuple[Group, ...],
-        previous: str,
-        counters: dict[str, int],
-        pending: list[tuple[_Draft, list[str], Location]],
-    ) -> str:
+    def _split(self, item: Mapping[str, Any], location: Location, listing: _List, previous: str) -> str:
         """`{kind: channel_split, name: s, sizes: [58, 58]}` (or `parts: 2`): channel_slice layers s.0, s.1, …"""
+        scope = listing.scope
         _check_keys(item, SPLIT_KEYS, SPLIT, scope.file)
         if ("sizes" in item) == ("parts" in item):
             raise SpecError("channel_split needs one of `sizes: [c0, c1, …]` or `parts: n`", location)
@@ -612,10 +604,12 @@ class _Expander:
         refs = self._refs(item, location)
         if refs is not None and len(refs) != 1:
             raise SpecError(f"channel_split takes one input, but `from` names {len(refs)}", location)
-        names = self._names(item, SPLIT, counters, scope, None, location)
+        names = self._names(item, SPLIT, listing, None, location)
         full = names.instances[0]
         try:
             if "sizes" in item:
+                if needs_shape(item["sizes"], scope.params):
+                    raise ExprError("sizes: the sizes cannot depend on the input shape; `parts: n` splits evenly")
                 sizes = plain_numbers(substitute(plain_numbers(item["sizes"]), scope.params))
                 if not isinstance(sizes, list) or not sizes or not all(_is_whole(s, 1) for s in sizes):
                     raise ExprError(f"sizes: expected a list of whole numbers ≥ 1, got {_describe(sizes)}")
@@ -637,9 +631,9 @@ class _Expander:
         for part, (start, end) in zip(self.splits[full], bounds):
             self._claim(part, location)
             layer = {"kind": SLICE, "start": start, "end": end}
-            draft = self._layer(layer, slice_kind, part, scope, scope.params, location, groups)
+            draft = self._layer(layer, slice_kind, part, scope.params, location, listing.groups)
             if source is None:
-                pending.append((draft, refs or [], location))
+                listing.pending.append((draft, refs or [], location))
             else:
                 draft.inputs = [source]
             self.names[part] = part

@@ -48,6 +48,22 @@ class ReferenceFailure(NetcalcError):
 
 
 @dataclass(frozen=True)
+class Gradcheck:
+    """One layer's gradient check: `entries` sampled coordinates over `arrays` (its inputs and weights),
+    analytic against central differences in float64.
+
+    - `raw_error`: the worst max|a − n| / max(1e-8, max(|a| + |n|)) over the arrays, before any allowance
+      (cs231n's relative error; NaN or infinity when a value was not finite);
+    - `error`: the same with the rounding allowance of `layer_gradcheck`, the figure compared with the tolerance.
+    """
+
+    arrays: tuple[str, ...]
+    entries: int
+    raw_error: float
+    error: float
+
+
+@dataclass(frozen=True)
 class LayerRun:
     """What the reference pass really did for one layer (shapes NCHW, counts for the whole batch)."""
 
@@ -62,7 +78,10 @@ class LayerRun:
     backward_macs: int | None = None
     backward_seconds: float | None = None
     gradient_problems: tuple[str, ...] = ()  # gradient arrays whose shape differs from what they differentiate
-    gradcheck_error: float | None = None  # worst relative error of sampled coordinates, float64
+    gradcheck_error: float | None = None  # worst relative error of sampled coordinates, float64 (see Gradcheck)
+    gradcheck: Gradcheck | None = None  # what the gradient check compared, and its figures
+    nonfinite: tuple[str, ...] = ()  # arrays this layer made NaN or infinite from finite inputs ("output", "dx")
+    zero_gradients: tuple[str, ...] = ()  # weights whose gradient is identically zero (no information)
     gemm_seconds: float = 0.0  # of forward_seconds + backward_seconds, the time inside np.matmul
     init_seconds: float = 0.0  # drawing the layer's seeded weights and buffers (not in forward_seconds)
     live_bytes: int | None = None  # inference: bytes of the distinct arrays alive just after this layer's forward
@@ -120,12 +139,26 @@ def _normal(rng: np.random.Generator, shape: tuple[int, ...], dtype: str, std: f
     return out
 
 
+_CHUNK = 1 << 20  # values drawn per step: the raw words of one chunk stay in cache (4-8 MB)
+
+
 def _uniform(rng: np.random.Generator, shape: tuple[int, ...], dtype: str, bound: float) -> np.ndarray:
-    """Uniform on [−bound, bound), drawn directly in `dtype` (uniform is ~3× faster to draw than normal, which
-    matters for VGG's 138M weights)."""
-    out = rng.random(shape, dtype=np.dtype(dtype).type)
-    out *= 2 * bound
-    out -= bound
+    """Uniform on [−bound, bound), drawn directly in `dtype`: the generator's raw 64-bit words, read as signed
+    32-bit (float32) or 64-bit (float64) integers, times bound / 2³¹ (2⁶³), written into the array in one pass per
+    chunk of 2²⁰ values. So no temporary larger than a chunk (fc6's 411 MB are drawn in place) and about 3×
+    faster than `Generator.random` followed by a scale and a shift, which matters for VGG's 138M weights. The
+    values are reproducible from the seed and break every symmetry; their distribution is not otherwise special."""
+    dt = np.dtype(dtype)
+    out = np.empty(shape, dtype=dt)
+    flat = out.reshape(-1)
+    ints = np.dtype(f"int{8 * dt.itemsize}")
+    per_word = 8 // dt.itemsize
+    scale = bound / 2.0 ** (8 * dt.itemsize - 1)
+    draw = rng.bit_generator.random_raw
+    for start in range(0, flat.size, _CHUNK):
+        size = min(_CHUNK, flat.size - start)
+        words = draw(-(-size // per_word)).view(ints)[:size]
+        np.multiply(words, scale, out=flat[start : start + size], casting="same_kind")
     return out
 
 
@@ -251,6 +284,26 @@ def run(
     - `max_memory` (bytes): refuse with `MemoryLimitError` (exit 2), before allocating anything, when the
       estimated peak of the pass's arrays (`netcalc.reference.memory`) exceeds it.
     """
+    with np.errstate(all="ignore"):  # NaN and infinity are found and reported by layer, not warned about
+        return _run(**locals())
+
+
+def _run(
+    network: Network,
+    batch: int,
+    seed: int,
+    dtype: str,
+    train: bool | None,
+    backward: bool,
+    gradcheck: int,
+    x: np.ndarray | None,
+    params: Mapping[str, Arrays] | None,
+    output_grad: np.ndarray | None,
+    keep: bool,
+    progress: Progress | None,
+    inject: Mapping[str, np.ndarray] | None,
+    max_memory: int | None,
+) -> Run:
     if dtype not in DTYPES:
         raise NetcalcError(f"the reference pass runs in {' or '.join(DTYPES)}, not {dtype}")
     if gradcheck and not backward:
@@ -276,6 +329,8 @@ def run(
     caches: dict[str, Any] = {}
     kept_inputs: dict[str, tuple[np.ndarray, ...]] = {}  # for gradcheck only
     shapes: dict[str, tuple[int, ...]] = {INPUT: x.shape}
+    nonfinite: set[str] = set() if _finite(x) else {INPUT}  # tensors holding NaN or infinity
+    outputs = set(network.outputs)
     facts: list[dict[str, Any]] = []
     kept_params: dict[str, Arrays] = {}
 
@@ -320,7 +375,11 @@ def run(
             }
         )
         shapes[layer.name] = tuple(y.shape)
-        if layer.name in last_reader or layer.name in network.outputs:  # every output is returned, so kept
+        if not _finite(y) and not any(name in nonfinite for name in layer.inputs):
+            facts[-1]["nonfinite"] = ("output",)
+        if facts[-1].get("nonfinite") or any(name in nonfinite for name in layer.inputs):
+            nonfinite.add(layer.name)
+        if layer.name in last_reader or layer.name in outputs:
             acts[layer.name] = y
         if keep:
             kept_params[layer.name] = arrays
@@ -331,7 +390,7 @@ def run(
                 kept_inputs[layer.name] = xs
         del cache, xs, reads, y
         for name in set(layer.inputs):
-            if last_reader[name] == i and name not in network.outputs:
+            if last_reader[name] == i and name not in outputs:
                 del acts[name]
         if progress:
             progress("forward", layer.name)
@@ -352,8 +411,12 @@ def run(
             grads[name] = grads[name] + g
             owned.add(name)
 
+    # L = Σ over the outputs of Σ y · g, one fixed random g per output (the first one's is `output_grad`)
     dy_out = random_output_grad(output.shape, seed, dtype) if output_grad is None else output_grad
     accumulate(network.output, dy_out)
+    for k, name in enumerate(network.outputs):
+        if name != network.output:
+            accumulate(name, _normal(_rng(seed, 2, k), acts[name].shape, dtype))
     del acts, output_grad
     kept_grads: dict[str, Arrays] = {}
 
@@ -377,16 +440,22 @@ def run(
         del cache
         arrays = weights.pop(layer.name)
         problems = _gradient_problems(layer, dxs, dparams, [shapes[n] for n in layer.inputs], arrays)
-        error_ = None
-        if gradcheck:
+        weight_names = [n for n in kind.weights(layer.attrs, _analysis_shapes(shapes, layer)) if n in dparams]
+        bad, zero = _gradient_values(layer, dxs, dparams, weight_names)
+        if bad and (_finite(dy) and not any(n in nonfinite for n in layer.inputs) and layer.name not in nonfinite):
+            facts[i]["nonfinite"] = facts[i].get("nonfinite", ()) + bad
+        check = None
+        if gradcheck and layer.name not in nonfinite and _finite(dy):  # else only the layer that made them fails
             xs = kept_inputs.pop(layer.name)
-            error_ = layer_gradcheck(layer, xs, arrays, dy, _run_attrs(layer, seed, i), train, gradcheck, seed, i)
+            check = layer_gradcheck(layer, xs, arrays, dy, _run_attrs(layer, seed, i), train, gradcheck, seed, i)
             del xs
         facts[i].update(
             backward_macs=counter.macs,
             backward_seconds=seconds,
             gradient_problems=problems,
-            gradcheck_error=error_,
+            gradcheck_error=None if check is None else check.error,
+            gradcheck=check,
+            zero_gradients=zero,
             gemm_seconds=facts[i]["gemm_seconds"] + counter.seconds,
         )
         if keep:
@@ -405,6 +474,38 @@ def run(
         params=kept_params,
         grads=kept_grads,
     )
+
+
+def _finite(a: np.ndarray) -> bool:
+    """No NaN or infinity in `a`. One summing pass (NaN and ±infinity survive a sum); only a sum that overflows
+    from finite values, or an integer array, takes the exact elementwise test."""
+    if a.dtype.kind != "f":
+        return bool(np.isfinite(a).all()) if a.dtype.kind == "c" else True
+    with np.errstate(all="ignore"):
+        total = np.add.reduce(a, axis=None)
+    return bool(np.isfinite(total)) or bool(np.isfinite(a).all())
+
+
+def _analysis_shapes(shapes: Mapping[str, tuple[int, ...]], layer: Layer) -> tuple[Shape, ...]:
+    return tuple(analysis_shape(shapes[n]) for n in layer.inputs)
+
+
+def _gradient_values(
+    layer: Layer, dxs: tuple[np.ndarray, ...], dparams: Mapping[str, np.ndarray], weight_names: list[str]
+) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """(gradients holding NaN or infinity, weights whose gradient is identically zero), by name: `d<input>`,
+    `d<weight>`; the weights in the second list by their own names."""
+    bad = [f"d{name}" for name, g in zip(layer.inputs, dxs) if not _finite(g)]
+    zero = []
+    for name in weight_names:
+        g = dparams[name]
+        with np.errstate(all="ignore"):
+            total = np.add.reduce(g, axis=None) if g.dtype.kind == "f" else g.sum()
+        if not np.isfinite(total) and not np.isfinite(g).all():
+            bad.append(f"d{name}")
+        elif total == 0 and not g.any():  # a nonzero sum settles it without a second pass
+            zero.append(name)
+    return tuple(bad), tuple(zero)
 
 
 def _failed(layer: Layer, phase: str, error: Exception) -> ReferenceFailure:
@@ -446,7 +547,7 @@ def layer_gradcheck(
     samples: int,
     seed: int,
     index: int,
-) -> float:
+) -> Gradcheck:
     """Worst relative error, over the layer's inputs and weights, between the analytic gradient and central
     differences of L = Σ f(x, w) · dy at `samples` random coordinates of each array, all in float64.
 
@@ -463,6 +564,7 @@ def layer_gradcheck(
       coordinate only reaches the loss through a weak path (an LRN input through its neighbours' α/n term) the
       difference of two O(1) outputs is mostly rounding.
 
+    A NaN or infinity in a or n makes both figures NaN (a failure; `max` would silently drop a NaN).
     Runs in MAC counters of its own, never the pass's.
     """
     kind = REGISTRY[layer.kind]
@@ -482,12 +584,14 @@ def layer_gradcheck(
         dxs, dparams = kind.backward(dy64, cache)  # type: ignore[misc]
         del cache
         targets = list(zip(xs64, dxs)) + [(arrays64[n], dparams[n]) for n in weight_names]
-        worst = 0.0
+        names = tuple(f"d{n}" for n in layer.inputs) + tuple(f"d{n}" for n in weight_names)
+        worst, worst_raw, entries = 0.0, 0.0, 0
         for array, grad in targets:
             flat, analytic = array.reshape(-1), np.asarray(grad, dtype=np.float64).reshape(-1)
             picks = rng.choice(flat.size, size=min(samples, flat.size), replace=False)
             step = GRADCHECK_STEP * max(1.0, float(np.sqrt(np.mean(flat * flat))))
-            diff, scale = 0.0, 0.0
+            diff, scale, raw_diff, raw_scale = 0.0, 0.0, 0.0, 0.0
+            entries += len(picks)
             for j in picks:
                 old = flat[j]
                 flat[j] = old + step
@@ -499,10 +603,15 @@ def layer_gradcheck(
                 flat[j] = old  # only now: `minus` may be a view of the array
                 numeric = terms.sum() / (2 * step)
                 magnitude = np.abs(terms).sum() / (2 * step)
+                if not (math.isfinite(analytic[j]) and math.isfinite(numeric) and math.isfinite(rounding)):
+                    return Gradcheck(names, entries, math.nan, math.nan)
                 diff = max(diff, abs(analytic[j] - numeric) - rounding)
                 scale = max(scale, abs(analytic[j]) + abs(numeric) + magnitude)
+                raw_diff = max(raw_diff, abs(analytic[j] - numeric))
+                raw_scale = max(raw_scale, abs(analytic[j]) + abs(numeric))
             worst = max(worst, diff / max(1e-8, scale))
-    return float(worst)
+            worst_raw = max(worst_raw, raw_diff / max(1e-8, raw_scale))
+    return Gradcheck(names, entries, float(worst_raw), float(worst))
 
 
 def _jittered(x: np.ndarray, rng: np.random.Generator) -> np.ndarray:

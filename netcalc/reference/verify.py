@@ -14,7 +14,7 @@ from netcalc.analysis.report import LayerRow, Report
 from netcalc.shapes import Shape
 
 if TYPE_CHECKING:
-    from netcalc.reference.engine import LayerRun, Run
+    from netcalc.reference.engine import Gradcheck, LayerRun, Run
 
 T = TypeVar("T")
 
@@ -49,6 +49,12 @@ class LayerCheck:
     backward_seconds: float | None = None
     gradient_problems: tuple[str, ...] = ()
     gradcheck_error: float | None = None
+    gradcheck: Gradcheck | None = None  # what was compared: arrays, entries, the error before any allowance
+    nonfinite: tuple[str, ...] = ()  # arrays this layer made NaN or infinite ("output", "dweight", …): a failure
+    zero_gradients: tuple[
+        str, ...
+    ] = ()  # weights whose gradient is identically zero: a warning, under strict a failure
+    strict: bool = False
     # backward MACs: dL/dx (also where training skips it: the reference computes every input gradient) + dL/dw
     backward: Pair[int] | None = None
     live_bytes: Pair[int] | None = None  # inference: LayerRow.live_bytes vs the engine's live arrays
@@ -73,7 +79,12 @@ class LayerCheck:
 
     @property
     def gradients_ok(self) -> bool:
-        return not self.gradient_problems and self.gradcheck_ok
+        return (
+            not self.gradient_problems
+            and self.gradcheck_ok
+            and not self.nonfinite
+            and not (self.strict and self.zero_gradients)
+        )
 
     @property
     def ok(self) -> bool:
@@ -86,6 +97,10 @@ class LayerCheck:
             found.append("gradient shapes")
         if not self.gradcheck_ok:
             found.append("gradcheck")
+        if self.nonfinite:
+            found.append("non-finite values")
+        if self.strict and self.zero_gradients:
+            found.append("zero gradients")
         return tuple(found)
 
     @property
@@ -121,6 +136,11 @@ class Verification:
         return Pair(max(p.analysed for p in pairs), max(p.measured for p in pairs))
 
     @property
+    def zero_gradient_layers(self) -> tuple[LayerCheck, ...]:
+        """Layers with a weight whose gradient is identically zero: nothing checked that weight's backward."""
+        return tuple(layer for layer in self.layers if layer.zero_gradients)
+
+    @property
     def analysed_macs(self) -> int:
         return sum(layer.macs.analysed for layer in self.layers)
 
@@ -142,7 +162,10 @@ class Verification:
 
     @property
     def worst_gradcheck(self) -> float | None:
+        """The worst layer's figure (NaN when any layer's check met a non-finite value)."""
         errors = [layer.gradcheck_error for layer in self.layers if layer.gradcheck_error is not None]
+        if any(e != e for e in errors):
+            return float("nan")
         return max(errors) if errors else None
 
 
@@ -163,7 +186,7 @@ def field_pair(row: LayerRow, report: Report, measured: tuple[int, int, int, int
     return None if analysed is None else Pair(analysed, measured)
 
 
-def check_layer(row: LayerRow, run: LayerRun, batch: int) -> LayerCheck:
+def check_layer(row: LayerRow, run: LayerRun, batch: int, strict: bool = False) -> LayerCheck:
     return LayerCheck(
         name=row.name,
         kind=row.kind,
@@ -181,6 +204,10 @@ def check_layer(row: LayerRow, run: LayerRun, batch: int) -> LayerCheck:
         if run.backward_macs is None
         else Pair(row.backward_macs + row.skipped_input_macs, run.backward_macs),
         live_bytes=None if run.live_bytes is None else Pair(row.live_bytes, run.live_bytes),
+        gradcheck=run.gradcheck,
+        nonfinite=run.nonfinite,
+        zero_gradients=run.zero_gradients,
+        strict=strict,
     )
 
 
@@ -191,9 +218,11 @@ def compare(
     seed: int = 0,
     backward: bool = True,
     gradcheck: int = 0,
+    strict: bool = False,
     fields: dict[str, tuple[int, int, int, int]] | None = None,
 ) -> Verification:
-    """One LayerCheck per analysed layer, matched to the reference pass by name and order; with `fields` (from
+    """One LayerCheck per analysed layer, matched to the reference pass by name and order; with `strict` a weight
+    whose gradient is identically zero fails its layer instead of being a warning; with `fields` (from
     `netcalc.reference.field.measure_fields`) each layer's receptive field is checked too."""
     if [r.name for r in report.layers] != [r.name for r in run.layers]:
         raise ValueError("the analysis and the reference pass do not cover the same layers")
@@ -207,7 +236,7 @@ def compare(
         backward=backward,
         gradcheck=gradcheck,
         layers=tuple(
-            replace(check_layer(r, m, report.batch), field=field_pair(r, report, measured.get(r.name)))
+            replace(check_layer(r, m, report.batch, strict), field=field_pair(r, report, measured.get(r.name)))
             for r, m in zip(report.layers, run.layers)
         ),
     )

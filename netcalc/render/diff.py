@@ -117,8 +117,8 @@ def to_json(diff: Diff) -> str:
         | {"unchanged": diff.unchanged},
         "layers": [change_dict(change) for change in diff.changes],
         "totals": {
-            "old": {f: getattr(old, f) for f in FIGURES},
-            "new": {f: getattr(new, f) for f in FIGURES},
+            "old": {f: getattr(old, f) for f in FIGURES} | {"partial": old.partial},
+            "new": {f: getattr(new, f) for f in FIGURES} | {"partial": new.partial},
             "delta": {f: diff.delta(f) for f in FIGURES},
         },
     }

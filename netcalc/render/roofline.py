@@ -8,11 +8,12 @@ from __future__ import annotations
 import csv
 import io
 import json
+import statistics
 from collections.abc import Callable
 from typing import Any
 
 from netcalc.analysis.report import Report
-from netcalc.analysis.roofline import Roofline
+from netcalc.analysis.roofline import Roofline, TimedLayer
 from netcalc.render.console import Table, printed, text_console
 from netcalc.render.summary import report_dict
 from netcalc.render.units import human_bytes, human_count
@@ -151,6 +152,67 @@ def to_table(report: Report, roofline: Roofline, *, width: int | None = None, co
     console.print(table)
     if roofline.device.source:
         console.print(f"device figures: {roofline.device.source}")
+    return printed(console)
+
+
+def timed_dict(roofline: Roofline, timed: tuple[TimedLayer, ...]) -> dict[str, Any]:
+    """`verify --device`: the roofline's estimate of each layer's forward time beside the measured one."""
+    ratios = [t.ratio for t in timed if t.estimated]
+    return {
+        **roofline_dict(roofline),
+        "layers": [
+            {
+                "name": t.name,
+                "kind": t.kind,
+                "bound": t.bound,
+                "estimated_seconds": t.estimated,
+                "measured_seconds": t.measured,
+                "ratio": t.ratio if t.estimated else None,
+            }
+            for t in timed
+        ],
+        "total_estimated_seconds": sum(t.estimated for t in timed),
+        "total_measured_seconds": sum(t.measured for t in timed),
+        "median_ratio": statistics.median(ratios) if ratios else None,
+    }
+
+
+def timed_table(
+    roofline: Roofline, timed: tuple[TimedLayer, ...], *, width: int | None = None, color: bool = False
+) -> str:
+    estimated, measured = sum(t.estimated for t in timed), sum(t.measured for t in timed)
+    ratios = sorted(t.ratio for t in timed if t.estimated)
+    table = Table(
+        title=f"forward pass {headline(roofline)}",
+        title_justify="left",
+        show_footer=True,
+        header_style="bold",
+        footer_style="bold",
+    )
+    table.add_column("Layer", footer="Total", overflow="ellipsis")
+    table.add_column("Kind", overflow="ellipsis")
+    table.add_column("Bound", no_wrap=True, min_width=7)
+    table.add_column("Estimated", footer=human_seconds(estimated), justify="right", no_wrap=True, min_width=9)
+    table.add_column("Measured", footer=human_seconds(measured), justify="right", no_wrap=True, min_width=9)
+    table.add_column(
+        "× est.", footer=f"{measured / estimated:.2f}" if estimated else "", justify="right", no_wrap=True, min_width=6
+    )
+    for t in timed:
+        table.add_row(
+            t.name,
+            t.kind,
+            t.bound,
+            human_seconds(t.estimated),
+            human_seconds(t.measured),
+            f"{t.ratio:.2f}" if t.estimated else "—",
+        )
+    console = text_console(width, color)
+    console.print(table)
+    if ratios:
+        console.print(
+            f"measured / estimated per layer: median {statistics.median(ratios):.2f}, "
+            f"best {ratios[0]:.2f}, worst {ratios[-1]:.2f}"
+        )
     return printed(console)
 
 

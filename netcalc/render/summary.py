@@ -17,10 +17,16 @@ from netcalc.shapes import format_shape
 SCHEMA_VERSION = 1
 NARROW = 100  # columns below which the table leaves out the MACs-share bar
 FIELD_COLUMNS = ("field_h", "field_w", "jump_h", "jump_w", "start_h", "start_w")
-COLUMNS = ("name", "kind", "inputs", "output_shape", *FIGURES, *PEAKS, *FIELD_COLUMNS)
+COLUMNS = ("name", "kind", "inputs", "output_shape", *FIGURES, *PEAKS, *FIELD_COLUMNS, "partial")
 # column groups a user can ask the table and Markdown for (`--columns cost,field`); JSON and CSV carry everything
 GROUPS = ("cost", "field", "memory", "train")
 DEFAULT_GROUPS = ("cost",)
+PARTIAL = "≥"  # prefixed to a figure that is a lower bound (a layer of kind `unknown` counts 0)
+
+
+def bound(text: str, partial: bool) -> str:
+    """`text`, marked as a lower bound when the figures it sums are partial."""
+    return f"{PARTIAL}{text}" if partial else text
 
 
 def _exact(value: Any) -> int | str:
@@ -57,6 +63,7 @@ def row_dict(row: LayerRow) -> dict[str, Any]:
         "file": row.file,
         "line": row.line,
         "notes": list(row.notes),
+        "partial": row.partial,
         "counted": row.counted,
     }
 
@@ -99,6 +106,7 @@ def report_dict(report: Report, depth: int | None = None, columns: tuple[str, ..
             "input_bytes": report.input_bytes,
             "peak_layer": report.peak_layer(),
             "receptive_field": field_dict(output.field, output.field_note) if output else None,
+            "partial": totals.partial,
         },
         "training": training_dict(report),
     }
@@ -117,11 +125,15 @@ def to_csv(report: Report, depth: int | None = None, columns: tuple[str, ...] = 
             [row.name, row.kind, " ".join(row.inputs), "x".join(map(str, row.output_shape))]
             + [getattr(row, f) for f in FIGURES + PEAKS]
             + _field_cells(row.field)
+            + [int(row.partial)]
         )
     totals = report.totals
     shapes = " ".join("x".join(map(str, shape)) for shape in report.output_shapes)
     writer.writerow(
-        ["TOTAL", "", "", shapes] + [getattr(totals, f) for f in FIGURES + PEAKS] + _field_cells(report.output_field)
+        ["TOTAL", "", "", shapes]
+        + [getattr(totals, f) for f in FIGURES + PEAKS]
+        + _field_cells(report.output_field)
+        + [int(totals.partial)]
     )
     return out.getvalue()
 
@@ -162,12 +174,16 @@ def _cell(report: Report, row: LayerRow | None, column: tuple[str, str, str], ex
     if unit == "field":
         return _field_text(row.field if row else report.output_field, attr)
     value = getattr(row if row else report.totals, attr)
+    partial = row.partial if row else report.totals.partial
+    if unit == "count" and partial and row is not None and not exact:
+        return "?"  # a layer of kind `unknown`: its figures are not known
     if exact:
         text = f"{value:,}"
     elif unit == "count":
         text = human_count(value) if value or not row else "—"
     else:
         text = human_bytes(value)
+    text = bound(text, partial and unit == "count")
     if row is None:
         text = f"peak {text}" if unit == "peak" else text
         return f"**{text}**" if exact else text
@@ -229,6 +245,8 @@ def to_markdown(report: Report, depth: int | None = None, columns: tuple[str, ..
         lines.append("Outputs: " + ", ".join(f"`{n}` {format_shape(s)}" for n, s in _outputs(report)) + ".")
     lines += ["", *(f"{line[0].upper()}{line[1:]}." for line in memory_lines(report, "train" in columns))]
     lines += [f"- ⚠ `{name}`: {note}" for name, note in report.notes]
+    if t.partial:
+        lines += ["", f"{PARTIAL} partial: {_partial_note(report)}"]
     return "\n".join(lines) + "\n"
 
 
@@ -269,9 +287,10 @@ def to_table(
         table.add_row(*cells)
     console = text_console(width, color)
     console.print(table)
+    mark = PARTIAL if totals.partial else ""
     console.print(
-        f"params {totals.params:,} ({human_bytes(totals.param_bytes)} as {report.dtype}), "
-        f"buffers {totals.buffers:,} · MACs {totals.macs:,} · FLOPs {totals.flops:,} · "
+        f"params {mark}{totals.params:,} ({human_bytes(totals.param_bytes)} as {report.dtype}), "
+        f"buffers {mark}{totals.buffers:,} · MACs {mark}{totals.macs:,} · FLOPs {mark}{totals.flops:,} · "
         f"activations {totals.activation_bytes:,} B"
     )
     if several:
@@ -284,7 +303,15 @@ def to_table(
                 console.print(f"field {row.name}: {row.field_note}")
     for name, note in report.notes:
         console.print(Text("note", style="yellow"), f"{name}: {note}")
+    if totals.partial:
+        console.print(Text("partial", style="yellow"), _partial_note(report))
     return printed(console)
+
+
+def _partial_note(report: Report) -> str:
+    unknown = [row.name for row in report.layers if row.partial]
+    listing = ", ".join(unknown[:5]) + (", …" if len(unknown) > 5 else "")
+    return f"every total is a lower bound: {len(unknown)} layer(s) of unknown cost counted as 0 ({listing})"
 
 
 def _outputs(report: Report) -> list[tuple[str, tuple[int, ...]]]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Callable
 from typing import Any
 
@@ -30,7 +31,17 @@ def layer_dict(check: LayerCheck) -> dict[str, Any]:
         **{name: _pair_dict(pair) for name, pair in check.figures.items()},
         "backward_macs": check.backward_macs,
         "gradient_problems": list(check.gradient_problems),
-        "gradcheck_error": check.gradcheck_error,
+        "gradcheck_error": _plain_float(check.gradcheck_error),
+        "gradcheck": None
+        if check.gradcheck is None
+        else {
+            "compared": list(check.gradcheck.arrays),
+            "entries": check.gradcheck.entries,
+            "raw_error": _plain_float(check.gradcheck.raw_error),
+            "error": _plain_float(check.gradcheck.error),
+        },
+        "nonfinite": list(check.nonfinite),
+        "zero_gradients": list(check.zero_gradients),
         "forward_seconds": round(check.forward_seconds, 6),
         "backward_seconds": None if check.backward_seconds is None else round(check.backward_seconds, 6),
     }
@@ -58,10 +69,18 @@ def verification_dict(result: Verification) -> dict[str, Any]:
             "backward_macs": result.backward_macs if result.backward else None,
             "forward_seconds": round(result.forward_seconds, 6),
             "backward_seconds": round(result.backward_seconds, 6) if result.backward else None,
-            "worst_gradcheck_error": result.worst_gradcheck,
+            "worst_gradcheck_error": _plain_float(result.worst_gradcheck),
+            "zero_gradient_layers": [check.name for check in result.zero_gradient_layers],
             "peak_live_bytes": None if result.peak is None else _pair_dict(result.peak),
         },
     }
+
+
+def _plain_float(value: float | None) -> float | str | None:
+    """JSON has no NaN: a non-finite figure is written as the string "nan" / "inf"."""
+    if value is None or math.isfinite(value):
+        return value
+    return str(value)
 
 
 def to_json(result: Verification) -> str:
@@ -100,9 +119,15 @@ def _gradient_cell(check: LayerCheck) -> str:
         return ""
     if check.gradient_problems:
         return f"{CROSS} " + "; ".join(check.gradient_problems)
-    if check.gradcheck_error is None:
-        return TICK
-    return f"{TICK if check.gradcheck_ok else CROSS} {check.gradcheck_error:.1e}"
+    if check.nonfinite:
+        return f"{CROSS} non-finite " + ", ".join(check.nonfinite)
+    zero = f"{CROSS if check.strict else '!'} zero d" + ", d".join(check.zero_gradients) if check.zero_gradients else ""
+    if check.gradcheck is None:
+        return zero or TICK
+    figure = f"{TICK if check.gradcheck_ok else CROSS} {check.gradcheck_error:.1e}"
+    if check.gradcheck.raw_error != check.gradcheck_error:
+        figure += f" (raw {check.gradcheck.raw_error:.1e})"
+    return f"{figure} · {check.gradcheck.entries} entries" + (f"; {zero}" if zero else "")
 
 
 def _seconds(value: float) -> str:
@@ -125,7 +150,16 @@ def summary_line(result: Verification) -> str:
         macs += f" · inference peak {agree}"
     grad = ""
     if result.worst_gradcheck is not None:
-        grad = f" · worst gradcheck error {result.worst_gradcheck:.1e} (≤ {GRADCHECK_TOLERANCE:.0e})"
+        entries = sum(check.gradcheck.entries for check in result.layers if check.gradcheck is not None)
+        grad = (
+            f" · worst gradcheck error {result.worst_gradcheck:.1e} (≤ {GRADCHECK_TOLERANCE:.0e}) over {entries:,} "
+            "sampled gradient entries"
+        )
+    made = [f"{check.name} ({', '.join(check.nonfinite)})" for check in result.layers if check.nonfinite]
+    if made:
+        grad += " · NaN or infinity made by " + ", ".join(made[:5]) + (", …" if len(made) > 5 else "")
+    if result.zero_gradient_layers:
+        grad += f" · {len(result.zero_gradient_layers)} layers with an identically zero weight gradient"
     if result.ok:
         verdict = f"{TICK} all {len(result.layers)} layers agree"
     else:

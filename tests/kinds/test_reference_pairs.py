@@ -146,8 +146,9 @@ def test_gradients_and_figures(kind: str, attrs: dict, shape: list[int]) -> None
 
 
 def test_every_kind_has_a_reference_pair() -> None:
-    assert [name for name, kind in REGISTRY.items() if kind.forward is None or kind.backward is None] == []
-    assert {kind for kind, _, _ in TABLE} == set(REGISTRY)
+    # a `partial` kind (unknown) stands for an operator netcalc cannot model: it has no reference by definition
+    assert [name for name, kind in REGISTRY.items() if kind.forward is None or kind.backward is None] == ["unknown"]
+    assert {kind for kind, _, _ in TABLE} == {name for name, kind in REGISTRY.items() if not kind.partial}
 
 
 def layer_run(spec: str, **options):

@@ -30,7 +30,7 @@ FLAGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
-SPECS = ["alexnet", "googlenet", "resnet50", "densenet121", "mobilenet_v2", "squeezenet1_0"]
+SPECS = ["alexnet", "googlenet_aux", "resnet50", "densenet121", "unet", "shufflenet_v2_x0_5", "squeezenet1_0"]
 
 
 def _unavailable(reason: str):
@@ -101,6 +101,14 @@ def test_every_layer_is_a_node_and_the_page_is_clean(browser, tmp_path, spec):
     page.screenshot(f"report-{spec}")
     assert page.problems == []
     assert page.requests == [page.url], "the page must request nothing but itself"
+
+
+def test_every_output_of_a_network_with_several_is_marked(browser, tmp_path):
+    page = Page(browser, write_report(tmp_path, "specs/googlenet_aux.yaml"))
+    page.page.select_option("select.fold", "all")
+    assert sorted(page.names(".graph .node.output")) == ["aux1.fc2", "aux2.fc2", "fc"]
+    assert "3 outputs" in page.page.inner_text(".summary")
+    assert page.problems == []
 
 
 def test_folding_a_group_draws_it_as_one_node_and_unfolding_restores_it(browser, tmp_path):

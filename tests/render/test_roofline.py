@@ -38,6 +38,13 @@ def test_one_conv_by_hand():
     assert relu.bytes_moved == 2 * 8 * 8 * 16 * 4 and relu.bound == "memory"
 
 
+def test_batch_norm_reads_its_running_statistics_too():
+    report = netcalc.analyze("input: 8x8x16\nlayers:\n  - {kind: batchnorm, name: bn}\n")
+    bn = estimate(report, Device("toy", {"float32": 1.0}, 1.0)).layers[0]
+    # input + γ, β (params) + running mean and variance (buffers) + output, 4 B each
+    assert bn.bytes_moved == (8 * 8 * 16 + 2 * 16 + 2 * 16 + 8 * 8 * 16) * 4
+
+
 def test_the_documented_alexnet_conv1_on_a_t4():
     # docs/devices.md works this example out; the T4 datasheet gives 8.1 TFLOP/s float32 and 320 GB/s
     conv1 = estimate(netcalc.analyze_file("specs/alexnet.yaml"), load_device("t4")).layers[0]
@@ -130,3 +137,34 @@ def test_devices_lists_sources():
     result = run("devices")
     assert result.exit_code == 0
     assert "t4: NVIDIA T4" in result.output and "8.1 TFLOP/s" in result.output and "source:" in result.output
+
+
+def test_verify_holds_the_estimate_against_measured_layer_times():
+    result = run("verify", "specs/lenet5.yaml", "--device", "t4", "--format", "json")
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.output)
+    roof = data["roofline"]
+    assert [layer["name"] for layer in roof["layers"]] == [layer["name"] for layer in data["layers"]]
+    for layer in roof["layers"]:
+        assert layer["measured_seconds"] > 0 and layer["estimated_seconds"] > 0
+        assert layer["ratio"] == pytest.approx(layer["measured_seconds"] / layer["estimated_seconds"])
+    assert roof["total_measured_seconds"] == pytest.approx(sum(lay["measured_seconds"] for lay in roof["layers"]))
+    table = run("verify", "specs/lenet5.yaml", "--device", "t4", "--no-backward")
+    assert table.exit_code == 0 and "forward pass on t4 (float32)" in table.output and "Measured" in table.output
+
+
+def test_verify_with_an_unknown_device_fails_before_running():
+    result = run("verify", "specs/vgg16.yaml", "--device", "rtx_4080")
+    assert result.exit_code == 2 and "did you mean 'rtx_4090'" in result.output
+
+
+def test_calibrate_writes_a_profile_that_summary_reads(tmp_path):
+    path = tmp_path / "here.yaml"
+    result = run("calibrate", "--seconds", "0.05", "-o", str(path))
+    assert result.exit_code == 0, result.output
+    device = load_device(str(path))
+    assert set(device.peak_flops) == {"float32", "float64", "float16"}
+    assert all(v > 1e6 for v in device.peak_flops.values())  # any machine does a million FLOP/s
+    assert device.memory_bandwidth > 1e8 and "netcalc calibrate" in device.source
+    summary = run("summary", "specs/lenet5.yaml", "--device", str(path), "--format", "json")
+    assert json.loads(summary.output)["roofline"]["device"]["name"] == "calibrated"

@@ -57,6 +57,7 @@
     this.filter = "";
     this.extraColumns = Object.keys(net.layers[0] || {}).filter((k) => !KNOWN.has(k) && typeof net.layers[0][k] === "number");
     this.hasField = net.layers.some((l) => l.receptive_field && Array.isArray(l.receptive_field.size));
+    this.outputs = new Set((net.outputs || []).map((o) => o.name));
   }
   View.prototype.applyFold = function () {
     this.collapsed = new Set(this.net.groups.filter((g) => g.depth >= this.fold).map((g) => g.name));
@@ -194,6 +195,9 @@
       lines = ["▸ " + item.group, `${g.label}${out ? " · " + shape(out.output_shape) : ""}`, `${count(sums.macs)} MACs · ${count(sums.params)} params`];
     }
     if (notes) cls += " noted";
+    if (item.layer && view.outputs.has(item.layer.name)) { cls += " output"; lines[0] = "⇥ " + lines[0]; }
+    if (item.layer && item.layer.counted === false) cls += " uncounted";
+    if (item.layer && item.layer.partial) cls += " partial";
     if (view.selected === name || (item.group && view.selected && view.hiddenIn(view.selected) === item.group)) cls += " selected";
     const share = Math.max(0, Math.min(1, macs / totalMacs));
     const title = item.layer && notes ? `<title>${esc(item.layer.notes.join("\n"))}</title>` : "";
@@ -303,7 +307,11 @@
       ["FLOPs", exact(t.flops), count(t.flops)], ["Activations", exact(t.activation_bytes) + " B", bytes(t.activation_bytes)],
       ["Param memory", exact(t.param_bytes) + " B", bytes(t.param_bytes)], ["Buffers", exact(t.buffers), count(t.buffers)]];
     for (const k of Object.keys(t)) if (!["params", "macs", "flops", "activation_bytes", "param_bytes", "buffers"].includes(k) && typeof t[k] === "number") figures.push([k.replace(/_/g, " "), exact(t[k]), human(k, t[k])]);
-    const head = [["Input", `batch ${net.batch} · ${net.dtype}`, shape(net.input)], ["Output", `${net.layers.length} layers`, shape(net.output_shape)]];
+    if (t.partial) for (const f of figures) f[2] = "≥ " + f[2];  // a layer of unknown cost: the totals are lower bounds
+    const outs = net.outputs || [];
+    const head = [["Input", `batch ${net.batch} · ${net.dtype}`, shape(net.input)],
+      outs.length > 1 ? [`${outs.length} outputs`, outs.map((o) => `${o.name}: ${shape(o.shape)}`).join("\n"), outs.map((o) => shape(o.shape)).join(", ")]
+        : ["Output", `${net.layers.length} layers`, shape(net.output_shape)]];
     return [...head, ...figures].map(([k, v, h]) => `<div class="figure" title="${esc(v)}"><span>${esc(k)}</span><b>${esc(h)}</b></div>`).join("");
   }
 

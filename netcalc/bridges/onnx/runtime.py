@@ -1,0 +1,145 @@
+"""`netcalc verify SPEC --against onnxruntime`: the values each layer computes, checked against ONNX Runtime.
+
+1. The spec is exported (`exporter.export_network`) with the reference pass's seeded float32 weights, and every
+   layer's output (a value named after the layer) is made a graph output.
+2. ONNX Runtime (CPU, graph optimisations off, so every node runs as written) runs it once on the reference
+   pass's seeded input.
+3. Each layer's NumPy reference forward (inference mode) runs in float64 on the inputs ONNX Runtime gave that
+   layer, with the same weights, and its output is compared with ONNX Runtime's. Feeding each layer ONNX
+   Runtime's own inputs checks every layer alone: float32 rounding does not pile up along the network, and a
+   wrong layer is named itself rather than every layer after it.
+
+A layer agrees when max |ort − ref| ≤ RTOL · (1 + √K) · scale, where scale is the largest magnitude among the
+layer's inputs and reference output, and K the multiply-accumulates per output element (0 for layers without
+MACs): float32 rounding of a sum of K products grows about as √K. The tolerances are stated in docs/verify.md.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from netcalc.bridges import require
+from netcalc.errors import NetcalcError
+from netcalc.lazy_numpy import np
+from netcalc.network import INPUT, Network
+from netcalc.shapes import numel
+
+RTOL = 2e-6  # ≈ 16 float32 ulps (2⁻²³ ≈ 1.2e-7) of the layer's scale, × (1 + √K)
+
+
+@dataclass(frozen=True)
+class ValueCheck:
+    """One layer: the worst disagreement between ONNX Runtime and the reference pass, and where it is."""
+
+    name: str
+    kind: str
+    max_error: float
+    allowed: float
+    scale: float
+    index: tuple[int, ...]  # of the worst element, (N, C, H, W) or (N, F)
+    ort: float  # ONNX Runtime's value there
+    reference: float  # the reference pass's value there
+    shape_ok: bool = True
+
+    @property
+    def ok(self) -> bool:
+        return self.shape_ok and self.max_error <= self.allowed
+
+
+@dataclass(frozen=True)
+class RuntimeVerification:
+    name: str
+    input_shape: tuple[int, ...]
+    batch: int
+    seed: int
+    runtime: str  # "onnxruntime <version>"
+    layers: tuple[ValueCheck, ...]
+    seconds: float
+
+    @property
+    def ok(self) -> bool:
+        return all(layer.ok for layer in self.layers)
+
+    @property
+    def failed(self) -> tuple[ValueCheck, ...]:
+        return tuple(layer for layer in self.layers if not layer.ok)
+
+
+def verify_against_onnxruntime(network: Network, *, batch: int = 1, seed: int = 0) -> RuntimeVerification:
+    """Run `network` in ONNX Runtime and in the NumPy reference, layer by layer, and compare the values."""
+    ort = require("onnxruntime", "verify --against onnxruntime")
+    from onnx import TensorProto, helper
+
+    from netcalc.analysis.analyze import analyze_network
+    from netcalc.bridges.onnx.exporter import export_network, onnx_shape
+    from netcalc.kinds import REGISTRY
+    from netcalc.reference.engine import analysis_shape, check_reference, init_layer_params, random_input
+    from netcalc.reference.gemm import count_macs
+
+    start = time.perf_counter()
+    check_reference(network, backward=False)
+    report = analyze_network(network, batch=batch)
+    rows = {row.name: row for row in report.layers}
+    model = export_network(network, weights="seeded", seed=seed, batch=batch, check=False)
+    exposed = {o.name for o in model.graph.output}
+    for row in report.layers:  # every layer's output value is named after the layer
+        if row.name not in exposed:
+            shape = onnx_shape(row.output_shape, batch)
+            model.graph.output.append(helper.make_tensor_value_info(row.name, TensorProto.FLOAT, shape))
+    options = ort.SessionOptions()
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
+    options.log_severity_level = 3
+    try:
+        session = ort.InferenceSession(model.SerializeToString(), options, providers=["CPUExecutionProvider"])
+        names = [o.name for o in session.get_outputs()]
+        x = random_input(network, batch, seed, "float32")
+        values = dict(zip(names, session.run(names, {INPUT: x})))
+    except Exception as error:  # onnxruntime's own exception types (Fail, InvalidGraph, …)
+        raise NetcalcError(f"ONNX Runtime could not run the exported model: {error}") from None
+    values[INPUT] = x
+
+    checks = []
+    for index, layer in enumerate(network.layers):
+        kind = REGISTRY[layer.kind]
+        xs = tuple(np.asarray(values[name], dtype=np.float64) for name in layer.inputs)
+        in_shapes = tuple(analysis_shape(a.shape) for a in xs)
+        params = {
+            k: v.astype(np.float64) for k, v in init_layer_params(layer, index, in_shapes, seed, "float32").items()
+        }
+        with count_macs():
+            reference, _ = kind.forward(xs, params, {**layer.attrs, "seed": [seed, 3, index]}, False)  # type: ignore[misc]
+        got = np.asarray(values[layer.name], dtype=np.float64)
+        row = rows[layer.name]
+        per_element = row.macs / max(1, numel(row.output_shape) * batch)
+        checks.append(_compare(layer.name, layer.kind, np.asarray(reference), got, xs, per_element))
+    return RuntimeVerification(
+        name=network.name,
+        input_shape=network.input_shape,
+        batch=batch,
+        seed=seed,
+        runtime=f"onnxruntime {ort.__version__}",
+        layers=tuple(checks),
+        seconds=time.perf_counter() - start,
+    )
+
+
+def _compare(
+    name: str, kind: str, reference: Any, got: Any, xs: tuple[Any, ...], macs_per_element: float
+) -> ValueCheck:
+    magnitudes = [float(np.max(np.abs(a))) if a.size else 0.0 for a in (reference, *xs)]
+    scale = max(magnitudes + [1e-30])
+    allowed = RTOL * (1 + math.sqrt(macs_per_element)) * scale
+    if reference.shape != got.shape:
+        return ValueCheck(name, kind, math.inf, allowed, scale, (), math.nan, math.nan, shape_ok=False)
+    if reference.size == 0:
+        return ValueCheck(name, kind, 0.0, allowed, scale, (), 0.0, 0.0)
+    error = np.abs(got - reference)
+    error[np.isnan(error)] = math.inf
+    flat = int(np.argmax(error))
+    index = tuple(int(i) for i in np.unravel_index(flat, error.shape))
+    return ValueCheck(
+        name, kind, float(error.flat[flat]), allowed, scale, index, float(got[index]), float(reference[index])
+    )

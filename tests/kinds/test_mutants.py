@@ -1,0 +1,142 @@
+"""Behaviour no other test pinned down, found by mutation testing (docs/mutation.md): each test here kills
+mutants that survived the rest of the suite. Expected values are plain NumPy arithmetic written out, or the
+definitions PyTorch documents, never the kind's own code."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import netcalc
+from netcalc.kinds import REGISTRY
+from tests.conftest import one_layer
+
+
+def layer_of(spec_layers: str, input_shape: str = "4x3x2"):
+    """The last layer of a small spec, attributes normalised by the parser."""
+    return netcalc.parse_network_text(f"input: {input_shape}\nlayers: {spec_layers}").layers[-1]
+
+
+def forward(layer, xs, params=None, train=False):
+    return REGISTRY[layer.kind].forward(tuple(xs), params or {}, layer.attrs, train)
+
+
+RNG = np.random.default_rng(7)
+
+
+def test_flatten_keeps_pytorch_order_c_h_w() -> None:
+    # every element, not only the last (which sits at the same index in C,H,W and H,W,C order)
+    x = np.arange(2 * 3 * 4 * 5, dtype=np.float64).reshape(2, 3, 4, 5)  # (N, C, H, W)
+    y, _ = forward(layer_of("[flatten]", "4x5x3"), [x])
+    expected = [[x[n, c, h, w] for c in range(3) for h in range(4) for w in range(5)] for n in range(2)]
+    assert y.tolist() == expected
+
+
+def test_add_sums_every_input_not_only_two() -> None:
+    layer = layer_of("[{kind: conv, name: a, out: 2, kernel: 1}, {kind: add, from: [input, a, a, input]}]", "3x3x2")
+    a, b, c, d = (RNG.standard_normal((1, 2, 3, 3)) for _ in range(4))
+    y, _ = forward(layer, [a, b, c, d])
+    np.testing.assert_allclose(y, a + b + c + d)
+
+
+def test_concat_joins_three_inputs_in_order_along_channels() -> None:
+    parts = [RNG.standard_normal((2, c, 4, 3)) for c in (1, 2, 3)]
+    layer = layer_of("[{kind: conv, name: a, out: 2, kernel: 1}, {kind: concat, from: [input, a, a]}]", "4x3x1")
+    y, _ = forward(layer, parts)
+    assert y.shape == (2, 6, 4, 3)
+    np.testing.assert_array_equal(y[:, 0:1], parts[0])
+    np.testing.assert_array_equal(y[:, 1:3], parts[1])
+    np.testing.assert_array_equal(y[:, 3:6], parts[2])
+
+
+def test_concat_shapes_on_a_rectangular_map_and_on_vectors() -> None:
+    report = netcalc.analyze(
+        "input: 6x4x3\nlayers: [{kind: conv, name: a, out: 5, kernel: 1}, {kind: concat, name: c, from: [input, a]}]"
+    )
+    assert report.layers[-1].output_shape == (6, 4, 3 + 5)
+    flat = netcalc.analyze(
+        "input: 2x2x3\nlayers: [flatten, {kind: fc, name: a, out: 7}, {kind: concat, from: [flatten1, a]}]"
+    )
+    assert flat.layers[-1].output_shape == (2 * 2 * 3 + 7,)
+
+
+@pytest.mark.parametrize(
+    ("kind", "attrs", "shape", "expected"),
+    [
+        # H and W differ everywhere, so a rule that mixes them up shows: ⌊(H + 2P − K) / S⌋ + 1 per axis
+        (
+            "conv",
+            {"out": 4, "kernel": [3, 2], "stride": [2, 1], "padding": [1, 0]},
+            (10, 7, 3),
+            ((10 + 2 - 3) // 2 + 1, (7 - 2) // 1 + 1, 4),
+        ),
+        ("maxpool", {"kernel": [3, 2], "stride": [2, 1]}, (11, 6, 3), ((11 - 3) // 2 + 1, (6 - 2) // 1 + 1, 3)),
+        ("avgpool", {"kernel": [2, 3], "stride": [2, 3]}, (8, 9, 2), (4, 3, 2)),
+        (
+            "conv_transpose",
+            {"out": 2, "kernel": [3, 2], "stride": [2, 1]},
+            (5, 4, 3),
+            ((5 - 1) * 2 + 3, (4 - 1) * 1 + 2, 2),
+        ),
+        ("global_avgpool", {}, (5, 3, 6), (1, 1, 6)),
+        ("lrn", {"size": 3}, (5, 3, 6), (5, 3, 6)),
+    ],
+)
+def test_shape_rules_on_rectangular_maps(kind, attrs, shape, expected) -> None:
+    assert one_layer(kind, shape, **attrs).output_shape == expected
+
+
+def test_batch_norm_uses_its_eps() -> None:
+    layer = layer_of("[{kind: batchnorm, eps: 0.5}]", "2x2x3")
+    x = RNG.standard_normal((2, 3, 2, 2))
+    gamma, beta = RNG.standard_normal(3), RNG.standard_normal(3)
+    mean, var = RNG.standard_normal(3), RNG.random(3) + 0.5
+    params = {"gamma": gamma, "beta": beta, "running_mean": mean.copy(), "running_var": var.copy()}
+    y, _ = forward(layer, [x], params, train=False)
+    view = (1, 3, 1, 1)
+    expected = (x - mean.reshape(view)) / np.sqrt(var.reshape(view) + 0.5) * gamma.reshape(view) + beta.reshape(view)
+    np.testing.assert_allclose(y, expected)
+
+
+def test_batch_norm_updates_running_statistics_as_pytorch() -> None:
+    # running = (1 − momentum)·running + momentum·batch statistic, the variance unbiased (÷ (M − 1))
+    layer = layer_of("[{kind: batchnorm, momentum: 0.25}]", "2x2x3")
+    x = RNG.standard_normal((2, 3, 2, 2))
+    mean, var = RNG.standard_normal(3), RNG.random(3) + 0.5
+    params = {"gamma": np.ones(3), "beta": np.zeros(3), "running_mean": mean.copy(), "running_var": var.copy()}
+    forward(layer, [x], params, train=True)
+    m = 2 * 2 * 2
+    batch_mean = x.sum(axis=(0, 2, 3)) / m
+    batch_var = ((x - batch_mean.reshape(1, 3, 1, 1)) ** 2).sum(axis=(0, 2, 3)) / (m - 1)
+    np.testing.assert_allclose(params["running_mean"], 0.75 * mean + 0.25 * batch_mean)
+    np.testing.assert_allclose(params["running_var"], 0.75 * var + 0.25 * batch_var)
+
+
+def test_dropout_scales_kept_values_and_draws_its_mask_from_the_seed() -> None:
+    layer = layer_of("[{kind: dropout, p: 0.25}]", "8x8x4")
+    x = RNG.random((2, 4, 8, 8)) + 1  # no zeros: a zero in y is a dropped element
+    attrs = {**layer.attrs, "seed": [3, 1]}
+    y, _ = REGISTRY["dropout"].forward((x,), {}, attrs, True)
+    kept = y != 0
+    np.testing.assert_allclose(y[kept], x[kept] / 0.75)
+    assert 0.5 < kept.mean() < 0.95
+    again, _ = REGISTRY["dropout"].forward((x,), {}, attrs, True)
+    other, _ = REGISTRY["dropout"].forward((x,), {}, {**attrs, "seed": [4, 1]}, True)
+    np.testing.assert_array_equal(again, y)
+    assert (other != y).any()
+    inference, _ = REGISTRY["dropout"].forward((x,), {}, attrs, False)
+    np.testing.assert_array_equal(inference, x)
+
+
+def test_dropout_with_p_1_drops_everything() -> None:
+    layer = layer_of("[{kind: dropout, p: 1.0}]", "2x2x1")
+    y, _ = REGISTRY["dropout"].forward((np.ones((1, 1, 2, 2)),), {}, {**layer.attrs, "seed": [0]}, True)
+    assert not y.any()
+
+
+def test_softmax_normalises_over_channels_of_a_feature_map() -> None:
+    layer = layer_of("[softmax]", "2x3x4")
+    x = RNG.standard_normal((2, 4, 2, 3))
+    y, _ = forward(layer, [x])
+    e = np.exp(x)
+    np.testing.assert_allclose(y, e / e.sum(axis=1, keepdims=True))

@@ -1,0 +1,136 @@
+"""`verify` cannot pass vacuously: a NaN or infinity anywhere in the pass fails the layer that made it, a weight
+whose gradient is identically zero is reported (a failure under --strict), and the gradcheck figure says what it
+compared."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+import netcalc
+from netcalc.cli import cli
+from netcalc.kinds import REGISTRY
+from netcalc.reference.engine import run
+from netcalc.reference.verify import compare
+
+LRN_ZERO = """
+name: lrn0
+input: 8x8x3
+layers:
+  - {kind: conv, name: conv, out: 4, kernel: 3}
+  - {kind: lrn, name: lrn, size: 3, k: 0, alpha: 0}
+  - flatten
+  - {kind: fc, name: fc, out: 3}
+"""
+
+# batch norm over a 1×1 map: at batch 1 in training mode it sees one value per channel, x̂ = 0, and every
+# gradient upstream of it is exactly zero
+ONE_PIXEL_BN = """
+name: bn1
+input: 1x1x4
+layers:
+  - {kind: conv, name: conv, out: 4, kernel: 1}
+  - {kind: batchnorm, name: bn}
+  - flatten
+  - {kind: fc, name: fc, out: 3}
+"""
+
+
+def invoke(*args: str):
+    return CliRunner().invoke(cli, ["verify", *args], env={"COLUMNS": "200", "NO_COLOR": "1"})
+
+
+@pytest.mark.parametrize("args", [[], ["--no-backward"], ["--gradcheck", "3", "--dtype", "float64"]])
+def test_lrn_with_k_0_and_alpha_0_fails_at_the_lrn(write_spec, args) -> None:
+    # s = k + α/n Σ x² = 0, y = x · s^−β: infinite or NaN
+    result = invoke(write_spec(LRN_ZERO), "--format", "json", *args)
+    assert result.exit_code == 1, result.output
+    data = json.loads(result.output)
+    assert data["totals"]["failed"] == ["lrn"]  # only the layer that made them, not everything after it
+    lrn = next(layer for layer in data["layers"] if layer["name"] == "lrn")
+    assert lrn["nonfinite"] == ["output"] and lrn["ok"] is False
+    table = invoke(write_spec(LRN_ZERO), *args)
+    assert table.exit_code == 1 and "disagree: lrn" in table.output
+    assert "NaN or infinity made by lrn (output)" in table.output
+    assert "RuntimeWarning" not in table.output
+
+
+def test_batch_norm_with_a_nan_eps_fails_at_the_batch_norm() -> None:
+    # the parser refuses eps: .nan; a Network built in Python can still carry it
+    network = netcalc.parse_network_text(ONE_PIXEL_BN.replace("1x1x4", "4x4x4"))
+    layers = tuple(
+        dataclasses.replace(layer, attrs={**layer.attrs, "eps": math.nan}) if layer.kind == "batchnorm" else layer
+        for layer in network.layers
+    )
+    network = dataclasses.replace(network, layers=layers)
+    for backward in (True, False):
+        result = run(network, batch=2, backward=backward)
+        assert {layer.name: layer.nonfinite for layer in result.layers if layer.nonfinite} == {"bn": ("output",)}
+        verification = compare(netcalc.analyze(network, batch=2), result, backward=backward)
+        assert [layer.name for layer in verification.failed] == ["bn"]
+        assert verification.failed[0].disagreements == ("non-finite values",)
+
+
+def test_a_backward_that_makes_nan_fails_and_names_the_gradient(write_spec, monkeypatch) -> None:
+    fc = REGISTRY["fc"]
+
+    def nan_weight_gradient(dy, cache):
+        dxs, dparams = fc.backward(dy, cache)
+        return dxs, {**dparams, "weight": dparams["weight"] * np.nan}
+
+    monkeypatch.setitem(REGISTRY, "fc", dataclasses.replace(fc, backward=nan_weight_gradient))
+    result = invoke(write_spec(ONE_PIXEL_BN.replace("1x1x4", "4x4x4")), "--format", "json", "--batch", "2")
+    assert result.exit_code == 1
+    data = json.loads(result.output)
+    assert data["totals"]["failed"] == ["fc"]
+    assert data["layers"][-1]["nonfinite"] == ["dweight"]
+    # with --gradcheck the comparison meets the NaN too: the figure is NaN, never a silent 0
+    result = invoke(write_spec(ONE_PIXEL_BN.replace("1x1x4", "4x4x4")), "--format", "json", "--gradcheck", "2")
+    data = json.loads(result.output)
+    assert result.exit_code == 1 and data["totals"]["worst_gradcheck_error"] == "nan"
+
+
+def test_identically_zero_weight_gradients_are_reported(write_spec) -> None:
+    spec = write_spec(ONE_PIXEL_BN)
+    result = invoke(spec, "--format", "json")
+    assert result.exit_code == 0  # a warning …
+    data = json.loads(result.stdout)
+    assert data["totals"]["zero_gradient_layers"] == ["conv", "bn"]
+    assert data["layers"][0]["zero_gradients"] == ["weight", "bias"]
+    assert data["layers"][1]["zero_gradients"] == ["gamma"]  # β still gets Σ dy
+    warnings = result.stderr.strip().splitlines()
+    assert len(warnings) == 2 and warnings[0].startswith("netcalc: warning: layer 'conv' (conv): the gradient of")
+    strict = invoke(spec, "--strict", "--format", "json")  # … a failure under --strict
+    assert strict.exit_code == 1
+    assert json.loads(strict.stdout)["totals"]["failed"] == ["conv", "bn"]
+    assert "netcalc: error: layer 'bn' (batchnorm)" in strict.stderr
+    # two samples give the batch norm two values per channel: every gradient carries information
+    two = invoke(spec, "--strict", "--batch", "2")
+    assert two.exit_code == 0 and two.stderr == ""
+
+
+def test_the_gradcheck_figure_says_what_it_compared(write_spec) -> None:
+    spec = write_spec(ONE_PIXEL_BN)
+    result = invoke(spec, "--format", "json", "--batch", "2", "--dtype", "float64", "--gradcheck", "3")
+    assert result.exit_code == 0, result.output
+    conv, bn, flatten, fc = json.loads(result.stdout)["layers"]
+    # conv: dinput has 2·4 entries, dweight 4·4, dbias 4 → 3 sampled from each
+    assert conv["gradcheck"]["compared"] == ["dinput", "dweight", "dbias"]
+    assert conv["gradcheck"]["entries"] == 3 + 3 + 3
+    assert flatten["gradcheck"] == {
+        "compared": ["dbn"],
+        "entries": 3,
+        "raw_error": flatten["gradcheck"]["raw_error"],
+        "error": flatten["gradcheck"]["error"],
+    }
+    for layer in (conv, bn, flatten, fc):
+        check = layer["gradcheck"]
+        assert 0 <= check["error"] <= check["raw_error"] < 1e-6  # the allowance only ever lowers the figure
+        assert layer["gradcheck_error"] == check["error"]
+    table = invoke(spec, "--batch", "2", "--dtype", "float64", "--gradcheck", "3")
+    assert "over 30 sampled gradient entries" in table.output  # 9 + 9 + 3 + 9
