@@ -167,5 +167,19 @@ def test_every_layer_of_the_reference_computes_what_its_module_computes(name):
 
 
 @pytest.mark.parametrize("name", MATCHED)
+def test_eps_momentum_and_drop_rates_are_the_references(name):
+    """Settings no figure shows: MobileNetV3's batch norm eps 0.001, MnasNet's momentum, the dropout rates,
+    EfficientNet's and ConvNeXt's stochastic depth rate growing with the block index."""
+    attrs = {layer.name: layer.attrs for layer in netcalc.load_network(SPECS / f"{name}.yaml").layers}
+    wanted, found = {}, {}
+    for module, text in figures(name)["module_attrs"].items():
+        for pair in text.split():
+            key, value = pair.split("=")
+            wanted[f"{module} {key}"] = value if key == "mode" else pytest.approx(float(value), rel=1e-12)
+            found[f"{module} {key}"] = attrs.get(module, {}).get(key)
+    assert found == wanted
+
+
+@pytest.mark.parametrize("name", MATCHED)
 def test_every_spec_layer_feeds_an_output(name):
     assert all(row.counted for row in spec_report(name).layers)

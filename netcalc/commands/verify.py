@@ -102,9 +102,13 @@ def verify(
     if gradcheck and no_backward:
         raise click.UsageError("--gradcheck needs the backward pass; drop --no-backward")
     network = load_spec(spec, input_shape=input_shape)
+    if against is not None and (gradcheck or dtype != "float32"):
+        raise click.UsageError("--against onnxruntime compares float32 forward values; drop --gradcheck/--dtype")
+    report = analyze_network(network, batch=batch, dtype=dtype)
+    backward = not no_backward and against is None
+    limit, what = _memory_limit(max_memory)
+    check_memory(estimate_memory(network, report, backward=backward, gradcheck=gradcheck), limit, what)
     if against is not None:
-        if gradcheck or dtype != "float32":
-            raise click.UsageError("--against onnxruntime compares float32 forward values; drop --gradcheck/--dtype")
         from netcalc.bridges.onnx.runtime import verify_against_onnxruntime
         from netcalc.render.runtime import RENDERERS as VALUE_RENDERERS
 
@@ -113,11 +117,7 @@ def verify(
         if not values.ok:
             ctx.exit(1)
         return
-    report = analyze_network(network, batch=batch, dtype=dtype)
     profile = None if device is None else load_device_or_calibrate(device)
-    backward = not no_backward
-    limit, what = _memory_limit(max_memory)
-    check_memory(estimate_memory(network, report, backward=backward, gradcheck=gradcheck), limit, what)
     with _progress_bar(len(network.layers) * (1 if no_backward else 2)) as progress:
         result = run(
             network, batch=batch, seed=seed, dtype=dtype, backward=backward, gradcheck=gradcheck, progress=progress
