@@ -35,6 +35,13 @@ if TYPE_CHECKING:
     help="check N sampled coordinates of every input and weight gradient against central differences (float64)",
 )
 @click.option(
+    "--receptive-field",
+    "receptive_field",
+    is_flag=True,
+    help="also measure every layer's receptive field (the support of d(centre unit)/d(input)); one more "
+    "float64 backward pass per 8 layers",
+)
+@click.option(
     "--max-memory",
     "max_memory",
     default="auto",
@@ -69,6 +76,7 @@ def verify(
     seed: int,
     no_backward: bool,
     gradcheck: int,
+    receptive_field: bool,
     max_memory: str,
     strict: bool,
     device: str | None,
@@ -78,9 +86,10 @@ def verify(
     """Run SPEC forward and backward in NumPy and check, layer by layer, that the analysed output shape,
     parameters, MACs and activation memory agree with what the reference pass really did.
 
-    Training mode (batch statistics, seeded dropout masks) with the backward pass, inference mode without.
-    With --against onnxruntime, the values instead: every layer's output in ONNX Runtime against the reference
-    pass's, in inference mode (docs/verify.md states the tolerances).
+    Training mode (batch statistics, seeded dropout masks) with the backward pass, inference mode without; in
+    inference mode each layer's live bytes (the peak memory) are checked too, with the backward pass each
+    layer's backward MACs. With --against onnxruntime, the values instead: every layer's output in ONNX Runtime
+    against the reference pass's, in inference mode (docs/verify.md states the tolerances).
 
     Exit 0 when every figure agrees, 1 when any disagrees, 2 for bad input or a pass too big for --max-memory.
     """
@@ -113,7 +122,14 @@ def verify(
         result = run(
             network, batch=batch, seed=seed, dtype=dtype, backward=backward, gradcheck=gradcheck, progress=progress
         )
-    verification = compare(report, result, seed=seed, backward=backward, gradcheck=gradcheck, strict=strict)
+    fields = None
+    if receptive_field:
+        from netcalc.reference.field import measure_fields
+
+        fields = measure_fields(network, report, seed=seed)
+    verification = compare(
+        report, result, seed=seed, backward=backward, gradcheck=gradcheck, strict=strict, fields=fields
+    )
     if profile is None:
         click.echo(terminal_renderers(RENDERERS)[fmt](verification), nl=False)
     else:
