@@ -60,7 +60,7 @@ def test_export_command_writes_a_model_that_imports(tmp_path):
 
 def test_export_of_a_kind_onnx_cannot_express_is_one_line(tmp_path):
     spec = tmp_path / "odd.yaml"
-    spec.write_text("input: 8x8x4\nlayers:\n  - {kind: pixel_unshuffle, name: reorg, factor: 2}\n")
+    spec.write_text("input: 8x8x4\nlayers:\n  - {kind: multiply, name: cube, from: [input, input, input]}\n")
     result = CliRunner().invoke(cli, ["export", str(spec), "-o", str(tmp_path / "odd.onnx")])
     assert result.exit_code == 2
-    assert "layer 'reorg': ONNX export of kind pixel_unshuffle is not supported yet" in result.stderr
+    assert "layer 'cube': ONNX export of multiply takes two inputs of equal rank" in result.stderr

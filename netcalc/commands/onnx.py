@@ -58,4 +58,5 @@ def export_command(spec: str, output: str, input_shape: Shape | None, weights: s
     network = load_spec(spec, input_shape=input_shape)
     model = export_network(network, weights=weights, seed=seed, opset=opset)
     save(model, output)
-    click.echo(f"wrote {output}: {len(network.layers)} layers, opset {opset}", err=True)
+    version = next(o.version for o in model.opset_import if o.domain in ("", "ai.onnx"))  # a kind may raise it
+    click.echo(f"wrote {output}: {len(network.layers)} layers, opset {version}", err=True)

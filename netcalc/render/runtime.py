@@ -42,7 +42,10 @@ def to_json(result: RuntimeVerification) -> str:
         "input": list(result.input_shape),
         "batch": result.batch,
         "seed": result.seed,
-        "tolerance": f"max|ort − ref| ≤ {RTOL:g} · (1 + √(MACs per output element)) · scale",
+        "tolerance": (
+            f"max|ort − ref| ≤ {RTOL:g} · (1 + √K) · scale, "
+            "K = MACs per output element + elements per normalisation statistic"
+        ),
         "ok": result.ok,
         "failed": [check.name for check in result.failed],
         "layers": [layer_dict(check) for check in result.layers],

@@ -573,15 +573,31 @@ def _crop(g: Graph, site: Site) -> str:
 
     top, left, height, width = crop_box(site.attrs, site.in_shapes)
     name = site.name
-    doc = hint("crop", ref=site.layer.inputs[1], **{k: v for k, v in site.attrs.items() if v is not None})
+    doc = ""  # a crop by `size` (centred or at `offset`) is the Slice alone
+    if len(site.layer.inputs) > 1:
+        attrs = {k: v for k, v in site.attrs.items() if v is not None}
+        doc = hint("crop", ref=site.layer.inputs[1], **attrs)
     inputs = [
         site.inputs[0],
         g.ints(f"{name}.starts", [top, left]),
         g.ints(f"{name}.ends", [top + height, left + width]),
     ]
-    return g.node("Slice", [*inputs, g.ints(f"{name}.axes", [2, 3])], name, doc=doc if len(site.inputs) > 1 else "")
+    return g.node("Slice", [*inputs, g.ints(f"{name}.axes", [2, 3])], name, doc=doc)
 
 
 @exporter("pixel_shuffle")
 def _pixel_shuffle(g: Graph, site: Site) -> str:
     return g.node("DepthToSpace", site.inputs, site.name, blocksize=site.attrs["factor"], mode="CRD")
+
+
+@exporter("pixel_unshuffle")
+def _pixel_unshuffle(g: Graph, site: Site) -> str:
+    """PyTorch's channel order, c·r² + i·r + j, as PyTorch exports it: Reshape to N×C×H/r×r×W/r×r, Transpose
+    (0, 1, 3, 5, 2, 4), Reshape to N×C·r²×H/r×W/r. (ONNX's SpaceToDepth puts the offset outermost.)"""
+    h, w, c = site.in_shapes[0]
+    r, name = site.attrs["factor"], site.name
+    split = g.node(
+        "Reshape", [site.inputs[0], g.ints(f"{name}.split", [0, c, h // r, r, w // r, r])], f"{name}/split"
+    )
+    swapped = g.node("Transpose", [split], f"{name}/transpose", perm=[0, 1, 3, 5, 2, 4])
+    return g.node("Reshape", [swapped, g.ints(f"{name}.shape", [0, c * r * r, h // r, w // r])], name)

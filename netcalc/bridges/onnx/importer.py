@@ -197,24 +197,68 @@ def read_model(path: str | Path, *, input_shape: Shape | None = None, batch: int
         dim.dim_value = value
     shapes = _infer(onnx, model, path)
     for _ in range(8):  # sizes computed from shapes (torch's chunk, a shuffle's reshape) become constants
-        if not _materialize_constants(model, shapes, inputs[0].name, tuple(bound)):
+        try:
+            changed = _materialize_constants(model, shapes, inputs[0].name, tuple(bound))
+        except NetcalcError:
+            raise
+        except Exception as error:  # a bug of ours or a model no one foresaw: one line, not a traceback
+            raise OnnxImportError(
+                f"{path}: folding the shape plumbing failed: {type(error).__name__}: {error}"
+            ) from None
+        if not changed:
             break
         shapes = _infer(onnx, model, path)
     return OnnxModel(model, path, opset, inputs[0].name, tuple(bound), shapes)
 
 
+# Operators whose output has their first input's shape, whatever ONNX's shape inference manages (onnx 1.23 gives
+# GroupNormalization-21 no output shape, and everything after it none either).
+SHAPE_PRESERVING = frozenset(
+    {
+        *("GroupNormalization", "InstanceNormalization", "LayerNormalization", "BatchNormalization", "LRN"),
+        *("Relu", "Sigmoid", "Tanh", "HardSwish", "HardSigmoid", "Elu", "LeakyRelu", "PRelu", "Clip", "Gelu"),
+        *("Erf", "Dropout", "Identity", "Softmax"),
+    }
+)
+
+
 def _infer(onnx: Any, model: Any, path: str) -> dict[str, tuple[int, ...]]:
-    """Every value's static shape, by ONNX shape inference."""
+    """Every value's static shape, by ONNX shape inference; where it gives up on a shape-preserving operator,
+    the operator's input shape is written into the graph as the output's value_info and inference runs again, so
+    the nodes after it get shapes too."""
+    from onnx import helper
+
+    for _ in range(len(model.graph.node) + 1):
+        shapes, types = _infer_once(onnx, model, path)
+        added = False
+        for node in model.graph.node:
+            if node.op_type not in SHAPE_PRESERVING or node.domain not in ("", "ai.onnx") or not node.input:
+                continue
+            x, out = node.input[0], node.output[0] if node.output else ""
+            if out and out not in shapes and x in shapes:
+                shapes[out] = shapes[x]
+                model.graph.value_info.append(helper.make_tensor_value_info(out, types.get(x, 1), list(shapes[x])))
+                added = True
+        if not added:
+            return shapes
+    return shapes
+
+
+def _infer_once(onnx: Any, model: Any, path: str) -> tuple[dict[str, tuple[int, ...]], dict[str, int]]:
+    """Every value's static shape and element type, by ONNX shape inference."""
     try:
         inferred = onnx.shape_inference.infer_shapes(model, strict_mode=False, data_prop=True)
     except Exception as error:  # onnx.shape_inference.InferenceError and friends
         raise OnnxImportError(f"{path}: ONNX shape inference failed: {error}") from None
     shapes: dict[str, tuple[int, ...]] = {}
+    types: dict[str, int] = {}
     for info in list(inferred.graph.value_info) + list(inferred.graph.output) + list(inferred.graph.input):
         tensor_type = info.type.tensor_type
+        if tensor_type.elem_type:
+            types[info.name] = tensor_type.elem_type
         if tensor_type.HasField("shape") and all(d.HasField("dim_value") for d in tensor_type.shape.dim):
             shapes[info.name] = tuple(d.dim_value for d in tensor_type.shape.dim)
-    return shapes
+    return shapes, types
 
 
 def _materialize_constants(model: Any, shapes: dict[str, tuple[int, ...]], input_name: str, bound: Any) -> bool:
@@ -322,19 +366,26 @@ class _Importer:
     def run(self) -> None:
         nodes = list(self.model.onnx_model.graph.node)
         for self.index, self.node in enumerate(nodes):
-            node = self.node
-            if node.domain in ("", "ai.onnx") and _fold_constant(self, node):
-                continue
-            convert = find_converter(node.op_type, self._opset(node.domain), node.domain)
-            if convert is None:
-                self._unknown(f"netcalc has no converter for {_op_name(node)} (opset {self._opset(node.domain)})")
-                continue
             try:
-                convert(self, node)
-            except UnsupportedOperator as error:
-                if not self.allow_unknown:
-                    raise
-                self._unknown(error.reason)  # type: ignore[attr-defined]
+                self._step(self.node)
+            except NetcalcError:
+                raise
+            except Exception as error:  # a bug of ours or a model no one foresaw: one line naming the node
+                raise self.fail(f"importing it failed: {type(error).__name__}: {error}") from None
+
+    def _step(self, node: Any) -> None:
+        if node.domain in ("", "ai.onnx") and _fold_constant(self, node):
+            return
+        convert = find_converter(node.op_type, self._opset(node.domain), node.domain)
+        if convert is None:
+            self._unknown(f"netcalc has no converter for {_op_name(node)} (opset {self._opset(node.domain)})")
+            return
+        try:
+            convert(self, node)
+        except UnsupportedOperator as error:
+            if not self.allow_unknown:
+                raise
+            self._unknown(error.reason)  # type: ignore[attr-defined]
 
     def _opset(self, domain: str) -> int:
         if domain in ("", "ai.onnx"):
@@ -607,6 +658,8 @@ def _fold_constant(imp: _Importer, node: Any) -> bool:
         return True
     if node.op_type not in EVALUATORS:
         return False
+    if any(name and name not in imp.values for name in node.input):
+        return False  # an input not known yet (a tensor whose shape inference lost track) is no constant
     values = [imp.values.get(name) if name else None for name in node.input]
     if node.op_type == "Transpose" and isinstance(values[0], Const) and values[0].value is None:
         perm = _attr(node, "perm") or list(range(len(values[0].shape)))[::-1]  # a stripped weight, transposed
@@ -1082,6 +1135,12 @@ def reshape(imp: _Importer, node: Any) -> None:
             imp.emit(node, "channel_shuffle", [value.source], groups=value.info["groups"])
             return
         raise imp.fail("a channel shuffle must reshape back to the shape it started from")
+    if isinstance(value, Pending) and value.pattern == "unshuffle" and value.info.get("transposed"):
+        (n, c, h, w), r = value.source.shape, value.info["factor"]
+        if out == (n, c * r * r, h // r, w // r):
+            imp.emit(node, "pixel_unshuffle", [value.source], factor=r)
+            return
+        raise imp.fail(f"a pixel unshuffle by {r} must reshape to {[n, c * r * r, h // r, w // r]}, not {list(out)}")
     x = imp.tensor(node)
     if out == x.shape:
         imp.alias(node, x)
@@ -1089,6 +1148,14 @@ def reshape(imp: _Importer, node: Any) -> None:
         imp.emit(node, "flatten", [x])
     elif len(x.shape) == 4 and len(out) == 5 and out[0] == x.shape[0] and out[3:] == x.shape[2:]:
         imp.alias(node, Pending("shuffle", x, out, {"groups": out[1]}))  # N×G×C/G×H×W, a shuffle begins
+    elif (
+        len(x.shape) == 4
+        and len(out) == 6
+        and out[:2] == x.shape[:2]
+        and out[3] == out[5] > 0
+        and (out[2] * out[3], out[4] * out[5]) == x.shape[2:]
+    ):
+        imp.alias(node, Pending("unshuffle", x, out, {"factor": out[3]}))  # N×C×H/r×r×W/r×r: pixel unshuffle
     else:
         raise imp.fail(f"a reshape from {list(x.shape)} to {list(out)} is neither a flatten nor a channel shuffle")
 
@@ -1098,6 +1165,9 @@ def transpose(imp: _Importer, node: Any) -> None:
     value = imp.value(node, 0)
     perm = _attr(node, "perm")
     if isinstance(value, Pending) and value.pattern == "shuffle" and perm == [0, 2, 1, 3, 4]:
+        imp.alias(node, replace(value, info={**value.info, "transposed": True}))
+        return
+    if isinstance(value, Pending) and value.pattern == "unshuffle" and perm == [0, 1, 3, 5, 2, 4]:
         imp.alias(node, replace(value, info={**value.info, "transposed": True}))
         return
     x = imp.tensor(node)

@@ -11,7 +11,8 @@
 
 A layer agrees when max |ort − ref| ≤ RTOL · (1 + √K) · scale, where scale is the largest magnitude among the
 layer's inputs and reference output, and K the multiply-accumulates per output element (0 for layers without
-MACs): float32 rounding of a sum of K products grows about as √K. The tolerances are stated in docs/verify.md.
+MACs) plus, for a normalisation (groupnorm, instancenorm, layernorm), the elements each of its statistics is
+taken over: float32 rounding of a sum of K terms grows about as √K. The tolerances are stated in docs/verify.md.
 """
 
 from __future__ import annotations
@@ -114,6 +115,7 @@ def verify_against_onnxruntime(network: Network, *, batch: int = 1, seed: int = 
         reference = np.asarray(reference, dtype=np.float64)
         row = rows[layer.name]
         per_element = row.macs / max(1, numel(row.output_shape) * batch)
+        per_element += reduced_per_statistic(layer.kind, layer.attrs, row.output_shape)  # norms keep the shape
         checks.append(_compare(layer.name, layer.kind, np.asarray(reference), got, xs, per_element))
     return RuntimeVerification(
         name=network.name,
@@ -124,6 +126,19 @@ def verify_against_onnxruntime(network: Network, *, batch: int = 1, seed: int = 
         layers=tuple(checks),
         seconds=time.perf_counter() - start,
     )
+
+
+def reduced_per_statistic(kind: str, attrs: Any, shape: tuple[int, ...]) -> int:
+    """K of a normalisation: the elements each mean and variance is taken over (a group's C/G·H·W, a channel's
+    H·W, a pixel's C or a vector's F); 0 for other kinds. float32 rounding of those sums grows about as √K, as
+    that of a sum of K products does, and the normalised output magnifies it (it has no MACs to account)."""
+    if kind == "groupnorm":
+        return numel(shape) // attrs["groups"]
+    if kind == "instancenorm":
+        return numel(shape) // shape[-1]
+    if kind == "layernorm":
+        return shape[-1]
+    return 0
 
 
 def _compare(
