@@ -87,7 +87,9 @@ def test_each_planted_bug_fails_naming_its_layer(monkeypatch, tmp_path, kind, bu
     spec = tmp_path / "planted.yaml"
     spec.write_text(PLANTED)
     plain = CliRunner().invoke(cli, ["verify", str(spec), "--no-backward"])
-    assert plain.exit_code == 0  # shapes and counts cannot see it
+    # shapes and counts cannot see a wrong value; a flatten in H,W,C order copies where the real one is a view,
+    # which verify's live-memory check now notices, but not why
+    assert plain.exit_code == (1 if kind == "flatten" else 0)
     result = CliRunner().invoke(cli, ["verify", str(spec), "--against", "onnxruntime"], env={"COLUMNS": "160"})
     assert result.exit_code == 1, result.stdout
     assert f"layer '{layer}' ({kind}): worst element [" in result.stdout
