@@ -35,3 +35,23 @@ def write_spec(tmp_path):
         return str(path)
 
     return write
+
+
+@pytest.fixture
+def without_module(monkeypatch):
+    """Make `import NAME` (and its submodules) fail as if the package were not installed."""
+    import builtins
+    import sys
+
+    real_import = builtins.__import__
+
+    def hide(name: str) -> None:
+        def fake_import(module, *args, **kwargs):
+            if module == name or module.startswith(name + "."):
+                raise ImportError(module)
+            return real_import(module, *args, **kwargs)
+
+        monkeypatch.setattr(builtins, "__import__", fake_import)
+        monkeypatch.delitem(sys.modules, name, raising=False)
+
+    return hide

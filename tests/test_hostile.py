@@ -471,3 +471,32 @@ def test_hostile_yaml_is_a_result_or_one_line(tmp_path_factory, files, fmt):
         assert result.stdout
     else:
         assert_one_line_error(result)
+
+
+# --- the fast paths behind class 7 give exactly what PyYAML gives (PyYAML is the oracle) ---
+
+ZOO = sorted((Path(__file__).resolve().parent.parent / "specs").rglob("*.yaml"))
+
+
+@pytest.mark.parametrize("path", ZOO, ids=lambda p: p.name)
+def test_the_yaml_loader_builds_what_pyyaml_builds(path):
+    import yaml
+
+    from netcalc.language.yamlload import load_yaml_file
+
+    assert load_yaml_file(path) == yaml.safe_load(path.read_text(encoding="utf-8"))
+
+
+def test_show_writes_each_layer_as_pyyaml_would():
+    from netcalc.language.spec import load_network
+    from netcalc.render.expanded import flow_mapping, layer_mapping, safe_dump_flow
+
+    for path in ZOO:
+        if path.parent.name in ("blocks", "budgets"):  # not networks
+            continue
+        for layer in load_network(path).layers:
+            mapping = layer_mapping(layer.name, layer.kind, layer.inputs, dict(layer.attrs))
+            mapping = {key: list(value) if isinstance(value, tuple) else value for key, value in mapping.items()}
+            assert flow_mapping(mapping) == safe_dump_flow(mapping), (path.name, layer.name)
+    awkward = {"name": "a:b", "kind": "true", "x": ["null", "1e3", "", "~", "é", "a#b", "a, b", [1, "x[/]"]]}
+    assert flow_mapping(awkward) == safe_dump_flow(awkward)

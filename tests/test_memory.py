@@ -88,7 +88,7 @@ def invoke(*args: str):
         (ONE_CONV, []),  # an 18 GiB im2col matrix: 128·3·3 × 2048·2048 float32
         (ONE_CONV, ["--no-backward", "--max-memory", "8GiB"]),
         (ONE_CONV, ["--input", "100000x100000x128", "--max-memory", "none", "--max-memory", "1TiB"]),
-        ("name: fc\ninput: 8x8x3\nlayers: [flatten, fc-2000000000]\n", []),  # 1.5 TB of weights (2·10⁹ × 192 × 4 B)
+        ("name: fc\ninput: 8x8x3\nlayers: [flatten, fc-2000000000]\n", []),  # 1.4 TiB of weights (192 · 2·10⁹ · 4 B)
         ("name: fc\ninput: 8x8x3\nlayers: [flatten, fc-2000000000, fc-2000000000]\n", []),
     ],
 )

@@ -213,18 +213,8 @@ def test_symbolic_size_needs_input(tmp_path):
     assert summary_json(path, "--input", "16x12x3")["output_shape"] == [16, 12, 3]
 
 
-def test_missing_onnx_package_says_how_to_install(monkeypatch):
-    import builtins
-
-    real_import = builtins.__import__
-
-    def no_onnx(name, *args, **kwargs):
-        if name == "onnx" or name.startswith("onnx."):
-            raise ImportError(name)
-        return real_import(name, *args, **kwargs)
-
-    monkeypatch.setattr(builtins, "__import__", no_onnx)
-    monkeypatch.delitem(sys.modules, "onnx")
+def test_missing_onnx_package_says_how_to_install(without_module):
+    without_module("onnx")
     message = error_of("summary", str(FIXTURES / "alexnet.onnx"))
     assert 'needs the `onnx` package: pip install "netcalc[onnx]"' in message
 

@@ -101,13 +101,15 @@ def spec_report(name: str) -> Report:
     return netcalc.analyze_file(SPECS / f"{name}.yaml")
 
 
-def expected_layer_shapes(name: str) -> dict[str, str]:
-    """The oracle's leaf-module shapes under the spec's names: a module called k times gives name, name_1, …"""
-    expected = {}
-    for module, shapes in figures(name)["layers"].items():
+def reference_layers(name: str) -> dict[str, tuple[str, str]]:
+    """Spec name -> (PyTorch module class, output shape) of every leaf module call; a module called k times gives
+    name, name_1, … name_(k-1)."""
+    oracle = figures(name)
+    layers = {}
+    for module, shapes in oracle["layers"].items():
         for call, shape in enumerate([shapes] if isinstance(shapes, str) else shapes):
-            expected[module if call == 0 else f"{module}_{call}"] = shape
-    return expected
+            layers[module if call == 0 else f"{module}_{call}"] = (oracle["module_types"][module], shape)
+    return layers
 
 
 @pytest.mark.parametrize("name", MATCHED)
@@ -123,12 +125,61 @@ def test_spec_totals_match_the_oracle(name):
 
 @pytest.mark.parametrize("name", MATCHED)
 def test_every_layer_of_the_reference_is_a_spec_layer_of_the_same_shape(name):
-    expected = expected_layer_shapes(name)
+    expected = {layer: shape for layer, (_, shape) in reference_layers(name).items()}
     rows = {row.name: "x".join(map(str, row.output_shape)) for row in spec_report(name).layers}
     assert {module: rows.get(module, "missing") for module in expected} == expected
+
+
+# The netcalc kind that computes what each PyTorch module class computes. nn.Linear on an H×W×C map (ConvNeXt's
+# channels-last MLP) is a pointwise conv; on a flat vector it is fc.
+KIND_OF = {
+    "AdaptiveAvgPool2d": {"adaptive_avgpool", "global_avgpool"},
+    "BatchNorm2d": {"batchnorm"},
+    "ChannelPad": {"channel_pad"},
+    "Conv2d": {"conv"},
+    "ConvTranspose2d": {"conv_transpose"},
+    "Dropout": {"dropout"},
+    "Flatten": {"flatten"},
+    "GELU": {"gelu"},
+    "Hardsigmoid": {"hardsigmoid"},
+    "Hardswish": {"hardswish"},
+    "LayerNorm": {"layernorm"},
+    "LayerNorm2d": {"layernorm"},
+    "MaxPool2d": {"maxpool"},
+    "ReLU": {"relu"},
+    "SiLU": {"silu"},
+    "Sigmoid": {"sigmoid"},
+    "StochasticDepth": {"stochastic_depth"},
+    "Subsample": {"subsample"},
+}
+
+
+@pytest.mark.parametrize("name", MATCHED)
+def test_every_layer_of_the_reference_computes_what_its_module_computes(name):
+    """hardswish where torchvision has nn.Hardswish, not a relu of the same shape and count."""
+    kinds = {row.name: row.kind for row in spec_report(name).layers}
+    wrong = {}
+    for layer, (module_type, shape) in reference_layers(name).items():
+        allowed = ({"conv"} if "x" in shape else {"fc"}) if module_type == "Linear" else KIND_OF[module_type]
+        if kinds.get(layer) not in allowed:
+            wrong[layer] = (module_type, kinds.get(layer))
+    assert wrong == {}
+
+
+@pytest.mark.parametrize("name", MATCHED)
+def test_eps_momentum_and_drop_rates_are_the_references(name):
+    """Settings no figure shows: MobileNetV3's batch norm eps 0.001, MnasNet's momentum, the dropout rates,
+    EfficientNet's and ConvNeXt's stochastic depth rate growing with the block index."""
+    attrs = {layer.name: layer.attrs for layer in netcalc.load_network(SPECS / f"{name}.yaml").layers}
+    wanted, found = {}, {}
+    for module, text in figures(name)["module_attrs"].items():
+        for pair in text.split():
+            key, value = pair.split("=")
+            wanted[f"{module} {key}"] = value if key == "mode" else pytest.approx(float(value), rel=1e-12)
+            found[f"{module} {key}"] = attrs.get(module, {}).get(key)
+    assert found == wanted
 
 
 @pytest.mark.parametrize("name", MATCHED)
 def test_every_spec_layer_feeds_an_output(name):
     assert all(row.counted for row in spec_report(name).layers)
-

@@ -140,6 +140,22 @@ def netcalc_shape(shape: torch.Size, channels_last: bool) -> str:
     return "x".join(map(str, dims))
 
 
+# The settings that leave every figure unchanged but change what a layer computes, per module class, as
+# "name=value" pairs under netcalc's attribute names (a spec must state them: eps 0.001 is not eps 1e-5).
+NUMERIC_ATTRS = {
+    "BatchNorm2d": (("eps", "eps"), ("momentum", "momentum")),
+    "LayerNorm": (("eps", "eps"),),
+    "LayerNorm2d": (("eps", "eps"),),
+    "Dropout": (("p", "p"),),
+    "StochasticDepth": (("p", "p"), ("mode", "mode")),
+}
+
+
+def numeric_attrs(module: nn.Module) -> str:
+    pairs = NUMERIC_ATTRS.get(type(module).__name__, ())
+    return " ".join(f"{ours}={getattr(module, theirs)!r}".replace("'", "") for ours, theirs in pairs)
+
+
 def build(name: str, options: dict[str, object]) -> nn.Module:
     if name in BUILDS:
         return BUILDS[name]()
@@ -213,6 +229,9 @@ def measure(name: str, options: dict[str, object]) -> tuple[dict[str, object], l
     if detailed:
         figures["conv_transpose_layers"] = sum(isinstance(m, nn.ConvTranspose2d) for m in model.modules())
         figures["layers"] = {n: s[0] if len(s) == 1 else s for n, s in shapes.items()}
+        modules = dict(model.named_modules())
+        figures["module_types"] = {n: type(modules[n]).__name__ for n in shapes}
+        figures["module_attrs"] = {n: a for n in shapes if (a := numeric_attrs(modules[n]))}
     return figures, rows
 
 

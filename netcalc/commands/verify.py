@@ -44,9 +44,6 @@ if TYPE_CHECKING:
     "auto: 80% of the memory available now; none: no limit",
 )
 @click.option(
-    "--strict", is_flag=True, help="fail a layer whose weight gradient is identically zero (else a warning)"
-)
-@click.option(
     "--device",
     metavar="NAME|FILE",
     help="also show each layer's roofline estimate on a device beside its measured forward time "
@@ -57,6 +54,9 @@ if TYPE_CHECKING:
     type=click.Choice(["onnxruntime"]),
     help="instead: export SPEC with the reference pass's seeded weights, run it in ONNX Runtime on the same input "
     "and compare every layer's output values with the reference pass (docs/verify.md)",
+)
+@click.option(
+    "--strict", is_flag=True, help="fail a layer whose weight gradient is identically zero (else a warning)"
 )
 @format_option(("table", "json"), "table")
 @click.pass_context
@@ -70,9 +70,9 @@ def verify(
     no_backward: bool,
     gradcheck: int,
     max_memory: str,
-    strict: bool,
     device: str | None,
     against: str | None,
+    strict: bool,
     fmt: str,
 ) -> None:
     """Run SPEC forward and backward in NumPy and check, layer by layer, that the analysed output shape,
@@ -93,9 +93,13 @@ def verify(
     if gradcheck and no_backward:
         raise click.UsageError("--gradcheck needs the backward pass; drop --no-backward")
     network = load_spec(spec, input_shape=input_shape)
+    if against is not None and (gradcheck or dtype != "float32"):
+        raise click.UsageError("--against onnxruntime compares float32 forward values; drop --gradcheck/--dtype")
+    report = analyze_network(network, batch=batch, dtype=dtype)
+    backward = not no_backward and against is None
+    limit, what = _memory_limit(max_memory)
+    check_memory(estimate_memory(network, report, backward=backward, gradcheck=gradcheck), limit, what)
     if against is not None:
-        if gradcheck or dtype != "float32":
-            raise click.UsageError("--against onnxruntime compares float32 forward values; drop --gradcheck/--dtype")
         from netcalc.bridges.onnx.runtime import verify_against_onnxruntime
         from netcalc.render.runtime import RENDERERS as VALUE_RENDERERS
 
@@ -104,11 +108,7 @@ def verify(
         if not values.ok:
             ctx.exit(1)
         return
-    report = analyze_network(network, batch=batch, dtype=dtype)
     profile = None if device is None else load_device_or_calibrate(device)
-    backward = not no_backward
-    limit, what = _memory_limit(max_memory)
-    check_memory(estimate_memory(network, report, backward=backward, gradcheck=gradcheck), limit, what)
     with _progress_bar(len(network.layers) * (1 if no_backward else 2)) as progress:
         result = run(
             network, batch=batch, seed=seed, dtype=dtype, backward=backward, gradcheck=gradcheck, progress=progress
@@ -122,6 +122,20 @@ def verify(
         click.echo(line, err=True)
     if not verification.ok:
         ctx.exit(1)
+
+
+def _with_roofline(verification: Verification, report: Report, device: Device, fmt: str) -> str:
+    """The verification, and each layer's roofline estimate on `device` beside its measured forward time."""
+    from netcalc.analysis.roofline import estimate, held_against
+    from netcalc.render.roofline import timed_dict, timed_table
+    from netcalc.render.verify import RENDERERS, verification_dict
+
+    roofline = estimate(report, device)
+    timed = held_against(roofline, {layer.name: layer.forward_seconds for layer in verification.layers})
+    if fmt == "json":
+        return json.dumps({**verification_dict(verification), "roofline": timed_dict(roofline, timed)}, indent=2) + "\n"
+    table, timed_text = terminal_renderers(RENDERERS)["table"], terminal_renderers({"table": timed_table})["table"]
+    return table(verification) + "\n" + timed_text(roofline, timed)
 
 
 def zero_gradient_warnings(verification, shown: int = 5) -> list[str]:
@@ -139,20 +153,6 @@ def zero_gradient_warnings(verification, shown: int = 5) -> list[str]:
     if len(layers) > shown:
         lines.append(f"netcalc: {word}: … and {len(layers) - shown} more layers with a zero weight gradient")
     return lines
-
-
-def _with_roofline(verification: Verification, report: Report, device: Device, fmt: str) -> str:
-    """The verification, and each layer's roofline estimate on `device` beside its measured forward time."""
-    from netcalc.analysis.roofline import estimate, held_against
-    from netcalc.render.roofline import timed_dict, timed_table
-    from netcalc.render.verify import RENDERERS, verification_dict
-
-    roofline = estimate(report, device)
-    timed = held_against(roofline, {layer.name: layer.forward_seconds for layer in verification.layers})
-    if fmt == "json":
-        return json.dumps({**verification_dict(verification), "roofline": timed_dict(roofline, timed)}, indent=2) + "\n"
-    table, timed_text = terminal_renderers(RENDERERS)["table"], terminal_renderers({"table": timed_table})["table"]
-    return table(verification) + "\n" + timed_text(roofline, timed)
 
 
 def _memory_limit(value: str) -> tuple[int | None, str]:

@@ -30,6 +30,11 @@ MANY = 0  # `inputs` value for kinds that merge two or more inputs
 Sides = tuple[int, int, int, int]  # padding (top, bottom, left, right)
 
 
+class ShapeDependent(str):
+    """An attribute value only the input shape can fix (`padding: same` at a stride > 1, TensorFlow's SAME).
+    Expanding a spec calls the kind's `settle` once the shapes are known, so a parsed Network holds none."""
+
+
 @dataclass(frozen=True)
 class Attr:
     """One attribute: its name, a parser that validates and normalises a value, its default and doc."""
@@ -64,6 +69,10 @@ def resolve_nothing(attrs: dict[str, Any]) -> dict[str, Any]:
     return attrs
 
 
+def settle_nothing(attrs: dict[str, Any], ins: tuple[Shape, ...]) -> dict[str, Any]:
+    return attrs
+
+
 @dataclass(frozen=True)
 class LayerKind:
     """Everything netcalc knows about one kind of layer.
@@ -72,6 +81,7 @@ class LayerKind:
     - `weights`/`buffers` give the named array shapes the layer owns; parameters are their sizes.
     - `macs` counts multiply-accumulates (bias excluded); `flops` the elementwise work beyond 2·MACs.
     - `resolve` fills defaults that depend on other attributes (pool stride, `same` padding).
+    - `settle(attrs, input_shapes)` replaces any ShapeDependent value `resolve` left with plain numbers.
     - `forward(xs, params, attrs, train) -> (y, cache)`, `backward(dy, cache) -> (dxs, dparams)`.
     - `inputs`: how many inputs `from:` names: exactly that many, MANY (two or more), or a range (low, high),
       e.g. (1, 2) for crop and upsample, whose optional second input lends only its H×W.
@@ -88,6 +98,7 @@ class LayerKind:
     flops: Figure = no_figure
     notes: Notes = no_notes
     resolve: Callable[[dict[str, Any]], dict[str, Any]] = resolve_nothing
+    settle: Callable[[dict[str, Any], tuple[Shape, ...]], dict[str, Any]] = settle_nothing
     forward: Callable[..., Any] | None = field(default=None, compare=False)
     backward: Callable[..., Any] | None = field(default=None, compare=False)
     flops_rule: str = ""
@@ -239,7 +250,12 @@ FUSABLE = (
     "none", "relu", "relu6", "leaky_relu", "sigmoid", "tanh", "hardsigmoid", "hardswish", "silu", "gelu", "elu",
     "prelu",
 )
-activation_attr = Attr("activation", choice(*FUSABLE), "none", "fused activation: " + ", ".join(FUSABLE))
+activation_attr = Attr(
+    "activation",
+    choice(*FUSABLE),
+    "none",
+    "fused activation with its defaults (a prelu learns one slope per output): " + ", ".join(FUSABLE),
+)
 
 
 def fused_weights(attrs: Attrs, out_channels: int) -> dict[str, Shape]:

@@ -28,7 +28,7 @@ from netcalc.kinds.base import (
     whole,
 )
 from netcalc.kinds.elementwise import activation_backward, activation_forward
-from netcalc.kinds.window import resolve_same, unread_notes, window_output, window_sides
+from netcalc.kinds.window import resolve_same, settle_same, unread_notes, window_output, window_sides
 from netcalc.shapes import Shape
 
 _COMMON = (
@@ -220,6 +220,7 @@ KINDS = (
         flops=conv_flops,
         notes=conv_notes,
         resolve=resolve_same,
+        settle=settle_same,
         flops_rule="2·MACs + one per output element for the bias and one for a fused activation",
         forward=conv_forward,
         backward=conv_backward,

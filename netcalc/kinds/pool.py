@@ -12,7 +12,7 @@ from typing import Any
 
 from netcalc.errors import AttrError
 from netcalc.kinds.base import Attr, Attrs, LayerKind, flag, padding, pair, spatial_input
-from netcalc.kinds.window import adaptive_span, resolve_same, unread_notes, window_output, window_sides
+from netcalc.kinds.window import adaptive_span, resolve_same, settle_same, unread_notes, window_output, window_sides
 from netcalc.shapes import Shape, numel
 
 _WINDOW = (
@@ -165,6 +165,7 @@ KINDS = (
         flops=max_flops,
         notes=pool_notes,
         resolve=_resolve_window,
+        settle=settle_same,
         flops_rule="Kh·Kw − 1 comparisons per output element",
         forward=maxpool_forward,
         backward=maxpool_backward,
@@ -177,6 +178,7 @@ KINDS = (
         flops=avg_flops,
         notes=pool_notes,
         resolve=_resolve_window,
+        settle=settle_same,
         flops_rule="Kh·Kw per output element (Kh·Kw − 1 adds and a divide)",
         forward=avgpool_forward,
         backward=avgpool_backward,

@@ -10,7 +10,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from netcalc.errors import ShapeError
-from netcalc.kinds.base import Sides
+from netcalc.kinds.base import ShapeDependent, Sides
+from netcalc.shapes import Shape, is_spatial
 
 AXES = ("height", "width")
 
@@ -85,14 +86,26 @@ def same_sides(
 
 def resolve_same(attrs: dict[str, Any]) -> dict[str, Any]:
     """`padding: same` at stride 1 becomes numbers now (they do not depend on the input size); at a larger stride
-    it stays 'same' and `window_sides` works it out for each input size."""
-    if attrs["padding"] == "same" and tuple(attrs["stride"]) == (1, 1):
-        attrs["padding"] = same_sides((1, 1), attrs["kernel"], (1, 1), attrs.get("dilation", (1, 1)))
+    it is marked ShapeDependent, for `settle_same` once the input size is known."""
+    if attrs["padding"] == "same":
+        if tuple(attrs["stride"]) == (1, 1):
+            attrs["padding"] = same_sides((1, 1), attrs["kernel"], (1, 1), attrs.get("dilation", (1, 1)))
+        else:
+            attrs["padding"] = ShapeDependent("same")
+    return attrs
+
+
+def settle_same(attrs: dict[str, Any], ins: tuple[Shape, ...]) -> dict[str, Any]:
+    """`padding: same` at a stride > 1 as (top, bottom, left, right) for this input (a flat input is left for the
+    shape rule to refuse)."""
+    if attrs["padding"] == "same" and is_spatial(ins[0]):
+        attrs["padding"] = window_sides(attrs, (ins[0][0], ins[0][1]))
     return attrs
 
 
 def window_sides(attrs: Mapping[str, Any], in_hw: tuple[int, int]) -> Sides:
-    """The layer's padding (top, bottom, left, right) for an input of H×W = in_hw."""
+    """The layer's padding (top, bottom, left, right) for an input of H×W = in_hw (a parsed Network's padding is
+    numbers already; 'same' is worked out here for layers built otherwise)."""
     padding = attrs["padding"]
     if padding == "same":
         return same_sides(in_hw, attrs["kernel"], attrs["stride"], attrs.get("dilation", (1, 1)))

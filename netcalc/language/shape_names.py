@@ -18,7 +18,7 @@ from typing import Any
 
 from netcalc.errors import AttrError, NetcalcError, SpecError
 from netcalc.kinds import REGISTRY
-from netcalc.kinds.base import Attr
+from netcalc.kinds.base import Attr, ShapeDependent
 from netcalc.language.expr import ExprError, names_in, substitute
 from netcalc.network import INPUT, Layer
 from netcalc.shapes import Shape, is_spatial
@@ -97,8 +97,9 @@ def shape_names(shape: Shape) -> dict[str, int]:
 
 
 def resolve_deferred(layers: tuple[Layer, ...], input_shape: Shape) -> tuple[Layer, ...]:
-    """The layers with every Deferred attribute evaluated against the layer's first input shape."""
-    if not any(isinstance(v, Deferred) for layer in layers for v in layer.attrs.values()):
+    """The layers with every Deferred attribute evaluated against the layer's first input shape, and every
+    ShapeDependent value (`padding: same` at a stride > 1) settled by its kind."""
+    if not any(isinstance(v, (Deferred, ShapeDependent)) for layer in layers for v in layer.attrs.values()):
         return layers
     shapes: dict[str, Shape] = {INPUT: input_shape}
     resolved = []
@@ -108,6 +109,8 @@ def resolve_deferred(layers: tuple[Layer, ...], input_shape: Shape) -> tuple[Lay
         try:
             if any(isinstance(v, Deferred) for v in layer.attrs.values()):
                 layer = dataclasses.replace(layer, attrs=_evaluate(layer, shapes))
+            if any(isinstance(v, ShapeDependent) for v in layer.attrs.values()):
+                layer = dataclasses.replace(layer, attrs=kind.settle(dict(layer.attrs), ins))
             shapes[layer.name] = kind.output_shape(layer.attrs, ins)
         except NetcalcError as error:
             raise error.at(layer.where()) from None

@@ -131,18 +131,18 @@ def _build(loader: _Loader, root: yaml.Node, limit: int, file: str | None) -> An
     """
     memo: dict[int, Any] = {}
     sizes: dict[int, int] = {}  # expanded node count of each container built so far
+    total = 0  # nodes a consumer walks so far, aliases expanded
     aliased = False
     construct = loader.construct_object
     scalar, mapping, sequence = yaml.ScalarNode, yaml.MappingNode, yaml.SequenceNode
 
-    def counted(node: yaml.Node, value: Any, size: int) -> Any:
-        sizes[id(node)] = size
-        if size > limit:
+    def check_total() -> None:
+        if total > limit:
             raise SpecError(_too_many(limit, aliased=aliased), Location(file))
-        return value
 
     def build(node: yaml.Node) -> Any:
-        nonlocal aliased
+        nonlocal aliased, total
+        total += 1
         cls, tag = node.__class__, node.tag
         if cls is scalar:
             if tag == _STR:
@@ -153,29 +153,48 @@ def _build(loader: _Loader, root: yaml.Node, limit: int, file: str | None) -> An
         known = memo.get(id(node))
         if known is not None:
             aliased = True
+            total += sizes.get(id(node), 1) - 1
+            check_total()
             return known
-        if cls is mapping and tag == _MAP and not any(key.tag == _MERGE for key, _ in node.value):
+        start = total - 1
+        if cls is mapping and tag == _MAP:
             result = memo[id(node)] = LocatedDict()
             result.line = node.start_mark.line + 1
             key_lines = result.key_lines = {}
             for key_node, value_node in node.value:
-                key = build(key_node)
-                line = key_node.start_mark.line + 1
-                if not isinstance(key, (str, int, float, bool)) and key is not None:
-                    raise SpecError("a mapping key must be a plain value", Location(line=line))
+                if key_node.tag == _STR and key_node.__class__ is scalar:
+                    key = key_node.value
+                    total += 1
+                elif key_node.tag == _MERGE:  # `<<: *base`: rare; PyYAML's constructor merges
+                    return counted(node, construct(node, deep=True), start)
+                else:
+                    key = build(key_node)
+                    if not isinstance(key, (str, int, float, bool)) and key is not None:
+                        raise SpecError(
+                            "a mapping key must be a plain value", Location(line=key_node.start_mark.line + 1)
+                        )
                 if key in result:
+                    line = key_node.start_mark.line + 1
                     raise SpecError(f"duplicate key '{key}' (first at line {key_lines[key]})", Location(line=line))
                 result[key] = build(value_node)
-                key_lines[key] = line
-            return counted(node, result, 1 + sum(sizes.get(id(v), 1) for _, v in node.value))
+                key_lines[key] = key_node.start_mark.line + 1
+            return counted(node, result, start)
         if cls is sequence and tag == _SEQ:
             items = memo[id(node)] = LocatedList()
             items.line = node.start_mark.line + 1
             items.item_lines = [child.start_mark.line + 1 for child in node.value]
             items.extend([build(child) for child in node.value])
-            return counted(node, items, 1 + sum(sizes.get(id(child), 1) for child in node.value))
-        value = memo[id(node)] = construct(node, deep=True)  # merge keys, sets, ordered maps: rare
-        return counted(node, value, _count_nodes(value, limit, file))
+            return counted(node, items, start)
+        return counted(node, construct(node, deep=True), start)  # sets, ordered maps: rare
+
+    def counted(node: yaml.Node, value: Any, start: int) -> Any:
+        nonlocal total
+        if not isinstance(value, (LocatedDict, LocatedList)):  # built by PyYAML: walk it to count
+            total = start + _count_nodes(value, limit, file)
+        memo[id(node)] = value
+        sizes[id(node)] = total - start
+        check_total()
+        return value
 
     return build(root)
 

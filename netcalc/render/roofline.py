@@ -120,17 +120,17 @@ def to_markdown(report: Report, roofline: Roofline) -> str:
     return "\n".join(lines) + "\n"
 
 
-def to_table(report: Report, roofline: Roofline, *, width: int | None = None, color: bool = False) -> str:
-    total = roofline.seconds or 1.0
-    table = Table(
-        title=f"{report.name} {headline(roofline)}",
-        title_justify="left",
-        show_footer=True,
-        header_style="bold",
-        footer_style="bold",
-    )
+def _layer_table(title: str) -> Table:
+    """A table with a totals footer, starting with the Layer and Kind columns."""
+    table = Table(title=title, title_justify="left", show_footer=True, header_style="bold", footer_style="bold")
     table.add_column("Layer", footer="Total", overflow="ellipsis")
     table.add_column("Kind", overflow="ellipsis")
+    return table
+
+
+def to_table(report: Report, roofline: Roofline, *, width: int | None = None, color: bool = False) -> str:
+    total = roofline.seconds or 1.0
+    table = _layer_table(f"{report.name} {headline(roofline)}")
     table.add_column("FLOPs", footer=human_count(roofline.flops), justify="right", no_wrap=True, min_width=7)
     table.add_column("Moved", footer=human_bytes(roofline.bytes_moved), justify="right", no_wrap=True, min_width=10)
     table.add_column("FLOP/B", justify="right", no_wrap=True, min_width=6)
@@ -182,15 +182,7 @@ def timed_table(
 ) -> str:
     estimated, measured = sum(t.estimated for t in timed), sum(t.measured for t in timed)
     ratios = sorted(t.ratio for t in timed if t.estimated)
-    table = Table(
-        title=f"forward pass {headline(roofline)}",
-        title_justify="left",
-        show_footer=True,
-        header_style="bold",
-        footer_style="bold",
-    )
-    table.add_column("Layer", footer="Total", overflow="ellipsis")
-    table.add_column("Kind", overflow="ellipsis")
+    table = _layer_table(f"forward pass {headline(roofline)}")
     table.add_column("Bound", no_wrap=True, min_width=7)
     table.add_column("Estimated", footer=human_seconds(estimated), justify="right", no_wrap=True, min_width=9)
     table.add_column("Measured", footer=human_seconds(measured), justify="right", no_wrap=True, min_width=9)

@@ -118,13 +118,19 @@ def test_same_is_tensorflows_same(size, kernel, stride, expected):
     assert (size + top + bottom - kernel) // stride + 1 == -(-size // stride)
 
 
-def test_same_at_stride_1_is_numbers_and_at_stride_2_stays_same():
-    spec = "input: 8x8x3\nlayers:\n  - {kind: conv, name: a, out: 4, kernel: 3, padding: same}\n" + (
+def test_same_becomes_numbers_for_the_input_it_meets():
+    spec = (
+        "input: 8x8x3\nlayers:\n  - {kind: conv, name: a, out: 4, kernel: 3, padding: same}\n"
         "  - {kind: conv, name: b, out: 4, kernel: 3, stride: 2, padding: same}\n"
+        "  - {kind: maxpool, name: c, kernel: 3, stride: 2, padding: same}\n"
     )
-    a, b = netcalc.parse_network_text(spec).layers
-    assert a.attrs["padding"] == (1, 1, 1, 1)
-    assert b.attrs["padding"] == "same"
+    a, b, c = netcalc.parse_network_text(spec).layers
+    assert a.attrs["padding"] == (1, 1, 1, 1)  # stride 1: (3 − 1)/2 each side, whatever the size
+    assert b.attrs["padding"] == (0, 1, 0, 1)  # 8 → 4: (4 − 1)·2 + 3 − 8 = 1, at the bottom and right
+    assert c.attrs["padding"] == (0, 1, 0, 1)  # 4 → 2: (2 − 1)·2 + 3 − 4 = 1
+    # another input size, other numbers: 9 → 5: (5 − 1)·2 + 3 − 9 = 2, one each side
+    _, b9, _ = netcalc.parse_network_text(spec, input_shape=(9, 9, 3)).layers
+    assert b9.attrs["padding"] == (1, 1, 1, 1)
 
 
 def test_pool_padding_may_be_asymmetric_and_same():
@@ -145,8 +151,9 @@ def test_show_writes_what_parses_back():
         "  - {kind: conv, out: 4, kernel: 3, stride: 2, padding: same}\n"
         "  - {kind: pad, padding: [1, 0, 2, 0], mode: replicate}\n"
         "  - {kind: upsample, mode: bilinear, size: [5, 6]}\n"
-        "  - {kind: crop, from: [upsample1, input]}\n"
+        "  - {kind: crop, from: [input, upsample1]}\n"
     )
     network = netcalc.parse_network_text(spec)
     again = netcalc.parse_network_text(to_yaml(network))
     assert [layer.attrs for layer in again.layers] == [layer.attrs for layer in network.layers]
+    assert netcalc.analyze(again).layers[-1].output_shape == (5, 6, 3)

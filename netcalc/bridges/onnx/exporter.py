@@ -39,6 +39,8 @@ class Graph:
     initializers: list[Any] = field(default_factory=list)
     opset: int = 17
     batch: int | str = 1
+    feeds: dict[str, Any] | None = None  # weights given at run time, by name, instead of stored
+    inputs: list[Any] = field(default_factory=list)  # value infos of those weights
 
     def need_opset(self, version: int) -> None:
         """An operator this layer needs exists from opset `version` on: the model targets at least that."""
@@ -93,7 +95,14 @@ class Site:
             zero = helper.make_tensor("zero", TensorProto.FLOAT, [1], [0.0])
             return g.node("ConstantOfShape", [dims], name, doc=HINT + "zero weights", value=zero)
         array = value.astype(np.float32)
-        return g.init(name, array if shape is None else array.reshape(shape))
+        array = array if shape is None else array.reshape(shape)
+        if g.feeds is None:
+            return g.init(name, array)
+        from onnx import TensorProto, helper
+
+        g.feeds[name] = array
+        g.inputs.append(helper.make_tensor_value_info(name, TensorProto.FLOAT, list(array.shape)))
+        return name
 
 
 def export_network(
@@ -104,10 +113,15 @@ def export_network(
     opset: int = 17,
     batch: int | str = 1,
     check: bool = True,
+    feeds: dict[str, Any] | None = None,
 ) -> Any:
     """The ONNX ModelProto of `network` (onnx.checker passes, checked unless `check` is off), with seeded or
     zero weights, for inputs of `batch` samples (a number, or a name for a symbolic batch dimension).
-    Every layer's output is the value named after the layer."""
+    Every layer's output is the value named after the layer.
+
+    With a `feeds` dict, the seeded weights become graph inputs whose arrays are put in `feeds` instead of
+    being stored in the model (ONNX Runtime then needs no serialized copy of VGG's 500 MB), and each layer's
+    arrays, by the kind's names, in `feeds["@<layer>"]`."""
     onnx = require("onnx", "exporting to ONNX")
     from onnx import TensorProto, helper
 
@@ -117,7 +131,7 @@ def export_network(
     report = analyze_network(network)
     shapes: dict[str, Shape] = {INPUT: network.input_shape}
     shapes.update((row.name, row.output_shape) for row in report.layers)
-    g = Graph(opset=opset, batch=batch)
+    g = Graph(opset=opset, batch=batch, feeds=feeds)
     values: dict[str, str] = {INPUT: INPUT}
     for index, layer in enumerate(network.layers):
         fn = EXPORTERS.get(layer.kind)
@@ -130,6 +144,8 @@ def export_network(
             arrays = {k: tuple(shape) for k, shape in named.items()}
         else:
             arrays = init_layer_params(layer, index, in_shapes, seed, "float32")
+            if feeds is not None:
+                feeds["@" + layer.name] = arrays
         site = Site(layer, [values[name] for name in layer.inputs], in_shapes, shapes[layer.name], arrays)
         values[layer.name] = fn(g, site)
     h, w, c = network.input_shape
@@ -140,7 +156,7 @@ def export_network(
     graph = helper.make_graph(
         g.nodes,
         network.name,
-        [helper.make_tensor_value_info(INPUT, TensorProto.FLOAT, [batch, c, h, w])],
+        [helper.make_tensor_value_info(INPUT, TensorProto.FLOAT, [batch, c, h, w]), *g.inputs],
         outputs,
         g.initializers,
     )
@@ -539,6 +555,7 @@ def _upsample(g: Graph, site: Site) -> str:
     else:
         transform = "align_corners" if a["align_corners"] else "pytorch_half_pixel"
         options = {"mode": "linear", "coordinate_transformation_mode": transform}
+    doc = hint("upsample", ref=site.layer.inputs[1]) if len(site.inputs) > 1 else ""
     if a["scale"] is not None:
         sh, sw = _pair(a["scale"])
         inputs = [site.inputs[0], "", g.floats(f"{name}.scales", [1.0, 1.0, sh, sw])]
@@ -546,7 +563,23 @@ def _upsample(g: Graph, site: Site) -> str:
         if not isinstance(g.batch, int):
             raise ExportError(f"layer '{name}': an upsample to a fixed size needs a fixed batch")
         inputs = [site.inputs[0], "", "", g.ints(f"{name}.sizes", [g.batch, c, h, w])]
-    return g.node("Resize", inputs, name, **options)
+    return g.node("Resize", inputs, name, doc=doc, **options)
+
+
+@exporter("crop")
+def _crop(g: Graph, site: Site) -> str:
+    """A Slice of rows and columns; a crop to a second input's size names that input in the doc_string."""
+    from netcalc.kinds.spatial import crop_box
+
+    top, left, height, width = crop_box(site.attrs, site.in_shapes)
+    name = site.name
+    doc = hint("crop", ref=site.layer.inputs[1], **{k: v for k, v in site.attrs.items() if v is not None})
+    inputs = [
+        site.inputs[0],
+        g.ints(f"{name}.starts", [top, left]),
+        g.ints(f"{name}.ends", [top + height, left + width]),
+    ]
+    return g.node("Slice", [*inputs, g.ints(f"{name}.axes", [2, 3])], name, doc=doc if len(site.inputs) > 1 else "")
 
 
 @exporter("pixel_shuffle")

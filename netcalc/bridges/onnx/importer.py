@@ -1139,6 +1139,16 @@ def slice_(imp: _Importer, node: Any) -> None:
     if not cuts:
         imp.alias(node, x)
         return
+    hint = imp.hint(node)
+    ref = imp.values.get(hint.get("ref", ""))
+    if hint.get("kind") == "crop" and isinstance(ref, Tensor):  # netcalc's export of a crop to another's size
+        imp.emit(node, "crop", [x, ref], **({"offset": hint["offset"]} if "offset" in hint else {}))
+        return
+    if len(x.shape) == 4 and all(c[2] in (2, 3) and c[3] == 1 for c in cuts):  # a window of rows and columns
+        box = {c[2]: (c[0], min(c[1], x.shape[c[2]])) for c in cuts}
+        (top, bottom), (left, right) = box.get(2, (0, x.shape[2])), box.get(3, (0, x.shape[3]))
+        imp.emit(node, "crop", [x], size=[bottom - top, right - left], offset=[top, left])
+        return
     if len(x.shape) == 4 and all(c[2] in (2, 3) and c[0] == 0 and c[1] >= x.shape[c[2]] for c in cuts):
         steps_hw = {c[2]: c[3] for c in cuts}
         imp.emit(node, "subsample", [x], stride=[steps_hw.get(2, 1), steps_hw.get(3, 1)])  # x[:, :, ::s, ::s]
@@ -1197,6 +1207,10 @@ def _resize(imp: _Importer, node: Any, scales: list[float] | None, sizes: list[i
         transform = _attr(node, "coordinate_transformation_mode", "half_pixel")
         attrs["align_corners"] = transform == "align_corners"
     out = imp.out_shape(node)
+    ref = imp.values.get(imp.hint(node).get("ref", ""))
+    if isinstance(ref, Tensor):  # netcalc's export of an upsample to another layer's size
+        imp.emit(node, "upsample", [x, ref], **attrs)
+        return
     if scales is not None and len(scales) == 4 and all(float(s).is_integer() for s in scales[2:]):
         attrs["scale"] = [int(scales[2]), int(scales[3])]
     else:

@@ -4,9 +4,9 @@
    layer's output (a value named after the layer) is made a graph output.
 2. ONNX Runtime (CPU, graph optimisations off, so every node runs as written) runs it once on the reference
    pass's seeded input.
-3. Each layer's NumPy reference forward (inference mode) runs in float64 on the inputs ONNX Runtime gave that
-   layer, with the same weights, and its output is compared with ONNX Runtime's. Feeding each layer ONNX
-   Runtime's own inputs checks every layer alone: float32 rounding does not pile up along the network, and a
+3. Each layer's NumPy reference forward (inference mode, float32 as `netcalc verify`) runs on the inputs ONNX
+   Runtime gave that layer, with the same weights, and its output is compared with ONNX Runtime's. Feeding each
+   layer ONNX Runtime's own inputs checks every layer alone: float32 rounding does not pile up along the network, and a
    wrong layer is named itself rather than every layer after it.
 
 A layer agrees when max |ort − ref| ≤ RTOL · (1 + √K) · scale, where scale is the largest magnitude among the
@@ -76,14 +76,15 @@ def verify_against_onnxruntime(network: Network, *, batch: int = 1, seed: int = 
     from netcalc.analysis.analyze import analyze_network
     from netcalc.bridges.onnx.exporter import export_network, onnx_shape
     from netcalc.kinds import REGISTRY
-    from netcalc.reference.engine import analysis_shape, check_reference, init_layer_params, random_input
+    from netcalc.reference.engine import check_reference, random_input
     from netcalc.reference.gemm import count_macs
 
     start = time.perf_counter()
     check_reference(network, backward=False)
     report = analyze_network(network, batch=batch)
     rows = {row.name: row for row in report.layers}
-    model = export_network(network, weights="seeded", seed=seed, batch=batch, check=False)
+    feeds: dict[str, Any] = {}
+    model = export_network(network, weights="seeded", seed=seed, batch=batch, check=False, feeds=feeds)
     exposed = {o.name for o in model.graph.output}
     for row in report.layers:  # every layer's output value is named after the layer
         if row.name not in exposed:
@@ -96,7 +97,8 @@ def verify_against_onnxruntime(network: Network, *, batch: int = 1, seed: int = 
         session = ort.InferenceSession(model.SerializeToString(), options, providers=["CPUExecutionProvider"])
         names = [o.name for o in session.get_outputs()]
         x = random_input(network, batch, seed, "float32")
-        values = dict(zip(names, session.run(names, {INPUT: x})))
+        inputs = {name: array for name, array in feeds.items() if not name.startswith("@")}
+        values = dict(zip(names, session.run(names, {INPUT: x, **inputs})))
     except Exception as error:  # onnxruntime's own exception types (Fail, InvalidGraph, …)
         raise NetcalcError(f"ONNX Runtime could not run the exported model: {error}") from None
     values[INPUT] = x
@@ -104,14 +106,12 @@ def verify_against_onnxruntime(network: Network, *, batch: int = 1, seed: int = 
     checks = []
     for index, layer in enumerate(network.layers):
         kind = REGISTRY[layer.kind]
-        xs = tuple(np.asarray(values[name], dtype=np.float64) for name in layer.inputs)
-        in_shapes = tuple(analysis_shape(a.shape) for a in xs)
-        params = {
-            k: v.astype(np.float64) for k, v in init_layer_params(layer, index, in_shapes, seed, "float32").items()
-        }
+        xs = tuple(values[name] for name in layer.inputs)
+        params = feeds.pop("@" + layer.name)
         with count_macs():
             reference, _ = kind.forward(xs, params, {**layer.attrs, "seed": [seed, 3, index]}, False)  # type: ignore[misc]
         got = np.asarray(values[layer.name], dtype=np.float64)
+        reference = np.asarray(reference, dtype=np.float64)
         row = rows[layer.name]
         per_element = row.macs / max(1, numel(row.output_shape) * batch)
         checks.append(_compare(layer.name, layer.kind, np.asarray(reference), got, xs, per_element))

@@ -1,0 +1,118 @@
+"""`netcalc verify --against onnxruntime`: every zoo spec's values agree with ONNX Runtime at a reduced input,
+and each of the three bugs of issue 8, planted in the reference pass, makes it fail naming the layer."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from netcalc.bridges.onnx.runtime import RTOL, verify_against_onnxruntime
+from netcalc.cli import cli
+from netcalc.kinds import REGISTRY
+from netcalc.language.spec import load_network, parse_network_text
+
+ROOT = Path(__file__).parent.parent
+SPECS = sorted(str(p.relative_to(ROOT)) for p in (ROOT / "specs").glob("*.yaml"))
+# H×W of the reduced input; a network's own channels are kept. Valid-convolution U-Net and the original
+# AlexNet need a little more than 64; LeNet-5 keeps its 32×32.
+REDUCED = {"lenet5": None, "unet": 188, "alexnet_original": 67}
+
+
+def reduced(spec: str):
+    full = load_network(ROOT / spec)
+    side = REDUCED.get(Path(spec).stem, 64)
+    return full if side is None else load_network(ROOT / spec, input_shape=(side, side, full.input_shape[2]))
+
+
+@pytest.mark.parametrize("spec", SPECS)
+def test_every_zoo_spec_agrees_with_onnxruntime(spec):
+    result = verify_against_onnxruntime(reduced(spec))
+    assert result.ok, [(c.name, c.max_error, c.allowed) for c in result.failed]
+    assert len(result.layers) == len(reduced(spec).layers)
+
+
+# A small network with one layer of each planted bug: an average pool whose padding the divisor counts, a
+# batch norm, and a flatten before a fully connected layer.
+PLANTED = """
+name: planted
+input: 9x9x4
+layers:
+  - {kind: conv, name: conv, out: 8, kernel: 3, padding: 1}
+  - {kind: batchnorm, name: bn}
+  - {kind: avgpool, name: pool, kernel: 3, stride: 2, padding: 1}
+  - {kind: flatten, name: flat}
+  - {kind: fc, name: fc, out: 10}
+"""
+
+
+def plant(monkeypatch, kind: str, forward) -> None:
+    monkeypatch.setitem(REGISTRY, kind, replace(REGISTRY[kind], forward=forward))
+
+
+def avgpool_flipped(xs, params, attrs, train):
+    flipped = {**attrs, "count_include_pad": not attrs["count_include_pad"]}
+    return REGISTRY_ORIGINAL["avgpool"].forward(xs, params, flipped, train)
+
+
+def batchnorm_without_eps(xs, params, attrs, train):
+    return REGISTRY_ORIGINAL["batchnorm"].forward(xs, params, {**attrs, "eps": 0.0}, train)
+
+
+def flatten_hwc(xs, params, attrs, train):
+    x = xs[0]
+    return x.transpose(0, 2, 3, 1).reshape(x.shape[0], -1), x.shape
+
+
+REGISTRY_ORIGINAL = dict(REGISTRY)
+BUGS = [
+    ("avgpool", avgpool_flipped, "pool"),
+    ("batchnorm", batchnorm_without_eps, "bn"),
+    ("flatten", flatten_hwc, "flat"),
+]
+
+
+def test_the_planted_network_agrees_without_bugs():
+    result = verify_against_onnxruntime(parse_network_text(PLANTED))
+    assert result.ok
+    assert max(c.max_error / c.allowed for c in result.layers) < 0.5
+
+
+@pytest.mark.parametrize(("kind", "bug", "layer"), BUGS, ids=[b[0] for b in BUGS])
+def test_each_planted_bug_fails_naming_its_layer(monkeypatch, tmp_path, kind, bug, layer):
+    plant(monkeypatch, kind, bug)
+    spec = tmp_path / "planted.yaml"
+    spec.write_text(PLANTED)
+    plain = CliRunner().invoke(cli, ["verify", str(spec), "--no-backward"])
+    assert plain.exit_code == 0  # shapes and counts cannot see it
+    result = CliRunner().invoke(cli, ["verify", str(spec), "--against", "onnxruntime"], env={"COLUMNS": "160"})
+    assert result.exit_code == 1, result.stdout
+    assert f"layer '{layer}' ({kind}): worst element [" in result.stdout
+    assert "onnxruntime " in result.stdout and "reference " in result.stdout
+    data = json.loads(
+        CliRunner().invoke(cli, ["verify", str(spec), "--against", "onnxruntime", "--format", "json"]).stdout
+    )
+    assert data["failed"][0] == layer  # the first layer to disagree is the buggy one (the next get its inputs)
+    bad = next(row for row in data["layers"] if row["name"] == layer)
+    assert bad["max_error"] > bad["allowed"] and bad["onnxruntime"] != bad["reference"]
+
+
+def test_tolerance_is_stated_in_the_json(tmp_path):
+    spec = tmp_path / "planted.yaml"
+    spec.write_text(PLANTED)
+    result = CliRunner().invoke(cli, ["verify", str(spec), "--against", "onnxruntime", "--format", "json"])
+    assert result.exit_code == 0
+    data = json.loads(result.stdout)
+    assert data["ok"] and data["against"].startswith("onnxruntime ") and str(RTOL) in data["tolerance"]
+
+
+def test_missing_onnxruntime_says_how_to_install(without_module, tmp_path):
+    without_module("onnxruntime")
+    spec = tmp_path / "planted.yaml"
+    spec.write_text(PLANTED)
+    result = CliRunner().invoke(cli, ["verify", str(spec), "--against", "onnxruntime"])
+    assert result.exit_code == 2
+    assert 'needs the `onnxruntime` package: pip install "netcalc[onnx]"' in result.stderr
