@@ -45,10 +45,11 @@ def analyze_file(
     batch: int = 1,
     dtype: str = "float32",
     strict: bool = False,
+    optimizer: str = "sgd",
 ) -> Report:
-    """Load a spec file and analyse it."""
+    """Load a spec file and analyse it (training memory counts `optimizer`'s state)."""
     network = load_network(path, input_shape=input_shape)
-    return analyze_network(network, batch=batch, dtype=dtype, strict=strict)
+    return analyze_network(network, batch=batch, dtype=dtype, strict=strict, optimizer=optimizer)
 
 
 def analyze(
@@ -58,7 +59,8 @@ def analyze(
     batch: int = 1,
     dtype: str = "float32",
     strict: bool = False,
+    optimizer: str = "sgd",
 ) -> Report:
-    """Analyse a Network, or a spec given as YAML text."""
+    """Analyse a Network, or a spec given as YAML text (training memory counts `optimizer`'s state)."""
     network = spec if isinstance(spec, Network) else parse_network_text(spec, input_shape=input_shape)
-    return analyze_network(network, batch=batch, dtype=dtype, strict=strict)
+    return analyze_network(network, batch=batch, dtype=dtype, strict=strict, optimizer=optimizer)

@@ -22,7 +22,7 @@ from netcalc.commands.check import check
 from netcalc.commands.compare import compare, diff_command
 from netcalc.commands.onnx import export_command, import_command
 from netcalc.commands.report import graph, report
-from netcalc.commands.summary import calibrate, devices, kinds, schema, show, summary
+from netcalc.commands.summary import calibrate, devices, explain, kinds, schema, show, summary
 from netcalc.commands.verify import verify
 from netcalc.errors import NetcalcError, one_line
 
@@ -128,6 +128,7 @@ def cli() -> None:
 
 COMMANDS = (
     summary,
+    explain,
     show,
     kinds,
     schema,

@@ -92,7 +92,8 @@ def test_strict_turns_unread_pixels_into_an_error(write_spec):
     assert CliRunner().invoke(cli, ["summary", path, "--format", "json"]).exit_code == 0
     result = CliRunner().invoke(cli, ["summary", path, "--strict"])
     assert result.exit_code == 2
-    assert "layer 'maxpool1': stride 2 leaves the last 1 row and 1 column of the 16×16 input unread (--strict)" in result.stderr
+    share = 1 - 15 * 15 / (16 * 16)  # 3×3 windows at stride 2 on 16 read rows 0…14
+    assert f"layer 'maxpool1': stride 2 leaves the last 1 row and 1 column of the 16×16 input unread: no window reads {share:.1%} of its pixels (--strict)" in result.stderr
 
 
 @pytest.mark.parametrize(

@@ -193,6 +193,14 @@ def test_devices_are_refused_as_spec_budget_and_include(spec, tmp_path, device):
     assert_one_line_error(invoke("summary", including), "not a regular file")
 
 
+def test_devices_and_fifos_are_refused_as_onnx_models(tmp_path):
+    pytest.importorskip("onnx", reason="the ONNX bridge is optional (pip install netcalc[onnx])")
+    assert_one_line_error(invoke("import", "/dev/zero"), "not a regular file")
+    fifo = tmp_path / "model.onnx"
+    os.mkfifo(fifo)
+    assert_one_line_error(invoke("summary", str(fifo)), "not a regular file")
+
+
 def test_a_fifo_is_refused_without_blocking(tmp_path):
     fifo = tmp_path / "spec.yaml"
     os.mkfifo(fifo)

@@ -1,7 +1,7 @@
 """`verify` estimates the peak memory of its own pass before allocating, and refuses what exceeds --max-memory.
 
 The oracle for the estimate is tracemalloc, which NumPy reports every array buffer to: the estimate must be an
-honest, slightly high bound — never below the measured peak, and at most 25% (plus 2 MiB of slack) above it.
+honest, slightly high bound — never below the measured peak, and at most 25% (plus 4 MiB of fixed allowances) above it.
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ SPECS = Path(__file__).parent.parent / "specs"
 MIB = 1 << 20
 GIB = 1 << 30
 OVER = 1.25  # the estimate may exceed the measured peak by this factor (plus SLACK), never fall below it
-SLACK = 2 * MIB
+SLACK = 4 * MIB  # the estimate's fixed allowances: 2 MiB of Python objects, 1 MiB of im2col blocks
 
 
 def measured_peak(network, **options) -> int:
@@ -88,7 +88,7 @@ def invoke(*args: str):
         (ONE_CONV, []),  # an 18 GiB im2col matrix: 128·3·3 × 2048·2048 float32
         (ONE_CONV, ["--no-backward", "--max-memory", "8GiB"]),
         (ONE_CONV, ["--input", "100000x100000x128", "--max-memory", "none", "--max-memory", "1TiB"]),
-        ("name: fc\ninput: 8x8x3\nlayers: [flatten, fc-2000000000]\n", []),  # 1.4 TiB of weights (192 · 2·10⁹ · 4 B)
+        ("name: fc\ninput: 8x8x3\nlayers: [flatten, fc-2000000000]\n", []),  # 1.5 TB of weights (2·10⁹ × 192 × 4 B)
         ("name: fc\ninput: 8x8x3\nlayers: [flatten, fc-2000000000, fc-2000000000]\n", []),
     ],
 )

@@ -235,3 +235,10 @@ def test_registry_is_keyed_by_since_version():
     table = supported_operators()
     assert table["Conv"] == [1, 11, 22] and table["Relu"] == [6, 13, 14]
     assert "Cos" not in table
+
+
+def test_float32_attributes_read_as_written():
+    # torchvision's MobileNetV3 batch norms: eps 0.001, momentum 0.01 (ONNX stores 0.99 as float32)
+    spec = invoke("import", str(FIXTURES / "mobilenet_v3_large.onnx")).stdout
+    assert "{kind: batchnorm, name: features.0.1, eps: 0.001, momentum: 0.01}" in spec
+    assert "{kind: hardswish, name: features.0.2}" in spec

@@ -17,14 +17,14 @@ from netcalc.language.spec import load_network, parse_network_text
 
 ROOT = Path(__file__).parent.parent
 SPECS = sorted(str(p.relative_to(ROOT)) for p in (ROOT / "specs").glob("*.yaml"))
-# H×W of the reduced input; a network's own channels are kept. Valid-convolution U-Net and the original
-# AlexNet need a little more than 64; LeNet-5 keeps its 32×32.
-REDUCED = {"lenet5": None, "unet": 188, "alexnet_original": 67}
+# H×W of the reduced input (32×32), a network's own channels kept; the strided stems of AlexNet and ZFNet and
+# the valid convolutions of U-Net need more; LeNet-5 keeps its own.
+REDUCED = {"lenet5": None, "unet": 188, "alexnet_original": 67, "alexnet": 64, "zfnet": 64}
 
 
 def reduced(spec: str):
     full = load_network(ROOT / spec)
-    side = REDUCED.get(Path(spec).stem, 64)
+    side = REDUCED.get(Path(spec).stem, 32)
     return full if side is None else load_network(ROOT / spec, input_shape=(side, side, full.input_shape[2]))
 
 

@@ -203,8 +203,8 @@ SMALLER = {
     "mobilenet_v3_large.yaml": "64x64x3",
     "regnet_y_400mf.yaml": "64x64x3",
     "shufflenet_v2_x0_5.yaml": "64x64x3",
-    "fcn_resnet50.yaml": "16x16x3",  # output stride 8: 2×2 from layer2 on
-    "deeplabv3_resnet50.yaml": "16x16x3",  # at batch 2 (BATCH): ASPP's image pooling branch is 1×1
+    "fcn_resnet50.yaml": "32x32x3",  # output stride 8: 4×4 from layer2 on
+    "deeplabv3_resnet50.yaml": "32x32x3",  # at batch 2 (BATCH): ASPP's image pooling branch is 1×1
     "unet.yaml": "188x188x1",  # the smallest input its valid convolutions allow: 4×4×2 out
 }
 BATCH = {"deeplabv3_resnet50.yaml": 2}
@@ -220,8 +220,8 @@ def test_the_smaller_sizes_name_real_specs():
 
 @pytest.mark.parametrize("name", NETWORKS)
 def test_zoo_specs_verify(name: str) -> None:
-    # batch 2 at least: a training-mode batch norm over a 1×1 map at batch 1 sees one value per channel, and every
-    # gradient upstream of it is exactly zero (ResNet-101/152 at 32×32); --strict makes such a layer fail
+    # batch 2 (or more): a training-mode batch norm over a 1×1 map at batch 1 sees one value per channel, and
+    # every gradient upstream of it is exactly zero (ResNet-101/152 at 32×32); --strict makes such a layer fail
     args = [str(SPECS / name), "--format", "json", "--batch", str(BATCH.get(name, 2)), "--strict"]
     result = invoke(*args + (["--input", SMALLER[name]] if name in SMALLER else []))
     assert result.exit_code == 0, result.output[-2000:]

@@ -21,14 +21,20 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from netcalc.analysis.report import FIGURE_NAMES, LayerRow, Report
+from netcalc.analysis.report import BYTE_NAMES, FIGURE_NAMES, LayerRow, Report
 from netcalc.errors import Location, NetcalcError, did_you_mean, excerpt
 from netcalc.language.yamlload import load_yaml_file
 from netcalc.network import Network
 from netcalc.units import UnitError, parse_bytes, parse_count
 
-FIGURES = FIGURE_NAMES  # budget key -> the Report/LayerRow field it limits
-BYTE_FIGURES = frozenset({"activation_memory", "param_memory"})
+# budget key -> the Report/LayerRow field it limits; a receptive field is a lower limit (a detector head must
+# see at least N pixels), every other figure an upper one
+FIGURES = {
+    **{name: field for name, field in FIGURE_NAMES.items() if name != "receptive_field"},
+    "min_receptive_field": "receptive_field",
+}
+LOWER_LIMITS = frozenset({"min_receptive_field"})
+BYTE_FIGURES = BYTE_NAMES
 SECTIONS = ("total", "per_layer", "layers")
 MAX_GLOBS = 100  # layer globs in one budget (each costs a pass over the layers); docs/limits.md
 MAX_GLOB_LENGTH = 200
@@ -60,6 +66,14 @@ class Limit:
     def in_bytes(self) -> bool:
         return self.figure in BYTE_FIGURES
 
+    @property
+    def lower(self) -> bool:
+        """A minimum (`min_receptive_field`) rather than a maximum."""
+        return self.figure in LOWER_LIMITS
+
+    def met_by(self, actual: int) -> bool:
+        return actual >= self.value if self.lower else actual <= self.value
+
 
 @dataclass(frozen=True)
 class Budget:
@@ -80,19 +94,20 @@ class Finding:
 
     @property
     def passed(self) -> bool:
-        return self.actual <= self.limit.value
+        return self.limit.met_by(self.actual)
 
     @property
     def excess(self) -> int:
-        """How far over the limit (negative: the headroom left)."""
-        return self.actual - self.limit.value
+        """How far past the limit (over a maximum, under a minimum); negative: the headroom left."""
+        return self.limit.value - self.actual if self.limit.lower else self.actual - self.limit.value
 
     @property
     def usage(self) -> float:
-        """actual / limit: 1.0 is exactly at the limit."""
-        if self.limit.value == 0:
-            return 0.0 if self.actual == 0 else float("inf")
-        return self.actual / self.limit.value
+        """actual / limit (limit / actual for a minimum): 1.0 is exactly at the limit, above 1 past it."""
+        used, room = (self.limit.value, self.actual) if self.limit.lower else (self.actual, self.limit.value)
+        if room == 0:
+            return 0.0 if used == 0 else float("inf")
+        return used / room
 
 
 # --- reading ---
@@ -196,8 +211,9 @@ def check_budget(report: Report, budget: Budget) -> tuple[Finding, ...]:
         rows = _rows(report, limit, cache)
         if not rows:
             continue
-        over = [row for row in rows if getattr(row, field) > limit.value]
-        for row in over or [max(rows, key=lambda r: getattr(r, field))]:
+        over = [row for row in rows if not limit.met_by(getattr(row, field))]
+        closest = min if limit.lower else max
+        for row in over or [closest(rows, key=lambda r: getattr(r, field))]:
             file, line = row.anchor
             findings.append(Finding(limit, getattr(row, field), row.name, file or report.source, line))
     return tuple(findings)

@@ -37,6 +37,11 @@ class CompareRow:
     flops: int
     activation_memory: int
     param_memory: int
+    peak_memory: int  # inference, by tensor lifetime
+    backward_macs: int
+    saved_memory: int
+    training_memory: int  # at the backward pass's peak, with the analysis's optimizer
+    receptive_field: int  # the output's smaller side, in input pixels
     depth: int  # weighted layers: layers with both parameters and MACs (conv, conv_transpose, fc)
     largest_params: Largest | None
     largest_macs: Largest | None

@@ -8,11 +8,27 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from functools import cached_property
 
+from netcalc.analysis.field import Field
+from netcalc.analysis.memory import TrainingState
 from netcalc.network import Group
 from netcalc.shapes import Shape
 
 DTYPE_BYTES = {"float64": 8, "float32": 4, "float16": 2, "bfloat16": 2, "int8": 1}
-FIGURES = ("params", "buffers", "macs", "flops", "activation_bytes", "param_bytes")
+# figures a row has and the totals sum
+FIGURES = (
+    "params",
+    "buffers",
+    "macs",
+    "flops",
+    "activation_bytes",
+    "param_bytes",
+    "backward_input_macs",
+    "backward_weight_macs",
+    "backward_flops",
+    "saved_bytes",
+)
+# figures whose total is the largest row's: memory at one moment, not a sum over layers
+PEAKS = ("live_bytes", "training_bytes")
 # the names users write (budget keys, compare columns) -> the Report/LayerRow field each one means
 FIGURE_NAMES: dict[str, str] = {
     "params": "params",
@@ -20,14 +36,33 @@ FIGURE_NAMES: dict[str, str] = {
     "flops": "flops",
     "activation_memory": "activation_bytes",
     "param_memory": "param_bytes",
+    "peak_memory": "live_bytes",
+    "backward_macs": "backward_macs",
+    "saved_memory": "saved_bytes",
+    "training_memory": "training_bytes",
+    "receptive_field": "receptive_field",
 }
+BYTE_NAMES = frozenset({"activation_memory", "param_memory", "peak_memory", "saved_memory", "training_memory"})
 
 CONVENTIONS = {
     "params": "weights + biases + batch-norm scale and shift; running statistics are `buffers`",
     "macs": "multiply-accumulates of conv, conv_transpose and fc for the whole batch; bias excluded",
     "flops": "2·MACs + elementwise work (bias, batch norm, activations, pooling, add, softmax, LRN) for the batch",
-    "activation_bytes": "bytes of each layer's output tensor for the batch and dtype; a fused activation adds none",
+    "activation_bytes": "bytes of each layer's output tensor for the batch and dtype, summed over layers (an upper "
+    "bound: no run holds them all); a fused activation adds none",
     "param_bytes": "parameters × bytes of the dtype (buffers not included)",
+    "live_bytes": "inference: bytes of the tensors alive while the layer runs (input included; views, inference "
+    "dropout and in-place relu/relu6/leaky_relu/add add no tensor); the total is the peak",
+    "receptive_field": "input pixels one unit sees per axis (size), input pixels between units (jump), input "
+    "coordinate of unit 0's centre (start); the total is the output's smaller side",
+    "backward_input_macs": "MACs of dL/dx (none for a layer reading only the network input)",
+    "backward_weight_macs": "MACs of dL/dw",
+    "backward_macs": "backward_input_macs + backward_weight_macs",
+    "backward_flops": "2·backward MACs + the layer's elementwise FLOPs, for layers autograd records",
+    "saved_bytes": "bytes autograd keeps for backward (PyTorch's convention per kind; parameters and buffers "
+    "excluded; a tensor saved by several layers counted at the first)",
+    "training_bytes": "training memory while the layer's backward runs: weights, buffers, master weights, "
+    "optimizer state, saved tensors, activation and weight gradients alive; the total is the peak",
     "partial": "a layer of kind `unknown` (an operator netcalc cannot model) counts 0; its row and the totals are "
     "then marked partial: lower bounds",
 }
@@ -50,6 +85,24 @@ class LayerRow:
     groups: tuple[Group, ...] = ()
     line: int | None = None
     file: str | None = None  # where the layer is written: the spec, or a file it includes
+    field: Field | None = None
+    field_note: str = ""
+    live_bytes: int = 0
+    backward_input_macs: int = 0
+    backward_weight_macs: int = 0
+    skipped_input_macs: int = 0  # dL/dx a training step does not need (verify's reference pass computes it)
+    backward_flops: int = 0
+    saved_bytes: int = 0
+    training_bytes: int = 0
+
+    @property
+    def backward_macs(self) -> int:
+        return self.backward_input_macs + self.backward_weight_macs
+
+    @property
+    def receptive_field(self) -> int:
+        """The smaller side of the field (rounded down), 0 when unknown."""
+        return self.field.smallest if self.field else 0
     partial: bool = False  # its figures are unknown (kind `unknown`): the row and every total are lower bounds
 
     @property
@@ -70,13 +123,35 @@ class Totals:
     flops: int
     activation_bytes: int
     param_bytes: int
+    backward_input_macs: int
+    backward_weight_macs: int
+    backward_flops: int
+    saved_bytes: int
+    live_bytes: int  # the inference peak
+    training_bytes: int  # the training peak
+    receptive_field: int  # the outputs' smallest side
     partial: bool = False  # some row's figures are unknown: these totals are lower bounds
 
     @classmethod
-    def of(cls, rows: tuple[LayerRow, ...]) -> Totals:
-        """The sums over the rows that count: every layer that feeds an output."""
+    def of(cls, rows: tuple[LayerRow, ...], outputs: tuple[str, ...] = ()) -> Totals:
+        """Sums over the rows that count (every layer that feeds an output), peaks over all rows, and the
+        receptive field of the outputs (the smallest, when there are several; the last row by default)."""
         counted = tuple(r for r in rows if r.counted)
-        return cls(**{f: sum(getattr(r, f) for r in counted) for f in FIGURES}, partial=any(r.partial for r in counted))
+        ends = [r for r in rows if r.name in outputs] or list(rows[-1:])
+        return cls(
+            **{f: sum(getattr(r, f) for r in counted) for f in FIGURES},
+            **{f: max((getattr(r, f) for r in rows), default=0) for f in PEAKS},
+            receptive_field=min((r.receptive_field for r in ends), default=0),
+            partial=any(r.partial for r in counted),
+        )
+
+    @property
+    def backward_macs(self) -> int:
+        return self.backward_input_macs + self.backward_weight_macs
+
+    @property
+    def peak_bytes(self) -> int:
+        return self.live_bytes
 
 
 @dataclass(frozen=True)
@@ -88,11 +163,25 @@ class Report:
     layers: tuple[LayerRow, ...]
     source: str | None = None
     group_outputs: dict[str, str] = field(default_factory=dict, compare=False)
+    input_bytes: int = 0
+    training: TrainingState | None = None
     outputs: tuple[str, ...] = ()  # the network's output layers; () means its last layer
 
     @cached_property
     def totals(self) -> Totals:
-        return Totals.of(self.layers)
+        return Totals.of(self.layers, self.output_names)
+
+    def peak_layer(self, figure: str = "live_bytes") -> str | None:
+        """The first layer where a peak figure (`live_bytes`, `training_bytes`) is reached."""
+        if not self.layers:
+            return None
+        return max(self.layers, key=lambda row: getattr(row, figure)).name
+
+    @property
+    def output_field(self) -> Field | None:
+        """The first output's receptive field."""
+        fields = {row.name: row.field for row in self.layers}
+        return fields.get(self.output_names[0]) if self.layers else None
 
     @cached_property
     def output_names(self) -> tuple[str, ...]:
@@ -152,6 +241,9 @@ def _fold(group: Group, rows: list[LayerRow], group_outputs: dict[str, str]) -> 
         groups=rows[0].groups[: rows[0].groups.index(group)],
         line=rows[0].line,
         file=rows[0].file,
+        field=output.field,
+        field_note=output.field_note,
+        skipped_input_macs=sum(r.skipped_input_macs for r in rows),
         partial=totals.partial,
-        **{f: getattr(totals, f) for f in FIGURES},
+        **{f: getattr(totals, f) for f in FIGURES + PEAKS},
     )

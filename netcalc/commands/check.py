@@ -20,7 +20,7 @@ EXIT_OVER_BUDGET = 1
     metavar="BUDGET.yaml",
     help="the budget file (it wins over a `budget:` in the spec); see docs/budgets.md",
 )
-@analysis_options()
+@analysis_options(optimizer=True)
 @format_option(("text", "json", "github", "junit"), "text")
 @click.option("--strict", is_flag=True, help="treat input pixels left unread by a stride as an error")
 @click.pass_context
@@ -31,6 +31,7 @@ def check(
     input_shape: Shape | None,
     batch: int,
     dtype: str,
+    optimizer: str,
     fmt: str,
     strict: bool,
 ) -> None:
@@ -46,7 +47,7 @@ def check(
 
     network = load_spec(spec, input_shape=input_shape)
     budget = budget_of(network, budget_path)
-    report = analyze_network(network, batch=batch, dtype=dtype, strict=strict)
+    report = analyze_network(network, batch=batch, dtype=dtype, strict=strict, optimizer=optimizer)
     result = check_report(report, budget)
     if report.totals.partial:
         unknown = ", ".join(row.name for row in report.layers if row.partial)

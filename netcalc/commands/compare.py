@@ -9,7 +9,14 @@ import click
 from netcalc.analysis.analyze import analyze_network
 from netcalc.analysis.compare import SORT_COLUMNS
 from netcalc.analysis.report import DTYPE_BYTES, Report
-from netcalc.commands.options import BATCH, analysis_options, format_option, load_spec, terminal_renderers
+from netcalc.commands.options import (
+    BATCH,
+    analysis_options,
+    format_option,
+    load_spec,
+    optimizer_option,
+    terminal_renderers,
+)
 from netcalc.errors import NetcalcError
 from netcalc.shapes import Shape, parse_shape
 
@@ -51,6 +58,7 @@ def _shape_text(shape: Shape) -> str:
 @click.option(
     "--dtype", type=click.Choice(tuple(DTYPE_BYTES)), default="float32", show_default=True, help="element type"
 )
+@optimizer_option
 @click.option("--baseline", metavar="NAME", help="show every figure also as a ratio to the row labelled NAME")
 @click.option("--sort", type=click.Choice(SORT_COLUMNS), help="order rows by this column (ascending)")
 @format_option(("table", "json", "csv", "markdown"), "table")
@@ -59,6 +67,7 @@ def compare(
     input_shapes: tuple[Shape, ...] | None,
     batch: int,
     dtype: str,
+    optimizer: str,
     baseline: str | None,
     sort: str | None,
     fmt: str,
@@ -76,7 +85,7 @@ def compare(
     for argument in specs:
         label, path = split_label(argument)
         for shape in shapes:
-            report = analyze_network(load_spec(path, input_shape=shape), batch=batch, dtype=dtype)
+            report = analyze_network(load_spec(path, input_shape=shape), batch=batch, dtype=dtype, optimizer=optimizer)
             analysed.append((label, path, report))
     names = [report.name for label, _, report in analysed if label is None]
     entries = []

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from netcalc.commands.options import allow_unknown_option, input_shape_callback, load_spec
+from netcalc.commands.options import BATCH, allow_unknown_option, input_shape_callback, load_spec
 from netcalc.shapes import Shape
 
 
@@ -14,7 +14,7 @@ from netcalc.shapes import Shape
 @click.argument("model", metavar="MODEL.onnx")
 @click.option("-o", "--output", "output", metavar="SPEC.yaml", help="write the spec here (default: stdout)")
 @click.option("--input", "input_shape", callback=input_shape_callback, metavar="HxWxC", help="bind the input size")
-@click.option("--batch", type=click.IntRange(min=1), help="bind a symbolic batch dimension (figures are per sample)")
+@click.option("--batch", type=BATCH, help="bind a symbolic batch dimension (figures are per sample)")
 @allow_unknown_option
 @click.pass_context
 def import_command(

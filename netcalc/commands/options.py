@@ -12,6 +12,7 @@ from typing import Any, TypeVar
 import click
 from click.core import ParameterSource
 
+from netcalc.analysis.memory import OPTIMIZER_STATE
 from netcalc.analysis.report import DTYPE_BYTES
 from netcalc.network import Network
 from netcalc.shapes import Shape, parse_shape
@@ -28,6 +29,16 @@ def input_shape_callback(ctx: click.Context, param: click.Parameter, value: str 
         return parse_shape(value)
     except ValueError as error:
         raise click.BadParameter(str(error)) from None
+
+
+def optimizer_option(command: F) -> F:
+    return click.option(
+        "--optimizer",
+        type=click.Choice(tuple(OPTIMIZER_STATE)),
+        default="sgd",
+        show_default=True,
+        help="optimizer whose state training memory counts (docs/conventions.md)",
+    )(command)
 
 
 def _allow_unknown(ctx: click.Context, param: click.Parameter, value: bool) -> None:
@@ -60,11 +71,14 @@ def load_spec(path: str, input_shape: Shape | None = None) -> Network:
     return load_model(path, input_shape=input_shape, batch=batch, allow_unknown=allow_unknown)
 
 
-def analysis_options(dtypes: tuple[str, ...] = tuple(DTYPE_BYTES)) -> Callable[[F], F]:
-    """--input, --batch, --dtype and --allow-unknown, shared by every command that analyses a spec."""
+def analysis_options(dtypes: tuple[str, ...] = tuple(DTYPE_BYTES), optimizer: bool = False) -> Callable[[F], F]:
+    """--input, --batch, --dtype and --allow-unknown (and --optimizer), shared by every command that analyses a
+    spec."""
 
     def decorate(command: F) -> F:
         command = allow_unknown_option(command)
+        if optimizer:
+            command = optimizer_option(command)
         command = click.option(
             "--dtype", type=click.Choice(dtypes), default="float32", show_default=True, help="element type"
         )(command)

@@ -19,32 +19,59 @@ from netcalc.errors import one_line
 from netcalc.shapes import Shape
 
 
+def columns_callback(ctx: click.Context, param: click.Parameter, value: str | None) -> tuple[str, ...]:
+    """`field` or `cost,field,train`: column groups of the table and Markdown."""
+    from netcalc.render.summary import GROUPS
+
+    if value is None:
+        return ("cost",)
+    groups = tuple(part.strip() for part in value.split(",") if part.strip())
+    unknown = [g for g in groups if g not in GROUPS]
+    if unknown or not groups:
+        raise click.BadParameter(f"expected groups from {', '.join(GROUPS)}, comma-separated; got {value!r}")
+    return groups
+
+
 @click.command()
 @click.argument("spec")
-@analysis_options()
+@analysis_options(optimizer=True)
 @format_option(("table", "json", "csv", "markdown"), "table")
 @click.option("--depth", type=click.IntRange(min=1), help="fold blocks nested deeper than this into one row")
 @click.option("--strict", is_flag=True, help="treat a warning (unread pixels, a layer reaching no output) as an error")
+@click.option(
+    "--columns",
+    callback=columns_callback,
+    metavar="GROUP[,GROUP…]",
+    help="column groups of the table and Markdown: cost (default), field (receptive field, jump, start), "
+    "memory (live bytes), train (backward MACs, saved, training memory); JSON and CSV carry them all",
+)
+@click.option("--train", is_flag=True, help="add the training columns and what training memory is made of")
 @click.option("--device", metavar="NAME|FILE", help="roofline estimate per layer on a device (see `netcalc devices`)")
 def summary(
     spec: str,
     input_shape: Shape | None,
     batch: int,
     dtype: str,
+    optimizer: str,
     fmt: str,
     depth: int | None,
     strict: bool,
+    columns: tuple[str, ...],
+    train: bool,
     device: str | None,
 ) -> None:
-    """Per-layer shapes, parameters, MACs and memory of SPEC, with totals."""
+    """Per-layer shapes, parameters, MACs and memory of SPEC, with totals, the peak memory and (--train)
+    training memory; receptive fields with --columns field."""
     network = load_spec(spec, input_shape=input_shape)
-    report = analyze_network(network, batch=batch, dtype=dtype, strict=strict)
+    report = analyze_network(network, batch=batch, dtype=dtype, strict=strict, optimizer=optimizer)
     if device is not None:
         click.echo(roofline_output(report, device, fmt), nl=False)
         return
     from netcalc.render.summary import RENDERERS, warnings
 
-    click.echo(terminal_renderers(RENDERERS)[fmt](report, depth), nl=False)
+    if train and "train" not in columns:
+        columns = (*columns, "train")
+    click.echo(terminal_renderers(RENDERERS)[fmt](report, depth, columns), nl=False)
     if fmt == "csv":  # the table, Markdown and JSON carry the notes themselves; CSV has no place for them
         for warning in warnings(report):
             click.echo(one_line(f"netcalc: warning: {warning}"), err=True)
@@ -66,6 +93,21 @@ def load_device_or_calibrate(device: str) -> Device:
     from netcalc.analysis.devices import load_device
 
     return load_device(device)
+
+
+@click.command()
+@click.argument("spec")
+@click.argument("layer")
+@analysis_options(optimizer=True)
+def explain(spec: str, layer: str, input_shape: Shape | None, batch: int, dtype: str, optimizer: str) -> None:
+    """LAYER of SPEC with its arithmetic written out: output size, parameters, MACs, FLOPs, memory, receptive
+    field and backward cost, every formula with its numbers."""
+    from netcalc.analysis.explain import explain as explain_layer
+    from netcalc.render.explain import to_text
+
+    network = load_spec(spec, input_shape=input_shape)
+    report = analyze_network(network, batch=batch, dtype=dtype, optimizer=optimizer)
+    click.echo(to_text(explain_layer(network, report, layer)), nl=False)
 
 
 @click.command()

@@ -35,6 +35,13 @@ if TYPE_CHECKING:
     help="check N sampled coordinates of every input and weight gradient against central differences (float64)",
 )
 @click.option(
+    "--receptive-field",
+    "receptive_field",
+    is_flag=True,
+    help="also measure every layer's receptive field (the support of d(centre unit)/d(input)); one more "
+    "float64 backward pass per 8 layers",
+)
+@click.option(
     "--max-memory",
     "max_memory",
     default="auto",
@@ -42,6 +49,9 @@ if TYPE_CHECKING:
     metavar="SIZE",
     help="refuse (exit 2, before allocating) a pass whose estimated peak memory exceeds SIZE (e.g. 4GiB); "
     "auto: 80% of the memory available now; none: no limit",
+)
+@click.option(
+    "--strict", is_flag=True, help="fail a layer whose weight gradient is identically zero (else a warning)"
 )
 @click.option(
     "--device",
@@ -55,9 +65,6 @@ if TYPE_CHECKING:
     help="instead: export SPEC with the reference pass's seeded weights, run it in ONNX Runtime on the same input "
     "and compare every layer's output values with the reference pass (docs/verify.md)",
 )
-@click.option(
-    "--strict", is_flag=True, help="fail a layer whose weight gradient is identically zero (else a warning)"
-)
 @format_option(("table", "json"), "table")
 @click.pass_context
 def verify(
@@ -69,18 +76,20 @@ def verify(
     seed: int,
     no_backward: bool,
     gradcheck: int,
+    receptive_field: bool,
     max_memory: str,
+    strict: bool,
     device: str | None,
     against: str | None,
-    strict: bool,
     fmt: str,
 ) -> None:
     """Run SPEC forward and backward in NumPy and check, layer by layer, that the analysed output shape,
     parameters, MACs and activation memory agree with what the reference pass really did.
 
-    Training mode (batch statistics, seeded dropout masks) with the backward pass, inference mode without.
-    With --against onnxruntime, the values instead: every layer's output in ONNX Runtime against the reference
-    pass's, in inference mode (docs/verify.md states the tolerances).
+    Training mode (batch statistics, seeded dropout masks) with the backward pass, inference mode without; in
+    inference mode each layer's live bytes (the peak memory) are checked too, with the backward pass each
+    layer's backward MACs. With --against onnxruntime, the values instead: every layer's output in ONNX Runtime
+    against the reference pass's, in inference mode (docs/verify.md states the tolerances).
 
     Exit 0 when every figure agrees, 1 when any disagrees, 2 for bad input or a pass too big for --max-memory.
     """
@@ -93,13 +102,9 @@ def verify(
     if gradcheck and no_backward:
         raise click.UsageError("--gradcheck needs the backward pass; drop --no-backward")
     network = load_spec(spec, input_shape=input_shape)
-    if against is not None and (gradcheck or dtype != "float32"):
-        raise click.UsageError("--against onnxruntime compares float32 forward values; drop --gradcheck/--dtype")
-    report = analyze_network(network, batch=batch, dtype=dtype)
-    backward = not no_backward and against is None
-    limit, what = _memory_limit(max_memory)
-    check_memory(estimate_memory(network, report, backward=backward, gradcheck=gradcheck), limit, what)
     if against is not None:
+        if gradcheck or dtype != "float32":
+            raise click.UsageError("--against onnxruntime compares float32 forward values; drop --gradcheck/--dtype")
         from netcalc.bridges.onnx.runtime import verify_against_onnxruntime
         from netcalc.render.runtime import RENDERERS as VALUE_RENDERERS
 
@@ -108,12 +113,23 @@ def verify(
         if not values.ok:
             ctx.exit(1)
         return
+    report = analyze_network(network, batch=batch, dtype=dtype)
     profile = None if device is None else load_device_or_calibrate(device)
+    backward = not no_backward
+    limit, what = _memory_limit(max_memory)
+    check_memory(estimate_memory(network, report, backward=backward, gradcheck=gradcheck), limit, what)
     with _progress_bar(len(network.layers) * (1 if no_backward else 2)) as progress:
         result = run(
             network, batch=batch, seed=seed, dtype=dtype, backward=backward, gradcheck=gradcheck, progress=progress
         )
-    verification = compare(report, result, seed=seed, backward=backward, gradcheck=gradcheck, strict=strict)
+    fields = None
+    if receptive_field:
+        from netcalc.reference.field import measure_fields
+
+        fields = measure_fields(network, report, seed=seed)
+    verification = compare(
+        report, result, seed=seed, backward=backward, gradcheck=gradcheck, strict=strict, fields=fields
+    )
     if profile is None:
         click.echo(terminal_renderers(RENDERERS)[fmt](verification), nl=False)
     else:
@@ -122,20 +138,6 @@ def verify(
         click.echo(line, err=True)
     if not verification.ok:
         ctx.exit(1)
-
-
-def _with_roofline(verification: Verification, report: Report, device: Device, fmt: str) -> str:
-    """The verification, and each layer's roofline estimate on `device` beside its measured forward time."""
-    from netcalc.analysis.roofline import estimate, held_against
-    from netcalc.render.roofline import timed_dict, timed_table
-    from netcalc.render.verify import RENDERERS, verification_dict
-
-    roofline = estimate(report, device)
-    timed = held_against(roofline, {layer.name: layer.forward_seconds for layer in verification.layers})
-    if fmt == "json":
-        return json.dumps({**verification_dict(verification), "roofline": timed_dict(roofline, timed)}, indent=2) + "\n"
-    table, timed_text = terminal_renderers(RENDERERS)["table"], terminal_renderers({"table": timed_table})["table"]
-    return table(verification) + "\n" + timed_text(roofline, timed)
 
 
 def zero_gradient_warnings(verification, shown: int = 5) -> list[str]:
@@ -153,6 +155,20 @@ def zero_gradient_warnings(verification, shown: int = 5) -> list[str]:
     if len(layers) > shown:
         lines.append(f"netcalc: {word}: … and {len(layers) - shown} more layers with a zero weight gradient")
     return lines
+
+
+def _with_roofline(verification: Verification, report: Report, device: Device, fmt: str) -> str:
+    """The verification, and each layer's roofline estimate on `device` beside its measured forward time."""
+    from netcalc.analysis.roofline import estimate, held_against
+    from netcalc.render.roofline import timed_dict, timed_table
+    from netcalc.render.verify import RENDERERS, verification_dict
+
+    roofline = estimate(report, device)
+    timed = held_against(roofline, {layer.name: layer.forward_seconds for layer in verification.layers})
+    if fmt == "json":
+        return json.dumps({**verification_dict(verification), "roofline": timed_dict(roofline, timed)}, indent=2) + "\n"
+    table, timed_text = terminal_renderers(RENDERERS)["table"], terminal_renderers({"table": timed_table})["table"]
+    return table(verification) + "\n" + timed_text(roofline, timed)
 
 
 def _memory_limit(value: str) -> tuple[int | None, str]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from fractions import Fraction
 from typing import Any
 
 from netcalc.errors import AttrError, ShapeError, excerpt
@@ -19,6 +20,57 @@ ShapeRule = Callable[[Attrs, tuple[Shape, ...]], Shape]
 ArrayShapes = Callable[[Attrs, tuple[Shape, ...]], dict[str, Shape]]
 Figure = Callable[[Attrs, tuple[Shape, ...], Shape], int]
 Notes = Callable[[Attrs, tuple[Shape, ...], Shape], tuple[str, ...]]
+
+
+@dataclass(frozen=True)
+class Window:
+    """How one output index reads its input along one axis, in input units: the centre of output o's window is
+    `offset + o·stride`, and the window reaches `span` input steps from its first input unit to its last.
+
+    A conv: span D·(K−1), stride S, offset D·(K−1)/2 − P. Transposed convs and upsampling have fractional strides.
+    """
+
+    span: Fraction = Fraction(0)
+    stride: Fraction = Fraction(1)
+    offset: Fraction = Fraction(0)
+
+
+IDENTITY = (Window(), Window())
+# per input: its (height, width) windows, or None for an input that contributes only its shape (crop's ref)
+Geometry = Callable[[Attrs, tuple[Shape, ...], Shape], tuple[tuple[Window, Window] | None, ...]]
+
+
+@dataclass(frozen=True)
+class Extra:
+    """A tensor a layer saves for backward besides its inputs and output: max pool's indices, a dropout mask,
+    batch norm's statistics. `elements` per sample (or in all, when not `batched`), `itemsize` bytes each."""
+
+    name: str
+    elements: int
+    itemsize: int | None = None  # None: the activations' dtype
+    batched: bool = True
+
+
+@dataclass(frozen=True)
+class Saved:
+    """What one layer keeps for its backward pass, by PyTorch autograd's convention: some of its inputs (by
+    index), its output, and extra tensors. Parameters and buffers are not counted here."""
+
+    inputs: tuple[int, ...] = ()
+    output: bool = False
+    extras: tuple[Extra, ...] = ()
+
+
+# (what, the arithmetic with its numbers), e.g. ("output height", "⌊(227 + 2·0 − 1·(11−1) − 1)/4⌋ + 1 = 55")
+Explain = Callable[[Attrs, tuple[Shape, ...], Shape], tuple[tuple[str, str], ...]]
+SavedRule = Callable[[Attrs, tuple[Shape, ...], Shape], Saved]
+# (MACs of dL/dx for all inputs, MACs of dL/dw), per sample
+BackwardMacs = Callable[[Attrs, tuple[Shape, ...], Shape], tuple[int, int]]
+
+# How a layer's output is stored (PyTorch's habits, which peak memory follows):
+NEW = "new"  # a tensor of its own
+VIEW = "view"  # the input's storage, unchanged (flatten is a view, inference dropout returns its input)
+INPLACE = "inplace"  # written over its input when nothing later reads that input (ReLU(inplace=True), `out += x`)
 
 REQUIRED: Any = object()
 # The largest whole number an attribute takes (a size, a count, a stride): int32's maximum, as in ONNX and the
@@ -61,6 +113,35 @@ def no_notes(attrs: Attrs, ins: tuple[Shape, ...], out: Shape) -> tuple[str, ...
     return ()
 
 
+def pointwise(attrs: Attrs, ins: tuple[Shape, ...], out: Shape) -> tuple[tuple[Window, Window] | None, ...]:
+    """Every input read at the output's own position: the receptive field passes through unchanged."""
+    return (IDENTITY,) * len(ins)
+
+
+def whole_map(attrs: Attrs, ins: tuple[Shape, ...], out: Shape) -> tuple[tuple[Window, Window] | None, ...]:
+    """One window over all of the input's H×W (global pooling; a flatten, whose flat vector stands for the whole
+    map downstream). A flat input passes through."""
+    if not is_spatial(ins[0]):
+        return (IDENTITY,)
+    return (tuple(Window(Fraction(n - 1), Fraction(1), Fraction(n - 1, 2)) for n in ins[0][:2]),)  # type: ignore[return-value]
+
+
+def saves_nothing(attrs: Attrs, ins: tuple[Shape, ...], out: Shape) -> Saved:
+    return Saved()
+
+
+def saves_input(attrs: Attrs, ins: tuple[Shape, ...], out: Shape) -> Saved:
+    return Saved(inputs=(0,))
+
+
+def saves_output(attrs: Attrs, ins: tuple[Shape, ...], out: Shape) -> Saved:
+    return Saved(output=True)
+
+
+def no_backward_macs(attrs: Attrs, ins: tuple[Shape, ...], out: Shape) -> tuple[int, int]:
+    return (0, 0)
+
+
 def same_shape(attrs: Attrs, ins: tuple[Shape, ...]) -> Shape:
     return ins[0]
 
@@ -83,6 +164,11 @@ class LayerKind:
     - `resolve` fills defaults that depend on other attributes (pool stride, `same` padding).
     - `settle(attrs, input_shapes)` replaces any ShapeDependent value `resolve` left with plain numbers.
     - `forward(xs, params, attrs, train) -> (y, cache)`, `backward(dy, cache) -> (dxs, dparams)`.
+    - `geometry` gives each input's windows for the receptive field (default: pointwise); `field_proxy` names
+      a kind whose gradient reaches every input of the window (a max pool's is the average pool: a max pool's
+      own gradient reaches only the winner), for measuring the field with the reference pass.
+    - `saved` says what autograd keeps for backward; `backward_macs` the MACs of the input and weight gradients.
+    - `storage` / `train_storage` say whether the output is a new tensor, a view or written in place.
     - `inputs`: how many inputs `from:` names: exactly that many, MANY (two or more), or a range (low, high),
       e.g. (1, 2) for crop and upsample, whose optional second input lends only its H×W.
     """
@@ -102,6 +188,18 @@ class LayerKind:
     forward: Callable[..., Any] | None = field(default=None, compare=False)
     backward: Callable[..., Any] | None = field(default=None, compare=False)
     flops_rule: str = ""
+    geometry: Geometry = pointwise
+    field_proxy: str = ""
+    saved: SavedRule = saves_nothing
+    saved_rule: str = "nothing"
+    backward_macs: BackwardMacs = no_backward_macs
+    storage: str = NEW
+    train_storage: str | None = None  # when training differs (dropout makes a new tensor)
+    formulas: tuple[str, ...] = ()  # the shape, parameter and MAC rules in letters, for `netcalc kinds KIND`
+    explain: Explain | None = None  # the same rules with one layer's numbers substituted
+
+    def storage_in(self, train: bool) -> str:
+        return self.train_storage if train and self.train_storage is not None else self.storage
     partial: bool = False  # figures unknown (the `unknown` kind): reports mark the row and totals partial
 
     @property
@@ -258,6 +356,30 @@ activation_attr = Attr(
 )
 
 
+# Activations whose autograd keeps their input (hardtanh_, hardswish_ and silu_ a copy of it), measured with
+# saved_tensors_hooks; the others keep their output.
+KEEPS_INPUT_FOR_BACKWARD = ("relu6", "hardsigmoid", "hardswish", "silu", "gelu", "elu", "prelu")
+
+
+def fused_saved(attrs: Attrs, saved: Saved, out: Shape) -> Saved:
+    """A fused activation keeps its output for backward (as an in-place ReLU after the layer would), or a copy
+    of the layer's result before it (as ReLU6(inplace=True) does)."""
+    act = attrs.get("activation", "none")
+    if act == "none":
+        return saved
+    if act in KEEPS_INPUT_FOR_BACKWARD:
+        return Saved(saved.inputs, saved.output, (*saved.extras, Extra("pre-activation", numel(out))))
+    return Saved(saved.inputs, True, saved.extras)
+
+
+def window_geometry(
+    kernel: tuple[int, int], stride: tuple[int, int], pad: tuple[int, int], dilation: tuple[int, int] = (1, 1)
+) -> tuple[Window, Window]:
+    """Sliding windows (conv, pooling): span D·(K−1), stride S, first centre D·(K−1)/2 − P."""
+    return tuple(  # type: ignore[return-value]
+        Window(Fraction(d * (k - 1)), Fraction(s), Fraction(d * (k - 1), 2) - p)
+        for k, s, p, d in zip(kernel, stride, pad, dilation)
+    )
 def fused_weights(attrs: Attrs, out_channels: int) -> dict[str, Shape]:
     """The arrays a fused activation adds to its layer: a prelu's slope per output channel."""
     return {"slope": (out_channels,)} if attrs.get("activation") == "prelu" else {}

@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from netcalc.errors import ShapeError
-from netcalc.kinds.base import Attr, Attrs, LayerKind, channels, whole
+from netcalc.kinds.base import VIEW, Attr, Attrs, LayerKind, channels, whole
 from netcalc.lazy_numpy import np
 from netcalc.shapes import Shape, format_shape
 
@@ -100,6 +100,7 @@ KINDS = (
         flops_rule="none (a copy)",
         forward=slice_forward,
         backward=slice_backward,
+        storage=VIEW,  # x[:, start:end] is a view in PyTorch and here
     ),
     LayerKind(
         name="channel_shuffle",

@@ -10,6 +10,7 @@ conv_transpose:  out = (H − 1)·S − Pt − Pb + D·(K−1) + output_padding 
 
 from __future__ import annotations
 
+from fractions import Fraction
 from typing import Any
 
 from netcalc.errors import AttrError, ShapeError
@@ -17,18 +18,22 @@ from netcalc.kinds.base import (
     Attr,
     Attrs,
     LayerKind,
+    Saved,
+    Window,
     activation_attr,
     flag,
     fused_flops,
+    fused_saved,
     fused_weights,
     padding,
     pair,
     sides,
     spatial_input,
     whole,
+    window_geometry,
 )
 from netcalc.kinds.elementwise import activation_backward, activation_forward
-from netcalc.kinds.window import resolve_same, settle_same, unread_notes, window_output, window_sides
+from netcalc.kinds.window import resolve_same, settle_same, unread_notes, window_arithmetic, window_output, window_sides
 from netcalc.shapes import Shape
 
 _COMMON = (
@@ -86,6 +91,115 @@ def conv_flops(attrs: Attrs, ins: tuple[Shape, ...], out: Shape) -> int:
 def conv_notes(attrs: Attrs, ins: tuple[Shape, ...], out: Shape) -> tuple[str, ...]:
     padding = window_sides(attrs, ins[0][:2])
     return unread_notes(ins[0][:2], attrs["kernel"], attrs["stride"], padding, attrs["dilation"], out[:2])
+
+
+CONV_FORMULAS = (
+    "output   ⌊(H + Pt + Pb − D·(K−1) − 1)/S⌋ + 1 per axis (Pt, Pb: the padding before and after)",
+    "weights  Kh·Kw·(Cin/G)·Cout, + Cout biases",
+    "MACs     Hout·Wout·Cout · Kh·Kw·(Cin/G)   (bias excluded)",
+    "FLOPs    2·MACs + one per output element for the bias and one for a fused activation",
+)
+TRANSPOSE_FORMULAS = (
+    "output   (H − 1)·S − Pt − Pb + D·(K−1) + output_padding + 1 per axis",
+    "weights  Kh·Kw·Cin·(Cout/G), + Cout biases",
+    "MACs     H·W·Cin · Kh·Kw·(Cout/G)   (per input pixel, bias excluded; not per output position)",
+    "FLOPs    2·MACs + one per output element for the bias and one for a fused activation",
+)
+
+
+def _channels_text(c: int, groups: int) -> str:
+    return f"{c}" if groups == 1 else f"({c}/{groups})"
+
+
+def _weights_lines(attrs: Attrs, factors: str, weights: int, cout: int) -> tuple[tuple[str, str], ...]:
+    lines = [("weights", f"{factors} = {weights:,}")]
+    if attrs["bias"]:
+        lines.append(("biases", f"{cout:,}"))
+    return tuple(lines)
+
+
+def conv_explain(attrs: Attrs, ins: tuple[Shape, ...], out: Shape) -> tuple[tuple[str, str], ...]:
+    h, w, cin = ins[0]
+    (kh, kw), (sh, sw), (dh, dw), g = attrs["kernel"], attrs["stride"], attrs["dilation"], attrs["groups"]
+    top, bottom, left, right = window_sides(attrs, (h, w))
+    ho, wo, cout = out
+    per_output = kh * kw * (cin // g)
+    cg = _channels_text(cin, g)
+    return (
+        ("output height", window_arithmetic(h, kh, sh, (top, bottom), dh, ho)),
+        ("output width", window_arithmetic(w, kw, sw, (left, right), dw, wo)),
+        *_weights_lines(attrs, f"{kh}·{kw}·{cg}·{cout}", per_output * cout, cout),
+        (
+            "MACs per sample",
+            f"{ho}·{wo}·{cout} outputs · {kh}·{kw}·{cg} inputs each = {ho * wo * cout:,} · {per_output:,}"
+            f" = {ho * wo * cout * per_output:,}",
+        ),
+    )
+
+
+def transpose_explain(attrs: Attrs, ins: tuple[Shape, ...], out: Shape) -> tuple[tuple[str, str], ...]:
+    h, w, cin = ins[0]
+    (kh, kw), (sh, sw), (dh, dw), g = attrs["kernel"], attrs["stride"], attrs["dilation"], attrs["groups"]
+    top, bottom, left, right = attrs["padding"]
+    (oph, opw), (ho, wo, cout) = attrs["output_padding"], out
+    per_input = kh * kw * (cout // g)
+    sizes = [
+        (axis, f"({n} − 1)·{s} − {a} − {b} + {d}·({k}−1) + {e} + 1 = {o}")
+        for axis, n, s, a, b, d, k, e, o in (
+            ("output height", h, sh, top, bottom, dh, kh, oph, ho),
+            ("output width", w, sw, left, right, dw, kw, opw, wo),
+        )
+    ]
+    return (
+        *sizes,
+        *_weights_lines(attrs, f"{kh}·{kw}·{cin}·{_channels_text(cout, g)}", per_input * cin, cout),
+        (
+            "MACs per sample",
+            f"{h}·{w}·{cin} inputs · {kh}·{kw}·{_channels_text(cout, g)} outputs each = {h * w * cin:,} · "
+            f"{per_input:,} = {h * w * cin * per_input:,}",
+        ),
+    )
+
+
+def conv_geometry(attrs: Attrs, ins: tuple[Shape, ...], out: Shape) -> tuple[tuple[Window, Window]]:
+    top, _, left, _ = window_sides(attrs, ins[0][:2])
+    return (window_geometry(attrs["kernel"], attrs["stride"], (top, left), attrs["dilation"]),)
+
+
+def conv_saved(attrs: Attrs, ins: tuple[Shape, ...], out: Shape) -> Saved:
+    """Autograd keeps a convolution's input (for dL/dw) and its weight (a parameter, not counted)."""
+    return fused_saved(attrs, Saved(inputs=(0,)), out)
+
+
+def same_as_forward(macs: Any) -> Any:
+    """dL/dx and dL/dw of a conv or fc are each one GEMM as large as the forward one."""
+
+    def backward_macs(attrs: Attrs, ins: tuple[Shape, ...], out: Shape) -> tuple[int, int]:
+        forward = macs(attrs, ins, out)
+        return (forward, forward)
+
+    return backward_macs
+
+
+def transpose_window(kernel: int, stride: int, pad: int, dilation: int) -> Window:
+    """Output o of a transposed conv reads the inputs i with i·S = o + P − D·k for a tap k (P the leading
+    padding): its window's centre is (o + P − D·(K−1)/2)/S, and the span is the widest spread of the taps that
+    land on whole inputs."""
+    spans = []
+    for residue in range(stride):
+        taps = [residue + pad - dilation * k for k in range(kernel)]
+        hits = [t // stride for t in taps if t % stride == 0]
+        if hits:
+            spans.append(max(hits) - min(hits))
+    centre = Fraction(2 * pad - dilation * (kernel - 1), 2 * stride)
+    return Window(Fraction(max(spans, default=0)), Fraction(1, stride), centre)
+
+
+def transpose_geometry(attrs: Attrs, ins: tuple[Shape, ...], out: Shape) -> tuple[tuple[Window, Window]]:
+    top, _, left, _ = attrs["padding"]
+    axes = zip(attrs["kernel"], attrs["stride"], (top, left), attrs["dilation"])
+    h, w = (transpose_window(*axis) for axis in axes)
+    return ((h, w),)
 
 
 def transpose_output_size(
@@ -209,6 +323,17 @@ transpose_forward, transpose_backward = _reference_pair(
 )
 
 
+# what conv and conv_transpose share: FLOPs beyond MACs, what autograd keeps, dL/dx and dL/dw as large as forward
+def _shared_by_convs(macs: Any) -> dict[str, Any]:
+    return {
+        "saved": conv_saved,
+        "saved_rule": "its input (and its output with a fused activation)",
+        "backward_macs": same_as_forward(macs),
+        "flops": conv_flops,
+        "flops_rule": "2·MACs + one per output element for the bias and one for a fused activation",
+    }
+
+
 KINDS = (
     LayerKind(
         name="conv",
@@ -217,13 +342,15 @@ KINDS = (
         output_shape=conv_output_shape,
         weights=conv_weights,
         macs=conv_macs,
-        flops=conv_flops,
         notes=conv_notes,
         resolve=resolve_same,
         settle=settle_same,
-        flops_rule="2·MACs + one per output element for the bias and one for a fused activation",
         forward=conv_forward,
         backward=conv_backward,
+        geometry=conv_geometry,
+        formulas=CONV_FORMULAS,
+        explain=conv_explain,
+        **_shared_by_convs(conv_macs),
     ),
     LayerKind(
         name="conv_transpose",
@@ -235,10 +362,12 @@ KINDS = (
         output_shape=transpose_output_shape,
         weights=transpose_weights,
         macs=transpose_macs,
-        flops=conv_flops,
         resolve=_resolve_transpose,
-        flops_rule="2·MACs + one per output element for the bias and one for a fused activation",
         forward=transpose_forward,
         backward=transpose_backward,
+        geometry=transpose_geometry,
+        formulas=TRANSPOSE_FORMULAS,
+        explain=transpose_explain,
+        **_shared_by_convs(transpose_macs),
     ),
 )

@@ -16,16 +16,25 @@ from collections.abc import Callable
 from typing import Any
 
 from netcalc.kinds.base import (
+    INPLACE,
+    KEEPS_INPUT_FOR_BACKWARD,
+    NEW,
+    VIEW,
     ArrayShapes,
     Attr,
     Attrs,
+    Extra,
     LayerKind,
+    Saved,
+    SavedRule,
     channels,
     choice,
     flag,
     no_arrays,
     real,
     same_shape,
+    saves_input,
+    saves_output,
 )
 from netcalc.lazy_numpy import np
 from netcalc.shapes import Shape, numel
@@ -195,6 +204,8 @@ def _activation_pair(name: str) -> tuple[Callable[..., Any], Callable[..., Any]]
     def forward(xs: tuple[Any, ...], params: Any, attrs: Attrs, train: bool) -> tuple[Any, Any]:
         """x (N, …) → y (N, …); prelu's slopes (C,) or (1,) apply along axis 1."""
         arg = attrs[ARGUMENTS[name][0]] if name in ARGUMENTS else None
+        if attrs.get("inplace") is not None:  # inference only (the engine's plan): nothing to keep for backward
+            return activate(name, xs[0], arg, out=xs[0]), None
         return activation_forward(name, xs[0], arg, params)
 
     def backward(dy: Any, cache: Any) -> tuple[tuple[Any, ...], dict[str, Any]]:
@@ -208,9 +219,18 @@ def prelu_weights(attrs: Attrs, ins: tuple[Shape, ...]) -> dict[str, Shape]:
     return {"slope": (1 if attrs["shared"] else channels(ins[0]),)}
 
 
+# How PyTorch runs each activation, which memory follows (measured with saved_tensors_hooks, torch 2.14):
+# torchvision builds ReLU, ReLU6, Hardswish and SiLU with inplace=True. relu_, leaky_relu_, sigmoid and tanh keep
+# their output for backward; hardtanh_ (relu6), hardswish_ and silu_ keep a copy of their input (so in training
+# they cost a new tensor), elu, gelu, hardsigmoid and prelu their input.
+IN_PLACE = ("relu", "relu6", "leaky_relu", "hardswish", "silu")
+
+
 def _activation(
     name: str, summary: str, attrs: tuple[Attr, ...] = (), weights: ArrayShapes = no_arrays
 ) -> LayerKind:
+    keeps_input = name in KEEPS_INPUT_FOR_BACKWARD
+    saved: SavedRule = saves_input if keeps_input else saves_output
     forward, backward = _activation_pair(name)
     return LayerKind(
         name=name,
@@ -222,7 +242,25 @@ def _activation(
         flops_rule="1 per element",
         forward=forward,
         backward=backward,
+        saved=saved,
+        saved_rule="its input" if keeps_input else "its output",
+        storage=INPLACE if name in IN_PLACE else NEW,
+        train_storage=NEW if name in IN_PLACE and keeps_input else None,
     )
+
+
+MASK_BYTES = 1  # a CUDA dropout keeps a bool mask (PyTorch's CPU kernel keeps a float one: docs/conventions.md)
+
+
+def dropout_saved(attrs: Attrs, ins: tuple[Shape, ...], out: Shape) -> Saved:
+    return Saved(extras=(Extra("mask", numel(out), MASK_BYTES),)) if attrs["p"] > 0 else Saved()
+
+
+def stochastic_depth_saved(attrs: Attrs, ins: tuple[Shape, ...], out: Shape) -> Saved:
+    """torchvision multiplies by a noise tensor of one value per sample (row) or one in all (batch)."""
+    if attrs["p"] == 0:
+        return Saved()
+    return Saved(extras=(Extra("noise", 1, None, attrs["mode"] == "row"),))
 
 
 def dropout_forward(xs: tuple[Any, ...], params: Any, attrs: Attrs, train: bool) -> tuple[Any, Any]:
@@ -338,6 +376,10 @@ KINDS = (
         flops_rule="none (the identity at inference)",
         forward=dropout_forward,
         backward=dropout_backward,
+        saved=dropout_saved,
+        saved_rule="a one-byte mask per element (when p > 0)",
+        storage=VIEW,
+        train_storage=NEW,
     ),
     LayerKind(
         name="stochastic_depth",
@@ -350,6 +392,10 @@ KINDS = (
         flops_rule="none (the identity at inference)",
         forward=stochastic_depth_forward,
         backward=stochastic_depth_backward,
+        saved=stochastic_depth_saved,
+        saved_rule="its noise: one value per sample (row) or one in all (batch), when p > 0",
+        storage=VIEW,
+        train_storage=NEW,
     ),
     LayerKind(
         name="scale",
@@ -360,6 +406,8 @@ KINDS = (
         flops_rule="1 per element (a multiply)",
         forward=scale_forward,
         backward=scale_backward,
+        saved=saves_input,
+        saved_rule="its input (for the scale's gradient)",
     ),
     LayerKind(
         name="identity",
@@ -368,6 +416,7 @@ KINDS = (
         flops_rule="none",
         forward=identity_forward,
         backward=identity_backward,
+        storage=VIEW,
     ),
     LayerKind(
         name="softmax",
@@ -377,5 +426,7 @@ KINDS = (
         flops_rule="3 per element (exp, sum, divide)",
         forward=softmax_forward,
         backward=softmax_backward,
+        saved=saves_output,
+        saved_rule="its output",
     ),
 )

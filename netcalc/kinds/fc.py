@@ -10,8 +10,19 @@ from __future__ import annotations
 from typing import Any
 
 from netcalc.errors import ShapeError
-from netcalc.kinds.base import Attr, Attrs, LayerKind, activation_attr, flag, fused_flops, fused_weights, whole
-from netcalc.kinds.conv import fused, grads, unfused
+from netcalc.kinds.base import (
+    VIEW,
+    Attr,
+    Attrs,
+    LayerKind,
+    activation_attr,
+    flag,
+    fused_flops,
+    fused_weights,
+    whole,
+    whole_map,
+)
+from netcalc.kinds.conv import conv_saved, fused, grads, same_as_forward, unfused
 from netcalc.shapes import Shape, format_shape, numel
 
 
@@ -32,6 +43,15 @@ def fc_weights(attrs: Attrs, ins: tuple[Shape, ...]) -> dict[str, Shape]:
 
 def fc_macs(attrs: Attrs, ins: tuple[Shape, ...], out: Shape) -> int:
     return ins[0][0] * attrs["out"]
+
+
+def fc_explain(attrs: Attrs, ins: tuple[Shape, ...], out: Shape) -> tuple[tuple[str, str], ...]:
+    n, m = ins[0][0], attrs["out"]
+    lines = [("weights", f"{n:,}·{m:,} = {n * m:,}")]
+    if attrs["bias"]:
+        lines.append(("biases", f"{m:,}"))
+    lines.append(("MACs per sample", f"{n:,} inputs · {m:,} outputs = {n * m:,}"))
+    return tuple(lines)
 
 
 def fc_flops(attrs: Attrs, ins: tuple[Shape, ...], out: Shape) -> int:
@@ -89,6 +109,16 @@ KINDS = (
         flops_rule="2·MACs + one per output for the bias and one for a fused activation",
         forward=fc_forward,
         backward=fc_backward,
+        saved=conv_saved,
+        saved_rule="its input (and its output with a fused activation)",
+        backward_macs=same_as_forward(fc_macs),
+        formulas=(
+            "output   Out features (a flat input of In features)",
+            "weights  In·Out, + Out biases",
+            "MACs     In·Out",
+            "FLOPs    2·MACs + one per output for the bias and one for a fused activation",
+        ),
+        explain=fc_explain,
     ),
     LayerKind(
         name="flatten",
@@ -97,5 +127,7 @@ KINDS = (
         flops_rule="none (a reshape)",
         forward=flatten_forward,
         backward=flatten_backward,
+        geometry=whole_map,
+        storage=VIEW,
     ),
 )

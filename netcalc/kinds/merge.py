@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from netcalc.errors import ShapeError
-from netcalc.kinds.base import MANY, Attrs, LayerKind
+from netcalc.kinds.base import INPLACE, MANY, Attrs, LayerKind, Saved
 from netcalc.lazy_numpy import np
 from netcalc.shapes import Shape, format_shape, is_spatial, numel
 
@@ -72,7 +72,14 @@ def concat_backward(dy: Any, cache: Any) -> tuple[tuple[Any, ...], dict[str, Any
 
 
 def add_forward(xs: tuple[Any, ...], params: Any, attrs: Attrs, train: bool) -> tuple[Any, Any]:
-    """y = x1 + x2 + …, all of one shape (N, …)."""
+    """y = x1 + x2 + …, all of one shape (N, …); at inference maybe written over input `attrs["inplace"]`."""
+    target = attrs.get("inplace")
+    if target is not None:
+        y = xs[target]
+        for k, x in enumerate(xs):
+            if k != target:
+                y += x
+        return y, len(xs)
     y = xs[0] + xs[1]
     for x in xs[2:]:
         y += x
@@ -110,6 +117,11 @@ def multiply_backward(dy: Any, cache: Any) -> tuple[tuple[Any, ...], dict[str, A
     return tuple(dxs), {}
 
 
+def multiply_saved(attrs: Attrs, ins: tuple[Shape, ...], out: Shape) -> Saved:
+    """mul keeps each factor for the other's gradient."""
+    return Saved(inputs=tuple(range(len(ins))))
+
+
 KINDS = (
     LayerKind(
         name="concat",
@@ -129,6 +141,7 @@ KINDS = (
         flops_rule="(inputs − 1) adds per output element",
         forward=add_forward,
         backward=add_backward,
+        storage=INPLACE,
     ),
     LayerKind(
         name="multiply",
@@ -139,5 +152,7 @@ KINDS = (
         flops_rule="(inputs − 1) multiplies per output element",
         forward=multiply_forward,
         backward=multiply_backward,
+        saved=multiply_saved,
+        saved_rule="every input (each factor for the others' gradients)",
     ),
 )

@@ -22,8 +22,10 @@ from netcalc.errors import ShapeError
 from netcalc.kinds.base import (
     Attr,
     Attrs,
+    Extra,
     LayerKind,
     Notes,
+    Saved,
     ShapeRule,
     channels,
     flag,
@@ -51,6 +53,35 @@ def batchnorm_flops(attrs: Attrs, ins: tuple[Shape, ...], out: Shape) -> int:
     return 2 * numel(out)
 
 
+STAT_BYTES = 4  # batch statistics are float32 even for half-precision activations
+
+
+def batchnorm_saved(attrs: Attrs, ins: tuple[Shape, ...], out: Shape) -> Saved:
+    """native_batch_norm keeps its input, the batch mean and 1/std (float32, per channel); γ, β and the running
+    statistics are the layer's own state, not counted."""
+    c = channels(ins[0])
+    return Saved(inputs=(0,), extras=(Extra("mean", c, STAT_BYTES, False), Extra("invstd", c, STAT_BYTES, False)))
+
+
+def statistics_saved(per_sample: Callable[[Attrs, Shape], int]) -> Callable[[Attrs, tuple[Shape, ...], Shape], Saved]:
+    """A norm that keeps its input and a float32 mean and 1/std per normalised group of each sample."""
+
+    def saved(attrs: Attrs, ins: tuple[Shape, ...], out: Shape) -> Saved:
+        n = per_sample(attrs, ins[0])
+        return Saved(inputs=(0,), extras=(Extra("mean", n, STAT_BYTES), Extra("rstd", n, STAT_BYTES)))
+
+    return saved
+
+
+STATISTICS_SAVED = {
+    "groupnorm": statistics_saved(lambda attrs, shape: attrs["groups"]),
+    "instancenorm": statistics_saved(lambda attrs, shape: channels(shape)),
+    "layernorm": statistics_saved(lambda attrs, shape: numel(shape[:-1])),
+}
+
+
+def lrn_saved(attrs: Attrs, ins: tuple[Shape, ...], out: Shape) -> Saved:
+    return Saved(inputs=(0,), output=True)
 def affine_arrays(attrs: Attrs, ins: tuple[Shape, ...]) -> dict[str, Shape]:
     return batchnorm_arrays(attrs, ins) if attrs["affine"] else {}
 
@@ -158,8 +189,12 @@ def _standardizing(
     attrs: tuple[Attr, ...] = (),
     eps_doc: str = "added to the variance",
     notes: Notes = no_notes,
+    *,
+    statistics: str,
+    field_proxy: str = "",
 ) -> LayerKind:
-    """A normalisation kind over the statistics `view` picks: `eps` and `affine` attributes, γ and β with affine."""
+    """A normalisation kind over the statistics `view` picks: `eps` and `affine` attributes, γ and β with affine.
+    Autograd keeps its input and a float32 mean and 1/std per `statistics` (group, channel, pixel) of a sample."""
     forward, backward = _standardize_pair(view)
     return LayerKind(
         name=name,
@@ -173,6 +208,9 @@ def _standardizing(
         notes=notes,
         forward=forward,
         backward=backward,
+        saved=STATISTICS_SAVED[name],
+        saved_rule=f"its input, and a float32 mean and 1/std per {statistics} of each sample",
+        field_proxy=field_proxy,
     )
 
 
@@ -204,6 +242,8 @@ KINDS = (
         flops_rule="2 per element (a multiply and an add once folded)",
         forward=batchnorm_forward,
         backward=batchnorm_backward,
+        saved=batchnorm_saved,
+        saved_rule="its input, and the batch mean and 1/std (float32, per channel)",
     ),
     # groupnorm views (N, C, …) as (N, G, C/G·H·W), instancenorm as (N, C, H·W); layernorm takes axis 1 as it is
     _standardizing(
@@ -214,6 +254,8 @@ KINDS = (
         affine=True,
         attrs=(Attr("groups", whole(1), doc="channel groups G (must divide C)"),),
         notes=_single_value_notes(lambda a, s: numel(s) // a["groups"], "each group"),
+        statistics="group",
+        field_proxy="identity",  # statistics over H×W: counted as pointwise, as receptive-field tools do
     ),
     _standardizing(
         "instancenorm",
@@ -222,6 +264,8 @@ KINDS = (
         lambda s, a: ((s[0], s[1], -1), (2,)),
         affine=False,
         notes=_single_value_notes(lambda a, s: s[0] * s[1], "each channel"),
+        statistics="channel",
+        field_proxy="identity",
     ),
     _standardizing(
         "layernorm",
@@ -231,6 +275,7 @@ KINDS = (
         affine=True,
         eps_doc="added to the variance (ConvNeXt uses 1e-6)",
         notes=_single_value_notes(lambda a, s: s[-1], "each pixel"),
+        statistics="pixel (or vector)",
     ),
     LayerKind(
         name="lrn",
@@ -246,5 +291,7 @@ KINDS = (
         flops_rule="2·size + 3 per element",
         forward=lrn_forward,
         backward=lrn_backward,
+        saved=lrn_saved,
+        saved_rule="its input and output (what its gradient needs; PyTorch's composite keeps more)",
     ),
 )

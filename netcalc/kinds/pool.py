@@ -8,11 +8,36 @@ FLOPs: max = Kh·Kw − 1 comparisons per output element; avg = Kh·Kw − 1 add
 
 from __future__ import annotations
 
+import math
+from fractions import Fraction
 from typing import Any
 
 from netcalc.errors import AttrError
-from netcalc.kinds.base import Attr, Attrs, LayerKind, flag, padding, pair, spatial_input
-from netcalc.kinds.window import adaptive_span, resolve_same, settle_same, unread_notes, window_output, window_sides
+from netcalc.kinds.base import (
+    Attr,
+    Attrs,
+    Extra,
+    LayerKind,
+    Saved,
+    Window,
+    flag,
+    padding,
+    pair,
+    saves_input,
+    saves_nothing,
+    spatial_input,
+    whole_map,
+    window_geometry,
+)
+from netcalc.kinds.window import (
+    adaptive_span,
+    resolve_same,
+    settle_same,
+    unread_notes,
+    window_arithmetic,
+    window_output,
+    window_sides,
+)
 from netcalc.shapes import Shape, numel
 
 _WINDOW = (
@@ -54,8 +79,58 @@ def pool_output_shape(attrs: Attrs, ins: tuple[Shape, ...]) -> Shape:
     )
 
 
+POOL_FORMULAS = (
+    "output   ⌊(H + Pt + Pb − (K−1) − 1)/S⌋ + 1 per axis (⌈ ⌉ with ceil_mode); channels unchanged",
+    "weights  none",
+)
+
+
+def pool_explain(attrs: Attrs, ins: tuple[Shape, ...], out: Shape) -> tuple[tuple[str, str], ...]:
+    h, w, _ = ins[0]
+    (kh, kw), (sh, sw), ceil = attrs["kernel"], attrs["stride"], attrs["ceil_mode"]
+    top, bottom, left, right = window_sides(attrs, (h, w))
+    return (
+        ("output height", window_arithmetic(h, kh, sh, (top, bottom), 1, out[0], ceil)),
+        ("output width", window_arithmetic(w, kw, sw, (left, right), 1, out[1], ceil)),
+    )
+
+
 def pool_notes(attrs: Attrs, ins: tuple[Shape, ...], out: Shape) -> tuple[str, ...]:
     return unread_notes(ins[0][:2], attrs["kernel"], attrs["stride"], window_sides(attrs, ins[0][:2]), (1, 1), out[:2])
+
+
+def pool_geometry(attrs: Attrs, ins: tuple[Shape, ...], out: Shape) -> tuple[tuple[Window, Window]]:
+    top, _, left, _ = window_sides(attrs, ins[0][:2])
+    return (window_geometry(attrs["kernel"], attrs["stride"], (top, left)),)
+
+
+INDEX_BYTES = 8  # PyTorch keeps a max pool's argmax as int64
+
+
+def max_saved(attrs: Attrs, ins: tuple[Shape, ...], out: Shape) -> Saved:
+    """max_pool2d_with_indices keeps its input and the int64 index of every output's maximum."""
+    return Saved(inputs=(0,), extras=(Extra("indices", numel(out), INDEX_BYTES),))
+
+
+def widest_bin(size: int, out: int) -> int:
+    """The longest adaptive bin, in O(1) (`output` may be huge). With q, r = divmod(H, o) and g = gcd(H, o), bin i
+    has length q + 1 or q + 2 when r > 0 (q + 2 exactly when r > g), else q."""
+    q, r = divmod(size, out)
+    return q if r == 0 else q + 2 if r > math.gcd(size, out) else q + 1
+
+
+def adaptive_window(size: int, out: int) -> Window:
+    """Bins [⌊i·H/o⌋, ⌈(i+1)·H/o⌉): stride H/o, the widest bin's span, bin 0's centre (exact when o divides H)."""
+    return Window(Fraction(widest_bin(size, out) - 1), Fraction(size, out), Fraction(-(-size // out) - 1, 2))
+
+
+def adaptive_geometry(attrs: Attrs, ins: tuple[Shape, ...], out: Shape) -> tuple[tuple[Window, Window]]:
+    return ((adaptive_window(ins[0][0], out[0]), adaptive_window(ins[0][1], out[1])),)
+
+
+def adaptive_saved(attrs: Attrs, ins: tuple[Shape, ...], out: Shape) -> Saved:
+    """_adaptive_avg_pool2d keeps its input; to 1×1 PyTorch takes a mean instead, which keeps only sizes."""
+    return Saved() if out[:2] == (1, 1) else Saved(inputs=(0,))
 
 
 def max_flops(attrs: Attrs, ins: tuple[Shape, ...], out: Shape) -> int:
@@ -156,32 +231,42 @@ def global_max_forward(xs: tuple[Any, ...], params: Any, attrs: Attrs, train: bo
     return max_pool_forward(xs[0], xs[0].shape[2:])
 
 
+# what max and average pooling share: the window's shape rule, its notes, defaults, geometry and arithmetic
+_SLIDING: dict[str, Any] = {
+    "output_shape": pool_output_shape,
+    "notes": pool_notes,
+    "resolve": _resolve_window,
+    "settle": settle_same,
+    "geometry": pool_geometry,
+    "formulas": POOL_FORMULAS,
+    "explain": pool_explain,
+}
+
 KINDS = (
     LayerKind(
         name="maxpool",
         summary="max pooling over Kh×Kw windows",
         attrs=_WINDOW,
-        output_shape=pool_output_shape,
         flops=max_flops,
-        notes=pool_notes,
-        resolve=_resolve_window,
-        settle=settle_same,
         flops_rule="Kh·Kw − 1 comparisons per output element",
         forward=maxpool_forward,
         backward=maxpool_backward,
+        **_SLIDING,
+        field_proxy="avgpool",
+        saved=max_saved,
+        saved_rule="its input and the int64 index of each output's maximum",
     ),
     LayerKind(
         name="avgpool",
         summary="average pooling over Kh×Kw windows",
         attrs=_WINDOW + (Attr("count_include_pad", flag, True, "padding zeros count in the divisor"),),
-        output_shape=pool_output_shape,
         flops=avg_flops,
-        notes=pool_notes,
-        resolve=_resolve_window,
-        settle=settle_same,
         flops_rule="Kh·Kw per output element (Kh·Kw − 1 adds and a divide)",
         forward=avgpool_forward,
         backward=avgpool_backward,
+        **_SLIDING,
+        saved=saves_input,
+        saved_rule="its input",
     ),
     LayerKind(
         name="adaptive_avgpool",
@@ -192,6 +277,9 @@ KINDS = (
         flops_rule="one per input element of each bin (adds and the divide), summed over bins",
         forward=adaptive_forward,
         backward=adaptive_backward,
+        geometry=adaptive_geometry,
+        saved=adaptive_saved,
+        saved_rule="its input (nothing when the output is 1×1: PyTorch takes a mean)",
     ),
     LayerKind(
         name="global_avgpool",
@@ -201,6 +289,9 @@ KINDS = (
         flops_rule="one per input element",
         forward=global_avg_forward,
         backward=adaptive_backward,
+        geometry=whole_map,
+        saved=saves_nothing,
+        saved_rule="nothing (a mean keeps only sizes)",
     ),
     LayerKind(
         name="global_maxpool",
@@ -210,5 +301,9 @@ KINDS = (
         flops_rule="H·W − 1 comparisons per channel",
         forward=global_max_forward,
         backward=maxpool_backward,
+        geometry=whole_map,
+        field_proxy="global_avgpool",
+        saved=max_saved,
+        saved_rule="its input and the int64 index of each channel's maximum",
     ),
 )

@@ -15,14 +15,19 @@ pixel_unshuffle: rH × rW × C → H×W×(C·r²), the inverse (PyTorch's PixelU
 
 from __future__ import annotations
 
+from fractions import Fraction
 from typing import Any
 
 from netcalc.errors import AttrError, ShapeError
 from netcalc.kinds.base import (
     MAX_REAL,
+    NEW,
+    VIEW,
     Attr,
     Attrs,
     LayerKind,
+    Saved,
+    Window,
     choice,
     flag,
     optional,
@@ -346,6 +351,55 @@ def pixel_unshuffle_backward(dy: Any, cache: Any) -> tuple[tuple[Any, ...], dict
     return (depth_to_space(dy, cache),), {}
 
 
+# --- receptive-field geometry and what autograd keeps: PyTorch's constant padding, slicing (crop, subsample),
+# interpolation and pixel shuffles keep only sizes; reflect and replicate padding keep their input.
+
+
+def pad_geometry(attrs: Attrs, ins: tuple[Shape, ...], out: Shape) -> tuple[tuple[Window, Window]]:
+    top, _, left, _ = attrs["padding"]
+    return ((Window(offset=Fraction(-top)), Window(offset=Fraction(-left))),)
+
+
+def pad_saved(attrs: Attrs, ins: tuple[Shape, ...], out: Shape) -> Saved:
+    return Saved() if attrs["mode"] == "zeros" else Saved(inputs=(0,))
+
+
+def crop_geometry(attrs: Attrs, ins: tuple[Shape, ...], out: Shape) -> tuple[tuple[Window, Window] | None, ...]:
+    top, left, _, _ = crop_box(attrs, ins)
+    return ((Window(offset=Fraction(top)), Window(offset=Fraction(left))), *(None for _ in ins[1:]))
+
+
+def subsample_geometry(attrs: Attrs, ins: tuple[Shape, ...], out: Shape) -> tuple[tuple[Window, Window]]:
+    sh, sw = attrs["stride"]
+    return ((Window(stride=Fraction(sh)), Window(stride=Fraction(sw))),)
+
+
+def resize_window(size: int, out: int, mode: str, align_corners: bool) -> Window:
+    """Output o reads around (o + ½)·H/O − ½ (one input for nearest, two neighbours for bilinear); with
+    align_corners around o·(H − 1)/(O − 1)."""
+    span = Fraction(0 if mode == "nearest" else 1)
+    if align_corners and mode == "bilinear":
+        return Window(span, Fraction(size - 1, max(1, out - 1)), Fraction(0))
+    return Window(span, Fraction(size, out), (Fraction(size, out) - 1) / 2)
+
+
+def upsample_geometry(attrs: Attrs, ins: tuple[Shape, ...], out: Shape) -> tuple[tuple[Window, Window] | None, ...]:
+    windows = tuple(resize_window(n, o, attrs["mode"], attrs["align_corners"]) for n, o in zip(ins[0][:2], out[:2]))
+    return (windows, *(None for _ in ins[1:]))  # type: ignore[return-value]
+
+
+def shuffle_geometry(attrs: Attrs, ins: tuple[Shape, ...], out: Shape) -> tuple[tuple[Window, Window]]:
+    r = attrs["factor"]
+    window = Window(Fraction(0), Fraction(1, r), (Fraction(1, r) - 1) / 2)  # output o reads input ⌊o/r⌋
+    return ((window, window),)
+
+
+def unshuffle_geometry(attrs: Attrs, ins: tuple[Shape, ...], out: Shape) -> tuple[tuple[Window, Window]]:
+    r = attrs["factor"]
+    window = Window(Fraction(r - 1), Fraction(r), Fraction(r - 1, 2))  # output o gathers inputs o·r … o·r + r − 1
+    return ((window, window),)
+
+
 KINDS = (
     LayerKind(
         name="pad",
@@ -360,6 +414,9 @@ KINDS = (
         flops_rule="none (a copy)",
         forward=pad_forward,
         backward=pad_backward,
+        geometry=pad_geometry,
+        saved=pad_saved,
+        saved_rule="nothing (zeros); its input (reflect, replicate)",
     ),
     LayerKind(
         name="crop",
@@ -380,6 +437,8 @@ KINDS = (
         flops_rule="none (a copy)",
         forward=crop_forward,
         backward=crop_backward,
+        geometry=crop_geometry,
+        storage=VIEW,
     ),
     LayerKind(
         name="subsample",
@@ -389,6 +448,8 @@ KINDS = (
         flops_rule="none (a copy)",
         forward=subsample_forward,
         backward=subsample_backward,
+        geometry=subsample_geometry,
+        storage=VIEW,
     ),
     LayerKind(
         name="upsample",
@@ -406,6 +467,8 @@ KINDS = (
         flops_rule="nearest: none (a gather); bilinear: 7 per output element (4 weighted neighbours summed)",
         forward=upsample_forward,
         backward=upsample_backward,
+        geometry=upsample_geometry,
+        storage=NEW,
     ),
     LayerKind(
         name="pixel_shuffle",
@@ -415,6 +478,7 @@ KINDS = (
         flops_rule="none (a copy)",
         forward=pixel_shuffle_forward,
         backward=pixel_shuffle_backward,
+        geometry=shuffle_geometry,
     ),
     LayerKind(
         name="pixel_unshuffle",
@@ -424,5 +488,6 @@ KINDS = (
         flops_rule="none (a copy)",
         forward=pixel_unshuffle_forward,
         backward=pixel_unshuffle_backward,
+        geometry=unshuffle_geometry,
     ),
 )

@@ -53,6 +53,12 @@ def unread(size: int, kernel: int, stride: int, pad: int, dilation: int, out: in
     return max(0, size - 1 - last_read)
 
 
+def read_lines(size: int, kernel: int, stride: int, pad: int, dilation: int, out: int) -> int:
+    """How many input rows (or columns) some window reads: a 1×1 stride-2 window reads every other one."""
+    taps = {o * stride - pad + dilation * k for o in range(out) for k in range(kernel)}
+    return sum(1 for t in taps if 0 <= t < size)
+
+
 def unread_notes(
     in_hw: tuple[int, int],
     kernel: tuple[int, int],
@@ -61,14 +67,30 @@ def unread_notes(
     dilation: tuple[int, int],
     out_hw: tuple[int, int],
 ) -> tuple[str, ...]:
-    """One note when the windows leave trailing input rows or columns unread, e.g. a 1×1 stride-2 conv on 56×56."""
+    """One note when the windows leave input rows or columns unread — the last ones (a 3×3 stride-2 pool on
+    112×112), or every other one (a 1×1 stride-2 conv on 56×56) — with the share of pixels no window reads."""
     before = (padding[0], padding[2])
-    rows, cols = (unread(*axis) for axis in zip(in_hw, kernel, stride, before, dilation, out_hw))
-    if not rows and not cols:
+    axes = list(zip(in_hw, kernel, stride, before, dilation, out_hw))
+    read = [read_lines(*axis) for axis in axes]
+    trailing = [unread(*axis) for axis in axes]
+    missing = [size - n for size, n in zip(in_hw, read)]
+    if not any(missing):
         return ()
-    parts = [f"{n} {word}{'s' if n > 1 else ''}" for n, word in ((rows, "row"), (cols, "column")) if n]
+    words = [
+        (n, tail, size, word + ("s" if n > 1 else ""))
+        for n, tail, size, word in zip(missing, trailing, in_hw, ("row", "column"))
+        if n
+    ]
+    if all(n == tail for n, tail, _, _ in words):  # only the last rows/columns: "the last 1 row and 1 column"
+        parts = ["the last " + " and ".join(f"{n} {word}" for n, _, _, word in words)]
+    else:
+        parts = [f"the last {n} {word}" if n == tail else f"{n} of the {size} {word}" for n, tail, size, word in words]
     strides = f"{stride[0]}" if stride[0] == stride[1] else f"{stride[0]}×{stride[1]}"
-    return (f"stride {strides} leaves the last {' and '.join(parts)} of the {in_hw[0]}×{in_hw[1]} input unread",)
+    share = 1 - read[0] * read[1] / (in_hw[0] * in_hw[1])
+    return (
+        f"stride {strides} leaves {' and '.join(parts)} of the {in_hw[0]}×{in_hw[1]} input unread: "
+        f"no window reads {share:.1%} of its pixels",
+    )
 
 
 def same_sides(
@@ -125,3 +147,19 @@ def adaptive_span(size: int, out: int) -> int:
 def adaptive_bins(size: int, out: int) -> list[tuple[int, int]]:
     """PyTorch's adaptive bins: [⌊i·H/o⌋, ⌈(i+1)·H/o⌉) for each output index i."""
     return [(i * size // out, -(-(i + 1) * size // out)) for i in range(out)]
+
+
+def window_arithmetic(
+    size: int, kernel: int, stride: int, pad: tuple[int, int], dilation: int, out: int, ceil_mode: bool = False
+) -> str:
+    """The output-size rule with its numbers: `⌊(227 + 2·0 − 1·(11−1) − 1)/4⌋ + 1 = ⌊216/4⌋ + 1 = 55`."""
+    before, after = pad
+    pads = f"2·{before}" if before == after else f"{before} + {after}"
+    span = size + before + after - dilation * (kernel - 1) - 1
+    left, right = ("⌈", "⌉") if ceil_mode else ("⌊", "⌋")
+    text = f"{left}({size} + {pads} − {dilation}·({kernel}−1) − 1)/{stride}{right} + 1"
+    text += f" = {left}{span}/{stride}{right} + 1"
+    raw = (-(-span // stride) if ceil_mode else span // stride) + 1
+    if raw != out:  # ceil mode dropped a window that would start in the padding
+        text += f" = {raw}, less the window starting in the padding"
+    return f"{text} = {out}"

@@ -8,8 +8,6 @@ an absurd number of nodes through aliases (a "billion laughs" bomb) is refused b
 from __future__ import annotations
 
 import gc
-import os
-import stat
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -18,6 +16,7 @@ from typing import Any
 import yaml
 
 from netcalc.errors import Location, SpecError
+from netcalc.files import regular_file
 
 # A 10,000-layer network is ~100,000 nodes; an alias bomb is billions.
 MAX_NODES = 2_000_000
@@ -275,24 +274,10 @@ def _unreadable_character(character: str | int) -> str:
 def read_text_file(path: str | Path) -> str:
     """The UTF-8 text of a regular file of at most MAX_FILE_BYTES; anything else is a SpecError naming it.
 
-    Devices (/dev/zero), FIFOs and sockets are refused before they are opened, so nothing blocks or reads
-    without end.
+    Devices (/dev/zero), FIFOs and sockets are refused before they are opened (`netcalc/files.py`).
     """
     where = Location(str(path))
-    try:
-        info = os.stat(path)
-    except FileNotFoundError:
-        raise SpecError("no such file", where) from None
-    except OSError as error:
-        raise SpecError(f"cannot read: {error.strerror or error}", where) from None
-    if stat.S_ISDIR(info.st_mode):
-        raise SpecError("is a directory, not a spec file", where)
-    if not stat.S_ISREG(info.st_mode):
-        raise SpecError("is not a regular file (a device, FIFO or socket); give a YAML file", where)
-    if info.st_size > MAX_FILE_BYTES:
-        raise SpecError(
-            f"is {info.st_size / 2**20:,.1f} MiB; files over {MAX_FILE_BYTES // 2**20} MiB are refused", where
-        )
+    regular_file(path, MAX_FILE_BYTES, "a YAML file")
     try:
         with open(path, "rb") as handle:
             data = handle.read(MAX_FILE_BYTES + 1)

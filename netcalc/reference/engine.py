@@ -84,6 +84,7 @@ class LayerRun:
     zero_gradients: tuple[str, ...] = ()  # weights whose gradient is identically zero (no information)
     gemm_seconds: float = 0.0  # of forward_seconds + backward_seconds, the time inside np.matmul
     init_seconds: float = 0.0  # drawing the layer's seeded weights and buffers (not in forward_seconds)
+    live_bytes: int | None = None  # inference: bytes of the distinct arrays alive just after this layer's forward
 
 
 @dataclass(frozen=True)
@@ -228,6 +229,25 @@ def check_reference(network: Network, backward: bool) -> None:
         raise ReferenceFailure(f"no NumPy reference {what} for kind {listing}: these layers cannot be verified")
 
 
+def live_nbytes(arrays: Iterator[np.ndarray] | list[np.ndarray]) -> int:
+    """Bytes of the distinct memory blocks behind `arrays`: a view counts as the array it was taken from."""
+    roots: dict[int, int] = {}
+    for a in arrays:
+        while isinstance(a.base, np.ndarray):
+            a = a.base
+        roots[id(a)] = a.nbytes
+    return sum(roots.values())
+
+
+def inference_overwrites(network: Network) -> dict[int, int]:
+    """Layer index → the input it writes over at inference, as the analysis plans it (PyTorch's in-place ReLU
+    and `out += x`): running them so is what lets the measured peak equal the analysed one."""
+    from netcalc.analysis.memory import Step, storage_plan
+
+    steps = [Step(layer.name, layer.inputs, REGISTRY[layer.kind].storage_in(False), 0) for layer in network.layers]
+    return storage_plan(steps, network.outputs).overwrites
+
+
 def _run_attrs(layer: Layer, seed: int, index: int) -> dict[str, Any]:
     """The layer's attributes plus `seed`, the per-layer seed a training-mode dropout draws its mask from."""
     return {**layer.attrs, "seed": [seed, 3, index]}
@@ -247,6 +267,7 @@ def run(
     output_grad: np.ndarray | None = None,
     keep: bool = False,
     progress: Progress | None = None,
+    inject: Mapping[str, np.ndarray] | None = None,
     max_memory: int | None = None,
 ) -> Run:
     """Run `network` forward (and backward) on `batch` samples of `dtype`.
@@ -257,6 +278,9 @@ def run(
     - `x`, `params`, `output_grad` replace the seeded input, weights and dL/dy (tests perturb them).
     - `keep` returns every layer's weights and weight gradients in `Run.params` / `Run.grads`; otherwise each is
       dropped once its layer's backward is done, so peak memory stays near weights + live activations.
+    - Without backward, layers the analysis runs in place (`inference_overwrites`) write over their input, and
+      each layer's `live_bytes` is measured: the distinct arrays alive right after its forward.
+    - `inject` adds a gradient to named layers' outputs during backward (the receptive-field probes).
     - `max_memory` (bytes): refuse with `MemoryLimitError` (exit 2), before allocating anything, when the
       estimated peak of the pass's arrays (`netcalc.reference.memory`) exceeds it.
     """
@@ -277,6 +301,7 @@ def _run(
     output_grad: np.ndarray | None,
     keep: bool,
     progress: Progress | None,
+    inject: Mapping[str, np.ndarray] | None,
     max_memory: int | None,
 ) -> Run:
     if dtype not in DTYPES:
@@ -298,6 +323,7 @@ def _run(
         for name in layer.inputs:
             last_reader[name] = i
 
+    overwrites = {} if backward else inference_overwrites(network)
     acts: dict[str, np.ndarray] = {INPUT: x}
     weights: dict[str, Arrays] = {}
     caches: dict[str, Any] = {}
@@ -322,6 +348,8 @@ def _run(
         init_seconds = time.perf_counter() - start
         reads = _Reads(arrays)
         attrs = _run_attrs(layer, seed, i)
+        if i in overwrites:
+            attrs["inplace"] = overwrites[i]
         start = time.perf_counter()
         try:
             with count_macs() as counter:
@@ -329,6 +357,7 @@ def _run(
         except Exception as error:
             raise _failed(layer, "forward", error) from error
         seconds = time.perf_counter() - start
+        live = None if backward else live_nbytes([*acts.values(), y])
         weight_names = set(kind.weights(layer.attrs, tuple(analysis_shape(a.shape) for a in xs)))
         facts.append(
             {
@@ -342,6 +371,7 @@ def _run(
                 "forward_seconds": seconds,
                 "gemm_seconds": counter.seconds,
                 "init_seconds": init_seconds,
+                "live_bytes": live,
             }
         )
         shapes[layer.name] = tuple(y.shape)
@@ -393,6 +423,8 @@ def _run(
     for i in range(len(layers) - 1, -1, -1):
         layer = layers[i]
         kind = REGISTRY[layer.kind]
+        if inject is not None and layer.name in inject:
+            accumulate(layer.name, inject[layer.name])
         dy = grads.pop(layer.name, None)
         owned.discard(layer.name)
         if dy is None:  # an output nothing downstream reads: its gradient is zero

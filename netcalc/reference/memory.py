@@ -63,7 +63,7 @@ CACHE_RULES = {
 # a kind not listed is assumed to keep its input, its output and one more output-sized array
 UNKNOWN_RULE = CacheRule(keeps_input=True, keeps_output=True, arrays=1)
 BLOCK_BYTES = 1 << 20  # im2col's padded channel block, and its col2im twin (see netcalc.reference.im2col)
-SLACK = 1 << 20  # the pass's own Python objects (records, dicts)
+SLACK = 2 << 20  # the pass's own Python objects (records, dicts) and small NumPy temporaries
 AVAILABLE_FRACTION = 0.8  # of MemAvailable: the default limit leaves room for the rest of the machine
 GRADCHECK_COPIES = 8  # float64 arrays a layer's gradcheck holds, in units of max(input, output, weights)
 

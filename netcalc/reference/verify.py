@@ -6,9 +6,10 @@ No NumPy is imported here (the engine's results are plain ints, floats and shape
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Generic, TypeVar
 
+from netcalc.analysis.field import centre_sides
 from netcalc.analysis.report import LayerRow, Report
 from netcalc.shapes import Shape
 
@@ -54,15 +55,22 @@ class LayerCheck:
         str, ...
     ] = ()  # weights whose gradient is identically zero: a warning, under strict a failure
     strict: bool = False
+    # backward MACs: dL/dx (also where training skips it: the reference computes every input gradient) + dL/dw
+    backward: Pair[int] | None = None
+    live_bytes: Pair[int] | None = None  # inference: LayerRow.live_bytes vs the engine's live arrays
+    # the input rows and columns (first, last, first, last) the centre unit depends on, clipped to the image
+    field: Pair[tuple[int, int, int, int]] | None = None
 
     @property
     def figures(self) -> dict[str, Pair]:
+        optional = {"backward_macs": self.backward, "live_bytes": self.live_bytes, "receptive_field": self.field}
         return {
             "output_shape": self.output_shape,
             "params": self.params,
             "buffers": self.buffers,
             "macs": self.macs,
             "activation_bytes": self.activation_bytes,
+            **{name: pair for name, pair in optional.items() if pair is not None},
         }
 
     @property
@@ -120,6 +128,14 @@ class Verification:
         return tuple(layer for layer in self.layers if not layer.ok)
 
     @property
+    def peak(self) -> Pair[int] | None:
+        """The inference peak of live activation bytes, analysed and measured (None when not measured)."""
+        pairs = [layer.live_bytes for layer in self.layers if layer.live_bytes is not None]
+        if not pairs:
+            return None
+        return Pair(max(p.analysed for p in pairs), max(p.measured for p in pairs))
+
+    @property
     def zero_gradient_layers(self) -> tuple[LayerCheck, ...]:
         """Layers with a weight whose gradient is identically zero: nothing checked that weight's backward."""
         return tuple(layer for layer in self.layers if layer.zero_gradients)
@@ -162,6 +178,14 @@ def measured_shape(produced: tuple[int, ...], batch: int) -> Shape:
     return (produced[1],)
 
 
+def field_pair(row: LayerRow, report: Report, measured: tuple[int, int, int, int] | None) -> Pair | None:
+    """The centre unit's input rows and columns, analysed and measured; None where either is missing."""
+    if measured is None or row.field is None:
+        return None
+    analysed = centre_sides(row.field, row.output_shape, report.input_shape)
+    return None if analysed is None else Pair(analysed, measured)
+
+
 def check_layer(row: LayerRow, run: LayerRun, batch: int, strict: bool = False) -> LayerCheck:
     return LayerCheck(
         name=row.name,
@@ -176,6 +200,10 @@ def check_layer(row: LayerRow, run: LayerRun, batch: int, strict: bool = False) 
         backward_seconds=run.backward_seconds,
         gradient_problems=run.gradient_problems,
         gradcheck_error=run.gradcheck_error,
+        backward=None
+        if run.backward_macs is None
+        else Pair(row.backward_macs + row.skipped_input_macs, run.backward_macs),
+        live_bytes=None if run.live_bytes is None else Pair(row.live_bytes, run.live_bytes),
         gradcheck=run.gradcheck,
         nonfinite=run.nonfinite,
         zero_gradients=run.zero_gradients,
@@ -184,12 +212,21 @@ def check_layer(row: LayerRow, run: LayerRun, batch: int, strict: bool = False) 
 
 
 def compare(
-    report: Report, run: Run, *, seed: int = 0, backward: bool = True, gradcheck: int = 0, strict: bool = False
+    report: Report,
+    run: Run,
+    *,
+    seed: int = 0,
+    backward: bool = True,
+    gradcheck: int = 0,
+    strict: bool = False,
+    fields: dict[str, tuple[int, int, int, int]] | None = None,
 ) -> Verification:
     """One LayerCheck per analysed layer, matched to the reference pass by name and order; with `strict` a weight
-    whose gradient is identically zero fails its layer instead of being a warning."""
+    whose gradient is identically zero fails its layer instead of being a warning; with `fields` (from
+    `netcalc.reference.field.measure_fields`) each layer's receptive field is checked too."""
     if [r.name for r in report.layers] != [r.name for r in run.layers]:
         raise ValueError("the analysis and the reference pass do not cover the same layers")
+    measured = fields or {}
     return Verification(
         name=report.name,
         input_shape=report.input_shape,
@@ -198,5 +235,8 @@ def compare(
         seed=seed,
         backward=backward,
         gradcheck=gradcheck,
-        layers=tuple(check_layer(r, m, report.batch, strict) for r, m in zip(report.layers, run.layers)),
+        layers=tuple(
+            replace(check_layer(r, m, report.batch, strict), field=field_pair(r, report, measured.get(r.name)))
+            for r, m in zip(report.layers, run.layers)
+        ),
     )

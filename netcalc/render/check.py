@@ -20,6 +20,11 @@ LABELS = {
     "flops": "FLOPs",
     "activation_memory": "activation memory",
     "param_memory": "parameter memory",
+    "peak_memory": "peak memory",
+    "backward_macs": "backward MACs",
+    "saved_memory": "memory saved for backward",
+    "training_memory": "training memory",
+    "min_receptive_field": "receptive field",
 }
 
 
@@ -53,10 +58,11 @@ def message(finding: Finding) -> str:
     """One sentence about one finding: a violation and by how much, or the headroom left."""
     limit = finding.limit
     what = f"{_subject(finding)}: {LABELS[limit.figure]} {_amount(limit, finding.actual)}"
+    bound = "≥" if limit.lower else "≤"
     if finding.passed:
-        return f"{what} is within {limit.key} ≤ {_limit_text(limit)}: {finding.usage:.1%} used"
+        return f"{what} is within {limit.key} {bound} {_limit_text(limit)}: {finding.usage:.1%} used"
     over = f"{_amount(limit, finding.excess)}{_percent_over(finding)}"
-    return f"{what} is over {limit.key} ≤ {_limit_text(limit)} by {over}"
+    return f"{what} is {'under' if limit.lower else 'over'} {limit.key} {bound} {_limit_text(limit)} by {over}"
 
 
 def verdict(result: CheckResult) -> str:

@@ -25,15 +25,19 @@ HEADERS = {
     "flops": "FLOPs",
     "activation_memory": "Activations",
     "param_memory": "Param memory",
+    "peak_memory": "Peak memory",
+    "training_memory": "Training memory",
+    "receptive_field": "Field",
     "depth": "Depth",
 }
-BYTE_COLUMNS = ("activation_memory", "param_memory")
+BYTE_COLUMNS = ("activation_memory", "param_memory", "peak_memory", "saved_memory", "training_memory")
+PLAIN_COLUMNS = ("depth", "receptive_field")
 
 
 def _human(column: str, value: int) -> str:
     if column in BYTE_COLUMNS:
         return human_bytes(value)
-    return str(value) if column == "depth" else human_count(value)
+    return str(value) if column in PLAIN_COLUMNS else human_count(value)
 
 
 def _ratio_text(ratio: float | None) -> str:

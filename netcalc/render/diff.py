@@ -7,11 +7,13 @@ from collections.abc import Callable
 from typing import Any
 
 from netcalc.analysis.diff import ADDED, CHANGED, REMOVED, Diff, LayerChange
-from netcalc.analysis.report import FIGURES, LayerRow
+from netcalc.analysis.report import FIGURES as SUMMED
+from netcalc.analysis.report import PEAKS, LayerRow
 from netcalc.render.console import Table, Text, printed, text_console
 from netcalc.render.units import human_bytes, human_count
 from netcalc.shapes import format_shape
 
+FIGURES = SUMMED + PEAKS  # the peaks' change matters as much as the sums'
 SCHEMA_VERSION = 1
 SIGNS = {ADDED: "+", REMOVED: "-", CHANGED: "~"}
 TOTAL_LABELS = {

@@ -24,7 +24,12 @@ def describe_kind(name: str) -> str:
     if kind is None:
         raise SpecError(f"unknown kind {name!r}{did_you_mean(name, REGISTRY)}; known kinds: {', '.join(REGISTRY)}")
     inputs = "one" if kind.input_range == (1, 1) else f"{kind.inputs_text}, named in `from`"
-    lines = [f"{kind.name}: {kind.summary}", f"  inputs: {inputs}", f"  FLOPs: {kind.flops_rule or 'none'}"]
+    lines = [f"{kind.name}: {kind.summary}", f"  inputs: {inputs}"]
+    if kind.formulas:
+        lines += ["  formulas:", *(f"    {formula}" for formula in kind.formulas)]
+    else:
+        lines.append(f"  FLOPs: {kind.flops_rule or 'none'}")
+    lines.append(f"  saved for backward: {kind.saved_rule}")
     if kind.attrs:
         lines.append("  attributes:")
         for attr in kind.attrs:

@@ -8,14 +8,19 @@ import json
 from collections.abc import Callable
 from typing import Any
 
-from netcalc.analysis.report import CONVENTIONS, FIGURES, LayerRow, Report
+from netcalc.analysis.field import Field, fraction_text, pair_text
+from netcalc.analysis.report import CONVENTIONS, FIGURES, PEAKS, LayerRow, Report
 from netcalc.render.console import Table, Text, printed, text_console
 from netcalc.render.units import human_bytes, human_count, share_bar
 from netcalc.shapes import format_shape
 
 SCHEMA_VERSION = 1
 NARROW = 100  # columns below which the table leaves out the MACs-share bar
-COLUMNS = ("name", "kind", "inputs", "output_shape", *FIGURES, "partial")
+FIELD_COLUMNS = ("field_h", "field_w", "jump_h", "jump_w", "start_h", "start_w")
+COLUMNS = ("name", "kind", "inputs", "output_shape", *FIGURES, *PEAKS, *FIELD_COLUMNS, "partial")
+# column groups a user can ask the table and Markdown for (`--columns cost,field`); JSON and CSV carry everything
+GROUPS = ("cost", "field", "memory", "train")
+DEFAULT_GROUPS = ("cost",)
 PARTIAL = "≥"  # prefixed to a figure that is a lower bound (a layer of kind `unknown` counts 0)
 
 
@@ -24,13 +29,36 @@ def bound(text: str, partial: bool) -> str:
     return f"{PARTIAL}{text}" if partial else text
 
 
+def _exact(value: Any) -> int | str:
+    """A Fraction as JSON: a whole number as an int, else the exact text `a/b`."""
+    return value.numerator if value.denominator == 1 else fraction_text(value)
+
+
+def field_dict(field: Field | None, note: str = "") -> dict[str, Any] | None:
+    if field is None:
+        return None
+    return {
+        "size": [_exact(v) for v in field.size],
+        "jump": [_exact(v) for v in field.jump],
+        "start": [_exact(v) for v in field.start],
+        "note": note or None,
+    }
+
+
+def _field_cells(field: Field | None) -> list[str]:
+    if field is None:
+        return [""] * len(FIELD_COLUMNS)
+    return [fraction_text(v) for pair in (field.size, field.jump, field.start) for v in pair]
+
+
 def row_dict(row: LayerRow) -> dict[str, Any]:
     return {
         "name": row.name,
         "kind": row.kind,
         "inputs": list(row.inputs),
         "output_shape": list(row.output_shape),
-        **{f: getattr(row, f) for f in FIGURES},
+        **{f: getattr(row, f) for f in FIGURES + PEAKS},
+        "receptive_field": field_dict(row.field, row.field_note),
         "block": row.groups[0].name if row.groups else None,
         "file": row.file,
         "line": row.line,
@@ -40,9 +68,28 @@ def row_dict(row: LayerRow) -> dict[str, Any]:
     }
 
 
-def report_dict(report: Report, depth: int | None = None) -> dict[str, Any]:
-    """The JSON contract (schema_version 1): exact integers, conventions stated."""
+def training_dict(report: Report) -> dict[str, Any] | None:
+    state, totals = report.training, report.totals
+    if state is None:
+        return None
+    return {
+        "optimizer": state.optimizer,
+        "weights": state.weights,
+        "buffers": state.buffers,
+        "master_weights": state.master,
+        "optimizer_state": state.optimizer_state,
+        "gradients": state.gradients,
+        "saved_activations": totals.saved_bytes,
+        "peak": totals.training_bytes,
+        "peak_layer": report.peak_layer("training_bytes"),
+    }
+
+
+def report_dict(report: Report, depth: int | None = None, columns: tuple[str, ...] = DEFAULT_GROUPS) -> dict[str, Any]:
+    """The JSON contract (schema_version 1): exact integers (exact `a/b` text for a fractional field), conventions
+    stated."""
     totals = report.totals
+    output = report.layers[-1] if report.layers else None
     return {
         "schema_version": SCHEMA_VERSION,
         "name": report.name,
@@ -54,56 +101,163 @@ def report_dict(report: Report, depth: int | None = None) -> dict[str, Any]:
         "outputs": [{"name": n, "shape": list(s)} for n, s in zip(report.output_names, report.output_shapes)],
         "conventions": CONVENTIONS,
         "layers": [row_dict(row) for row in report.collapsed(depth)],
-        "totals": {f: getattr(totals, f) for f in FIGURES} | {"partial": totals.partial},
+        "totals": {
+            **{f: getattr(totals, f) for f in FIGURES + PEAKS},
+            "input_bytes": report.input_bytes,
+            "peak_layer": report.peak_layer(),
+            "receptive_field": field_dict(output.field, output.field_note) if output else None,
+            "partial": totals.partial,
+        },
+        "training": training_dict(report),
     }
 
 
-def to_json(report: Report, depth: int | None = None) -> str:
+def to_json(report: Report, depth: int | None = None, columns: tuple[str, ...] = DEFAULT_GROUPS) -> str:
     return json.dumps(report_dict(report, depth), indent=2, ensure_ascii=False) + "\n"
 
 
-def to_csv(report: Report, depth: int | None = None) -> str:
+def to_csv(report: Report, depth: int | None = None, columns: tuple[str, ...] = DEFAULT_GROUPS) -> str:
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(COLUMNS)
     for row in report.collapsed(depth):
         writer.writerow(
             [row.name, row.kind, " ".join(row.inputs), "x".join(map(str, row.output_shape))]
-            + [getattr(row, f) for f in FIGURES]
+            + [getattr(row, f) for f in FIGURES + PEAKS]
+            + _field_cells(row.field)
             + [int(row.partial)]
         )
     totals = report.totals
     shapes = " ".join("x".join(map(str, shape)) for shape in report.output_shapes)
-    writer.writerow(["TOTAL", "", "", shapes] + [getattr(totals, f) for f in FIGURES] + [int(totals.partial)])
+    writer.writerow(
+        ["TOTAL", "", "", shapes]
+        + [getattr(totals, f) for f in FIGURES + PEAKS]
+        + _field_cells(report.output_field)
+        + [int(totals.partial)]
+    )
     return out.getvalue()
 
 
-def to_markdown(report: Report, depth: int | None = None) -> str:
-    header = ["Layer", "Kind", "Output", "Params", "MACs", "FLOPs", "Activations (B)"]
+# column groups: (header, the row/total attribute or field part, unit); Markdown shows exact figures, the
+# table human units (and leaves FLOPs to the line below it)
+COLUMN_GROUPS: dict[str, tuple[tuple[str, str, str], ...]] = {
+    "cost": (
+        ("Params", "params", "count"),
+        ("MACs", "macs", "count"),
+        ("FLOPs", "flops", "count"),
+        ("Activations", "activation_bytes", "bytes"),
+    ),
+    "field": (("Field", "size", "field"), ("Jump", "jump", "field"), ("Start", "start", "field")),
+    "memory": (("Live", "live_bytes", "peak"),),
+    "train": (
+        ("Backward MACs", "backward_macs", "count"),
+        ("Saved", "saved_bytes", "bytes"),
+        ("Training", "training_bytes", "peak"),
+    ),
+}
+TABLE_ONLY_LEAVES_OUT = ("flops",)
+
+
+def _chosen(columns: tuple[str, ...], table: bool) -> list[tuple[str, str, str]]:
+    return [
+        c
+        for g in GROUPS
+        if g in columns
+        for c in COLUMN_GROUPS[g]
+        if not (table and c[1] in TABLE_ONLY_LEAVES_OUT)
+    ]
+
+
+def _cell(report: Report, row: LayerRow | None, column: tuple[str, str, str], exact: bool) -> str:
+    """One cell of a row (or, for None, of the totals line)."""
+    _, attr, unit = column
+    if unit == "field":
+        return _field_text(row.field if row else report.output_field, attr)
+    value = getattr(row if row else report.totals, attr)
+    partial = row.partial if row else report.totals.partial
+    if unit == "count" and partial and row is not None and not exact:
+        return "?"  # a layer of kind `unknown`: its figures are not known
+    if exact:
+        text = f"{value:,}"
+    elif unit == "count":
+        text = human_count(value) if value or not row else "—"
+    else:
+        text = human_bytes(value)
+    text = bound(text, partial and unit == "count")
+    if row is None:
+        text = f"peak {text}" if unit == "peak" else text
+        return f"**{text}**" if exact else text
+    return text
+
+
+def _field_text(field: Field | None, part: str) -> str:
+    return "" if field is None else pair_text(getattr(field, part))
+
+
+def memory_lines(report: Report, train: bool) -> list[str]:
+    """The peak (always) and, when training is asked for, what training memory is made of."""
+    t = report.totals
+    lines = [
+        f"peak inference memory {t.live_bytes:,} B ({human_bytes(t.live_bytes)}) at {report.peak_layer()}, "
+        f"input included; activations summed over layers {t.activation_bytes:,} B"
+    ]
+    state = report.training
+    if train and state is not None:
+        parts = [
+            f"weights {human_bytes(state.weights)}",
+            f"gradients {human_bytes(state.gradients)}",
+            f"{state.optimizer} state {human_bytes(state.optimizer_state)}",
+        ]
+        if state.master:
+            parts.append(f"float32 master weights {human_bytes(state.master)}")
+        if state.buffers:
+            parts.append(f"buffers {human_bytes(state.buffers)}")
+        parts.append(f"saved for backward {human_bytes(t.saved_bytes)}")
+        lines.append(
+            f"training memory {t.training_bytes:,} B ({human_bytes(t.training_bytes)}) at the backward of "
+            f"{report.peak_layer('training_bytes')}: " + ", ".join(parts)
+        )
+        lines.append(
+            f"backward MACs {t.backward_macs:,} (dL/dx {t.backward_input_macs:,}, dL/dw {t.backward_weight_macs:,})"
+            f" · backward FLOPs {t.backward_flops:,}"
+        )
+    return lines
+
+
+def to_markdown(report: Report, depth: int | None = None, columns: tuple[str, ...] = DEFAULT_GROUPS) -> str:
+    chosen = _chosen(columns, table=False)
+    header = ["Layer", "Kind", "Output", *(h if unit in ("count", "field") else f"{h} (B)" for h, _, unit in chosen)]
     lines = [
         f"**{report.name}** — input {format_shape(report.input_shape)}, batch {report.batch}, {report.dtype}",
         "",
         "| " + " | ".join(header) + " |",
-        "|" + "|".join(["---"] * 3 + ["---:"] * 4) + "|",
+        "|" + "|".join(["---"] * 3 + ["---:"] * len(chosen)) + "|",
     ]
     for row in report.collapsed(depth):
         cells = [f"`{row.name}`", row.kind, format_shape(row.output_shape)]
-        cells += [bound(f"{v:,}", row.partial) for v in (row.params, row.macs, row.flops, row.activation_bytes)]
-        lines.append("| " + " | ".join(cells) + " |")
+        lines.append("| " + " | ".join(cells + [_cell(report, row, c, True) for c in chosen]) + " |")
     t = report.totals
     cells = ["**Total**", "", ", ".join(map(format_shape, report.output_shapes))]
-    cells += [f"**{bound(f'{v:,}', t.partial)}**" for v in (t.params, t.macs, t.flops, t.activation_bytes)]
+    cells += [_cell(report, None, c, True) for c in chosen]
     lines.append("| " + " | ".join(cells) + " |")
     lines += ["", f"Parameter memory: {t.param_bytes:,} B ({human_bytes(t.param_bytes)}); buffers: {t.buffers:,}."]
     if len(report.output_names) > 1:
         lines.append("Outputs: " + ", ".join(f"`{n}` {format_shape(s)}" for n, s in _outputs(report)) + ".")
+    lines += ["", *(f"{line[0].upper()}{line[1:]}." for line in memory_lines(report, "train" in columns))]
     lines += [f"- ⚠ `{name}`: {note}" for name, note in report.notes]
     if t.partial:
         lines += ["", f"{PARTIAL} partial: {_partial_note(report)}"]
     return "\n".join(lines) + "\n"
 
 
-def to_table(report: Report, depth: int | None = None, *, width: int | None = None, color: bool = False) -> str:
+def to_table(
+    report: Report,
+    depth: int | None = None,
+    columns: tuple[str, ...] = DEFAULT_GROUPS,
+    *,
+    width: int | None = None,
+    color: bool = False,
+) -> str:
     """A box-drawn table (render/console.py): names give way in a narrow terminal, figures never do."""
 
     totals = report.totals
@@ -116,24 +270,18 @@ def to_table(report: Report, depth: int | None = None, *, width: int | None = No
     several = len(report.output_names) > 1
     output_footer = f"{len(report.output_names)} outputs" if several else format_shape(report.output_shape)
     table.add_column("Output", footer=output_footer, justify="right", no_wrap=True, min_width=9)
-    params, macs = (bound(human_count(n), totals.partial) for n in (totals.params, totals.macs))
-    table.add_column("Params", footer=params, justify="right", no_wrap=True, min_width=7)
-    table.add_column("MACs", footer=macs, justify="right", no_wrap=True, min_width=7)
-    table.add_column("Memory", footer=human_bytes(totals.activation_bytes), justify="right", no_wrap=True, min_width=10)
-    with_bar = width is None or width >= NARROW
+    chosen = _chosen(columns, table=True)
+    for column in chosen:
+        footer = _cell(report, None, column, False)
+        header = "Memory" if column[1] == "activation_bytes" else column[0]
+        table.add_column(header, footer=footer, justify="right", no_wrap=True, min_width=max(7, len(footer)))
+    with_bar = "cost" in columns and (width is None or width >= NARROW)
     if with_bar:
         table.add_column("MACs share", no_wrap=True)
     for row in report.collapsed(depth):
         share = row.macs / totals.macs if totals.macs else 0.0
         name = Text(row.name, style="yellow") if row.notes else row.name
-        cells = [
-            name,
-            row.kind,
-            format_shape(row.output_shape),
-            "?" if row.partial else human_count(row.params) if row.params else "—",
-            "?" if row.partial else human_count(row.macs) if row.macs else "—",
-            human_bytes(row.activation_bytes),
-        ]
+        cells = [name, row.kind, format_shape(row.output_shape)] + [_cell(report, row, c, False) for c in chosen]
         if with_bar:
             cells.append(f"{share_bar(share)} {share:5.1%}" if row.macs else "")
         table.add_row(*cells)
@@ -147,6 +295,12 @@ def to_table(report: Report, depth: int | None = None, *, width: int | None = No
     )
     if several:
         console.print("outputs: " + ", ".join(f"{n} {format_shape(s)}" for n, s in _outputs(report)))
+    for line in memory_lines(report, "train" in columns):
+        console.print(line)
+    if "field" in columns:
+        for row in report.collapsed(depth):
+            if row.field_note:
+                console.print(f"field {row.name}: {row.field_note}")
     for name, note in report.notes:
         console.print(Text("note", style="yellow"), f"{name}: {note}")
     if totals.partial:

@@ -71,6 +71,7 @@ def verification_dict(result: Verification) -> dict[str, Any]:
             "backward_seconds": round(result.backward_seconds, 6) if result.backward else None,
             "worst_gradcheck_error": _plain_float(result.worst_gradcheck),
             "zero_gradient_layers": [check.name for check in result.zero_gradient_layers],
+            "peak_live_bytes": None if result.peak is None else _pair_dict(result.peak),
         },
     }
 
@@ -92,7 +93,13 @@ def _cell(pair: Pair, show: Callable[[Any], str]) -> str:
         return f"{TICK} {show(pair.analysed)}"
     if isinstance(pair.analysed, int) and isinstance(pair.measured, int):
         return f"{CROSS} {pair.analysed:,} ≠ {pair.measured:,}"
-    return f"{CROSS} {format_shape(pair.analysed)} ≠ {format_shape(pair.measured)}"
+    return f"{CROSS} {show(pair.analysed)} ≠ {show(pair.measured)}"
+
+
+def _field(sides: tuple[int, int, int, int]) -> str:
+    """The input rows and columns a unit's field covers: `rows 12–24, cols 12–24`."""
+    top, bottom, left, right = sides
+    return f"rows {top}–{bottom}, cols {left}–{right}"
 
 
 def _count(value: int) -> str:
@@ -135,6 +142,12 @@ def summary_line(result: Verification) -> str:
     macs = f"MACs counted {result.counted_macs:,} (analysed {result.analysed_macs:,})"
     if result.backward:
         macs += f", backward {result.backward_macs:,}"
+    if result.peak is not None:
+        peak = result.peak
+        agree = f"{TICK} {peak.measured:,} B"
+        if not peak.ok:
+            agree = f"{CROSS} analysed {peak.analysed:,} ≠ {peak.measured:,} B"
+        macs += f" · inference peak {agree}"
     grad = ""
     if result.worst_gradcheck is not None:
         entries = sum(check.gradcheck.entries for check in result.layers if check.gradcheck is not None)
@@ -166,6 +179,17 @@ def to_table(result: Verification, *, width: int | None = None, color: bool = Fa
     table.add_column("Params", justify="right", no_wrap=True)
     table.add_column("MACs", justify="right", no_wrap=True)
     table.add_column("Memory", justify="right", no_wrap=True)
+    optional = [
+        (title, attr, show)
+        for title, attr, show in (
+            ("Live", "live_bytes", human_bytes),
+            ("Bwd MACs", "backward", _count),
+            ("Field", "field", _field),
+        )
+        if any(getattr(check, attr) is not None for check in result.layers)
+    ]
+    for title, _, _ in optional:
+        table.add_column(title, justify="right", no_wrap=True)
     if result.backward:
         table.add_column("Gradients", justify="right", no_wrap=True)
     table.add_column("Time", justify="right", no_wrap=True)
@@ -179,6 +203,9 @@ def to_table(result: Verification, *, width: int | None = None, color: bool = Fa
             _cell(check.macs, _count),
             _cell(check.activation_bytes, human_bytes),
         ]
+        for _, attr, show in optional:
+            pair = getattr(check, attr)
+            cells.append("" if pair is None else _cell(pair, show))
         if result.backward:
             cells.append(_gradient_cell(check))
         cells.append(_seconds(check.seconds))

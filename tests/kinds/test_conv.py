@@ -207,10 +207,15 @@ def test_conv_needs_a_feature_map():
 
 
 def test_unread_rows_are_noted():
-    # ResNet's 1×1 stride-2 downsample on 56×56: windows start at 0, 2, …, 54, so row 55 is never read.
+    # ResNet's 1×1 stride-2 downsample on 56×56: the windows read rows 0, 2, …, 54 only, so every odd row and
+    # column (28 of 56 each) is never read, and 1 − 28·28/(56·56) = 75% of the pixels are not.
     r = one_layer("conv", (56, 56, 256), out=512, kernel=1, stride=2, bias=False)
     assert r.output_shape == (28, 28, 512)
-    assert r.notes == ("stride 2 leaves the last 1 row and 1 column of the 56×56 input unread",)
+    share = 1 - 28 * 28 / (56 * 56)
+    assert r.notes == (
+        f"stride 2 leaves 28 of the 56 rows and 28 of the 56 columns of the 56×56 input unread: "
+        f"no window reads {share:.1%} of its pixels",
+    )
 
 
 def test_padding_rows_left_unread_are_not_noted():

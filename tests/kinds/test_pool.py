@@ -51,12 +51,13 @@ def test_pool_padding_over_half_the_kernel_is_refused():
 def test_floor_mode_notes_the_dropped_row():
     # 3×3 stride 2 on 112: windows start at 0..108, the last covers 108..110, row 111 is unread
     assert one_layer("maxpool", (112, 112, 1), kernel=3, stride=2).notes == (
-        "stride 2 leaves the last 1 row and 1 column of the 112×112 input unread",
+        f"stride 2 leaves the last 1 row and 1 column of the 112×112 input unread: "
+        f"no window reads {1 - 111 * 111 / (112 * 112):.1%} of its pixels",
     )
     # 2×2 windows at stride [1, 2] over 7×8: rows 0..6 all read, columns start at 0, 2, 4, 6 and reach 7
     assert one_layer("maxpool", (7, 8, 1), kernel=2, stride=[1, 2]).notes == ()
     # … over 7×9: column 8 is never read
     assert one_layer("maxpool", (7, 9, 1), kernel=2, stride=[1, 2]).notes == (
-        "stride 1×2 leaves the last 1 column of the 7×9 input unread",
+        f"stride 1×2 leaves the last 1 column of the 7×9 input unread: no window reads {1 - 8 / 9:.1%} of its pixels",
     )
     assert one_layer("maxpool", (112, 112, 1), kernel=3, stride=2, ceil_mode=True).notes == ()

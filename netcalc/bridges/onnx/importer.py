@@ -30,10 +30,13 @@ from typing import Any
 from netcalc.bridges import require
 from netcalc.bridges.onnx.registry import converter, find_converter
 from netcalc.errors import AttrError, NetcalcError, SpecError
+from netcalc.files import regular_file
 from netcalc.kinds import REGISTRY
 from netcalc.lazy_numpy import np
 from netcalc.network import INPUT, Group, Network
 from netcalc.shapes import Shape, format_shape
+
+MAX_MODEL_BYTES = 2**31  # protobuf cannot parse a larger message; larger models keep their weights outside
 
 
 class OnnxImportError(NetcalcError):
@@ -163,6 +166,7 @@ def read_model(path: str | Path, *, input_shape: Shape | None = None, batch: int
     from google.protobuf.message import DecodeError
 
     path = str(path)
+    regular_file(path, MAX_MODEL_BYTES, "an ONNX model")  # /dev/zero would be read without end
     try:
         model = onnx.load(path)
     except FileNotFoundError:
@@ -913,7 +917,7 @@ def batchnorm(imp: _Importer, node: Any) -> None:
     x = imp.tensor(node)
     if _attr(node, "training_mode", 0) or any(imp.readers[o] for o in node.output[1:]):
         raise imp.fail("training-mode batch normalization (running statistics as outputs) is not supported")
-    momentum = _float(1 - _attr(node, "momentum", 0.9))  # ONNX keeps the old statistics' share; torch the new
+    momentum = _float(1 - _float(_attr(node, "momentum", 0.9)))  # ONNX keeps the old statistics' share; torch the new
     imp.emit(node, "batchnorm", [x], eps=_float(_attr(node, "epsilon", 1e-5)), momentum=momentum)
 
 

@@ -1,0 +1,91 @@
+"""Receptive field, effective stride (jump) and the centre of the first unit, per layer and per axis.
+
+Each kind says how its output reads its inputs (`LayerKind.geometry`: per input and axis a `Window` of span,
+stride and offset, in input units). Composing them from the network input gives, for every tensor, per axis:
+
+    size   r_out = r_in + span·j_in          input pixels one unit depends on (ignoring the image border)
+    jump   j_out = j_in · stride             input pixels between neighbouring units
+    start  c_out = c_in + offset·j_in        input coordinate of unit 0's centre (pixel i's centre is i)
+
+The network input is r = 1, j = 1, c = 0. Strides below one (transposed convs, upsampling) make jumps and
+centres exact Fractions. Where inputs merge (add, concat, multiply) the largest field is kept and a note says
+the inputs' fields differ. Pure arithmetic: no NumPy.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from fractions import Fraction
+
+from netcalc.kinds.base import Window
+
+
+@dataclass(frozen=True)
+class Field:
+    """One tensor's receptive field per axis (height, width), in network-input pixels."""
+
+    size: tuple[Fraction, Fraction]
+    jump: tuple[Fraction, Fraction]
+    start: tuple[Fraction, Fraction]
+
+    @property
+    def smallest(self) -> int:
+        """The smaller side, rounded down: the figure a `min_receptive_field` budget checks."""
+        return int(min(self.size))
+
+    @property
+    def whole(self) -> bool:
+        """Every jump a whole number: the field is then an exact count of pixels (no upsampling on the way)."""
+        return all(j.denominator == 1 for j in self.jump)
+
+    def through(self, windows: tuple[Window, Window]) -> Field:
+        axes = [
+            (r + w.span * j, j * w.stride, c + w.offset * j)
+            for r, j, c, w in zip(self.size, self.jump, self.start, windows)
+        ]
+        return Field(
+            (axes[0][0], axes[1][0]), (axes[0][1], axes[1][1]), (axes[0][2], axes[1][2])
+        )
+
+    def interval(self, axis: int, unit: int) -> tuple[Fraction, Fraction]:
+        """First and last input coordinate unit `unit` depends on along `axis` (before clipping to the image)."""
+        centre = self.start[axis] + unit * self.jump[axis]
+        half = (self.size[axis] - 1) / 2
+        return centre - half, centre + half
+
+
+INPUT_FIELD = Field((Fraction(1), Fraction(1)), (Fraction(1), Fraction(1)), (Fraction(0), Fraction(0)))
+
+
+def fraction_text(value: Fraction) -> str:
+    """`7`, `-1/2`, `3/2`: exact."""
+    return str(value.numerator) if value.denominator == 1 else f"{value.numerator}/{value.denominator}"
+
+
+def pair_text(values: tuple[Fraction, Fraction], sep: str = "×") -> str:
+    """`7×7`: both axes, as shapes are shown."""
+    return sep.join(fraction_text(v) for v in values)
+
+
+def merge(fields: list[tuple[str, Field]]) -> tuple[Field, str]:
+    """The largest of the fields arriving at a layer, and a note when they differ."""
+    if not fields:
+        return INPUT_FIELD, ""
+    largest = max((f for _, f in fields), key=lambda f: f.size[0] * f.size[1])
+    if all(f == largest for _, f in fields):
+        return largest, ""
+    seen = ", ".join(f"{n} {pair_text(f.size)}" for n, f in fields)
+    return largest, f"inputs see different fields ({seen}); the largest is shown"
+
+
+def centre_sides(field: Field, out: tuple[int, ...], image: tuple[int, ...]) -> tuple[int, int, int, int] | None:
+    """The input rows and columns (first, last, first, last) the field gives the output's centre unit, clipped to
+    the image; None where a jump is fractional (an upsampled path: the field is the continuous model's)."""
+    if not field.whole:
+        return None
+    sides = []
+    for axis in (0, 1):
+        lo, hi = field.interval(axis, (out[axis] - 1) // 2)
+        sides += [max(0, math.ceil(lo)), min(image[axis] - 1, math.floor(hi))]
+    return (sides[0], sides[1], sides[2], sides[3])

@@ -1,0 +1,237 @@
+"""Receptive field, jump and first-unit centre: the classic figures, derived by hand in each test."""
+
+from __future__ import annotations
+
+from fractions import Fraction
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+import netcalc
+from netcalc.cli import cli
+
+SPECS = Path(__file__).parent.parent / "specs"
+
+
+def rows(spec: str) -> dict:
+    return {row.name: row for row in netcalc.analyze_file(SPECS / spec).layers}
+
+
+def sizes(row) -> tuple[int, int]:
+    return tuple(int(v) for v in row.field.size)
+
+
+def test_three_stacked_3x3_convs_see_7x7():
+    layers = rows("examples/stack_3x3_vs_7x7/three_3x3.yaml")
+    # each 3×3 stride-1 conv adds (3 − 1)·1 = 2 pixels: 1 + 2 + 2 + 2
+    assert [sizes(r) for r in layers.values()] == [(3, 3), (5, 5), (7, 7)]
+    one = rows("examples/stack_3x3_vs_7x7/one_7x7.yaml")
+    assert [sizes(r) for r in one.values()] == [(7, 7)]
+    last = list(layers.values())[-1]
+    assert last.field.jump == (1, 1) and last.field.start == (0, 0)  # padding 1 keeps unit 0 centred on pixel 0
+
+
+def test_alexnets_last_pool_sees_195x195():
+    layers = rows("alexnet.yaml")  # torchvision's: conv1 11×11/4 padding 2, 3×3/2 max pools
+    r, j = 11, 4  # conv1
+    r, j = r + (3 - 1) * j, j * 2  # maxpool1: 19, jump 8
+    r = r + (5 - 1) * j  # conv2 5×5: 51
+    r, j = r + (3 - 1) * j, j * 2  # maxpool2: 67, jump 16
+    r = r + 3 * (3 - 1) * j  # conv3, conv4, conv5 (3×3): 163
+    r, j = r + (3 - 1) * j, j * 2  # maxpool3: 195, jump 32
+    assert (r, j) == (195, 32)
+    assert sizes(layers["maxpool3"]) == (195, 195)
+    assert layers["maxpool3"].field.jump == (32, 32)
+    # unit 0's centre: conv1 (11−1)/2 − 2 = 3; each pool adds (3−1)/2·j: 3 + 4 + 0 (conv2: (5−1)/2 − 2 = 0) + 8 + 16
+    assert layers["maxpool3"].field.start == (31, 31)
+
+
+def test_vgg16_last_conv_block():
+    layers = rows("vgg16.yaml")
+    r, j = 1, 1
+    for convs in (2, 2, 3, 3, 3):
+        r += convs * (3 - 1) * j  # 3×3 convs, padding 1
+        last_conv = r
+        r, j = r + (2 - 1) * j, j * 2  # 2×2/2 max pool
+    assert (last_conv, r, j) == (196, 212, 32)
+    assert sizes(layers["stage5.conv.2"]) == (196, 196)
+    assert sizes(layers["stage5.maxpool1"]) == (212, 212)
+    # 2×2 windows are centred between pixels: ½ + 1 + 2 + 4 + 8 = 31/2
+    assert layers["stage5.maxpool1"].field.start == (Fraction(31, 2),) * 2
+
+
+def test_transposed_conv_jumps_are_exact_fractions():
+    report = netcalc.analyze(
+        "name: up\ninput: 8x8x4\nlayers:\n"
+        "  - {kind: conv_transpose, name: up, out: 4, kernel: 4, stride: 2, padding: 1}\n"
+        "  - {kind: conv, name: c, out: 4, kernel: 3, padding: 1}\n"
+    )
+    up, c = report.layers
+    # output o reads inputs i with 2i = o + 1 − k, k = 0…3: two inputs (i and i+1) for every o
+    assert up.field.size == (2, 2)
+    assert up.field.jump == (Fraction(1, 2),) * 2
+    # the window of o is centred at (o + P − (K−1)/2)/S = (o − 1/2)/2: unit 0 at −1/4
+    assert up.field.start == (Fraction(-1, 4),) * 2
+    assert c.field.size == (2 + 2 * Fraction(1, 2),) * 2 and c.field.jump == (Fraction(1, 2),) * 2
+
+
+def test_branches_keep_the_largest_field_and_say_they_differ():
+    report = netcalc.analyze(
+        "name: res\ninput: 16x16x8\nlayers:\n"
+        "  - {kind: conv, name: a, out: 8, kernel: 3, padding: 1}\n"
+        "  - {kind: conv, name: b, out: 8, kernel: 3, padding: 1}\n"
+        "  - {kind: add, name: sum, from: [b, input]}\n"
+    )
+    total = report.layers[-1]
+    assert sizes(total) == (5, 5)
+    assert "different fields" in total.field_note and "input 1×1" in total.field_note
+
+
+def test_global_pool_and_fc_see_the_whole_map():
+    report = netcalc.analyze_file(SPECS / "resnet18.yaml")
+    layers = {row.name: row for row in report.layers}
+    feeding = layers[layers["avgpool"].inputs[0]]
+    assert feeding.field.jump == (32, 32)  # five stride-2 stages: 2⁵
+    # the 7×7 average to 1×1 is one window spanning the map: 6 more jumps of 32
+    assert sizes(layers["avgpool"]) == (int(feeding.field.size[0]) + (7 - 1) * 32,) * 2
+    assert sizes(layers["fc"]) == sizes(layers["avgpool"])
+
+
+@pytest.fixture
+def budget_file(tmp_path):
+    def write(text: str) -> str:
+        path = tmp_path / "budget.yaml"
+        path.write_text(text)
+        return str(path)
+
+    return write
+
+
+def test_min_receptive_field_budget(budget_file):
+    spec = str(SPECS / "examples/stack_3x3_vs_7x7/three_3x3.yaml")
+    runner = CliRunner()
+    ok = runner.invoke(cli, ["check", spec, "--budget", budget_file("total: {min_receptive_field: 7}\n")])
+    assert ok.exit_code == 0, ok.output
+    short = runner.invoke(cli, ["check", spec, "--budget", budget_file("total: {min_receptive_field: 9}\n")])
+    assert short.exit_code == 1
+    assert "receptive field 7 is under total.min_receptive_field ≥ 9 by 2" in short.output
+    # per layer: the first conv (3×3) is the one under the limit
+    glob = runner.invoke(cli, ["check", spec, "--budget", budget_file('layers: {"conv*": {min_receptive_field: 5}}\n')])
+    assert glob.exit_code == 1 and "conv3x3.0" in glob.output and "conv3x3.2" not in glob.output
+
+
+def test_summary_field_columns_and_json():
+    spec = str(SPECS / "alexnet.yaml")
+    table = CliRunner().invoke(cli, ["summary", spec, "--columns", "field"], env={"COLUMNS": "160"})
+    assert table.exit_code == 0 and "195×195" in table.output and "Jump" in table.output
+    import json
+
+    data = json.loads(CliRunner().invoke(cli, ["summary", spec, "--format", "json"]).stdout)
+    pool = next(layer for layer in data["layers"] if layer["name"] == "maxpool3")
+    assert pool["receptive_field"] == {"size": [195, 195], "jump": [32, 32], "start": [31, 31], "note": None}
+    bad = CliRunner().invoke(cli, ["summary", spec, "--columns", "feild"])
+    assert bad.exit_code == 2 and "cost, field, memory, train" in bad.output
+
+
+def measured(spec: Path, layers=None, input_shape=None):
+    from netcalc.reference.field import measure_fields
+
+    network = netcalc.load_network(spec, input_shape=input_shape)
+    report = netcalc.analyze_network(network)
+    return report, measure_fields(network, report, layers=layers)
+
+
+def test_the_reference_pass_measures_three_3x3_as_7x7():
+    report, fields = measured(SPECS / "examples/stack_3x3_vs_7x7/three_3x3.yaml")
+    centre = (56 - 1) // 2  # 27: its 7×7 field spans 27 − 3 … 27 + 3
+    assert fields == {
+        "conv3x3.0": (centre - 1, centre + 1) * 2,
+        "conv3x3.1": (centre - 2, centre + 2) * 2,
+        "conv3x3.2": (centre - 3, centre + 3) * 2,
+    }
+    from netcalc.analysis.field import centre_sides
+
+    for row in report.layers:
+        assert centre_sides(row.field, row.output_shape, report.input_shape) == fields[row.name]
+
+
+def test_the_reference_pass_measures_alexnets_195():
+    # at 224×224 the centre unit's field runs past the image border; at 256×256 all of it lies inside
+    _, fields = measured(SPECS / "alexnet.yaml", layers=["maxpool3"], input_shape=(256, 256, 3))
+    first, last, left, right = fields["maxpool3"]
+    assert last - first + 1 == right - left + 1 == 195  # the max pools measured by their windows
+    # 7×7 output: unit (7 − 1)//2 = 3 is centred at 31 + 3·32 = 127, and sees 127 ± (195 − 1)/2
+    assert (first, last) == (127 - 97, 127 + 97)
+
+
+def test_verify_checks_every_field_through_branches_and_pools():
+    from netcalc.reference.engine import run
+    from netcalc.reference.verify import compare
+
+    for spec in (HERE_DATA / "tiny_net.yaml", SPECS / "examples/inception_naive.yaml"):
+        network = netcalc.load_network(spec)
+        report = netcalc.analyze_network(network)
+        fields = measure_fields_of(network, report)
+        verification = compare(report, run(network, backward=False), backward=False, fields=fields)
+        checked = [c for c in verification.layers if c.field is not None]
+        assert checked and all(c.field.ok for c in checked), spec
+
+
+def test_a_wrong_field_is_caught():
+    from dataclasses import replace
+
+    from netcalc.analysis.field import Field
+    from netcalc.reference.engine import run
+    from netcalc.reference.verify import compare
+
+    network = netcalc.load_network(SPECS / "examples/stack_3x3_vs_7x7/three_3x3.yaml")
+    report = netcalc.analyze_network(network)
+    last = report.layers[-1]
+    wrong = Field((Fraction(5), Fraction(5)), last.field.jump, last.field.start)  # as if one conv were missing
+    bad = replace(report, layers=(*report.layers[:-1], replace(last, field=wrong)))
+    verification = compare(bad, run(network, backward=False), backward=False, fields=measure_fields_of(network, report))
+    assert verification.failed[0].disagreements == ("receptive_field",)
+
+
+def measure_fields_of(network, report):
+    from netcalc.reference.field import measure_fields
+
+    return measure_fields(network, report)
+
+
+HERE_DATA = Path(__file__).parent / "data"
+
+
+SPATIAL = """
+name: spatial_probe
+input: 24x24x4
+layers:
+  - {kind: pad, name: p, padding: [2, 4, 1, 5]}
+  - {kind: conv, name: c1, out: 8, kernel: 3}
+  - {kind: subsample, name: s, stride: 2}
+  - {kind: channel_slice, name: sl, end: 4}
+  - {kind: conv, name: c2, out: 8, kernel: 3, padding: 1}
+  - {kind: pixel_unshuffle, name: u, factor: 2}
+  - {kind: hardswish, name: hs}
+  - {kind: crop, name: cr, size: [4, 4]}
+  - {kind: conv, name: c3, out: 4, kernel: 3, padding: 1, activation: relu6}
+  - {kind: groupnorm, name: gn, groups: 2}
+"""
+
+
+def test_spatial_and_channel_kinds_fields_are_measured_exactly():
+    from netcalc.analysis.field import centre_sides
+    from netcalc.reference.field import measure_fields
+
+    network = netcalc.parse_network_text(SPATIAL)
+    report = netcalc.analyze_network(network)
+    fields = measure_fields(network, report)
+    rows = {row.name: row for row in report.layers}
+    # pad 2 on top, 1 on the left: unit 0 of the padded map sits at input (−2, −1); subsample and
+    # pixel_unshuffle multiply the jump by 2 each; the crop moves unit 0 by (7 − 4)//2 = 1 unit of 4 pixels
+    assert rows["p"].field.start == (-2, -1) and rows["u"].field.jump == (4, 4)
+    assert sizes(rows["c2"]) == (3 + 2 * 2,) * 2 and sizes(rows["u"]) == (7 + 1 * 2,) * 2
+    assert rows["cr"].field.start == (0 + 4, 1 + 4)
+    for name, row in rows.items():
+        assert centre_sides(row.field, row.output_shape, report.input_shape) == fields[name], name
