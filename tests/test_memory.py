@@ -31,6 +31,7 @@ SLACK = 4 * MIB  # the estimate's fixed allowances: 2 MiB of Python objects, 1 M
 
 
 def measured_peak(network, **options) -> int:
+    run(network, **options)  # once untraced: modules the pass imports lazily are code, not the pass's memory
     tracemalloc.start()
     try:
         run(network, **options)
