@@ -1,7 +1,7 @@
 """`verify` estimates the peak memory of its own pass before allocating, and refuses what exceeds --max-memory.
 
 The oracle for the estimate is tracemalloc, which NumPy reports every array buffer to: the estimate must be an
-honest, slightly high bound — never below the measured peak, and at most 25% (plus 2 MiB of slack) above it.
+honest, slightly high bound — never below the measured peak, and at most 25% (plus 4 MiB of fixed allowances) above it.
 """
 
 from __future__ import annotations
@@ -27,10 +27,11 @@ SPECS = Path(__file__).parent.parent / "specs"
 MIB = 1 << 20
 GIB = 1 << 30
 OVER = 1.25  # the estimate may exceed the measured peak by this factor (plus SLACK), never fall below it
-SLACK = 2 * MIB
+SLACK = 4 * MIB  # the estimate's fixed allowances: 2 MiB of Python objects, 1 MiB of im2col blocks
 
 
 def measured_peak(network, **options) -> int:
+    run(network, **options)  # once untraced: modules the pass imports lazily are code, not the pass's memory
     tracemalloc.start()
     try:
         run(network, **options)

@@ -134,3 +134,12 @@ def test_the_gradcheck_figure_says_what_it_compared(write_spec) -> None:
         assert layer["gradcheck_error"] == check["error"]
     table = invoke(spec, "--batch", "2", "--dtype", "float64", "--gradcheck", "3")
     assert "over 30 sampled gradient entries" in table.output  # 9 + 9 + 3 + 9
+
+
+def test_a_float32_pass_is_gradient_checked_in_float64(write_spec) -> None:
+    # in float32 a central difference with h = 1e-5 drowns in rounding (errors of 1e-2 and more): the check
+    # must copy the layer's arrays to float64 whatever the pass's dtype
+    result = invoke(write_spec(ONE_PIXEL_BN), "--format", "json", "--batch", "2", "--gradcheck", "3")
+    assert result.exit_code == 0, result.output
+    layers = json.loads(result.stdout)["layers"]
+    assert all(layer["gradcheck"]["raw_error"] < 1e-6 for layer in layers)

@@ -64,6 +64,7 @@ CACHE_RULES = {
 UNKNOWN_RULE = CacheRule(keeps_input=True, keeps_output=True, arrays=1)
 BLOCK_BYTES = 1 << 20  # im2col's padded channel block, and its col2im twin (see netcalc.reference.im2col)
 SLACK = 1 << 20  # the pass's own Python objects (records, dicts)
+LAYER_SLACK = 1 << 10  # and per layer: its facts, its record, its place in the in-place and lifetime plans
 AVAILABLE_FRACTION = 0.8  # of MemAvailable: the default limit leaves room for the rest of the machine
 GRADCHECK_COPIES = 8  # float64 arrays a layer's gradcheck holds, in units of max(input, output, weights)
 
@@ -187,7 +188,9 @@ def estimate_memory(network: Network, report: Report, *, backward: bool = True, 
                 peak, where = step, ("backward", row.name)
             held -= w + cache + (a if row.name in kept else 0)
     weights = sum(w for w, *_ in per_layer)
-    return MemoryEstimate(peak + SLACK, where[0], where[1], weights, largest, largest_at)
+    return MemoryEstimate(
+        peak + SLACK + LAYER_SLACK * len(network.layers), where[0], where[1], weights, largest, largest_at
+    )
 
 
 def default_memory_limit(meminfo: str = "/proc/meminfo") -> int | None:

@@ -128,6 +128,10 @@ def test_sorting_the_table_by_macs(browser, tmp_path):
     page = Page(browser, write_report(tmp_path, "specs/vgg16.yaml"))
     page.page.click('th[data-key="macs"]')
     page.page.click('th[data-key="macs"]')  # descending
+    assert page.page.query_selector(".chart polyline"), "the receptive field's growth is drawn"
+    headers = page.page.eval_on_selector_all("th", "els => els.map(e => e.textContent)")
+    assert {"Live", "RF"} <= set(headers)
+    assert "404×404" in page.page.inner_text(".summary")  # VGG-16's field at the output
     macs = {r.name: r.macs for r in netcalc.analyze_file("specs/vgg16.yaml").layers}
     order = [macs[name] for name in page.names(".table-wrap tbody tr")]
     assert order == sorted(macs.values(), reverse=True)

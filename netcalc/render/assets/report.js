@@ -14,6 +14,7 @@
   };
   const KNOWN = new Set(["name", "kind", "inputs", "output_shape", "params", "buffers", "macs", "flops",
     "activation_bytes", "param_bytes", "block", "file", "line", "notes", "groups"]);
+  const EXTRA_COLUMNS = { live_bytes: "Live", saved_bytes: "Saved" };
   const app = document.getElementById("app");
 
   // --- formatting (the same units as the terminal table) ---
@@ -55,7 +56,8 @@
     this.zoom = 1;
     this.sort = { key: "index", dir: 1 };
     this.filter = "";
-    this.extraColumns = Object.keys(net.layers[0] || {}).filter((k) => !KNOWN.has(k) && typeof net.layers[0][k] === "number");
+    // Per-layer figures beyond the summary's that earn a table column (the rest show in a layer's details).
+    this.extraColumns = Object.keys(EXTRA_COLUMNS).filter((k) => net.layers.some((l) => typeof l[k] === "number"));
     this.hasField = net.layers.some((l) => l.receptive_field && Array.isArray(l.receptive_field.size));
     this.outputs = new Set((net.outputs || []).map((o) => o.name));
   }
@@ -219,7 +221,7 @@
       { key: "flops", label: "FLOPs", num: true },
       { key: "activation_bytes", label: "Memory", num: true, bar: true },
     ];
-    for (const k of view.extraColumns) cols.push({ key: k, label: k.replace(/_/g, " "), num: true, bar: isBytes(k) });
+    for (const k of view.extraColumns) cols.push({ key: k, label: EXTRA_COLUMNS[k], num: true, bar: isBytes(k) });
     if (view.hasField) cols.push({ key: "receptive_field", label: "RF", num: true, value: fieldSize, show: (l) => fieldText(l.receptive_field) });
     for (const c of cols) {
       if (!c.value) c.value = (l) => l[c.key];
@@ -304,9 +306,16 @@
   function summaryHtml(net) {
     const t = net.totals;
     const figures = [["Params", exact(t.params), count(t.params)], ["MACs", exact(t.macs), count(t.macs)],
-      ["FLOPs", exact(t.flops), count(t.flops)], ["Activations", exact(t.activation_bytes) + " B", bytes(t.activation_bytes)],
-      ["Param memory", exact(t.param_bytes) + " B", bytes(t.param_bytes)], ["Buffers", exact(t.buffers), count(t.buffers)]];
-    for (const k of Object.keys(t)) if (!["params", "macs", "flops", "activation_bytes", "param_bytes", "buffers"].includes(k) && typeof t[k] === "number") figures.push([k.replace(/_/g, " "), exact(t[k]), human(k, t[k])]);
+      ["FLOPs", exact(t.flops), count(t.flops)]];
+    if (typeof t.live_bytes === "number") figures.push(["Peak memory", `${exact(t.live_bytes)} B, at ${t.peak_layer || "?"} (inference, tensors alive at once)`, bytes(t.live_bytes)]);
+    figures.push(["Activations", `${exact(t.activation_bytes)} B: the sum of every layer's output`, bytes(t.activation_bytes)],
+      ["Param memory", exact(t.param_bytes) + " B", bytes(t.param_bytes)], ["Buffers", exact(t.buffers), count(t.buffers)]);
+    if (typeof t.backward_input_macs === "number") {
+      const back = t.backward_input_macs + t.backward_weight_macs;
+      figures.push(["Backward MACs", `input gradients ${exact(t.backward_input_macs)}, weight gradients ${exact(t.backward_weight_macs)}`, count(back)]);
+    }
+    if (typeof t.saved_bytes === "number") figures.push(["Saved for backward", exact(t.saved_bytes) + " B", bytes(t.saved_bytes)]);
+    if (t.receptive_field && t.receptive_field.size) figures.push(["Receptive field", `jump ${t.receptive_field.jump.join("×")}`, t.receptive_field.size.join("×")]);
     if (t.partial) for (const f of figures) f[2] = "≥ " + f[2];  // a layer of unknown cost: the totals are lower bounds
     const outs = net.outputs || [];
     const head = [["Input", `batch ${net.batch} · ${net.dtype}`, shape(net.input)],
