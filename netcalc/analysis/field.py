@@ -18,7 +18,7 @@ import math
 from dataclasses import dataclass
 from fractions import Fraction
 
-from netcalc.kinds.base import Window
+from netcalc.kinds.base import IDENTITY, Window
 
 
 @dataclass(frozen=True)
@@ -40,6 +40,8 @@ class Field:
         return all(j.denominator == 1 for j in self.jump)
 
     def through(self, windows: tuple[Window, Window]) -> Field:
+        if windows is IDENTITY:  # a pointwise layer (most of them): the same field, no Fraction arithmetic
+            return self
         axes = [
             (r + w.span * j, j * w.stride, c + w.offset * j)
             for r, j, c, w in zip(self.size, self.jump, self.start, windows)

@@ -102,6 +102,36 @@ def bytes_moved(report: Report) -> dict[str, int]:
     return moved
 
 
+def folded(report: Report, roofline: Roofline, depth: int | None) -> tuple[LayerEstimate, ...]:
+    """The estimates as `report.collapsed(depth)` shows the rows: each block or repeat below `depth` one row
+    whose FLOPs, bytes and seconds are its layers' sums (None: every layer)."""
+    if depth is None:
+        return roofline.layers
+    groups: dict[str, list[LayerEstimate]] = {}
+    labels: dict[str, str] = {}
+    for row, layer in zip(report.layers, roofline.layers, strict=True):
+        if len(row.groups) >= depth:
+            group = row.groups[depth - 1]
+            key, labels[group.name] = group.name, group.label
+        else:
+            key, labels[row.name] = row.name, row.kind
+        groups.setdefault(key, []).append(layer)
+    return tuple(
+        members[0]
+        if len(members) == 1 and members[0].name == key
+        else LayerEstimate(
+            key,
+            labels[key],
+            sum(m.flops for m in members),
+            sum(m.bytes_moved for m in members),
+            sum(m.seconds for m in members),
+            sum(m.compute_seconds for m in members),
+            sum(m.memory_seconds for m in members),
+        )
+        for key, members in groups.items()
+    )
+
+
 def estimate(report: Report, device: Device) -> Roofline:
     """Every layer's estimated time on `device`: max(FLOPs / peak, bytes moved / bandwidth)."""
     peak, bandwidth = device.peak(report.dtype), device.bandwidth

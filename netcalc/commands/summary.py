@@ -65,7 +65,7 @@ def summary(
     network = load_spec(spec, input_shape=input_shape)
     report = analyze_network(network, batch=batch, dtype=dtype, strict=strict, optimizer=optimizer)
     if device is not None:
-        click.echo(roofline_output(report, device, fmt), nl=False)
+        click.echo(roofline_output(report, device, fmt, depth), nl=False)
         return
     from netcalc.render.summary import RENDERERS, warnings
 
@@ -77,11 +77,11 @@ def summary(
             click.echo(one_line(f"netcalc: warning: {warning}"), err=True)
 
 
-def roofline_output(report: Report, device: str, fmt: str) -> str:
+def roofline_output(report: Report, device: str, fmt: str, depth: int | None = None) -> str:
     from netcalc.analysis.roofline import estimate
     from netcalc.render.roofline import RENDERERS
 
-    return terminal_renderers(RENDERERS)[fmt](report, estimate(report, load_device_or_calibrate(device)))
+    return terminal_renderers(RENDERERS)[fmt](report, estimate(report, load_device_or_calibrate(device)), depth)
 
 
 def load_device_or_calibrate(device: str) -> Device:

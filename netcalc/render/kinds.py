@@ -19,7 +19,21 @@ def list_kinds() -> str:
     return "".join(f"{name.ljust(width)}  {kind.summary}\n" for name, kind in REGISTRY.items())
 
 
+# Spec words that are not kinds but expand to kinds: `netcalc kinds WORD` explains them too.
+SUGAR = {
+    "channel_split": (
+        "channel_split: language sugar, not a kind of its own: "
+        "{kind: channel_split, name: s, sizes: [a, b, …]} or {…, parts: n} becomes channel_slice layers s.0, s.1, …\n"
+        "  each part is referenced by name (`from: s.1`); `parts: n` splits as torch.chunk does (⌈C/n⌉ channels a "
+        "part, the last may be smaller)\n"
+        "  see `netcalc kinds channel_slice` and docs/language.md\n"
+    ),
+}
+
+
 def describe_kind(name: str) -> str:
+    if name in SUGAR:
+        return SUGAR[name]
     kind = REGISTRY.get(name)
     if kind is None:
         raise SpecError(f"unknown kind {name!r}{did_you_mean(name, REGISTRY)}; known kinds: {', '.join(REGISTRY)}")

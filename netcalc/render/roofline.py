@@ -13,7 +13,7 @@ from collections.abc import Callable
 from typing import Any
 
 from netcalc.analysis.report import Report
-from netcalc.analysis.roofline import Roofline, TimedLayer
+from netcalc.analysis.roofline import Roofline, TimedLayer, folded
 from netcalc.render.console import Table, printed, text_console
 from netcalc.render.summary import report_dict
 from netcalc.render.units import human_bytes, human_count
@@ -45,7 +45,7 @@ def headline(roofline: Roofline) -> str:
     )
 
 
-def roofline_dict(roofline: Roofline) -> dict[str, Any]:
+def roofline_dict(roofline: Roofline, layers: tuple[Any, ...] | None = None) -> dict[str, Any]:
     device = roofline.device
     return {
         "device": {
@@ -69,21 +69,22 @@ def roofline_dict(roofline: Roofline) -> dict[str, Any]:
                 "bound": layer.bound,
                 "seconds": layer.seconds,
             }
-            for layer in roofline.layers
+            for layer in (roofline.layers if layers is None else layers)
         ],
         "total_seconds": roofline.seconds,
     }
 
 
-def to_json(report: Report, roofline: Roofline) -> str:
-    return json.dumps({**report_dict(report), "roofline": roofline_dict(roofline)}, indent=2, ensure_ascii=False) + "\n"
+def to_json(report: Report, roofline: Roofline, depth: int | None = None) -> str:
+    data = {**report_dict(report, depth), "roofline": roofline_dict(roofline, folded(report, roofline, depth))}
+    return json.dumps(data, indent=2, ensure_ascii=False) + "\n"
 
 
-def to_csv(report: Report, roofline: Roofline) -> str:
+def to_csv(report: Report, roofline: Roofline, depth: int | None = None) -> str:
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(COLUMNS)
-    for layer in roofline.layers:
+    for layer in folded(report, roofline, depth):
         writer.writerow(
             [
                 layer.name,
@@ -99,14 +100,14 @@ def to_csv(report: Report, roofline: Roofline) -> str:
     return out.getvalue()
 
 
-def to_markdown(report: Report, roofline: Roofline) -> str:
+def to_markdown(report: Report, roofline: Roofline, depth: int | None = None) -> str:
     lines = [
         f"**{report.name}** {headline(roofline)}",
         "",
         "| Layer | Kind | FLOPs | Moved | FLOP/B | Bound | Time |",
         "|---|---|---:|---:|---:|---|---:|",
     ]
-    for layer in roofline.layers:
+    for layer in folded(report, roofline, depth):
         lines.append(
             f"| `{layer.name}` | {layer.kind} | {layer.flops:,} | {layer.bytes_moved:,} | {layer.intensity:.1f} | "
             f"{layer.bound} | {human_seconds(layer.seconds)} |"
@@ -128,7 +129,9 @@ def _layer_table(title: str) -> Table:
     return table
 
 
-def to_table(report: Report, roofline: Roofline, *, width: int | None = None, color: bool = False) -> str:
+def to_table(
+    report: Report, roofline: Roofline, depth: int | None = None, *, width: int | None = None, color: bool = False
+) -> str:
     total = roofline.seconds or 1.0
     table = _layer_table(f"{report.name} {headline(roofline)}")
     table.add_column("FLOPs", footer=human_count(roofline.flops), justify="right", no_wrap=True, min_width=7)
@@ -137,7 +140,7 @@ def to_table(report: Report, roofline: Roofline, *, width: int | None = None, co
     table.add_column("Bound", no_wrap=True, min_width=7)
     table.add_column("Time", footer=human_seconds(roofline.seconds), justify="right", no_wrap=True, min_width=9)
     table.add_column("Share", justify="right", no_wrap=True, min_width=6)
-    for layer in roofline.layers:
+    for layer in folded(report, roofline, depth):
         table.add_row(
             layer.name,
             layer.kind,

@@ -168,3 +168,22 @@ def test_calibrate_writes_a_profile_that_summary_reads(tmp_path):
     assert device.memory_bandwidth > 1e8 and "netcalc calibrate" in device.source
     summary = run("summary", "specs/lenet5.yaml", "--device", str(path), "--format", "json")
     assert json.loads(summary.output)["roofline"]["device"]["name"] == "calibrated"
+
+
+def test_depth_folds_the_estimates_like_the_summary_rows():
+    report = netcalc.analyze_file("specs/resnet18.yaml")
+    roofline = estimate(report, load_device("t4"))
+    args = ("summary", "specs/resnet18.yaml", "--device", "t4", "--depth", "1", "--format", "json")
+    data = json.loads(run(*args).output)
+    rows = {layer["name"]: layer for layer in data["roofline"]["layers"]}
+    assert list(rows) == [row.name for row in report.collapsed(1)]
+    pairs = zip(roofline.layers, report.layers, strict=True)
+    inside = [e for e, r in pairs if r.groups and r.groups[0].name == "layer1"]
+    assert rows["layer1"]["seconds"] == pytest.approx(sum(e.seconds for e in inside))
+    assert rows["layer1"]["flops"] == sum(e.flops for e in inside)
+    assert sum(layer["seconds"] for layer in rows.values()) == pytest.approx(roofline.seconds)
+
+
+def test_kinds_explains_the_channel_split_sugar():
+    result = run("kinds", "channel_split")
+    assert result.exit_code == 0 and "channel_slice layers s.0, s.1" in result.output
