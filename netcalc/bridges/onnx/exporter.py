@@ -239,12 +239,12 @@ def _pre(site: Site) -> str:
     return site.name + "/pre" if site.attrs.get("activation", "none") != "none" else site.name
 
 
-@exporter("conv")
-def _conv(g: Graph, site: Site) -> str:
+def _convolution(g: Graph, site: Site, op: str, **extra: Any) -> str:
+    """Conv or ConvTranspose with its weight, optional bias and fused activation; `extra` ONNX attributes."""
     a = site.attrs
     inputs = [site.inputs[0], site.param(g, "weight")] + ([site.param(g, "bias")] if a["bias"] else [])
     out = g.node(
-        "Conv",
+        op,
         inputs,
         site.name,
         _pre(site),
@@ -253,27 +253,19 @@ def _conv(g: Graph, site: Site) -> str:
         pads=_onnx_pads(_pair(a["padding"])),
         dilations=_pair(a["dilation"]),
         group=a["groups"],
+        **extra,
     )
     return _fused(g, site, out)
+
+
+@exporter("conv")
+def _conv(g: Graph, site: Site) -> str:
+    return _convolution(g, site, "Conv")
 
 
 @exporter("conv_transpose")
 def _conv_transpose(g: Graph, site: Site) -> str:
-    a = site.attrs
-    inputs = [site.inputs[0], site.param(g, "weight")] + ([site.param(g, "bias")] if a["bias"] else [])
-    out = g.node(
-        "ConvTranspose",
-        inputs,
-        site.name,
-        _pre(site),
-        kernel_shape=_pair(a["kernel"]),
-        strides=_pair(a["stride"]),
-        pads=_onnx_pads(_pair(a["padding"])),
-        output_padding=_pair(a["output_padding"]),
-        dilations=_pair(a["dilation"]),
-        group=a["groups"],
-    )
-    return _fused(g, site, out)
+    return _convolution(g, site, "ConvTranspose", output_padding=_pair(site.attrs["output_padding"]))
 
 
 @exporter("fc")
