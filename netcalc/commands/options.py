@@ -7,6 +7,7 @@ import shutil
 import sys
 from collections.abc import Callable, Mapping
 from functools import partial
+from pathlib import Path
 from typing import Any, TypeVar
 
 import click
@@ -14,6 +15,8 @@ from click.core import ParameterSource
 
 from netcalc.analysis.memory import OPTIMIZER_STATE
 from netcalc.analysis.report import DTYPE_BYTES
+from netcalc.analysis.roofline import Device
+from netcalc.errors import NetcalcError
 from netcalc.network import Network
 from netcalc.shapes import Shape, parse_shape
 
@@ -119,3 +122,26 @@ Renderers = Mapping[str, Callable[..., str]]
 def terminal_renderers(renderers: Renderers, table: str = "table") -> dict[str, Callable[..., str]]:
     """A command's renderers, with the rich one (`table`) told this terminal's width and whether to colour."""
     return {**renderers, table: partial(renderers[table], width=terminal_width(), color=wants_color())}
+
+
+def write_output(text: str, output: str | None) -> None:
+    """`text` to the file `output` (a line on stderr says so), or to stdout when there is none or it is `-`."""
+    if output is None or output == "-":
+        click.echo(text, nl=False)
+        return
+    try:
+        Path(output).write_text(text, encoding="utf-8")
+    except OSError as error:
+        raise NetcalcError(f"cannot write {output}: {error.strerror or error}") from None
+    click.echo(f"wrote {output} ({len(text.encode()):,} bytes)", err=True)
+
+
+def load_device_or_calibrate(device: str) -> Device:
+    """A built-in profile or a profile file; `calibrated`: this machine, measured now with NumPy (a second)."""
+    if device == "calibrated":
+        from netcalc.reference.calibrate import calibrate
+
+        return calibrate(seconds=0.3)
+    from netcalc.analysis.devices import load_device
+
+    return load_device(device)

@@ -2,26 +2,11 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import click
 
 from netcalc.analysis.analyze import analyze_network
-from netcalc.commands.options import analysis_options, format_option, load_spec
-from netcalc.errors import NetcalcError
+from netcalc.commands.options import analysis_options, format_option, load_spec, write_output
 from netcalc.shapes import Shape
-
-
-def write_output(text: str, output: str | None) -> None:
-    """`text` to the file `output` (a line on stderr says so), or to stdout when there is none or it is `-`."""
-    if output is None or output == "-":
-        click.echo(text, nl=False)
-        return
-    try:
-        Path(output).write_text(text, encoding="utf-8")
-    except OSError as error:
-        raise NetcalcError(f"cannot write {output}: {error.strerror or error}") from None
-    click.echo(f"wrote {output} ({len(text.encode()):,} bytes)", err=True)
 
 
 @click.command()

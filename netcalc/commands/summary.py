@@ -6,14 +6,15 @@ import click
 
 from netcalc.analysis.analyze import analyze_network
 from netcalc.analysis.report import Report
-from netcalc.analysis.roofline import Device
 from netcalc.commands.options import (
     allow_unknown_option,
     analysis_options,
     format_option,
     input_shape_callback,
+    load_device_or_calibrate,
     load_spec,
     terminal_renderers,
+    write_output,
 )
 from netcalc.errors import one_line
 from netcalc.shapes import Shape
@@ -82,17 +83,6 @@ def roofline_output(report: Report, device: str, fmt: str, depth: int | None = N
     from netcalc.render.roofline import RENDERERS
 
     return terminal_renderers(RENDERERS)[fmt](report, estimate(report, load_device_or_calibrate(device)), depth)
-
-
-def load_device_or_calibrate(device: str) -> Device:
-    """A built-in profile or a profile file; `calibrated`: this machine, measured now with NumPy (a second)."""
-    if device == "calibrated":
-        from netcalc.reference.calibrate import calibrate
-
-        return calibrate(seconds=0.3)
-    from netcalc.analysis.devices import load_device
-
-    return load_device(device)
 
 
 @click.command()
@@ -164,7 +154,6 @@ def calibrate(output: str | None, seconds: float) -> None:
     """Measure this machine's roofline with NumPy (GEMM FLOP/s per dtype, STREAM copy bandwidth) and write a
     device profile that `summary --device FILE` reads."""
     from netcalc.analysis.devices import device_yaml
-    from netcalc.commands.report import write_output
     from netcalc.reference.calibrate import calibrate as measure
 
     write_output(device_yaml(measure(seconds)), output)

@@ -10,8 +10,13 @@ from typing import TYPE_CHECKING
 
 import click
 
-from netcalc.commands.options import analysis_options, format_option, load_spec, terminal_renderers
-from netcalc.commands.summary import load_device_or_calibrate
+from netcalc.commands.options import (
+    analysis_options,
+    format_option,
+    load_device_or_calibrate,
+    load_spec,
+    terminal_renderers,
+)
 from netcalc.shapes import Shape
 
 if TYPE_CHECKING:
