@@ -4,13 +4,13 @@ function of the CheckResult alone.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from typing import Any
 from xml.etree import ElementTree
 
 from netcalc.analysis.budget import CheckResult, Finding, Limit
 from netcalc.render.console import Table, Text, printed, text_console
+from netcalc.render.jsontext import json_document
 from netcalc.render.units import human_bytes, human_count
 
 SCHEMA_VERSION = 1
@@ -112,10 +112,10 @@ def to_json(result: CheckResult) -> str:
         "dtype": result.report.dtype,
         "passed": result.passed,
         "verdict": verdict(result),
-        "findings": [finding_dict(f) for f in result.findings],
+        "findings": map(finding_dict, result.findings),
         "unmatched_globs": [limit.pattern for limit in result.unmatched],
     }
-    return json.dumps(data, indent=2, ensure_ascii=False) + "\n"
+    return json_document(data, rows=("findings",))
 
 
 def _escape_data(text: str) -> str:

@@ -7,13 +7,13 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 from collections.abc import Callable
 from typing import Any
 
 from netcalc.analysis.compare import FIGURES, RATIO_COLUMNS, CompareRow, Comparison, Largest
 from netcalc.analysis.report import CONVENTIONS
 from netcalc.render.console import Table, printed, text_console
+from netcalc.render.jsontext import json_document
 from netcalc.render.units import human_bytes, human_count
 from netcalc.shapes import format_shape
 
@@ -87,7 +87,7 @@ def to_json(comparison: Comparison) -> str:
         "baseline": comparison.baseline.label if comparison.baseline else None,
         "rows": [row_dict(comparison, row) for row in comparison.rows],
     }
-    return json.dumps(data, indent=2, ensure_ascii=False) + "\n"
+    return json_document(data, rows=("rows",))
 
 
 def to_csv(comparison: Comparison) -> str:

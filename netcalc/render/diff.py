@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from typing import Any
 
@@ -10,6 +9,7 @@ from netcalc.analysis.diff import ADDED, CHANGED, REMOVED, Diff, LayerChange
 from netcalc.analysis.report import FIGURES as SUMMED
 from netcalc.analysis.report import PEAKS, LayerRow
 from netcalc.render.console import Table, Text, printed, text_console
+from netcalc.render.jsontext import json_document
 from netcalc.render.units import human_bytes, human_count
 from netcalc.shapes import format_shape
 
@@ -115,14 +115,14 @@ def to_json(diff: Diff) -> str:
         "new": {"name": diff.new.name, "source": diff.new.source},
         "summary": {status: len(diff.of(status)) for status in (ADDED, REMOVED, CHANGED)}
         | {"unchanged": diff.unchanged},
-        "layers": [change_dict(change) for change in diff.changes],
+        "layers": map(change_dict, diff.changes),
         "totals": {
             "old": {f: getattr(old, f) for f in FIGURES} | {"partial": old.partial},
             "new": {f: getattr(new, f) for f in FIGURES} | {"partial": new.partial},
             "delta": {f: diff.delta(f) for f in FIGURES},
         },
     }
-    return json.dumps(data, indent=2, ensure_ascii=False, default=list) + "\n"
+    return json_document(data, rows=("layers",), default=list)
 
 
 def _title(diff: Diff) -> str:

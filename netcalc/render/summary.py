@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import csv
 import io
-import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from netcalc.analysis.field import Field, fraction_text, pair_text
 from netcalc.analysis.report import CONVENTIONS, FIGURES, PEAKS, LayerRow, Report
 from netcalc.render.console import Table, Text, printed, text_console
+from netcalc.render.jsontext import json_document
 from netcalc.render.units import human_bytes, human_count, share_bar
 from netcalc.shapes import format_shape
 
@@ -88,6 +88,11 @@ def training_dict(report: Report) -> dict[str, Any] | None:
 def report_dict(report: Report, depth: int | None = None, columns: tuple[str, ...] = DEFAULT_GROUPS) -> dict[str, Any]:
     """The JSON contract (schema_version 1): exact integers (exact `a/b` text for a fractional field), conventions
     stated."""
+    return _document(report, depth, [row_dict(row) for row in report.collapsed(depth)])
+
+
+def _document(report: Report, depth: int | None, layers: Iterable[dict[str, Any]]) -> dict[str, Any]:
+    """The report's JSON object around `layers` (a list, or rows made as they are written)."""
     totals = report.totals
     output = report.layers[-1] if report.layers else None
     return {
@@ -100,7 +105,7 @@ def report_dict(report: Report, depth: int | None = None, columns: tuple[str, ..
         "output_shape": list(report.output_shape),
         "outputs": [{"name": n, "shape": list(s)} for n, s in zip(report.output_names, report.output_shapes)],
         "conventions": CONVENTIONS,
-        "layers": [row_dict(row) for row in report.collapsed(depth)],
+        "layers": layers,
         "totals": {
             **{f: getattr(totals, f) for f in FIGURES + PEAKS},
             "input_bytes": report.input_bytes,
@@ -113,7 +118,8 @@ def report_dict(report: Report, depth: int | None = None, columns: tuple[str, ..
 
 
 def to_json(report: Report, depth: int | None = None, columns: tuple[str, ...] = DEFAULT_GROUPS) -> str:
-    return json.dumps(report_dict(report, depth), indent=2, ensure_ascii=False) + "\n"
+    """One line per layer (render/jsontext.py), each row encoded as it is made."""
+    return json_document(_document(report, depth, map(row_dict, report.collapsed(depth))), rows=("layers",))
 
 
 def to_csv(report: Report, depth: int | None = None, columns: tuple[str, ...] = DEFAULT_GROUPS) -> str:
