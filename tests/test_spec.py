@@ -241,3 +241,24 @@ def test_shape_name_errors_are_located():
     text = "input: 4x4x3\nlayers:\n  - flatten\n  - {kind: fc, out: in_height * 2}\n"
     with pytest.raises(NetcalcError, match=r"line 4: layer 'fc1': out: unknown name 'in_height'"):
         netcalc.analyze(text)
+
+
+def test_repeated_layers_are_parsed_as_if_each_were_alone():
+    # Parsing is remembered per distinct written layer (speed at 100,000 layers): a value equal in Python but
+    # of another type (1 == True) must still be refused, and each layer must own its attributes.
+    with pytest.raises(netcalc.SpecError, match="bias: expected true or false, got 1"):
+        parse_network_text(
+            "input: 8x8x3\nlayers:\n  - {kind: conv, out: 4, kernel: 3, bias: true}\n"
+            "  - {kind: conv, out: 4, kernel: 3, bias: 1}\n"
+        )
+    network = parse_network_text(
+        "input: 8x8x3\nlayers:\n  - {kind: conv, out: 4, kernel: 3}\n  - {kind: conv, out: 4, kernel: 3}\n"
+    )
+    first, second = network.layers
+    assert first.attrs == second.attrs and first.attrs is not second.attrs
+    # a block parameter in the attribute: the same written layer with different values gives different layers
+    network = parse_network_text(
+        "input: 8x8x3\nblocks:\n  b: {params: [w], layers: [{kind: conv, name: c, out: w, kernel: 1}]}\n"
+        "layers:\n  - {block: b, name: x, w: 4}\n  - {block: b, name: y, w: 6}\n"
+    )
+    assert [layer.attrs["out"] for layer in network.layers] == [4, 6]

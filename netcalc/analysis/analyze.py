@@ -5,15 +5,16 @@ Pure arithmetic over the kinds' rules: no NumPy, no printing.
 
 from __future__ import annotations
 
-from dataclasses import replace
+from collections.abc import Mapping
+from typing import Any, NamedTuple
 
 from netcalc.analysis.field import INPUT_FIELD, Field, merge
-from netcalc.analysis.memory import OPTIMIZER_STATE, Step, backward_memory, live_bytes, training_state
+from netcalc.analysis.memory import OPTIMIZER_STATE, Backward, Step, backward_memory, live_bytes, training_state
 from netcalc.analysis.report import DTYPE_BYTES, LayerRow, Report
 from netcalc.errors import NetcalcError, ShapeError, SpecError
 from netcalc.kinds import REGISTRY
-from netcalc.kinds.base import Extra
-from netcalc.network import INPUT, Network
+from netcalc.kinds.base import Extra, LayerKind, Saved, Window
+from netcalc.network import INPUT, Layer, Network
 from netcalc.shapes import Shape, numel
 
 
@@ -44,84 +45,48 @@ def analyze_network(
     shapes: dict[str, Shape] = {INPUT: network.input_shape}
     fields: dict[str, Field] = {INPUT: INPUT_FIELD}
     feeding = feeding_outputs(network)
-    rows = []
-    steps = []
+    forwards: list[_Forward] = []
+    steps: list[Step] = []
+    inference_steps: list[Step] = []
+    known: dict[Any, _Figures] = {}
     for layer in network.layers:
         kind = REGISTRY[layer.kind]
         ins = tuple(shapes[name] for name in layer.inputs)
         try:
-            out = kind.output_shape(layer.attrs, ins)
-            params = sum(numel(s) for s in kind.weights(layer.attrs, ins).values())
-            buffers = sum(numel(s) for s in kind.buffers(layer.attrs, ins).values())
-            macs = kind.macs(layer.attrs, ins, out)
-            elementwise = kind.flops(layer.attrs, ins, out)
-            notes = kind.notes(layer.attrs, ins, out)
-            windows = kind.geometry(layer.attrs, ins, out)
-            saved = kind.saved(layer.attrs, ins, out)
-            grad_in, grad_w = kind.backward_macs(layer.attrs, ins, out)
-            if layer.name not in feeding:
-                notes = (*notes, DEAD_NOTE)
+            f = _remembered_figures(known, kind, layer.attrs, ins)
         except ShapeError as error:
             raise error.at(layer.where()) from None
+        notes = f.notes if layer.name in feeding else (*f.notes, DEAD_NOTE)
         if strict and notes:
             raise SpecError(f"{notes[0]} (--strict)", layer.where())
-        shapes[layer.name] = out
-        arriving = [(name, fields[name].through(w)) for name, w in zip(layer.inputs, windows) if w is not None]
-        fields[layer.name], field_note = merge(arriving)
-        steps.append(
-            Step(
-                layer.name,
-                layer.inputs,
-                kind.storage_in(True),
-                batch * numel(out) * size,
-                saved,
-                extra_bytes(saved.extras, batch, size),
-                params,
-            )
+        shapes[layer.name] = f.out
+        arriving = [(name, fields[name].through(w)) for name, w in zip(layer.inputs, f.windows) if w is not None]
+        field, field_note = merge(arriving)
+        fields[layer.name] = field
+        out_bytes = batch * numel(f.out) * size
+        saved_extra = extra_bytes(f.saved.extras, batch, size)
+        storage, inference_storage = kind.storage_in(True), kind.storage_in(False)
+        steps.append(Step(layer.name, layer.inputs, storage, out_bytes, f.saved, saved_extra, f.params))
+        inference_steps.append(
+            Step(layer.name, layer.inputs, inference_storage, out_bytes, f.saved, saved_extra, f.params)
         )
-        rows.append(
-            LayerRow(
-                name=layer.name,
-                kind=layer.kind,
-                inputs=layer.inputs,
-                output_shape=out,
-                params=params,
-                buffers=buffers,
-                macs=batch * macs,
-                flops=batch * (2 * macs + elementwise),
-                activation_bytes=batch * numel(out) * size,
-                param_bytes=params * size,
-                notes=notes,
-                counted=layer.name in feeding,
-                groups=layer.groups,
-                line=layer.location.line,
-                file=layer.location.file,
-                field=fields[layer.name],
-                field_note=field_note,
-                backward_input_macs=batch * grad_in,
-                backward_weight_macs=batch * grad_w,
-                backward_flops=batch * elementwise,  # completed below, once we know what autograd records
-                partial=kind.partial,
-            )
-        )
+        forwards.append(_Forward(f, notes, field, field_note, out_bytes))
     outputs = network.outputs
     input_bytes = batch * numel(network.input_shape) * size
-    inference_steps = [
-        replace(step, storage=REGISTRY[layer.kind].storage_in(False)) for step, layer in zip(steps, network.layers)
-    ]
     live = live_bytes(inference_steps, outputs, input_bytes)
-    state = training_state(sum(r.params for r in rows), sum(r.buffers for r in rows), size, dtype, optimizer)
+    params, buffers = sum(f.figures.params for f in forwards), sum(f.figures.buffers for f in forwards)
+    state = training_state(params, buffers, size, dtype, optimizer)
     back = backward_memory(steps, outputs, input_bytes, size, state)
-    rows = [
-        _with_backward(row, live[i], back.records[i], back.needs_input_grad[i], back.saved_bytes[i], back.live_bytes[i])
-        for i, row in enumerate(rows)
-    ]
+    rows = tuple(
+        _row(layer, forward, batch, size, layer.name in feeding, live[i], back, i)
+        for i, (layer, forward) in enumerate(zip(network.layers, forwards))
+    )
     return Report(
         name=network.name,
         input_shape=network.input_shape,
         batch=batch,
         dtype=dtype,
-        layers=tuple(rows),
+        layers=rows,
         source=network.source,
         group_outputs=dict(network.group_outputs),
         input_bytes=input_bytes,
@@ -130,21 +95,99 @@ def analyze_network(
     )
 
 
-def _with_backward(row: LayerRow, live: int, records: bool, needs_input: bool, saved: int, training: int) -> LayerRow:
-    """A row completed with its lifetime and backward figures: a layer autograd does not record costs nothing
-    in backward; one that needs no input gradient skips dL/dx."""
-    grad_in = row.backward_input_macs if needs_input else 0
-    grad_w = row.backward_weight_macs if records else 0
-    elementwise = row.backward_flops if records else 0
-    return replace(
-        row,
+class _Figures(NamedTuple):
+    """A layer's per-sample figures: a function of its kind, attributes and input shapes alone."""
+
+    out: Shape
+    params: int
+    buffers: int
+    macs: int
+    elementwise: int
+    notes: tuple[str, ...]
+    windows: tuple[tuple[Window, Window] | None, ...]
+    saved: Saved
+    grad_in: int
+    grad_w: int
+
+
+def layer_figures(kind: LayerKind, attrs: Mapping[str, Any], ins: tuple[Shape, ...]) -> _Figures:
+    """Every per-sample figure of one layer, from its kind's rules."""
+    out = kind.output_shape(attrs, ins)
+    grad_in, grad_w = kind.backward_macs(attrs, ins, out)
+    return _Figures(
+        out,
+        sum(numel(s) for s in kind.weights(attrs, ins).values()),
+        sum(numel(s) for s in kind.buffers(attrs, ins).values()),
+        kind.macs(attrs, ins, out),
+        kind.flops(attrs, ins, out),
+        kind.notes(attrs, ins, out),
+        kind.geometry(attrs, ins, out),
+        kind.saved(attrs, ins, out),
+        grad_in,
+        grad_w,
+    )
+
+
+def _remembered_figures(
+    known: dict[Any, _Figures], kind: LayerKind, attrs: Mapping[str, Any], ins: tuple[Shape, ...]
+) -> _Figures:
+    """`layer_figures`, worked out once per distinct (kind, attributes, input shapes): the kinds' rules are pure,
+    and a deep network repeats a few layers many times (a 100,000-layer chain has a handful of distinct ones)."""
+    try:
+        key = (kind.name, tuple(attrs.items()), ins)
+        figures = known.get(key)
+    except TypeError:  # an unhashable attribute value: no sharing
+        return layer_figures(kind, attrs, ins)
+    if figures is None:
+        figures = known[key] = layer_figures(kind, attrs, ins)
+    return figures
+
+
+class _Forward(NamedTuple):
+    """One layer's forward results, kept until memory is known (a tuple: 100,000 of them are made)."""
+
+    figures: _Figures
+    notes: tuple[str, ...]  # the figures' notes, and DEAD_NOTE for a layer that reaches no output
+    field: Field
+    field_note: str
+    out_bytes: int
+
+
+def _row(
+    layer: Layer, f: _Forward, batch: int, size: int, counted: bool, live: int, back: Backward, i: int
+) -> LayerRow:
+    """A layer's row, built once with its lifetime and backward figures: a layer autograd does not record costs
+    nothing in backward; one that needs no input gradient skips dL/dx."""
+    records, g = back.records[i], f.figures
+    grad_in = batch * g.grad_in if back.needs_input_grad[i] else 0
+    grad_w = batch * g.grad_w if records else 0
+    elementwise = batch * g.elementwise if records else 0
+    return LayerRow(
+        name=layer.name,
+        kind=layer.kind,
+        inputs=layer.inputs,
+        output_shape=g.out,
+        params=g.params,
+        buffers=g.buffers,
+        macs=batch * g.macs,
+        flops=batch * (2 * g.macs + g.elementwise),
+        activation_bytes=f.out_bytes,
+        param_bytes=g.params * size,
+        notes=f.notes,
+        counted=counted,
+        groups=layer.groups,
+        line=layer.location.line,
+        file=layer.location.file,
+        field=f.field,
+        field_note=f.field_note,
         live_bytes=live,
         backward_input_macs=grad_in,
         backward_weight_macs=grad_w,
-        skipped_input_macs=row.backward_input_macs - grad_in,
+        skipped_input_macs=batch * g.grad_in - grad_in,
         backward_flops=2 * (grad_in + grad_w) + elementwise,
-        saved_bytes=saved,
-        training_bytes=training,
+        saved_bytes=back.saved_bytes[i],
+        training_bytes=back.live_bytes[i],
+        partial=REGISTRY[layer.kind].partial,
     )
 
 

@@ -8,8 +8,8 @@ stride and offset, in input units). Composing them from the network input gives,
     start  c_out = c_in + offset·j_in        input coordinate of unit 0's centre (pixel i's centre is i)
 
 The network input is r = 1, j = 1, c = 0. Strides below one (transposed convs, upsampling) make jumps and
-centres exact Fractions. Where inputs merge (add, concat, multiply) the largest field is kept and a note says
-the inputs' fields differ. Pure arithmetic: no NumPy.
+centres exact Fractions (whole values are kept as ints). Where inputs merge (add, concat, multiply) the largest
+field is kept and a note says the inputs' fields differ. Pure arithmetic: no NumPy.
 """
 
 from __future__ import annotations
@@ -20,14 +20,16 @@ from fractions import Fraction
 
 from netcalc.kinds.base import IDENTITY, Window
 
+Exact = int | Fraction  # a whole number is kept as an int; a Fraction only where upsampling made it fractional
+
 
 @dataclass(frozen=True)
 class Field:
     """One tensor's receptive field per axis (height, width), in network-input pixels."""
 
-    size: tuple[Fraction, Fraction]
-    jump: tuple[Fraction, Fraction]
-    start: tuple[Fraction, Fraction]
+    size: tuple[Exact, Exact]
+    jump: tuple[Exact, Exact]
+    start: tuple[Exact, Exact]
 
     @property
     def smallest(self) -> int:
@@ -42,30 +44,33 @@ class Field:
     def through(self, windows: tuple[Window, Window]) -> Field:
         if windows is IDENTITY:  # a pointwise layer (most of them): the same field, no Fraction arithmetic
             return self
-        axes = [
-            (r + w.span * j, j * w.stride, c + w.offset * j)
+        (r0, j0, c0), (r1, j1, c1) = (
+            (_exact(r + w.span * j), _exact(j * w.stride), _exact(c + w.offset * j))
             for r, j, c, w in zip(self.size, self.jump, self.start, windows)
-        ]
-        return Field(
-            (axes[0][0], axes[1][0]), (axes[0][1], axes[1][1]), (axes[0][2], axes[1][2])
         )
+        return Field((r0, r1), (j0, j1), (c0, c1))
 
-    def interval(self, axis: int, unit: int) -> tuple[Fraction, Fraction]:
+    def interval(self, axis: int, unit: int) -> tuple[Exact, Exact]:
         """First and last input coordinate unit `unit` depends on along `axis` (before clipping to the image)."""
         centre = self.start[axis] + unit * self.jump[axis]
-        half = (self.size[axis] - 1) / 2
+        half = Fraction(self.size[axis] - 1, 2)
         return centre - half, centre + half
 
 
-INPUT_FIELD = Field((Fraction(1), Fraction(1)), (Fraction(1), Fraction(1)), (Fraction(0), Fraction(0)))
+def _exact(value: Exact) -> Exact:
+    """A whole Fraction as an int, so the common path (no upsampling) stays in fast int arithmetic."""
+    return value.numerator if type(value) is Fraction and value.denominator == 1 else value
 
 
-def fraction_text(value: Fraction) -> str:
+INPUT_FIELD = Field((1, 1), (1, 1), (0, 0))
+
+
+def fraction_text(value: Exact) -> str:
     """`7`, `-1/2`, `3/2`: exact."""
     return str(value.numerator) if value.denominator == 1 else f"{value.numerator}/{value.denominator}"
 
 
-def pair_text(values: tuple[Fraction, Fraction], sep: str = "×") -> str:
+def pair_text(values: tuple[Exact, Exact], sep: str = "×") -> str:
     """`7×7`: both axes, as shapes are shown."""
     return sep.join(fraction_text(v) for v in values)
 
@@ -74,6 +79,8 @@ def merge(fields: list[tuple[str, Field]]) -> tuple[Field, str]:
     """The largest of the fields arriving at a layer, and a note when they differ."""
     if not fields:
         return INPUT_FIELD, ""
+    if len(fields) == 1:  # most layers have one input
+        return fields[0][1], ""
     largest = max((f for _, f in fields), key=lambda f: f.size[0] * f.size[1])
     if all(f == largest for _, f in fields):
         return largest, ""

@@ -58,10 +58,11 @@ class Plan:
 
 
 def storage_plan(steps: Sequence[Step], outputs: Sequence[str], *, train: bool = False) -> Plan:
-    readers: dict[str, list[int]] = {}
+    last_reader: dict[str, int] = {}
     for i, step in enumerate(steps):
         for name in step.inputs:
-            readers.setdefault(name, []).append(i)
+            last_reader[name] = i
+    ends = set(outputs)
     owner = {INPUT: INPUT}
     members: dict[str, list[str]] = {INPUT: [INPUT]}
     saved: set[str] = set()
@@ -73,14 +74,18 @@ def storage_plan(steps: Sequence[Step], outputs: Sequence[str], *, train: bool =
         elif step.storage == INPLACE:
             for k, name in enumerate(step.inputs):
                 s = owner[name]
-                later = any(r > i for t in members[s] for r in readers.get(t, ()))
-                if s != INPUT and not later and not set(members[s]) & set(outputs) and s not in saved:
-                    target, overwrites[i] = s, k
-                    break
+                if s == INPUT or s in saved:
+                    continue
+                sharing = members[s]  # the tensors in this storage: none may be read later or be an output
+                if any(last_reader.get(t, -1) > i or t in ends for t in sharing):
+                    continue
+                target, overwrites[i] = s, k
+                break
         owner[step.name] = target
         members.setdefault(target, []).append(step.name)
         if train:
-            saved.update(owner[step.inputs[k]] for k in step.saved.inputs)
+            if step.saved.inputs:
+                saved.update(owner[step.inputs[k]] for k in step.saved.inputs)
             if step.saved.output:
                 saved.add(target)
     return Plan(owner, overwrites)
@@ -164,17 +169,21 @@ def backward_memory(
     requires = {INPUT: False}
     records, needs = [], []
     for step in steps:
-        needs.append(any(requires[name] for name in step.inputs))
-        records.append(step.param_elements > 0 or needs[-1])
-        requires[step.name] = records[-1]
+        need = any([requires[name] for name in step.inputs])  # a list: most layers have one input
+        record = step.param_elements > 0 or need
+        needs.append(need)
+        records.append(record)
+        requires[step.name] = record
 
     # saved storages: alive during the backward of layers ≥ their first saver; attributed to that saver
     first_saver: dict[str, int] = {}
+    owner = plan.owner
     for i, step in enumerate(steps):
         if records[i]:
-            tensors = [step.inputs[k] for k in step.saved.inputs] + ([step.name] if step.saved.output else [])
-            for t in tensors:
-                first_saver.setdefault(plan.owner[t], i)
+            for k in step.saved.inputs:
+                first_saver.setdefault(owner[step.inputs[k]], i)
+            if step.saved.output:
+                first_saver.setdefault(owner[step.name], i)
     saved_bytes = [step.extra_bytes if records[i] else 0 for i, step in enumerate(steps)]
     for s, i in first_saver.items():
         saved_bytes[i] += size[s]
@@ -184,15 +193,23 @@ def backward_memory(
     # producer's
     group = {INPUT: INPUT}
     grad_span: dict[str, list[int]] = {}
+    ends = set(outputs)
     for i, step in enumerate(steps):
-        group[step.name] = group[step.inputs[0]] if step.storage == VIEW and step.inputs else step.name
-        if requires[step.name]:
-            span = grad_span.setdefault(group[step.name], [i, i])
-            span[0] = min(span[0], i)
-            span[1] = max(span[1], n - 1 if step.name in outputs else i)
-        for name in step.inputs:
-            if requires[name] and group[name] in grad_span:
-                grad_span[group[name]][1] = max(grad_span[group[name]][1], i)
+        name = step.name
+        own = group[name] = group[step.inputs[0]] if step.storage == VIEW and step.inputs else name
+        if requires[name]:
+            span = grad_span.get(own)
+            if span is None:
+                span = grad_span[own] = [i, i]
+            if name in ends:
+                span[1] = n - 1
+            elif span[1] < i:
+                span[1] = i
+        for read in step.inputs:
+            if requires[read]:
+                span = grad_span.get(group[read])
+                if span is not None and span[1] < i:
+                    span[1] = i
 
     # Per layer i, each term in one linear pass: storages saved by layers ≤ i, extras recorded by layers ≤ i,
     # activation gradients whose span holds i, and weight gradients of layers ≥ i (not yet freed).

@@ -375,11 +375,16 @@ def fused_saved(attrs: Attrs, saved: Saved, out: Shape) -> Saved:
 def window_geometry(
     kernel: tuple[int, int], stride: tuple[int, int], pad: tuple[int, int], dilation: tuple[int, int] = (1, 1)
 ) -> tuple[Window, Window]:
-    """Sliding windows (conv, pooling): span D·(K−1), stride S, first centre D·(K−1)/2 − P."""
+    """Sliding windows (conv, pooling): span D·(K−1), stride S, first centre D·(K−1)/2 − P. Whole numbers stay
+    ints (a Fraction only for an odd D·(K−1)): the receptive field then composes in int arithmetic."""
     return tuple(  # type: ignore[return-value]
-        Window(Fraction(d * (k - 1)), Fraction(s), Fraction(d * (k - 1), 2) - p)
+        Window(d * (k - 1), s, _half(d * (k - 1)) - p)  # type: ignore[arg-type]
         for k, s, p, d in zip(kernel, stride, pad, dilation)
     )
+
+
+def _half(n: int) -> int | Fraction:
+    return n // 2 if n % 2 == 0 else Fraction(n, 2)
 def fused_weights(attrs: Attrs, out_channels: int) -> dict[str, Shape]:
     """The arrays a fused activation adds to its layer: a prelu's slope per output channel."""
     return {"slope": (out_channels,)} if attrs.get("activation") == "prelu" else {}

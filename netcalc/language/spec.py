@@ -365,6 +365,7 @@ class _Expander:
     defined_at: dict[str, Location] = field(default_factory=dict)
     group_outputs: dict[str, str] = field(default_factory=dict)
     splits: dict[str, list[str]] = field(default_factory=dict)  # channel_split name -> its parts
+    parsed: dict[Any, dict[str, Any]] = field(default_factory=dict)  # see _remembered_attrs
 
     def expand(self, items: list[Any], path: str, scope: _Scope, groups: tuple[Group, ...]) -> str:
         """Expand a list of items in `scope`; returns the full name of the last item's output."""
@@ -566,6 +567,36 @@ class _Expander:
         groups: tuple[Group, ...],
     ) -> _Draft:
         named = Location(location.file, location.line, f"layer '{full}' ({location.where})")
+        attrs = self._remembered_attrs(item, kind, params, named)
+        draft = _Draft(full, kind.name, attrs, [], named, groups)
+        self.layers.append(draft)
+        if len(self.layers) > MAX_LAYERS:  # counted as they are made, so a huge expansion stops here
+            raise SpecError(f"the network expands to more than {MAX_LAYERS:,} layers; check the repeats", location)
+        return draft
+
+    def _remembered_attrs(
+        self, item: Mapping[str, Any], kind: LayerKind, params: Mapping[str, Any], named: Location
+    ) -> dict[str, Any]:
+        """`_attrs`, worked out once per distinct (kind, written attributes, parameters): parsing is pure, and a
+        long spec writes the same few layers over and over. Each layer gets its own copy."""
+        try:  # the types too: `bias: 1` must not pass as a remembered `bias: true` (1 == True in Python)
+            written = tuple((key, type(value), value) for key, value in item.items() if key not in LAYER_KEYS)
+            key = (kind.name, written, tuple((name, type(value), value) for name, value in params.items()))
+            known = self.parsed.get(key)
+        except TypeError:  # a list or another unhashable value: parsed each time
+            return self._attrs(item, kind, params, named)[0]
+        if known is None:
+            attrs, deferred = self._attrs(item, kind, params, named)
+            if deferred:  # holds expressions waiting for shapes: not shared
+                return attrs
+            known = self.parsed[key] = attrs
+        return dict(known)
+
+    def _attrs(
+        self, item: Mapping[str, Any], kind: LayerKind, params: Mapping[str, Any], named: Location
+    ) -> tuple[dict[str, Any], bool]:
+        """A layer's attributes: the kind's defaults, the spec's `defaults`, then its own keys, parsed; and
+        whether some wait for the input shape."""
         attrs = _kind_defaults(kind)
         attrs.update(self.defaults.get(kind.name, {}))
         deferred = False
@@ -588,11 +619,7 @@ class _Expander:
                 attrs = kind.resolve(attrs)
             except AttrError as error:
                 raise error.at(named) from None
-        draft = _Draft(full, kind.name, attrs, [], named, groups)
-        self.layers.append(draft)
-        if len(self.layers) > MAX_LAYERS:  # counted as they are made, so a huge expansion stops here
-            raise SpecError(f"the network expands to more than {MAX_LAYERS:,} layers; check the repeats", location)
-        return draft
+        return attrs, deferred
 
     def _split(self, item: Mapping[str, Any], location: Location, listing: _List, previous: str) -> str:
         """`{kind: channel_split, name: s, sizes: [58, 58]}` (or `parts: 2`): channel_slice layers s.0, s.1, …"""
@@ -778,7 +805,7 @@ def _fill(template: str, values: list[str]) -> str:
 def _checked_name(name: str, location: Location) -> str:
     if not name.isprintable():  # a newline or tab would break `show`'s spec and every table
         raise SpecError(f"`name` must not contain control characters (newline, tab…), got {excerpt(name)}", location)
-    if not name.strip() or any(c.isspace() for c in name):
+    if name.split() != [name]:  # empty, or has whitespace (str.split splits on exactly what isspace finds)
         raise SpecError(f"`name` must be a word without spaces, got {quote(name)}", location)
     if name == INPUT or name.endswith("." + INPUT):
         raise SpecError(f"'{INPUT}' is reserved for the network's (or a block's) input; choose another", location)
@@ -814,11 +841,14 @@ def _check_layer_keys(item: Mapping[str, Any], kind: LayerKind, location: Locati
     if low > 1 and not isinstance(item.get("from"), list):
         raise SpecError(f"{kind.name} needs `from:` with a list of {kind.inputs_text} inputs", location)
     count = len(item["from"]) if isinstance(item.get("from"), list) else 1
-    inputs = f"{kind.inputs_text} input{'' if high == 1 else 's'}"
     if count < low:
-        raise SpecError(f"{kind.name} needs {inputs} in `from`, got {count}", location)
+        raise SpecError(f"{kind.name} needs {_inputs_text(kind)} in `from`, got {count}", location)
     if high is not None and count > high:
-        raise SpecError(f"{kind.name} takes {inputs}, but `from` names {count}", location)
+        raise SpecError(f"{kind.name} takes {_inputs_text(kind)}, but `from` names {count}", location)
+
+
+def _inputs_text(kind: LayerKind) -> str:
+    return f"{kind.inputs_text} input{'' if kind.input_range[1] == 1 else 's'}"
 
 
 def _line(items: Any, index: int) -> int | None:

@@ -29,23 +29,36 @@ _BaseLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 class LocatedDict(dict):
-    """A mapping that knows its own line and the line of each key (1-based)."""
+    """A mapping that knows its own line and the line of each key (1-based). Slots, not an instance dict:
+    a 100,000-layer spec has 100,000 of them."""
 
-    line: int | None = None
+    __slots__ = ("key_lines", "line")
+    line: int | None
     key_lines: dict[Any, int]
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.line = None
+        self.key_lines = {}
+
     def line_of(self, key: Any) -> int | None:
-        return self.key_lines.get(key, self.line) if hasattr(self, "key_lines") else self.line
+        return self.key_lines.get(key, self.line)
 
 
 class LocatedList(list):
     """A sequence that knows its own line and the line of each item (1-based)."""
 
-    line: int | None = None
+    __slots__ = ("item_lines", "line")
+    line: int | None
     item_lines: list[int]
 
+    def __init__(self, *args: Any) -> None:
+        super().__init__(*args)
+        self.line = None
+        self.item_lines = []
+
     def line_of(self, index: int) -> int | None:
-        lines = getattr(self, "item_lines", [])
+        lines = self.item_lines
         return lines[index] if index < len(lines) else self.line
 
 
