@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import unicodedata
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 from netcalc.errors import printable
 
@@ -49,6 +50,12 @@ def cell_width(text: str) -> int:
     """Terminal cells `text` takes: wide (CJK) characters count 2, combining marks 0."""
     if text.isascii():
         return len(text)
+    return _unicode_width(text)
+
+
+@lru_cache(maxsize=65536)
+def _unicode_width(text: str) -> int:
+    """Remembered: a long table repeats the same few non-ASCII cells (`56×56×64`, `—`) on every row."""
     return sum(0 if unicodedata.combining(c) else 2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in text)
 
 

@@ -16,8 +16,9 @@ INDENT = "  "
 ROW_SEPARATORS = (", ", ": ")
 
 
-def _compact(value: Any, default: Callable[[Any], Any] | None) -> str:
-    return json.dumps(value, ensure_ascii=False, separators=ROW_SEPARATORS, default=default)
+def _row_encoder(default: Callable[[Any], Any] | None) -> Callable[[Any], str]:
+    """One encoder for every row (json.dumps would build a new one per row)."""
+    return json.JSONEncoder(ensure_ascii=False, separators=ROW_SEPARATORS, default=default).encode
 
 
 def _indented(value: Any, default: Callable[[Any], Any] | None) -> str:
@@ -26,7 +27,8 @@ def _indented(value: Any, default: Callable[[Any], Any] | None) -> str:
 
 
 def _rows(items: Iterable[Any], default: Callable[[Any], Any] | None) -> str:
-    lines = [INDENT * 2 + _compact(item, default) for item in items]
+    encode, indent = _row_encoder(default), INDENT * 2
+    lines = [indent + encode(item) for item in items]
     return "[\n" + ",\n".join(lines) + "\n" + INDENT + "]" if lines else "[]"
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Callable, Iterable
+from operator import attrgetter
 from typing import Any
 
 from netcalc.analysis.field import Field, fraction_text, pair_text
@@ -51,13 +52,16 @@ def _field_cells(field: Field | None) -> list[str]:
     return [fraction_text(v) for pair in (field.size, field.jump, field.start) for v in pair]
 
 
+_row_figures = attrgetter(*FIGURES, *PEAKS)
+
+
 def row_dict(row: LayerRow) -> dict[str, Any]:
     return {
         "name": row.name,
         "kind": row.kind,
         "inputs": list(row.inputs),
         "output_shape": list(row.output_shape),
-        **{f: getattr(row, f) for f in FIGURES + PEAKS},
+        **dict(zip(FIGURES + PEAKS, _row_figures(row))),
         "receptive_field": field_dict(row.field, row.field_note),
         "block": row.groups[0].name if row.groups else None,
         "file": row.file,
