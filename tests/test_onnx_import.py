@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from itertools import pairwise
 from pathlib import Path
 
 import onnx
@@ -242,3 +243,25 @@ def test_float32_attributes_read_as_written():
     spec = invoke("import", str(FIXTURES / "mobilenet_v3_large.onnx")).stdout
     assert "{kind: batchnorm, name: features.0.1, eps: 0.001, momentum: 0.01}" in spec
     assert "{kind: hardswish, name: features.0.2}" in spec
+
+
+def test_a_graph_too_large_for_the_layer_maximum_is_refused_before_shape_inference(tmp_path, monkeypatch):
+    import netcalc.bridges.onnx.importer as importer
+    from netcalc.language import spec
+
+    monkeypatch.setattr(spec, "MAX_LAYERS", 3)  # so the graph can stay small: 2 nodes per layer allow 6 nodes
+    inferred = []
+    monkeypatch.setattr(importer, "_infer", lambda *args: inferred.append(args) or {})
+    names = ["input", *(f"r{i}" for i in range(7))]
+    nodes = [helper.make_node("Relu", [a], [b], name=b) for a, b in pairwise(names)]  # 7 nodes
+    graph = helper.make_graph(
+        nodes,
+        "long",
+        [helper.make_tensor_value_info("input", TensorProto.FLOAT, [1, 3, 8, 8])],
+        [helper.make_tensor_value_info(names[-1], TensorProto.FLOAT, None)],
+    )
+    path = tmp_path / "long.onnx"
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), str(path))
+    message = error_of("summary", str(path))
+    assert "the graph has 7 nodes; netcalc imports at most 6 (2 per layer, for networks of at most 3 layers)" in message
+    assert not inferred  # refused before any shape inference

@@ -178,6 +178,7 @@ def read_model(path: str | Path, *, input_shape: Shape | None = None, batch: int
     graph = model.graph
     if not graph.node or not graph.output:
         raise OnnxImportError(f"{path}: not an ONNX model (no graph nodes or no graph outputs)")
+    _check_size(path, len(graph.node))
     opset = next((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), None)
     if opset is None:
         raise OnnxImportError(f"{path}: the model imports no version of the default ONNX operator set")
@@ -209,6 +210,22 @@ def read_model(path: str | Path, *, input_shape: Shape | None = None, batch: int
             break
         shapes = _infer(onnx, model, path)
     return OnnxModel(model, path, opset, inputs[0].name, tuple(bound), shapes)
+
+
+# An exported layer is one node or a few (a Constant, shape plumbing); more nodes than this per allowed layer and
+# the graph is refused before shape inference, whose cost grows faster than the graph (docs/limits.md).
+NODES_PER_LAYER = 2
+
+
+def _check_size(path: str, nodes: int) -> None:
+    """Refuse a graph too large to become a network of at most MAX_LAYERS layers, before any work on it."""
+    from netcalc.language import spec
+
+    if nodes > NODES_PER_LAYER * spec.MAX_LAYERS:
+        raise OnnxImportError(
+            f"{path}: the graph has {nodes:,} nodes; netcalc imports at most {NODES_PER_LAYER * spec.MAX_LAYERS:,} "
+            f"({NODES_PER_LAYER} per layer, for networks of at most {spec.MAX_LAYERS:,} layers)"
+        )
 
 
 # Operators whose output has their first input's shape, whatever ONNX's shape inference manages (onnx 1.23 gives
