@@ -3,7 +3,8 @@
 Target: each under 10 s and 1 GiB on a 2-core machine, growing linearly (run with a smaller size too, e.g.
 `python benchmarks/bench_scale.py 25000 100000`, to see the growth). Prints wall time, CPU time (user + system,
 which a loaded machine inflates less than wall time) and peak resident memory of each process, and the load
-average, so figures from a busy machine can be read for what they are.
+average, so figures from a busy machine can be read for what they are. `--no-verify` leaves out `verify`
+(which has its own benchmark, benchmarks/bench_verify.py).
 """
 
 from __future__ import annotations
@@ -34,9 +35,14 @@ def measure(args: list[str]) -> tuple[float, float, float, int]:
     return wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024, os.waitstatus_to_exitcode(status)
 
 
+def _load() -> str:
+    return " ".join(f"{x:.2f}" for x in os.getloadavg())
+
+
 def main() -> None:
-    sizes = [int(arg) for arg in sys.argv[1:]] or [100_000]
-    print(f"load average {' '.join(f'{x:.2f}' for x in os.getloadavg())}, {os.cpu_count()} CPUs")
+    with_verify = "--no-verify" not in sys.argv[1:]
+    sizes = [int(arg) for arg in sys.argv[1:] if arg != "--no-verify"] or [100_000]
+    print(f"load average {_load()}, {os.cpu_count()} CPUs")
     with tempfile.TemporaryDirectory() as tmp:
         for layers in sizes:
             text = generated_spec(layers)
@@ -60,9 +66,10 @@ def main() -> None:
                 "diff --format json": ["diff", str(spec), str(changed), "--format", "json"],
                 "check": ["check", str(spec), "--budget", str(budget)],
                 "compare": ["compare", str(spec)],
-                "verify (2×2×4 input, forward + backward)": ["verify", str(cheap)],
             }
-            print(f"{layers:,} layers ({spec.stat().st_size / 2**20:.1f} MiB of YAML)")
+            if with_verify:
+                runs["verify (2×2×4 input, forward + backward)"] = ["verify", str(cheap)]
+            print(f"{layers:,} layers ({spec.stat().st_size / 2**20:.1f} MiB of YAML), load average {_load()}")
             for label, args in runs.items():
                 wall, cpu, rss, code = measure(args)
                 print(f"  {label:<42} wall {wall:6.2f} s  cpu {cpu:6.2f} s  peak {rss:7.1f} MiB  exit {code}")
