@@ -98,13 +98,14 @@ def live_bytes(steps: Sequence[Step], outputs: Sequence[str], input_bytes: int) 
     size = {INPUT: input_bytes, **{s.name: s.out_bytes for s in steps}}
     first = {INPUT: -1}
     last: dict[str, int] = {INPUT: -1}
-    end = len(steps) - 1
+    end, ends, owner = len(steps) - 1, set(outputs), plan.owner
     for i, step in enumerate(steps):
-        s = plan.owner[step.name]
+        s = owner[step.name]
         first.setdefault(s, i)
-        last[s] = max(last.get(s, i), end if step.name in outputs else i)
+        last[s] = end if step.name in ends else max(last.get(s, i), i)
         for name in step.inputs:
-            last[plan.owner[name]] = max(last[plan.owner[name]], i)
+            if last[owner[name]] < i:  # an output's storage already lives to the end
+                last[owner[name]] = i
     return _interval_sums(((first[s], last[s], size[s]) for s in first), len(steps))
 
 

@@ -83,6 +83,10 @@ class _Loader(_BaseLoader):  # type: ignore[misc, valid-type]
             if tag is None:
                 tag = self._plain_tags[value] = super().resolve(kind, value, implicit)
             return tag
+        if kind is yaml.MappingNode:  # no path resolvers: a mapping's or sequence's tag is the default one
+            return self.DEFAULT_MAPPING_TAG
+        if kind is yaml.SequenceNode:
+            return self.DEFAULT_SEQUENCE_TAG
         return super().resolve(kind, value, implicit)
 
 
@@ -188,7 +192,17 @@ def _build(loader: _Loader, root: yaml.Node, limit: int, file: str | None) -> An
                 if key in result:
                     line = key_node.start_mark.line + 1
                     raise SpecError(f"duplicate key '{key}' (first at line {key_lines[key]})", Location(line=line))
-                result[key] = build(value_node)
+                text = value_node.value
+                if value_node.__class__ is not scalar:
+                    result[key] = build(value_node)
+                elif value_node.tag == _STR:  # the common values inline, without a call to build
+                    total += 1
+                    result[key] = text
+                elif value_node.tag == _INT and text.isdigit() and len(text) <= MAX_DIGITS:
+                    total += 1
+                    result[key] = int(text)
+                else:
+                    result[key] = build(value_node)
                 key_lines[key] = key_node.start_mark.line + 1
             return counted(node, result, start)
         if cls is sequence and tag == _SEQ:
