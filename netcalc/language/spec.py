@@ -36,8 +36,10 @@ INCLUDED_KEYS = ("include", "blocks")
 BLOCK_KEYS = ("params", "layers", "output", "doc")
 LAYER_KEYS = ("kind", "name", "from", "repeat")
 BLOCK_USE_KEYS = ("block", "name", "from", "repeat")
-MAX_REPEAT = 100_000
-MAX_LAYERS = 100_000  # every command stays under 10 s and 1 GiB up to here (docs/limits.md)
+# Every command (summary in each format, show, check, compare, diff) stays under 10 s and 1 GiB up to here on a
+# 2-core machine; diff, which loads and analyses two specs, is the slowest (docs/limits.md, bench_scale.py).
+MAX_LAYERS = 50_000
+MAX_REPEAT = MAX_LAYERS  # each copy is at least one layer
 MAX_BLOCK_DEPTH = 50  # blocks using blocks; real networks use 2 or 3 levels
 SPLIT, SLICE = "channel_split", "channel_slice"  # the sugar and the kind it expands to
 SPLIT_KEYS = ("kind", "name", "from", "sizes", "parts")
