@@ -1,10 +1,10 @@
-"""Every command and format on a generated 100,000-layer spec, as whole processes (issue 9, class 7).
+"""Every command and format on a generated spec of the maximum size, as whole processes (issue 9, class 7).
 
-Target: each under 10 s and 1 GiB on a 2-core machine, growing linearly (run with a smaller size too, e.g.
-`python benchmarks/bench_scale.py 25000 100000`, to see the growth). Prints wall time, CPU time (user + system,
-which a loaded machine inflates less than wall time) and peak resident memory of each process, and the load
-average, so figures from a busy machine can be read for what they are. `--no-verify` leaves out `verify`
-(which has its own benchmark, benchmarks/bench_verify.py).
+Target: each under 10 s and 1 GiB on a 2-core machine, growing linearly, up to MAX_LAYERS (the default size; run
+with a smaller size too, e.g. `python benchmarks/bench_scale.py 25000 50000`, to see the growth). Prints wall
+time, CPU time (user + system, which a loaded machine inflates less than wall time) and peak resident memory of
+each process, and the load average, so figures from a busy machine can be read for what they are.
+`--no-verify` leaves out `verify` (which has its own benchmark, benchmarks/bench_verify.py).
 """
 
 from __future__ import annotations
@@ -20,6 +20,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
 from bench_summary import generated_spec  # noqa: E402
+
+from netcalc.language.spec import MAX_LAYERS  # noqa: E402
 
 BUDGET = "total: {params: 1G, macs: 100G}\nper_layer: {params: 10M}\nlayers:\n  'c1*': {macs: 1G}\n"
 
@@ -41,7 +43,7 @@ def _load() -> str:
 
 def main() -> None:
     with_verify = "--no-verify" not in sys.argv[1:]
-    sizes = [int(arg) for arg in sys.argv[1:] if arg != "--no-verify"] or [100_000]
+    sizes = [int(arg) for arg in sys.argv[1:] if arg != "--no-verify"] or [MAX_LAYERS]
     print(f"load average {_load()}, {os.cpu_count()} CPUs")
     with tempfile.TemporaryDirectory() as tmp:
         for layers in sizes:

@@ -144,7 +144,7 @@ def _remembered_figures(
 
 
 class _Forward(NamedTuple):
-    """One layer's forward results, kept until memory is known (a tuple: 100,000 of them are made)."""
+    """One layer's forward results, kept until memory is known (a tuple: one is made per layer)."""
 
     figures: _Figures
     notes: tuple[str, ...]  # the figures' notes, and DEAD_NOTE for a layer that reaches no output
