@@ -30,6 +30,10 @@ class Field:
     size: tuple[Exact, Exact]
     jump: tuple[Exact, Exact]
     start: tuple[Exact, Exact]
+    # No window on the way had a stride below one. Past upsampling (pixel_shuffle, a transposed conv) the field
+    # is the continuous model's even where a later stride makes the jump whole again: output o of a pixel shuffle
+    # reads input ⌊o/r⌋, which no centre-and-jump line gives exactly for every o.
+    exact: bool = True
 
     @property
     def smallest(self) -> int:
@@ -38,17 +42,18 @@ class Field:
 
     @property
     def whole(self) -> bool:
-        """Every jump a whole number: the field is then an exact count of pixels (no upsampling on the way)."""
-        return all(j.denominator == 1 for j in self.jump)
+        """An exact count of pixels: every jump a whole number and no upsampling on the way."""
+        return self.exact and all(j.denominator == 1 for j in self.jump)
 
     def through(self, windows: tuple[Window, Window]) -> Field:
         if windows is IDENTITY:  # a pointwise layer (most of them): the same field, no Fraction arithmetic
             return self
         (r0, j0, c0), (r1, j1, c1) = (
-            (_exact(r + w.span * j), _exact(j * w.stride), _exact(c + w.offset * j))
+            (_simplest(r + w.span * j), _simplest(j * w.stride), _simplest(c + w.offset * j))
             for r, j, c, w in zip(self.size, self.jump, self.start, windows)
         )
-        return Field((r0, r1), (j0, j1), (c0, c1))
+        exact = self.exact and all(w.stride.denominator == 1 for w in windows)
+        return Field((r0, r1), (j0, j1), (c0, c1), exact)
 
     def interval(self, axis: int, unit: int) -> tuple[Exact, Exact]:
         """First and last input coordinate unit `unit` depends on along `axis` (before clipping to the image)."""
@@ -57,7 +62,7 @@ class Field:
         return centre - half, centre + half
 
 
-def _exact(value: Exact) -> Exact:
+def _simplest(value: Exact) -> Exact:
     """A whole Fraction as an int, so the common path (no upsampling) stays in fast int arithmetic."""
     return value.numerator if type(value) is Fraction and value.denominator == 1 else value
 
@@ -90,7 +95,7 @@ def merge(fields: list[tuple[str, Field]]) -> tuple[Field, str]:
 
 def centre_sides(field: Field, out: tuple[int, ...], image: tuple[int, ...]) -> tuple[int, int, int, int] | None:
     """The input rows and columns (first, last, first, last) the field gives the output's centre unit, clipped to
-    the image; None where a jump is fractional (an upsampled path: the field is the continuous model's)."""
+    the image; None past upsampling (the field is then the continuous model's, see `Field.exact`)."""
     if not field.whole:
         return None
     sides = []
