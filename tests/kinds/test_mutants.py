@@ -4,6 +4,9 @@ definitions PyTorch documents, never the kind's own code."""
 
 from __future__ import annotations
 
+import re
+from fractions import Fraction
+
 import numpy as np
 import pytest
 
@@ -201,3 +204,87 @@ def test_a_map_only_kind_on_a_flat_vector_names_itself(kind: str) -> None:
     extra = ", factor: 2" if kind.startswith("pixel") else ""
     with pytest.raises(netcalc.errors.NetcalcError, match=f"{kind} needs an H×W×C input, got the flat vector"):
         netcalc.analyze(f"input: 2x2x4\nlayers: [flatten, {{kind: {kind}{extra}}}]")
+
+
+# --- what a layer keeps for backward (PyTorch autograd's convention, docs/conventions.md), batch 4, float32 ---
+
+MAP = 3 * 4 * 2 * 4 * 4  # the conv's 3×4×2 output for 4 samples, 4 B each
+
+
+@pytest.mark.parametrize(
+    ("layer", "saved"),
+    [
+        ("{kind: pad, name: x, padding: 1, mode: reflect}", MAP),  # reflection_pad2d_backward reads the input
+        ("{kind: pad, name: x, padding: 1, mode: replicate}", MAP),
+        ("{kind: pad, name: x, padding: 1}", 0),  # a constant pad's backward is a slice: nothing kept
+        ("{kind: lrn, name: x, size: 3}", 2 * MAP),  # input and output
+        ("{kind: stochastic_depth, name: x, p: 0.2}", 4 * 4),  # one noise value per sample
+        ("{kind: stochastic_depth, name: x, p: 0.2, mode: batch}", 1 * 4),  # one for the whole batch
+        ("{kind: stochastic_depth, name: x, p: 0.0}", 0),  # torchvision returns the input untouched
+    ],
+)
+def test_saved_for_backward_by_kind(layer: str, saved: int) -> None:
+    report = netcalc.analyze(f"input: 3x4x2\nlayers: [{{kind: conv, name: c, out: 2, kernel: 1}}, {layer}]", batch=4)
+    assert [row.saved_bytes for row in report.layers] == [3 * 4 * 2 * 4 * 4, saved]  # the conv keeps the image
+
+
+def test_stochastic_depth_without_a_seed_draws_the_same_mask() -> None:
+    layer = layer_of("[{kind: stochastic_depth, p: 0.5}]", "1x1x1")
+    x = np.ones((64, 1, 1, 1))
+    attrs = {k: v for k, v in layer.attrs.items() if k != "seed"}
+    first, _ = REGISTRY["stochastic_depth"].forward((x,), {}, attrs, True)
+    second, _ = REGISTRY["stochastic_depth"].forward((x,), {}, attrs, True)
+    np.testing.assert_array_equal(first, second)
+    assert set(first.ravel().tolist()) == {0.0, 2.0}  # dropped, or kept and scaled by 1 / (1 − 0.5)
+
+
+# --- crop and upsample bounds and messages ---
+
+
+def test_a_crop_may_take_the_whole_height_or_width() -> None:
+    assert netcalc.analyze("input: 5x5x2\nlayers: [{kind: crop, size: [5, 3]}]").layers[-1].output_shape == (5, 3, 2)
+    assert netcalc.analyze("input: 5x5x2\nlayers: [{kind: crop, size: [2, 5]}]").layers[-1].output_shape == (2, 5, 2)
+
+
+def test_a_crop_past_the_right_edge_is_refused() -> None:
+    # columns 3, 4, 5 of a 5-wide map: column 5 does not exist
+    with pytest.raises(netcalc.errors.NetcalcError, match=r"reaches row 2 and column 6 of the 5×5 input"):
+        netcalc.analyze("input: 5x5x2\nlayers: [{kind: crop, size: [2, 3], offset: [0, 3]}]")
+
+
+@pytest.mark.parametrize(
+    ("layer", "message"),
+    [
+        ("{kind: crop}", "crop needs `size: [h, w]` or a second input in `from` whose H×W it takes"),
+        ("{kind: upsample}", "upsample needs `scale`, `size` or a second input in `from` whose H×W it takes"),
+    ],
+)
+def test_a_resize_without_a_size_says_what_it_needs(layer: str, message: str) -> None:
+    with pytest.raises(netcalc.errors.NetcalcError, match=re.escape(message)):
+        netcalc.analyze(f"input: 5x5x2\nlayers: [{layer}]")
+
+
+@pytest.mark.parametrize("kind", ["crop", "upsample"])
+def test_a_resize_of_a_flat_vector_names_itself(kind: str) -> None:
+    with pytest.raises(netcalc.errors.NetcalcError, match=f"{kind} needs an H×W×C input"):
+        netcalc.analyze(f"input: 2x2x4\nlayers: [flatten, {{kind: {kind}, size: [2, 2]}}]")
+
+
+# --- resizing's receptive-field model, per axis: output o centred at (o + ½)·H/O − ½ input units (align_corners:
+# o·(H − 1)/(O − 1)); bilinear reads two neighbours (span 1), nearest one (span 0) ---
+
+
+@pytest.mark.parametrize(
+    ("attrs", "size", "jump", "start"),
+    [
+        ("mode: nearest, size: [6, 8]", (1, 1), (Fraction(3, 6), Fraction(4, 8)), (Fraction(-1, 4), Fraction(-1, 4))),
+        ("mode: bilinear, size: [7, 6]", (2, 2), (Fraction(3, 7), Fraction(4, 6)), (Fraction(-2, 7), Fraction(-1, 6))),
+        ("mode: bilinear, size: [7, 6], align_corners: true", (2, 2), (Fraction(2, 6), Fraction(3, 5)), (0, 0)),
+        ("mode: nearest, size: [7, 6], align_corners: false", (1, 1), (Fraction(3, 7), Fraction(4, 6)), None),
+    ],
+)
+def test_upsample_fields(attrs: str, size: tuple, jump: tuple, start: tuple | None) -> None:
+    field = netcalc.analyze(f"input: 3x4x1\nlayers: [{{kind: upsample, {attrs}}}]").layers[-1].field
+    assert (field.size, field.jump) == (size, jump)
+    # unit 0's centre: (0 + ½)·H/O − ½ = (H/O − 1)/2
+    assert field.start == (start or tuple((j - 1) / 2 for j in jump))
