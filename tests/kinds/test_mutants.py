@@ -288,3 +288,16 @@ def test_upsample_fields(attrs: str, size: tuple, jump: tuple, start: tuple | No
     assert (field.size, field.jump) == (size, jump)
     # unit 0's centre: (0 + ½)·H/O − ½ = (H/O − 1)/2
     assert field.start == (start or tuple((j - 1) / 2 for j in jump))
+
+
+def test_an_empty_channel_slice_is_refused() -> None:
+    with pytest.raises(netcalc.errors.NetcalcError, match="with start < end"):
+        netcalc.analyze("input: 2x2x4\nlayers: [{kind: channel_slice, start: 2, end: 2}]")
+
+
+def test_bilinear_align_corners_to_two_rows_takes_the_first_and_the_last() -> None:
+    # align_corners: output row o samples input row o·(H − 1)/(O − 1); for O = 2 that is rows 0 and H − 1 exactly
+    layer = layer_of("[{kind: upsample, mode: bilinear, size: [2, 1], align_corners: true}]", "3x1x1")
+    x = np.array([1.0, 2.0, 5.0]).reshape(1, 1, 3, 1)
+    y, _ = forward(layer, [x])
+    assert y.ravel().tolist() == [1.0, 5.0]
