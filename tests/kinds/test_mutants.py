@@ -301,3 +301,51 @@ def test_bilinear_align_corners_to_two_rows_takes_the_first_and_the_last() -> No
     x = np.array([1.0, 2.0, 5.0]).reshape(1, 1, 3, 1)
     y, _ = forward(layer, [x])
     assert y.ravel().tolist() == [1.0, 5.0]
+
+
+# --- the standardising norms: saved for backward and the single-value warning ---
+
+CONV_OUT = 3 * 4 * 4 * 2 * 4  # the conv's 3×4×4 output, 2 samples, 4 B
+
+
+@pytest.mark.parametrize(
+    ("norm", "saved"),
+    [
+        ("{kind: groupnorm, name: x, groups: 2}", CONV_OUT + 2 * (2 * 2 * 4)),  # mean and 1/std: 2 groups × 2 samples
+        ("{kind: instancenorm, name: x}", CONV_OUT + 2 * (4 * 2 * 4)),  # per channel and sample
+        ("{kind: layernorm, name: x}", CONV_OUT + 2 * (3 * 4 * 2 * 4)),  # per pixel and sample (over channels)
+    ],
+)
+def test_a_standardising_norm_keeps_its_input_and_float32_statistics(norm: str, saved: int) -> None:
+    report = netcalc.analyze(f"input: 3x4x4\nlayers: [{{kind: conv, name: c, out: 4, kernel: 1}}, {norm}]", batch=2)
+    assert report.layers[-1].saved_bytes == saved
+    assert report.layers[-1].output_shape == (3, 4, 4) and report.layers[-1].params == (
+        8 if "instance" not in norm else 0
+    )
+
+
+@pytest.mark.parametrize(
+    ("norm", "shape", "note"),
+    [
+        ("{kind: instancenorm}", "1x1x4", "each channel of 1×1×4 is normalised over a single value: the output is 0"),
+        (
+            "{kind: instancenorm, affine: true}",
+            "1x1x4",
+            "each channel of 1×1×4 is normalised over a single value: the output is β",
+        ),
+        (
+            "{kind: groupnorm, groups: 4}",
+            "1x1x4",
+            "each group of 1×1×4 is normalised over a single value: the output is β",
+        ),
+        ("{kind: layernorm}", "3x2x1", "normalised over a single value: the output is β"),
+        ("{kind: layernorm}", "1x1x4", None),  # four channels per pixel: nothing to say
+        ("{kind: groupnorm, groups: 2}", "1x1x4", None),  # two channels per group
+    ],
+)
+def test_a_norm_over_single_values_says_its_output_is_constant(norm: str, shape: str, note: str | None) -> None:
+    notes = netcalc.analyze(f"input: {shape}\nlayers: [{norm}]").layers[-1].notes
+    if note is None:
+        assert not any("single value" in n for n in notes)
+    else:
+        assert any(note in n for n in notes), notes
