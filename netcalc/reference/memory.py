@@ -175,6 +175,8 @@ def estimate_memory(network: Network, report: Report, *, backward: bool = True, 
             row = rows[j]
             w, a, cache, ins, cols = per_layer[j]
             dweights = row.params * item
+            if row.kind == "fc" and not gradcheck:  # the weight gradient is written over the weight
+                dweights -= row.macs // batch * item
             if cols:  # im2col again with the per-sample weight gradients; then, the columns freed, col2im into dx
                 work = cols + max(batch * dweights, ins) + a + BLOCK_BYTES
             elif row.kind in GEMM_KINDS:
