@@ -313,13 +313,13 @@ def test_weights_someone_still_reads_are_never_written_over(options: dict) -> No
 def test_drawn_weights_are_reproducible_bounded_and_break_symmetry(dtype: str) -> None:
     """An array over twice the drawn block (PERIOD values): repeated from the seed, within ±bound, uniform
     in spread, and still no two equal rows or columns (each row starts at another offset of the block)."""
-    from netcalc.reference.engine import PERIOD, _rng, _uniform
+    from netcalc.reference.engine import PERIOD, _layer_stream, _uniform
 
     rows, cols = 300, 7000
     assert rows * cols > 2 * PERIOD
-    a = _uniform(_rng(0, 1, 5), (rows, cols), dtype, 0.5)
-    np.testing.assert_array_equal(a, _uniform(_rng(0, 1, 5), (rows, cols), dtype, 0.5))
-    assert not np.array_equal(a, _uniform(_rng(0, 1, 6), (rows, cols), dtype, 0.5))
+    a = _uniform(_layer_stream(0, 5), (rows, cols), dtype, 0.5)
+    np.testing.assert_array_equal(a, _uniform(_layer_stream(0, 5), (rows, cols), dtype, 0.5))
+    assert not np.array_equal(a, _uniform(_layer_stream(0, 6), (rows, cols), dtype, 0.5))
     assert a.dtype == np.dtype(dtype) and np.abs(a).max() <= 0.5
     assert abs(a.std() - 0.5 / np.sqrt(3)) < 0.01 * 0.5 / np.sqrt(3) and abs(a.mean()) < 0.01
     assert np.unique(a, axis=0).shape[0] == rows and np.unique(a, axis=1).shape[1] == cols

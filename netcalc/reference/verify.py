@@ -6,7 +6,8 @@ No NumPy is imported here (the engine's results are plain ints, floats and shape
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
+from functools import cached_property
 from typing import TYPE_CHECKING, Generic, TypeVar
 
 from netcalc.analysis.field import centre_sides
@@ -61,7 +62,7 @@ class LayerCheck:
     # the input rows and columns (first, last, first, last) the centre unit depends on, clipped to the image
     field: Pair[tuple[int, int, int, int]] | None = None
 
-    @property
+    @cached_property
     def figures(self) -> dict[str, Pair]:
         optional = {"backward_macs": self.backward, "live_bytes": self.live_bytes, "receptive_field": self.field}
         return {
@@ -86,7 +87,7 @@ class LayerCheck:
             and not (self.strict and self.zero_gradients)
         )
 
-    @property
+    @cached_property  # read by the verdict, the failed list, the table and the JSON: worked out once
     def ok(self) -> bool:
         return all(p.ok for p in self.figures.values()) and self.gradients_ok
 
@@ -119,11 +120,11 @@ class Verification:
     gradcheck: int
     layers: tuple[LayerCheck, ...]
 
-    @property
+    @cached_property
     def ok(self) -> bool:
         return all(layer.ok for layer in self.layers)
 
-    @property
+    @cached_property
     def failed(self) -> tuple[LayerCheck, ...]:
         return tuple(layer for layer in self.layers if not layer.ok)
 
@@ -186,7 +187,13 @@ def field_pair(row: LayerRow, report: Report, measured: tuple[int, int, int, int
     return None if analysed is None else Pair(analysed, measured)
 
 
-def check_layer(row: LayerRow, run: LayerRun, batch: int, strict: bool = False) -> LayerCheck:
+def check_layer(
+    row: LayerRow,
+    run: LayerRun,
+    batch: int,
+    strict: bool = False,
+    field: Pair[tuple[int, int, int, int]] | None = None,
+) -> LayerCheck:
     return LayerCheck(
         name=row.name,
         kind=row.kind,
@@ -208,6 +215,7 @@ def check_layer(row: LayerRow, run: LayerRun, batch: int, strict: bool = False) 
         nonfinite=run.nonfinite,
         zero_gradients=run.zero_gradients,
         strict=strict,
+        field=field,
     )
 
 
@@ -236,7 +244,7 @@ def compare(
         backward=backward,
         gradcheck=gradcheck,
         layers=tuple(
-            replace(check_layer(r, m, report.batch, strict), field=field_pair(r, report, measured.get(r.name)))
+            check_layer(r, m, report.batch, strict, field_pair(r, report, measured.get(r.name)))
             for r, m in zip(report.layers, run.layers)
         ),
     )
