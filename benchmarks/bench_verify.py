@@ -111,6 +111,23 @@ def gemm_floor(spec: str, batch: int = 1, runs: int = 3) -> tuple[float, int]:
     return best, macs
 
 
+def phases(spec: str) -> str:
+    """Where an in-process pass spends its time: GEMMs, drawing the weights, everything else (im2col/col2im,
+    batch norm, pooling, the checks), from one `engine.run` after a warm-up run."""
+    sys.path.insert(0, str(ROOT))
+    from netcalc.language.spec import load_network
+    from netcalc.reference.engine import run
+
+    network = load_network(spec)
+    run(network)
+    start = time.perf_counter()
+    layers = run(network).layers
+    total = time.perf_counter() - start
+    gemm = sum(layer.gemm_seconds for layer in layers)
+    init = sum(layer.init_seconds for layer in layers)
+    return f"in-process pass {total:.2f} s = GEMMs {gemm:.2f} + weights {init:.2f} + the rest {total - gemm - init:.2f}"
+
+
 def blas_info() -> str:
     try:
         from threadpoolctl import threadpool_info
@@ -173,6 +190,7 @@ def main() -> None:
             f" · floor {floor:.2f} s = start {start:.2f} + GEMMs {gemms:.2f} ({macs / 1e9:.1f} GMACs)"
             f" · ratio {wall / floor:.2f}× (target ≤ 1.3×)"
         )
+        print(f"  {phases(spec)}")
     if args.torch:
         for threads in (os.cpu_count() or 1,):
             wall, rss, out = run_timed([args.torch, "-c", TORCH % {"threads": threads, "steps": 4}])

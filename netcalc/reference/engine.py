@@ -192,10 +192,10 @@ _CHUNK = 1 << 16  # values converted per step
 def _uniform(stream: np.random.BitGenerator, shape: tuple[int, ...], dtype: str, bound: float) -> np.ndarray:
     """Values on [−bound, bound), made directly in `dtype`: the first min(size, PERIOD) are the generator's raw
     64-bit words read as signed 32-bit (float32) or 64-bit (float64) integers, times bound / 2³¹ (2⁶³); a larger
-    array repeats that block (element i is element i mod PERIOD). PERIOD is a prime larger than any row netcalc
-    draws in one piece but fc6's, so rows start at different offsets of the block: no two rows or columns are
-    equal, which with the seed's reproducibility is all the check needs. Copying the block is memory speed,
-    about 4× faster than drawing VGG-16's 138M weights one by one."""
+    array repeats that block (element i is element i mod PERIOD). PERIOD is a prime wider than any row of the
+    zoo, so rows start at different offsets of the block: no two rows or columns are equal, which with the seed's
+    reproducibility is all the check needs. Copying the block runs at memory speed, about 4× faster than
+    drawing VGG-16's fc6 value by value."""
     dt = np.dtype(dtype)
     out = np.empty(shape, dtype=dt)
     flat = out.reshape(-1)
