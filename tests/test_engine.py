@@ -323,3 +323,11 @@ def test_drawn_weights_are_reproducible_bounded_and_break_symmetry(dtype: str) -
     assert a.dtype == np.dtype(dtype) and np.abs(a).max() <= 0.5
     assert abs(a.std() - 0.5 / np.sqrt(3)) < 0.01 * 0.5 / np.sqrt(3) and abs(a.mean()) < 0.01
     assert np.unique(a, axis=0).shape[0] == rows and np.unique(a, axis=1).shape[1] == cols
+
+
+def test_seeds_past_64_bits_draw_their_own_weights() -> None:
+    from netcalc.reference.engine import _layer_stream
+
+    draws = {seed: _layer_stream(seed, 3).random_raw(4).tolist() for seed in (5, 5 + 2**64, 2**64, 0, 2**200)}
+    assert len({tuple(d) for d in draws.values()}) == 5
+    assert _layer_stream(5 + 2**64, 3).random_raw(4).tolist() == draws[5 + 2**64]

@@ -167,7 +167,12 @@ def _layer_stream(seed: int, index: int) -> np.random.SFC64:
     """The SFC64 stream of layer `index`'s weights: its state a, b, c is splitmix64 of (seed, index), its counter
     1, and its first 12 outputs are discarded, as SFC64's own seeding does. Setting the state of one generator
     costs ~3 µs against ~45 µs for a SeedSequence and a new generator, which a 100,000-layer network feels."""
-    key = _mix64(_mix64(seed) ^ index)
+    key = index
+    while True:  # every 64 bits of the seed count: --seed takes any size
+        key = _mix64(key ^ (seed & _MASK))
+        seed >>= 64
+        if not seed:
+            break
     a = _mix64(key)
     b = _mix64(a)
     state = np.array([a, b, _mix64(b), 1], dtype=np.uint64)
