@@ -54,26 +54,31 @@ def batchnorm_forward(
 
     training: normalise with the batch mean and the biased batch variance (running stats are not read; update
     them with `batchnorm_running_stats`, passing `batch_stats(cache)` so they are not computed twice).
-    Inference: normalise with running_mean and running_var. In the dtype of x throughout, in as few passes
-    as NumPy allows: x − mean once, its square summed without a temporary, x̂ scaled in place.
+    Inference: normalise with running_mean and running_var, y = x·s + t per channel (x̂ is only made if a
+    backward asks for it). In the dtype of x throughout, in as few passes as NumPy allows: x − mean once, its
+    square summed without a temporary, x̂ scaled in place.
     """
     axes = _reduce_axes(x)
-    if training:
-        mean = x.mean(axis=axes)
-        xhat = x - _channel_view(mean, x.ndim)
-        var = _channel_dot(xhat, xhat) / (x.size // x.shape[1])  # biased (divide by the count), as PyTorch
-    else:
-        mean, var = running_mean, running_var
-        xhat = x - _channel_view(mean, x.ndim)
+    if not training:
+        inv_std = 1.0 / np.sqrt(running_var + eps)
+        scale = gamma * inv_std
+        y = x * _channel_view(scale.astype(x.dtype, copy=False), x.ndim)
+        y += _channel_view((beta - running_mean * scale).astype(x.dtype, copy=False), x.ndim)
+        return y, (None, gamma, inv_std, False, (x, running_mean))
+    mean = x.mean(axis=axes)
+    xhat = x - _channel_view(mean, x.ndim)
+    var = _channel_dot(xhat, xhat) / (x.size // x.shape[1])  # biased (divide by the count), as PyTorch
     inv_std = 1.0 / np.sqrt(var + eps)
     xhat *= _channel_view(inv_std.astype(xhat.dtype, copy=False), x.ndim)
     y = xhat * _channel_view(gamma, x.ndim)
     y += _channel_view(beta, x.ndim)
-    return y, (xhat, gamma, inv_std, training, (mean, var) if training else None)
+    return y, (xhat, gamma, inv_std, True, (mean, var))
 
 
 def batch_stats(cache: Any) -> tuple[np.ndarray, np.ndarray]:
     """The batch mean and biased variance a training-mode `batchnorm_forward` normalised with."""
+    if not cache[3]:
+        raise ValueError("an inference-mode batch norm has no batch statistics")
     return cache[4]
 
 
@@ -84,7 +89,10 @@ def batchnorm_backward(dy: np.ndarray, cache: Any) -> tuple[np.ndarray, np.ndarr
     M the number of values per channel; inference: dx = dy·gamma·inv_std. The cache is spent: dx is written
     over x̂, which nothing reads afterwards (call backward once per forward).
     """
-    xhat, gamma, inv_std, training, _ = cache
+    xhat, gamma, inv_std, training, kept = cache
+    if xhat is None:  # inference: x̂ from the cached input and running mean, made only now
+        x, mean = kept
+        xhat = (x - _channel_view(mean, x.ndim)) * _channel_view(inv_std.astype(x.dtype, copy=False), x.ndim)
     axes = _reduce_axes(dy)
     dbeta = dy.sum(axis=axes)
     dgamma = _channel_dot(dy, xhat)
