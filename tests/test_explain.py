@@ -41,3 +41,26 @@ def test_kinds_conv_prints_its_formulas():
     assert "⌊(H + Pt + Pb − D·(K−1) − 1)/S⌋ + 1" in result.output
     assert "Kh·Kw·(Cin/G)·Cout" in result.output and "Hout·Wout·Cout · Kh·Kw·(Cin/G)" in result.output
     assert "per input pixel" in invoke("kinds", "conv_transpose").output
+
+
+def test_window_arithmetic_with_asymmetric_padding_dilation_groups_and_ceil_mode(tmp_path):
+    spec = tmp_path / "windows.yaml"
+    spec.write_text(
+        "input: 9x8x6\nlayers:\n"
+        "  - {kind: conv, name: c, out: 4, kernel: [3, 2], stride: [2, 1], dilation: [2, 1],"
+        " padding: [1, 0, 2, 2], groups: 2}\n"
+        "  - {kind: maxpool, name: p, from: input, kernel: [2, 3], stride: 2, padding: [1, 1, 0, 1], ceil_mode: true}\n"
+    )
+    conv = invoke("explain", str(spec), "c").output
+    # height: 9 + 1 + 0 − 2·(3−1) − 1 = 5, ⌊5/2⌋ + 1 = 3; width: 8 + 2 + 2 − 1·(2−1) − 1 = 10, ⌊10/1⌋ + 1 = 11
+    assert "output height    ⌊(9 + 1 + 0 − 2·(3−1) − 1)/2⌋ + 1 = ⌊5/2⌋ + 1 = 3" in conv
+    assert "output width     ⌊(8 + 2·2 − 1·(2−1) − 1)/1⌋ + 1 = ⌊10/1⌋ + 1 = 11" in conv
+    assert "weights          3·2·(6/2)·4 = 72" in conv and "biases           4" in conv
+    assert f"MACs per sample  3·11·4 outputs · 3·2·(6/2) inputs each = 132 · 18 = {132 * 18:,}" in conv
+    pool = invoke("explain", str(spec), "p").output
+    # height: 9 + 2·1 − 1 − 1 = 9, ⌈9/2⌉ + 1 = 6, but window 6 would start at 5·2 = 10 ≥ 9 + 1, in the padding
+    dropped = "⌈(9 + 2·1 − 1·(2−1) − 1)/2⌉ + 1 = ⌈9/2⌉ + 1 = 6, less the window starting in the padding = 5"
+    assert f"output height  {dropped}" in pool
+    # width: 8 + 0 + 1 − 2 − 1 = 6, ⌈6/2⌉ + 1 = 4, the last window starts at 3·2 = 6 < 8: kept
+    assert "output width   ⌈(8 + 0 + 1 − 1·(3−1) − 1)/2⌉ + 1 = ⌈6/2⌉ + 1 = 4" in pool
+    assert "output         5×4×6" in pool

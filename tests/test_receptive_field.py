@@ -235,3 +235,42 @@ def test_spatial_and_channel_kinds_fields_are_measured_exactly():
     assert rows["cr"].field.start == (0 + 4, 1 + 4)
     for name, row in rows.items():
         assert centre_sides(row.field, row.output_shape, report.input_shape) == fields[name], name
+
+
+UPSAMPLING = """
+name: upsampling_probe
+input: 12x12x4
+layers:
+  - {kind: conv, name: c1, out: 8, kernel: 3, stride: 2, padding: 1}
+  - {kind: pixel_shuffle, name: ps, factor: 2}
+  - {kind: conv, name: c2, out: 4, kernel: 3, padding: 1}
+  - {kind: channel_shuffle, name: sh, groups: 2}
+  - {kind: upsample, name: up, scale: 2}
+  - {kind: conv, name: c3, out: 4, kernel: 3, padding: 1}
+"""
+
+
+def test_upsampling_kinds_fields_follow_the_continuous_model():
+    from netcalc.analysis.field import Field, centre_sides
+    from netcalc.reference.field import measure_fields
+
+    network = netcalc.parse_network_text(UPSAMPLING)
+    report = netcalc.analyze_network(network)
+    rows = {row.name: row for row in report.layers}
+    half = Fraction(1, 2)
+    # c1 3×3/2 padding 1: size 3, jump 2, unit 0 centred on pixel 0 — exact, and measured so
+    assert rows["c1"].field == Field((3, 3), (2, 2), (0, 0))
+    fields = measure_fields(network, report)
+    assert centre_sides(rows["c1"].field, rows["c1"].output_shape, report.input_shape) == fields["c1"]
+    # pixel shuffle ×2: output o reads input ⌊o/2⌋, modelled as centred at o/2 + (1/2 − 1)/2 input units:
+    # jump 2·1/2 = 1, unit 0 at 0 + (−1/4)·2 = −1/2, size unchanged; the model is no longer exact (unit 5
+    # reads c1's unit 2, input rows 3..5, where the line says 4.5 ± 1)
+    assert rows["ps"].field == Field((3, 3), (1, 1), (-half, -half), exact=False)
+    assert fields["ps"] == (3, 5, 3, 5)
+    # c2 3×3 adds 2·1; channel_shuffle changes nothing; upsample ×2 (nearest): jump 1/2, centre (1/2 − 1)/2 = −1/4
+    assert rows["c2"].field == rows["sh"].field == Field((5, 5), (1, 1), (-half, -half), exact=False)
+    quarter = Fraction(1, 4)
+    assert rows["up"].field == Field((5, 5), (half, half), (-half - quarter, -half - quarter), exact=False)
+    assert rows["c3"].field.size == (5 + 2 * half, 5 + 2 * half)
+    for name in ("ps", "c2", "sh", "up", "c3"):  # past upsampling no exact pixel count is claimed
+        assert centre_sides(rows[name].field, rows[name].output_shape, report.input_shape) is None, name

@@ -28,6 +28,10 @@ class Field:
     size: tuple[Fraction, Fraction]
     jump: tuple[Fraction, Fraction]
     start: tuple[Fraction, Fraction]
+    # No window on the way had a stride below one. Past upsampling (pixel_shuffle, a transposed conv) the field
+    # is the continuous model's even where a later stride makes the jump whole again: output o of a pixel shuffle
+    # reads input ⌊o/r⌋, which no centre-and-jump line gives exactly for every o.
+    exact: bool = True
 
     @property
     def smallest(self) -> int:
@@ -36,8 +40,8 @@ class Field:
 
     @property
     def whole(self) -> bool:
-        """Every jump a whole number: the field is then an exact count of pixels (no upsampling on the way)."""
-        return all(j.denominator == 1 for j in self.jump)
+        """An exact count of pixels: every jump a whole number and no upsampling on the way."""
+        return self.exact and all(j.denominator == 1 for j in self.jump)
 
     def through(self, windows: tuple[Window, Window]) -> Field:
         if windows is IDENTITY:  # a pointwise layer (most of them): the same field, no Fraction arithmetic
@@ -47,7 +51,10 @@ class Field:
             for r, j, c, w in zip(self.size, self.jump, self.start, windows)
         ]
         return Field(
-            (axes[0][0], axes[1][0]), (axes[0][1], axes[1][1]), (axes[0][2], axes[1][2])
+            (axes[0][0], axes[1][0]),
+            (axes[0][1], axes[1][1]),
+            (axes[0][2], axes[1][2]),
+            self.exact and all(w.stride.denominator == 1 for w in windows),
         )
 
     def interval(self, axis: int, unit: int) -> tuple[Fraction, Fraction]:
@@ -83,7 +90,7 @@ def merge(fields: list[tuple[str, Field]]) -> tuple[Field, str]:
 
 def centre_sides(field: Field, out: tuple[int, ...], image: tuple[int, ...]) -> tuple[int, int, int, int] | None:
     """The input rows and columns (first, last, first, last) the field gives the output's centre unit, clipped to
-    the image; None where a jump is fractional (an upsampled path: the field is the continuous model's)."""
+    the image; None past upsampling (the field is then the continuous model's, see `Field.exact`)."""
     if not field.whole:
         return None
     sides = []

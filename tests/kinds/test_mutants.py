@@ -140,3 +140,64 @@ def test_softmax_normalises_over_channels_of_a_feature_map() -> None:
     y, _ = forward(layer, [x])
     e = np.exp(x)
     np.testing.assert_allclose(y, e / e.sum(axis=1, keepdims=True))
+
+
+# --- the `unknown` kind's attributes (an ONNX operator netcalc cannot model) ---
+
+
+@pytest.mark.parametrize(
+    "shape",
+    ["[4, 4]", "[4, 4, 4, 4]", "[0, 4, 4]", "[4, true, 4]", "[4, -1, 4]", "[4, 0.5, 4]", "7", "[]"],
+)
+def test_an_unknown_layers_shape_is_h_w_c_or_f_of_positive_whole_numbers(shape: str) -> None:
+    with pytest.raises(netcalc.errors.SpecError, match=r"shape: expected an output shape \[H, W, C\] or \[F\]"):
+        netcalc.parse_network_text(f"input: 4x4x2\nlayers: [{{kind: unknown, op: Foo, shape: {shape}}}]")
+
+
+@pytest.mark.parametrize(("shape", "expected"), [("[1, 1, 8]", (1, 1, 8)), ("[5]", (5,))])
+def test_an_unknown_layer_takes_the_shape_it_is_given(shape: str, expected: tuple) -> None:
+    report = netcalc.analyze(f"input: 4x4x2\nlayers: [{{kind: unknown, op: Foo, shape: {shape}}}]")
+    assert report.layers[-1].output_shape == expected
+
+
+def test_an_unknown_layers_op_is_a_name() -> None:
+    with pytest.raises(netcalc.errors.SpecError, match="op: expected the operator's name, got 5"):
+        netcalc.parse_network_text("input: 4x4x2\nlayers: [{kind: unknown, op: 5, shape: [3]}]")
+
+
+# --- gradients written out ---
+
+
+def test_prelu_slope_gradient_is_per_channel_with_two_channels() -> None:
+    # dL/da_c = Σ over samples and pixels of dy · x where x ≤ 0 (PyTorch's PReLU), one sum per channel
+    layer = layer_of("[prelu]", "2x2x2")
+    x = np.array([[[[1.0, -2.0], [-3.0, 4.0]], [[-1.0, -1.5], [2.0, 0.5]]]])  # (1, 2, 2, 2)
+    dy = np.array([[[[0.5, 1.0], [2.0, 3.0]], [[-1.0, 4.0], [1.0, 1.0]]]])
+    _, cache = forward(layer, [x], {"slope": np.array([0.25, 0.1])}, train=True)
+    (dx,), grads = REGISTRY["prelu"].backward(dy, cache)
+    assert grads["slope"].tolist() == [1.0 * -2.0 + 2.0 * -3.0, -1.0 * -1.0 + 4.0 * -1.5]
+    assert dx[0, 0].tolist() == [[0.5, 0.25 * 1.0], [0.25 * 2.0, 3.0]]
+
+
+def test_a_gate_gradient_sums_over_the_map() -> None:
+    # y = x · g with g (N, C, 1, 1): dL/dg = Σ over H, W of dy · x, kept (N, C, 1, 1)
+    layer = layer_of("[{kind: global_avgpool, name: p}, {kind: multiply, from: [input, p]}]", "2x3x2")
+    x = RNG.standard_normal((2, 2, 2, 3))
+    g = RNG.standard_normal((2, 2, 1, 1))
+    dy = RNG.standard_normal((2, 2, 2, 3))
+    y, cache = forward(layer, [x, g], train=True)
+    np.testing.assert_allclose(y, x * g)
+    (dx, dg), _ = REGISTRY["multiply"].backward(dy, cache)
+    assert dg.shape == (2, 2, 1, 1)
+    np.testing.assert_allclose(dg[:, :, 0, 0], (dy * x).sum(axis=(2, 3)))
+    np.testing.assert_allclose(dx, dy * g)
+
+
+# --- messages name the kind that refused ---
+
+
+@pytest.mark.parametrize("kind", ["lrn", "pixel_shuffle", "pixel_unshuffle"])
+def test_a_map_only_kind_on_a_flat_vector_names_itself(kind: str) -> None:
+    extra = ", factor: 2" if kind.startswith("pixel") else ""
+    with pytest.raises(netcalc.errors.NetcalcError, match=f"{kind} needs an H×W×C input, got the flat vector"):
+        netcalc.analyze(f"input: 2x2x4\nlayers: [flatten, {{kind: {kind}{extra}}}]")

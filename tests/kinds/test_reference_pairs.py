@@ -145,6 +145,17 @@ def test_gradients_and_figures(kind: str, attrs: dict, shape: list[int]) -> None
     assert check.gradcheck_error is not None and check.gradcheck_error < 1e-7
 
 
+@pytest.mark.parametrize(("kind", "attrs", "shape"), TABLE, ids=[f"{k}-{i}" for i, (k, _, _) in enumerate(TABLE)])
+def test_a_float32_pass_stays_float32(kind: str, attrs: dict, shape: list[int]) -> None:
+    # a gradient built with np.zeros(shape) is float64: it would double the pass's memory and, flowing into the
+    # conv below, turn its weight gradient float64 too
+    result = run(single_layer(kind, attrs, shape), batch=2, dtype="float32", keep=True, seed=7)
+    assert result.output.dtype == np.float32 and result.input_grad.dtype == np.float32
+    assert {(layer, name): g.dtype for layer, grads in result.grads.items() for name, g in grads.items()} == {
+        (layer, name): np.float32 for layer, grads in result.grads.items() for name in grads
+    }
+
+
 def test_every_kind_has_a_reference_pair() -> None:
     # a `partial` kind (unknown) stands for an operator netcalc cannot model: it has no reference by definition
     assert [name for name, kind in REGISTRY.items() if kind.forward is None or kind.backward is None] == ["unknown"]
