@@ -22,6 +22,7 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 from bench_summary import generated_spec  # noqa: E402
 
 from netcalc.language.spec import MAX_LAYERS  # noqa: E402
+from netcalc.reference.engine import MAX_LAYERS as VERIFY_MAX_LAYERS  # noqa: E402
 
 BUDGET = "total: {params: 1G, macs: 100G}\nper_layer: {params: 10M}\nlayers:\n  'c1*': {macs: 1G}\n"
 
@@ -69,7 +70,7 @@ def main() -> None:
                 "check": ["check", str(spec), "--budget", str(budget)],
                 "compare": ["compare", str(spec)],
             }
-            if with_verify:
+            if with_verify and layers <= VERIFY_MAX_LAYERS:  # verify refuses longer networks up front
                 runs["verify (2×2×4 input, forward + backward)"] = ["verify", str(cheap)]
             print(f"{layers:,} layers ({spec.stat().st_size / 2**20:.1f} MiB of YAML), load average {_load()}")
             for label, args in runs.items():

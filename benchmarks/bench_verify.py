@@ -111,6 +111,23 @@ def gemm_floor(spec: str, batch: int = 1, runs: int = 3) -> tuple[float, int]:
     return best, macs
 
 
+def phases(spec: str) -> str:
+    """Where an in-process pass spends its time: GEMMs, drawing the weights, everything else (im2col/col2im,
+    batch norm, pooling, the checks), from one `engine.run` after a warm-up run (in a child: `--phases SPEC`)."""
+    sys.path.insert(0, str(ROOT))
+    from netcalc.language.spec import load_network
+    from netcalc.reference.engine import run
+
+    network = load_network(spec)
+    run(network)
+    start = time.perf_counter()
+    layers = run(network).layers
+    total = time.perf_counter() - start
+    gemm = sum(layer.gemm_seconds for layer in layers)
+    init = sum(layer.init_seconds for layer in layers)
+    return f"in-process pass {total:.2f} s = GEMMs {gemm:.2f} + weights {init:.2f} + the rest {total - gemm - init:.2f}"
+
+
 def blas_info() -> str:
     try:
         from threadpoolctl import threadpool_info
@@ -151,7 +168,17 @@ def main() -> None:
     parser.add_argument("--spec", action="append", help="zoo specs to time (default: vgg16 and resnet50)")
     parser.add_argument("--runs", type=int, default=3, help="runs of each process (the best is reported)")
     parser.add_argument("--torch", metavar="PYTHON", help="an interpreter with torch + torchvision to compare with")
+    # children that time the GEMM floor and the phases: Linux carries a parent's resident memory into a forked
+    # child's peak RSS, so arrays allocated in this process would inflate the peaks measured after them
+    parser.add_argument("--floor", metavar="SPEC", help=argparse.SUPPRESS)
+    parser.add_argument("--phases", metavar="SPEC", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.phases:
+        print(phases(args.phases))
+        return
+    if args.floor:
+        print(json.dumps(gemm_floor(args.floor, runs=args.runs)))
+        return
     specs = args.spec or ["vgg16", "resnet50"]
 
     print(f"load average {os.getloadavg()[0]:.2f} {os.getloadavg()[1]:.2f} on {os.cpu_count()} cores")
@@ -160,7 +187,7 @@ def main() -> None:
     print(f"starting Python + importing NumPy: {start:.3f} s (best of {args.runs})")
     for name in specs:
         spec = str(ROOT / "specs" / f"{name}.yaml")
-        gemms, macs = gemm_floor(spec, runs=args.runs)
+        gemms, macs = json.loads(run_timed([sys.executable, __file__, "--floor", spec, "--runs", str(args.runs)])[2])
         floor = start + gemms
         runs = [
             run_timed([sys.executable, "-m", "netcalc", "verify", spec, "--format", "json"]) for _ in range(args.runs)
@@ -173,6 +200,7 @@ def main() -> None:
             f" · floor {floor:.2f} s = start {start:.2f} + GEMMs {gemms:.2f} ({macs / 1e9:.1f} GMACs)"
             f" · ratio {wall / floor:.2f}× (target ≤ 1.3×)"
         )
+        print(f"  {run_timed([sys.executable, __file__, '--phases', spec])[2].strip()}")
     if args.torch:
         for threads in (os.cpu_count() or 1,):
             wall, rss, out = run_timed([args.torch, "-c", TORCH % {"threads": threads, "steps": 4}])

@@ -84,7 +84,7 @@ def excerpt(value: object, limit: int = MAX_EXCERPT) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-MAX_MESSAGE = 300  # characters: a message longer than this keeps its start and end (the value in between is cut)
+MAX_MESSAGE = 360  # characters: a message longer than this keeps its start and end (the value in between is cut)
 
 
 def printable(text: str) -> str:

@@ -258,7 +258,7 @@ def test_a_bad_budget_inside_the_spec_names_the_spec_line(write_spec):
     path = write_spec(SPEC + "budget:\n  per_layer:\n    params: 2 M B\n")
     result = invoke("check", path)
     assert result.exit_code == 2
-    assert result.stderr.startswith(f"netcalc: error: {path}:11: budget.per_layer.params: params: malformed value")
+    assert result.stderr.startswith(f"netcalc: error: {path}:11: budget.per_layer.params: malformed value")
 
 
 def test_batch_and_dtype_change_the_figures_checked(spec, budget):

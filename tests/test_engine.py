@@ -276,3 +276,58 @@ def test_weight_gradients_are_freed_layer_by_layer() -> None:
     _, kept = tracemalloc.get_traced_memory()
     tracemalloc.stop()
     assert kept > 2 * weights
+
+
+def test_the_fc_weight_gradient_is_written_over_the_spent_weight() -> None:
+    """With nothing reading a weight after its layer's backward, its gradient takes the weight's memory: the six
+    4 MB layers never hold a weight and a separate gradient at once."""
+    import tracemalloc
+
+    spec = "input: [1, 1, 1000]\nlayers:\n  - flatten\n" + "  - {kind: fc, out: 1000, bias: false}\n" * 6
+    network = netcalc.parse_network_text(spec)
+    tracemalloc.start()
+    run(network)
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    assert peak < 6 * 1000 * 1000 * 4 + 1000 * 1000 * 4 // 2
+
+
+@pytest.mark.parametrize("options", [{"keep": True}, {"gradcheck": 2, "dtype": "float64"}, {"params": "given"}])
+def test_weights_someone_still_reads_are_never_written_over(options: dict) -> None:
+    """Kept weights, gradchecked weights and weights the caller passed in keep their values through backward."""
+    network = netcalc.parse_network_text(RESIDUAL)
+    drawn = run(network, dtype=options.get("dtype", "float32"), keep=True, backward=False).params
+    before = {layer: {k: v.copy() for k, v in arrays.items()} for layer, arrays in drawn.items()}
+    if options.get("params") == "given":
+        options = {"params": drawn}
+    result = run(network, **options)
+    arrays = drawn if "params" in options else result.params
+    for layer in ("stem", "head"):
+        np.testing.assert_array_equal(arrays.get(layer, before[layer])["weight"], before[layer]["weight"])
+    if "gradcheck" in options:  # checked at the drawn weights, as a run that keeps them checks them
+        kept = run(network, keep=True, **options)
+        assert [layer.gradcheck for layer in result.layers] == [layer.gradcheck for layer in kept.layers]
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_drawn_weights_are_reproducible_bounded_and_break_symmetry(dtype: str) -> None:
+    """An array over twice the drawn block (PERIOD values): repeated from the seed, within ±bound, uniform
+    in spread, and still no two equal rows or columns (each row starts at another offset of the block)."""
+    from netcalc.reference.engine import PERIOD, _layer_stream, _uniform
+
+    rows, cols = 300, 7000
+    assert rows * cols > 2 * PERIOD
+    a = _uniform(_layer_stream(0, 5), (rows, cols), dtype, 0.5)
+    np.testing.assert_array_equal(a, _uniform(_layer_stream(0, 5), (rows, cols), dtype, 0.5))
+    assert not np.array_equal(a, _uniform(_layer_stream(0, 6), (rows, cols), dtype, 0.5))
+    assert a.dtype == np.dtype(dtype) and np.abs(a).max() <= 0.5
+    assert abs(a.std() - 0.5 / np.sqrt(3)) < 0.01 * 0.5 / np.sqrt(3) and abs(a.mean()) < 0.01
+    assert np.unique(a, axis=0).shape[0] == rows and np.unique(a, axis=1).shape[1] == cols
+
+
+def test_seeds_past_64_bits_draw_their_own_weights() -> None:
+    from netcalc.reference.engine import _layer_stream
+
+    draws = {seed: _layer_stream(seed, 3).random_raw(4).tolist() for seed in (5, 5 + 2**64, 2**64, 0, 2**200)}
+    assert len({tuple(d) for d in draws.values()}) == 5
+    assert _layer_stream(5 + 2**64, 3).random_raw(4).tolist() == draws[5 + 2**64]

@@ -252,3 +252,33 @@ def test_a_slightly_wrong_gradient_is_caught_by_gradcheck(write_spec, monkeypatc
     assert data["totals"]["failed"] == [layer]
     error = next(entry for entry in data["layers"] if entry["name"] == layer)["gradcheck_error"]
     assert error > 1e-4  # about 0.001 / 2
+
+
+@pytest.mark.parametrize("extra", [[], ["--against", "onnxruntime"], ["--no-backward"]])
+def test_a_network_longer_than_the_reference_takes_is_refused_at_its_first_layer_past(
+    write_spec, monkeypatch: pytest.MonkeyPatch, extra: list[str]
+) -> None:
+    from netcalc.reference import engine
+
+    def never(*args, **kwargs):
+        raise AssertionError("the pass started")
+
+    monkeypatch.setattr(engine, "_run", never)
+    spec = "name: long\ninput: 2x2x1\nlayers:\n  - {kind: relu, name: r, repeat: 20001}\n"
+    result = invoke(write_spec(spec), *extra)
+    assert result.exit_code == 2, result.output
+    lines = result.output.strip().splitlines()
+    assert len(lines) == 1
+    assert "runs at most 20,000 layers and this network has 20,001" in lines[0]
+    assert ":4: layer 'r." in lines[0]  # the spec line of the layer past the maximum
+    with pytest.raises(netcalc.NetcalcError, match="at most 20,000 layers"):
+        run(netcalc.parse_network_text(spec))
+
+
+def test_a_network_of_the_maximum_length_verifies(write_spec, monkeypatch: pytest.MonkeyPatch) -> None:
+    from netcalc.reference import engine
+
+    monkeypatch.setattr(engine, "MAX_LAYERS", 3)  # 20,000 layers take seconds; the boundary is the same
+    spec = "name: long\ninput: 1x1x1\nlayers:\n  - {kind: relu, name: r, repeat: 3}\n"
+    assert invoke(write_spec(spec)).exit_code == 0
+    assert invoke(write_spec(spec.replace("repeat: 3", "repeat: 4"))).exit_code == 2

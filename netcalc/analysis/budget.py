@@ -169,7 +169,7 @@ def _limits(body: Mapping[Any, Any], scope: str, file: str | None, where: str, p
         try:
             value = PARSERS[figure](raw)
         except UnitError as error:
-            raise BudgetError(f"{figure}: {error.message}", at) from None
+            raise BudgetError(error.message, at) from None  # `at` already names the figure
         limits.append(Limit(scope, figure, value, str(raw), pattern, file, at.line))
     return limits
 

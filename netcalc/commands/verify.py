@@ -99,7 +99,7 @@ def verify(
     Exit 0 when every figure agrees, 1 when any disagrees, 2 for bad input or a pass too big for --max-memory.
     """
     from netcalc.analysis.analyze import analyze_network
-    from netcalc.reference.engine import run
+    from netcalc.reference.engine import check_layer_count, run
     from netcalc.reference.memory import check_memory, estimate_memory
     from netcalc.reference.verify import compare
     from netcalc.render.verify import RENDERERS
@@ -107,6 +107,7 @@ def verify(
     if gradcheck and no_backward:
         raise click.UsageError("--gradcheck needs the backward pass; drop --no-backward")
     network = load_spec(spec, input_shape=input_shape)
+    check_layer_count(network)
     if against is not None:
         if gradcheck or dtype != "float32":
             raise click.UsageError("--against onnxruntime compares float32 forward values; drop --gradcheck/--dtype")

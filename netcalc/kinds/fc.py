@@ -66,10 +66,12 @@ def flatten_output_shape(attrs: Attrs, ins: tuple[Shape, ...]) -> Shape:
 
 
 def fc_forward(xs: tuple[Any, ...], params: Any, attrs: Attrs, train: bool) -> tuple[Any, Any]:
-    """x (N, In), weight (Out, In), bias (Out,) → y (N, Out)."""
+    """x (N, In), weight (Out, In), bias (Out,) → y (N, Out). With `spend_weights` (set by the engine when
+    nothing reads the weights after this layer's backward) the weight gradient is written over the weight."""
     from netcalc.reference.conv import linear_forward
 
-    z, cache = linear_forward(xs[0], params["weight"], params["bias"] if attrs["bias"] else None)
+    bias = params["bias"] if attrs["bias"] else None
+    z, cache = linear_forward(xs[0], params["weight"], bias, attrs.get("spend_weights", False))
     y, act = fused(z, attrs, params)
     return y, (cache, act)
 

@@ -128,13 +128,13 @@ def lrn_flops(attrs: Attrs, ins: tuple[Shape, ...], out: Shape) -> int:
 def batchnorm_forward(xs: tuple[Any, ...], params: Any, attrs: Attrs, train: bool) -> tuple[Any, Any]:
     """x (N, C, H, W) or (N, F), γ/β (C,) → y like x. Training: batch statistics, and the running statistics
     updated in place as PyTorch does (momentum, unbiased variance); inference: the running statistics."""
+    from netcalc.reference.norm import batch_stats, batchnorm_running_stats
     from netcalc.reference.norm import batchnorm_forward as primitive
-    from netcalc.reference.norm import batchnorm_running_stats
 
     x, mean, var = xs[0], params["running_mean"], params["running_var"]
     y, cache = primitive(x, params["gamma"], params["beta"], mean, var, train, attrs["eps"])
     if train:
-        new_mean, new_var = batchnorm_running_stats(x, mean, var, attrs["momentum"])
+        new_mean, new_var = batchnorm_running_stats(x, mean, var, attrs["momentum"], batch_stats(cache))
         mean[...], var[...] = new_mean, new_var
     return y, cache
 

@@ -85,12 +85,16 @@ def conv_backward(dy: np.ndarray, cache: Any) -> tuple[np.ndarray, np.ndarray, n
     # dw[g] = Σ_n dy[n, g] @ cols[n, g]ᵀ; the transposed view is F-contiguous, which BLAS takes as is
     dw = gemm(dyg, cols.swapaxes(-1, -2))
     dw = (dw.sum(axis=0) if n > 1 else dw[0]).reshape(w.shape)
-    del cols
     db = dy.sum(axis=(0, 2, 3)) if has_bias else None
     wmat = w.reshape(groups, cout // groups, cg * kh * kw)
     # wᵀ as a transposed view: BLAS takes it as is, and measured it is as fast or faster (up to 3.5× on VGG's
-    # first layers) than multiplying by a contiguous copy, which would also cost the copy
-    dcols = gemm(wmat.swapaxes(-1, -2), dyg)  # (N, G, C/G·KH·KW, HO·WO)
+    # first layers) than multiplying by a contiguous copy, which would also cost the copy. The columns are
+    # spent once dw is made, so dcols (their shape) is written over them: no second buffer of the layer's
+    # largest size, whose fresh pages would each cost a fault. A 1×1 stride-1 convolution's "columns" are a
+    # view of x itself (no copy) and must not be written over.
+    spent = None if np.may_share_memory(cols, x) else cols
+    dcols = gemm(wmat.swapaxes(-1, -2), dyg, out=spent)  # (N, G, C/G·KH·KW, HO·WO)
+    del cols
     return col2im(dcols, x.shape, kernel, stride, padding, dilation), dw, db
 
 
@@ -162,20 +166,29 @@ def conv_transpose_backward(dy: np.ndarray, cache: Any) -> tuple[np.ndarray, np.
     return dx, dw, db
 
 
-def linear_forward(x: np.ndarray, w: np.ndarray, b: np.ndarray | None) -> tuple[np.ndarray, Any]:
-    """x (N, F), w (OUT, F), b (OUT,) or None -> y (N, OUT), cache."""
+def linear_forward(
+    x: np.ndarray, w: np.ndarray, b: np.ndarray | None, spend_weight: bool = False
+) -> tuple[np.ndarray, Any]:
+    """x (N, F), w (OUT, F), b (OUT,) or None -> y (N, OUT), cache.
+
+    `spend_weight`: nothing reads w after this layer's backward, so backward writes dw over it (see
+    `linear_backward`)."""
     if x.ndim != 2 or x.shape[1] != w.shape[1]:
         raise ValueError(f"linear expects x (N, {w.shape[1]}), got {x.shape}")
     y = gemm(x, w.T)
     if b is not None:
         y += b
-    return y, (x, w, b is not None)
+    return y, (x, w, b is not None, spend_weight)
 
 
 def linear_backward(dy: np.ndarray, cache: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
-    """dy (N, OUT) -> dx (N, F), dw (OUT, F), db (OUT,) or None."""
-    x, w, has_bias = cache
+    """dy (N, OUT) -> dx (N, F), dw (OUT, F), db (OUT,) or None.
+
+    dx = dy @ w is made first; then, when the weight was spent (`linear_forward`), dw = dyᵀ @ x is written over
+    w's memory instead of fresh pages: VGG-16's fc6 weight and its gradient are 411 MB each, and a fresh buffer
+    that size costs a page fault per 4 KiB and as much memory again at the peak of the pass."""
+    x, w, has_bias, spend_weight = cache
     dx = gemm(dy, w)
-    dw = gemm(dy.T, x)
+    dw = gemm(dy.T, x, out=w if spend_weight and w.flags.c_contiguous and w.flags.writeable else None)
     db = dy.sum(axis=0) if has_bias else None
     return dx, dw, db

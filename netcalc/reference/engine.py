@@ -40,6 +40,24 @@ GRADCHECK_STEP = 1e-5
 ROUNDING = 8 * 2.0**-52  # per-element rounding allowed in a float64 layer output, relative to its size
 
 
+# The most layers the reference pass takes: at 20,000 `verify` stays under 10 s and 1 GiB on a 2-core machine
+# (its per-layer NumPy calls cost ~0.2 ms a layer, forward and backward); summary and the other commands take up
+# to the spec language's 100,000 (docs/limits.md).
+MAX_LAYERS = 20_000
+
+
+def check_layer_count(network: Network) -> None:
+    """Refuse (exit 2), before anything is drawn or allocated, a network longer than `MAX_LAYERS`, at the first
+    layer past it."""
+    count = len(network.layers)
+    if count > MAX_LAYERS:
+        raise NetcalcError(
+            f"the reference pass runs at most {MAX_LAYERS:,} layers and this network has {count:,}: verify a part "
+            "of it (summary, show and check take up to 100,000)",
+            network.layers[MAX_LAYERS].where(),
+        )
+
+
 class ReferenceFailure(NetcalcError):
     """The reference pass could not prove the analysis: a kind without forward/backward, or a layer whose
     reference code failed on the arrays it was given. Exit code 1, as for a disagreeing figure."""
@@ -131,6 +149,38 @@ def _rng(seed: int, *path: int) -> np.random.Generator:
     return np.random.Generator(np.random.SFC64(np.random.SeedSequence([seed, *path])))
 
 
+_MASK = (1 << 64) - 1
+
+
+def _mix64(z: int) -> int:
+    """splitmix64's finaliser: a 64-bit integer whose every bit depends on every bit of z."""
+    z = (z + 0x9E3779B97F4A7C15) & _MASK
+    z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & _MASK
+    z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & _MASK
+    return z ^ (z >> 31)
+
+
+_LAYER_STREAM = np.random.SFC64(0)  # reseeded for every layer (the reference runs on one thread)
+
+
+def _layer_stream(seed: int, index: int) -> np.random.SFC64:
+    """The SFC64 stream of layer `index`'s weights: its state a, b, c is splitmix64 of (seed, index), its counter
+    1, and its first 12 outputs are discarded, as SFC64's own seeding does. Setting the state of one generator
+    costs ~3 µs against ~45 µs for a SeedSequence and a new generator, which a 100,000-layer network feels."""
+    key = index
+    while True:  # every 64 bits of the seed count: --seed takes any size
+        key = _mix64(key ^ (seed & _MASK))
+        seed >>= 64
+        if not seed:
+            break
+    a = _mix64(key)
+    b = _mix64(a)
+    state = np.array([a, b, _mix64(b), 1], dtype=np.uint64)
+    _LAYER_STREAM.state = {"bit_generator": "SFC64", "state": {"state": state}, "has_uint32": 0, "uinteger": 0}
+    _LAYER_STREAM.random_raw(12)
+    return _LAYER_STREAM
+
+
 def _normal(rng: np.random.Generator, shape: tuple[int, ...], dtype: str, std: float = 1.0) -> np.ndarray:
     """Standard normal drawn directly in `dtype` (no float64 temporary of fc6's 400 MB)."""
     out = rng.standard_normal(shape, dtype=np.dtype(dtype).type)
@@ -139,49 +189,66 @@ def _normal(rng: np.random.Generator, shape: tuple[int, ...], dtype: str, std: f
     return out
 
 
-_CHUNK = 1 << 20  # values drawn per step: the raw words of one chunk stay in cache (4-8 MB)
+# Values drawn per array: a prime, so an array larger than this repeats them shifted, never aligned to a row.
+PERIOD = 1_048_573  # 2²⁰ − 3
+_CHUNK = 1 << 16  # values converted per step
 
 
-def _uniform(rng: np.random.Generator, shape: tuple[int, ...], dtype: str, bound: float) -> np.ndarray:
-    """Uniform on [−bound, bound), drawn directly in `dtype`: the generator's raw 64-bit words, read as signed
-    32-bit (float32) or 64-bit (float64) integers, times bound / 2³¹ (2⁶³), written into the array in one pass per
-    chunk of 2²⁰ values. So no temporary larger than a chunk (fc6's 411 MB are drawn in place) and about 3×
-    faster than `Generator.random` followed by a scale and a shift, which matters for VGG's 138M weights. The
-    values are reproducible from the seed and break every symmetry; their distribution is not otherwise special."""
+def _uniform(stream: np.random.BitGenerator, shape: tuple[int, ...], dtype: str, bound: float) -> np.ndarray:
+    """Values on [−bound, bound), made directly in `dtype`: the first min(size, PERIOD) are the generator's raw
+    64-bit words read as signed 32-bit (float32) or 64-bit (float64) integers, times bound / 2³¹ (2⁶³); a larger
+    array repeats that block (element i is element i mod PERIOD). PERIOD is a prime wider than any row of the
+    zoo, so rows start at different offsets of the block: no two rows or columns are equal, which with the seed's
+    reproducibility is all the check needs. Copying the block runs at memory speed, about 4× faster than
+    drawing VGG-16's fc6 value by value."""
     dt = np.dtype(dtype)
     out = np.empty(shape, dtype=dt)
     flat = out.reshape(-1)
-    ints = np.dtype(f"int{8 * dt.itemsize}")
-    per_word = 8 // dt.itemsize
+    drawn = min(flat.size, PERIOD)
+    ints, per_word = f"int{8 * dt.itemsize}", 8 // dt.itemsize
     scale = bound / 2.0 ** (8 * dt.itemsize - 1)
-    draw = rng.bit_generator.random_raw
-    for start in range(0, flat.size, _CHUNK):
-        size = min(_CHUNK, flat.size - start)
-        words = draw(-(-size // per_word)).view(ints)[:size]
+    for start in range(0, drawn, _CHUNK):  # in chunks: no temporary of more than 512 KiB
+        size = min(_CHUNK, drawn - start)
+        words = stream.random_raw(-(-size // per_word)).view(ints)[:size]
         np.multiply(words, scale, out=flat[start : start + size], casting="same_kind")
+    for start in range(drawn, flat.size, drawn):
+        end = min(flat.size, start + drawn)
+        flat[start:end] = flat[: end - start]
     return out
 
 
-def init_layer_params(layer: Layer, index: int, in_shapes: tuple[Shape, ...], seed: int, dtype: str) -> Arrays:
+def init_layer_params(
+    layer: Layer,
+    index: int,
+    in_shapes: tuple[Shape, ...],
+    seed: int,
+    dtype: str,
+    weight_shapes: Mapping[str, Shape] | None = None,
+) -> Arrays:
     """Weights and buffers of one layer, named and shaped by its kind for these (analysis-convention) inputs.
 
     Weights with a fan-in (ndim ≥ 2) are He-uniform, ±√(6 / fan-in) (variance 2 / fan-in, PyTorch's
     kaiming_uniform_ for ReLU), so activations neither vanish nor blow up through VGG's sixteen layers; vectors
     (biases, β) are uniform ±0.2, `gamma` 1 ± 0.2; running means ±0.2 and running variances in [0.5, 1.5).
     Layer `index` keys the random stream, so a layer's arrays do not depend on the layers before it.
+    `weight_shapes`: the kind's `weights` for these inputs, when the caller has them already.
     """
     kind = REGISTRY[layer.kind]
-    rng = _rng(seed, 1, index)
+    weights = kind.weights(layer.attrs, in_shapes) if weight_shapes is None else weight_shapes
+    buffers = kind.buffers(layer.attrs, in_shapes)
+    if not weights and not buffers:
+        return {}
+    stream = _layer_stream(seed, index)
     arrays: Arrays = {}
-    for name, shape in kind.weights(layer.attrs, in_shapes).items():
+    for name, shape in weights.items():
         if len(shape) >= 2:
-            arrays[name] = _uniform(rng, shape, dtype, math.sqrt(6.0 / max(1, math.prod(shape[1:]))))
+            arrays[name] = _uniform(stream, shape, dtype, math.sqrt(6.0 / max(1, math.prod(shape[1:]))))
         else:
-            arrays[name] = _uniform(rng, shape, dtype, 0.2)
+            arrays[name] = _uniform(stream, shape, dtype, 0.2)
             if name == "gamma":
                 arrays[name] += 1
-    for name, shape in kind.buffers(layer.attrs, in_shapes).items():
-        arrays[name] = _uniform(rng, shape, dtype, 0.5) + 1 if "var" in name else _uniform(rng, shape, dtype, 0.2)
+    for name, shape in buffers.items():
+        arrays[name] = _uniform(stream, shape, dtype, 0.5) + 1 if "var" in name else _uniform(stream, shape, dtype, 0.2)
     return arrays
 
 
@@ -282,8 +349,10 @@ def run(
       each layer's `live_bytes` is measured: the distinct arrays alive right after its forward.
     - `inject` adds a gradient to named layers' outputs during backward (the receptive-field probes).
     - `max_memory` (bytes): refuse with `MemoryLimitError` (exit 2), before allocating anything, when the
-      estimated peak of the pass's arrays (`netcalc.reference.memory`) exceeds it.
+      estimated peak of the pass's arrays (`netcalc.reference.memory`) exceeds it. A network of more than
+      `MAX_LAYERS` layers is always refused so.
     """
+    check_layer_count(network)
     with np.errstate(all="ignore"):  # NaN and infinity are found and reported by layer, not warned about
         return _run(**locals())
 
@@ -324,6 +393,7 @@ def _run(
             last_reader[name] = i
 
     overwrites = {} if backward else inference_overwrites(network)
+    spend = backward and not keep and not gradcheck  # nothing reads a layer's weights after its backward
     acts: dict[str, np.ndarray] = {INPUT: x}
     weights: dict[str, Arrays] = {}
     caches: dict[str, Any] = {}
@@ -333,23 +403,27 @@ def _run(
     outputs = set(network.outputs)
     facts: list[dict[str, Any]] = []
     kept_params: dict[str, Arrays] = {}
+    weight_names: list[tuple[str, ...]] = []  # per layer, the names its kind gives weights (not buffers)
 
     for i, layer in enumerate(layers):
         kind = REGISTRY[layer.kind]
         xs = tuple(acts[name] for name in layer.inputs)
+        in_shapes = tuple(analysis_shape(a.shape) for a in xs)
         start = time.perf_counter()
-        if params is not None and layer.name in params:
-            arrays = params[layer.name]
-        else:
-            try:
-                arrays = init_layer_params(layer, i, tuple(analysis_shape(a.shape) for a in xs), seed, dtype)
-            except Exception as error:  # the kind's `weights` refuses the arrays that really arrive
-                raise _failed(layer, "weight init", error) from error
+        given = params is not None and layer.name in params
+        try:
+            weight_shapes = kind.weights(layer.attrs, in_shapes)
+            arrays = params[layer.name] if given else init_layer_params(layer, i, in_shapes, seed, dtype, weight_shapes)
+        except Exception as error:  # the kind's `weights` refuses the arrays that really arrive
+            raise _failed(layer, "weight init", error) from error
+        weight_names.append(tuple(weight_shapes))
         init_seconds = time.perf_counter() - start
         reads = _Reads(arrays)
         attrs = _run_attrs(layer, seed, i)
         if i in overwrites:
             attrs["inplace"] = overwrites[i]
+        if spend and not given:  # the weights are ours and dropped after backward: it may write over them
+            attrs["spend_weights"] = True
         start = time.perf_counter()
         try:
             with count_macs() as counter:
@@ -358,15 +432,14 @@ def _run(
             raise _failed(layer, "forward", error) from error
         seconds = time.perf_counter() - start
         live = None if backward else live_nbytes([*acts.values(), y])
-        weight_names = set(kind.weights(layer.attrs, tuple(analysis_shape(a.shape) for a in xs)))
         facts.append(
             {
                 "name": layer.name,
                 "kind": layer.kind,
                 "output_shape": tuple(y.shape),
                 "output_nbytes": int(y.nbytes),
-                "params_used": sum(arrays[k].size for k in reads.read if k in weight_names),
-                "buffers_used": sum(arrays[k].size for k in reads.read if k not in weight_names),
+                "params_used": sum(arrays[k].size for k in reads.read if k in weight_shapes),
+                "buffers_used": sum(arrays[k].size for k in reads.read if k not in weight_shapes),
                 "forward_macs": counter.macs,
                 "forward_seconds": seconds,
                 "gemm_seconds": counter.seconds,
@@ -439,9 +512,9 @@ def _run(
         seconds = time.perf_counter() - start
         del cache
         arrays = weights.pop(layer.name)
-        problems = _gradient_problems(layer, dxs, dparams, [shapes[n] for n in layer.inputs], arrays)
-        weight_names = [n for n in kind.weights(layer.attrs, _analysis_shapes(shapes, layer)) if n in dparams]
-        bad, zero = _gradient_values(layer, dxs, dparams, weight_names)
+        in_shapes = [shapes[n] for n in layer.inputs]
+        problems = _gradient_problems(layer, dxs, dparams, in_shapes, arrays, weight_names[i])
+        bad, zero = _gradient_values(layer, dxs, dparams, [n for n in weight_names[i] if n in dparams])
         if bad and (_finite(dy) and not any(n in nonfinite for n in layer.inputs) and layer.name not in nonfinite):
             facts[i]["nonfinite"] = facts[i].get("nonfinite", ()) + bad
         check = None
@@ -486,10 +559,6 @@ def _finite(a: np.ndarray) -> bool:
     return bool(np.isfinite(total)) or bool(np.isfinite(a).all())
 
 
-def _analysis_shapes(shapes: Mapping[str, tuple[int, ...]], layer: Layer) -> tuple[Shape, ...]:
-    return tuple(analysis_shape(shapes[n]) for n in layer.inputs)
-
-
 def _gradient_values(
     layer: Layer, dxs: tuple[np.ndarray, ...], dparams: Mapping[str, np.ndarray], weight_names: list[str]
 ) -> tuple[tuple[str, ...], tuple[str, ...]]:
@@ -516,16 +585,21 @@ def _failed(layer: Layer, phase: str, error: Exception) -> ReferenceFailure:
 
 
 def _gradient_problems(
-    layer: Layer, dxs: tuple[np.ndarray, ...], dparams: Mapping[str, np.ndarray], in_shapes: list, arrays: Arrays
+    layer: Layer,
+    dxs: tuple[np.ndarray, ...],
+    dparams: Mapping[str, np.ndarray],
+    in_shapes: list,
+    arrays: Arrays,
+    weight_names: tuple[str, ...],
 ) -> tuple[str, ...]:
-    """Each gradient must have exactly the shape of what it differentiates, and every weight needs one."""
+    """Each gradient must have exactly the shape of what it differentiates, and every weight (`weight_names`)
+    needs one."""
     problems = []
     if len(dxs) != len(in_shapes):
         problems.append(f"{len(dxs)} input gradients for {len(in_shapes)} inputs")
     for name, g, shape in zip(layer.inputs, dxs, in_shapes):
         if tuple(g.shape) != tuple(shape):
             problems.append(f"d{name} {tuple(g.shape)} ≠ {tuple(shape)}")
-    weight_names = set(REGISTRY[layer.kind].weights(layer.attrs, tuple(analysis_shape(s) for s in in_shapes)))
     for name in sorted(weight_names):
         if name not in dparams:
             problems.append(f"no gradient for {name}")

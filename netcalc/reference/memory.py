@@ -8,7 +8,8 @@ layers, in bytes of the pass's dtype, and takes the largest total at any step:
   (backward keeps them all until their layer's backward; forward-only keeps an output until its last reader),
   then layer j's weights, output, cache and working buffers;
 - backward, layer j: the weights, outputs and caches of layers ≤ j, the gradients still waiting for their
-  producer, layer j's weight gradients, its input gradients and working buffers;
+  producer, layer j's weight gradients (an fc weight's is written over the weight, except under `--gradcheck`),
+  its input gradients and working buffers;
 - working buffers: a convolution's im2col matrix (N·C·KH·KW·HO·WO elements; transposed convolution: its
   col2im matrix), in backward that matrix again plus the per-sample weight gradients when N > 1; any other kind
   one input- and one output-sized temporary; `--gradcheck` float64 copies of the layer's arrays.
@@ -175,6 +176,8 @@ def estimate_memory(network: Network, report: Report, *, backward: bool = True, 
             row = rows[j]
             w, a, cache, ins, cols = per_layer[j]
             dweights = row.params * item
+            if row.kind == "fc" and not gradcheck:  # the weight gradient is written over the weight
+                dweights -= row.macs // batch * item
             if cols:  # im2col again with the per-sample weight gradients; then, the columns freed, col2im into dx
                 work = cols + max(batch * dweights, ins) + a + BLOCK_BYTES
             elif row.kind in GEMM_KINDS:

@@ -35,6 +35,12 @@ def _reduce_axes(x: np.ndarray) -> tuple[int, ...]:
     return (0, *range(2, x.ndim))
 
 
+def _channel_dot(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Σ a·b per channel (axis 1) in one pass, without the a·b temporary."""
+    letters = "abcdefghij"[: a.ndim]
+    return np.einsum(f"{letters},{letters}->b", a, b)
+
+
 def batchnorm_forward(
     x: np.ndarray,
     gamma: np.ndarray,
@@ -47,49 +53,75 @@ def batchnorm_forward(
     """x (N, C, H, W) or (N, C), gamma/beta/running_mean/running_var (C,) -> y like x, cache.
 
     training: normalise with the batch mean and the biased batch variance (running stats are not read; update
-    them with `batchnorm_running_stats`). Inference: normalise with running_mean and running_var.
+    them with `batchnorm_running_stats`, passing `batch_stats(cache)` so they are not computed twice).
+    Inference: normalise with running_mean and running_var, y = x·s + t per channel (x̂ is only made if a
+    backward asks for it). In the dtype of x throughout, in as few passes as NumPy allows: x − mean once, its
+    square summed without a temporary, x̂ scaled in place.
     """
     axes = _reduce_axes(x)
-    if training:
-        mean = x.mean(axis=axes)
-        var = x.var(axis=axes)  # biased (divide by the count), as PyTorch normalises
-    else:
-        mean, var = running_mean, running_var
+    if not training:
+        inv_std = 1.0 / np.sqrt(running_var + eps)
+        scale = gamma * inv_std
+        y = x * _channel_view(scale.astype(x.dtype, copy=False), x.ndim)
+        y += _channel_view((beta - running_mean * scale).astype(x.dtype, copy=False), x.ndim)
+        return y, (None, gamma, inv_std, False, (x, running_mean))
+    mean = x.mean(axis=axes)
+    xhat = x - _channel_view(mean, x.ndim)
+    var = _channel_dot(xhat, xhat) / (x.size // x.shape[1])  # biased (divide by the count), as PyTorch
     inv_std = 1.0 / np.sqrt(var + eps)
-    xhat = (x - _channel_view(mean, x.ndim)) * _channel_view(inv_std, x.ndim)
-    y = xhat * _channel_view(gamma, x.ndim) + _channel_view(beta, x.ndim)
-    return y, (xhat, gamma, inv_std, training)
+    xhat *= _channel_view(inv_std.astype(xhat.dtype, copy=False), x.ndim)
+    y = xhat * _channel_view(gamma, x.ndim)
+    y += _channel_view(beta, x.ndim)
+    return y, (xhat, gamma, inv_std, True, (mean, var))
+
+
+def batch_stats(cache: Any) -> tuple[np.ndarray, np.ndarray]:
+    """The batch mean and biased variance a training-mode `batchnorm_forward` normalised with."""
+    if not cache[3]:
+        raise ValueError("an inference-mode batch norm has no batch statistics")
+    return cache[4]
 
 
 def batchnorm_backward(dy: np.ndarray, cache: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """dy like x -> dx like x, dgamma (C,), dbeta (C,).
 
     training: the batch statistics depend on x, so dx = inv_std/M · (M·g − Σg − x̂·Σ(g·x̂)) with g = dy·gamma and
-    M the number of values per channel; inference: dx = dy·gamma·inv_std.
+    M the number of values per channel; inference: dx = dy·gamma·inv_std. The cache is spent: dx is written
+    over x̂, which nothing reads afterwards (call backward once per forward).
     """
-    xhat, gamma, inv_std, training = cache
+    xhat, gamma, inv_std, training, kept = cache
+    if xhat is None:  # inference: x̂ from the cached input and running mean, made only now
+        x, mean = kept
+        xhat = (x - _channel_view(mean, x.ndim)) * _channel_view(inv_std.astype(x.dtype, copy=False), x.ndim)
     axes = _reduce_axes(dy)
     dbeta = dy.sum(axis=axes)
-    dgamma = (dy * xhat).sum(axis=axes)
-    scale = _channel_view(gamma * inv_std, dy.ndim)
+    dgamma = _channel_dot(dy, xhat)
+    scale = _channel_view((gamma * inv_std).astype(dy.dtype, copy=False), dy.ndim)
     if not training:
         return dy * scale, dgamma, dbeta
     m = dy.size // dy.shape[1]
-    dx = dy - _channel_view(dbeta / m, dy.ndim) - xhat * _channel_view(dgamma / m, dy.ndim)
+    dx = xhat
+    dx *= _channel_view(-dgamma / m, dy.ndim)
+    dx += dy
+    dx -= _channel_view(dbeta / m, dy.ndim)
     dx *= scale
     return dx, dgamma, dbeta
 
 
 def batchnorm_running_stats(
-    x: np.ndarray, running_mean: np.ndarray, running_var: np.ndarray, momentum: float = 0.1
+    x: np.ndarray,
+    running_mean: np.ndarray,
+    running_var: np.ndarray,
+    momentum: float = 0.1,
+    stats: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """New (running_mean, running_var) after a training batch x, PyTorch's update: the running variance takes the
-    *unbiased* batch variance. Returns new arrays; the inputs are not modified."""
-    axes = _reduce_axes(x)
+    *unbiased* batch variance. `stats`, the batch mean and biased variance when already known (`batch_stats`),
+    saves two passes over x. Returns new arrays; the inputs are not modified."""
     m = x.size // x.shape[1]
-    mean = x.mean(axis=axes)
-    var = x.var(axis=axes, ddof=1) if m > 1 else x.var(axis=axes)
-    return (1 - momentum) * running_mean + momentum * mean, (1 - momentum) * running_var + momentum * var
+    mean, var = stats if stats is not None else (x.mean(axis=_reduce_axes(x)), x.var(axis=_reduce_axes(x)))
+    unbiased = var * (m / (m - 1)) if m > 1 else var
+    return (1 - momentum) * running_mean + momentum * mean, (1 - momentum) * running_var + momentum * unbiased
 
 
 def standardize_forward(x: np.ndarray, axes: tuple[int, ...], eps: float = 1e-5) -> tuple[np.ndarray, Any]:

@@ -4,6 +4,9 @@ definitions PyTorch documents, never the kind's own code."""
 
 from __future__ import annotations
 
+import re
+from fractions import Fraction
+
 import numpy as np
 import pytest
 
@@ -201,3 +204,148 @@ def test_a_map_only_kind_on_a_flat_vector_names_itself(kind: str) -> None:
     extra = ", factor: 2" if kind.startswith("pixel") else ""
     with pytest.raises(netcalc.errors.NetcalcError, match=f"{kind} needs an H×W×C input, got the flat vector"):
         netcalc.analyze(f"input: 2x2x4\nlayers: [flatten, {{kind: {kind}{extra}}}]")
+
+
+# --- what a layer keeps for backward (PyTorch autograd's convention, docs/conventions.md), batch 4, float32 ---
+
+MAP = 3 * 4 * 2 * 4 * 4  # the conv's 3×4×2 output for 4 samples, 4 B each
+
+
+@pytest.mark.parametrize(
+    ("layer", "saved"),
+    [
+        ("{kind: pad, name: x, padding: 1, mode: reflect}", MAP),  # reflection_pad2d_backward reads the input
+        ("{kind: pad, name: x, padding: 1, mode: replicate}", MAP),
+        ("{kind: pad, name: x, padding: 1}", 0),  # a constant pad's backward is a slice: nothing kept
+        ("{kind: lrn, name: x, size: 3}", 2 * MAP),  # input and output
+        ("{kind: stochastic_depth, name: x, p: 0.2}", 4 * 4),  # one noise value per sample
+        ("{kind: stochastic_depth, name: x, p: 0.2, mode: batch}", 1 * 4),  # one for the whole batch
+        ("{kind: stochastic_depth, name: x, p: 0.0}", 0),  # torchvision returns the input untouched
+    ],
+)
+def test_saved_for_backward_by_kind(layer: str, saved: int) -> None:
+    report = netcalc.analyze(f"input: 3x4x2\nlayers: [{{kind: conv, name: c, out: 2, kernel: 1}}, {layer}]", batch=4)
+    assert [row.saved_bytes for row in report.layers] == [3 * 4 * 2 * 4 * 4, saved]  # the conv keeps the image
+
+
+def test_stochastic_depth_without_a_seed_draws_the_same_mask() -> None:
+    layer = layer_of("[{kind: stochastic_depth, p: 0.5}]", "1x1x1")
+    x = np.ones((64, 1, 1, 1))
+    attrs = {k: v for k, v in layer.attrs.items() if k != "seed"}
+    first, _ = REGISTRY["stochastic_depth"].forward((x,), {}, attrs, True)
+    second, _ = REGISTRY["stochastic_depth"].forward((x,), {}, attrs, True)
+    np.testing.assert_array_equal(first, second)
+    assert set(first.ravel().tolist()) == {0.0, 2.0}  # dropped, or kept and scaled by 1 / (1 − 0.5)
+
+
+# --- crop and upsample bounds and messages ---
+
+
+def test_a_crop_may_take_the_whole_height_or_width() -> None:
+    assert netcalc.analyze("input: 5x5x2\nlayers: [{kind: crop, size: [5, 3]}]").layers[-1].output_shape == (5, 3, 2)
+    assert netcalc.analyze("input: 5x5x2\nlayers: [{kind: crop, size: [2, 5]}]").layers[-1].output_shape == (2, 5, 2)
+
+
+def test_a_crop_past_the_right_edge_is_refused() -> None:
+    # columns 3, 4, 5 of a 5-wide map: column 5 does not exist
+    with pytest.raises(netcalc.errors.NetcalcError, match=r"reaches row 2 and column 6 of the 5×5 input"):
+        netcalc.analyze("input: 5x5x2\nlayers: [{kind: crop, size: [2, 3], offset: [0, 3]}]")
+
+
+@pytest.mark.parametrize(
+    ("layer", "message"),
+    [
+        ("{kind: crop}", "crop needs `size: [h, w]` or a second input in `from` whose H×W it takes"),
+        ("{kind: upsample}", "upsample needs `scale`, `size` or a second input in `from` whose H×W it takes"),
+    ],
+)
+def test_a_resize_without_a_size_says_what_it_needs(layer: str, message: str) -> None:
+    with pytest.raises(netcalc.errors.NetcalcError, match=re.escape(message)):
+        netcalc.analyze(f"input: 5x5x2\nlayers: [{layer}]")
+
+
+@pytest.mark.parametrize("kind", ["crop", "upsample"])
+def test_a_resize_of_a_flat_vector_names_itself(kind: str) -> None:
+    with pytest.raises(netcalc.errors.NetcalcError, match=f"{kind} needs an H×W×C input"):
+        netcalc.analyze(f"input: 2x2x4\nlayers: [flatten, {{kind: {kind}, size: [2, 2]}}]")
+
+
+# --- resizing's receptive-field model, per axis: output o centred at (o + ½)·H/O − ½ input units (align_corners:
+# o·(H − 1)/(O − 1)); bilinear reads two neighbours (span 1), nearest one (span 0) ---
+
+
+@pytest.mark.parametrize(
+    ("attrs", "size", "jump", "start"),
+    [
+        ("mode: nearest, size: [6, 8]", (1, 1), (Fraction(3, 6), Fraction(4, 8)), (Fraction(-1, 4), Fraction(-1, 4))),
+        ("mode: bilinear, size: [7, 6]", (2, 2), (Fraction(3, 7), Fraction(4, 6)), (Fraction(-2, 7), Fraction(-1, 6))),
+        ("mode: bilinear, size: [7, 6], align_corners: true", (2, 2), (Fraction(2, 6), Fraction(3, 5)), (0, 0)),
+        ("mode: nearest, size: [7, 6], align_corners: false", (1, 1), (Fraction(3, 7), Fraction(4, 6)), None),
+    ],
+)
+def test_upsample_fields(attrs: str, size: tuple, jump: tuple, start: tuple | None) -> None:
+    field = netcalc.analyze(f"input: 3x4x1\nlayers: [{{kind: upsample, {attrs}}}]").layers[-1].field
+    assert (field.size, field.jump) == (size, jump)
+    # unit 0's centre: (0 + ½)·H/O − ½ = (H/O − 1)/2
+    assert field.start == (start or tuple((j - 1) / 2 for j in jump))
+
+
+def test_an_empty_channel_slice_is_refused() -> None:
+    with pytest.raises(netcalc.errors.NetcalcError, match="with start < end"):
+        netcalc.analyze("input: 2x2x4\nlayers: [{kind: channel_slice, start: 2, end: 2}]")
+
+
+def test_bilinear_align_corners_to_two_rows_takes_the_first_and_the_last() -> None:
+    # align_corners: output row o samples input row o·(H − 1)/(O − 1); for O = 2 that is rows 0 and H − 1 exactly
+    layer = layer_of("[{kind: upsample, mode: bilinear, size: [2, 1], align_corners: true}]", "3x1x1")
+    x = np.array([1.0, 2.0, 5.0]).reshape(1, 1, 3, 1)
+    y, _ = forward(layer, [x])
+    assert y.ravel().tolist() == [1.0, 5.0]
+
+
+# --- the standardising norms: saved for backward and the single-value warning ---
+
+CONV_OUT = 3 * 4 * 4 * 2 * 4  # the conv's 3×4×4 output, 2 samples, 4 B
+
+
+@pytest.mark.parametrize(
+    ("norm", "saved"),
+    [
+        ("{kind: groupnorm, name: x, groups: 2}", CONV_OUT + 2 * (2 * 2 * 4)),  # mean and 1/std: 2 groups × 2 samples
+        ("{kind: instancenorm, name: x}", CONV_OUT + 2 * (4 * 2 * 4)),  # per channel and sample
+        ("{kind: layernorm, name: x}", CONV_OUT + 2 * (3 * 4 * 2 * 4)),  # per pixel and sample (over channels)
+    ],
+)
+def test_a_standardising_norm_keeps_its_input_and_float32_statistics(norm: str, saved: int) -> None:
+    report = netcalc.analyze(f"input: 3x4x4\nlayers: [{{kind: conv, name: c, out: 4, kernel: 1}}, {norm}]", batch=2)
+    assert report.layers[-1].saved_bytes == saved
+    assert report.layers[-1].output_shape == (3, 4, 4) and report.layers[-1].params == (
+        8 if "instance" not in norm else 0
+    )
+
+
+@pytest.mark.parametrize(
+    ("norm", "shape", "note"),
+    [
+        ("{kind: instancenorm}", "1x1x4", "each channel of 1×1×4 is normalised over a single value: the output is 0"),
+        (
+            "{kind: instancenorm, affine: true}",
+            "1x1x4",
+            "each channel of 1×1×4 is normalised over a single value: the output is β",
+        ),
+        (
+            "{kind: groupnorm, groups: 4}",
+            "1x1x4",
+            "each group of 1×1×4 is normalised over a single value: the output is β",
+        ),
+        ("{kind: layernorm}", "3x2x1", "normalised over a single value: the output is β"),
+        ("{kind: layernorm}", "1x1x4", None),  # four channels per pixel: nothing to say
+        ("{kind: groupnorm, groups: 2}", "1x1x4", None),  # two channels per group
+    ],
+)
+def test_a_norm_over_single_values_says_its_output_is_constant(norm: str, shape: str, note: str | None) -> None:
+    notes = netcalc.analyze(f"input: {shape}\nlayers: [{norm}]").layers[-1].notes
+    if note is None:
+        assert not any("single value" in n for n in notes)
+    else:
+        assert any(note in n for n in notes), notes

@@ -1,0 +1,156 @@
+"""Behaviour of the reference pass no other test pinned down, found by mutation testing (docs/mutation.md): the
+gradient check's figures on a gradient known to be wrong by a known factor, failures that say where and what,
+the memory limit's edge and its fallback, the calibration loop's counts. Expected values are arithmetic written
+out here, or read from the operating system by another route."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import netcalc
+from netcalc.kinds import REGISTRY
+from netcalc.reference import calibrate
+from netcalc.reference.engine import ReferenceFailure, layer_gradcheck, run
+from netcalc.reference.memory import MemoryEstimate, MemoryLimitError, check_memory, default_memory_limit
+
+SPEC = "input: 3x3x2\nlayers:\n  - {kind: conv, name: c, out: 2, kernel: 1}\n  - {kind: relu, name: r}\n"
+
+
+def relu_layer():
+    return netcalc.parse_network_text(SPEC).layers[1]
+
+
+def gradcheck_with(backward, xs, samples=6):
+    layer = relu_layer()
+    kind = REGISTRY["relu"]
+    patched = dataclasses.replace(kind, backward=backward)
+    dy = np.full(xs[0].shape, 0.5)
+    original = REGISTRY["relu"]
+    REGISTRY["relu"] = patched
+    try:
+        return layer_gradcheck(layer, xs, {}, dy, layer.attrs, True, samples, 0, 1)
+    finally:
+        REGISTRY["relu"] = original
+
+
+def test_a_gradient_twice_too_large_reads_one_third_raw_and_one_quarter_allowed():
+    # analytic a = 2n against numerical n at every sampled coordinate: raw |a − n| / (|a| + |n|) = n / 3n = 1/3;
+    # the allowed figure adds m = Σ|Δf·dy| / 2h ≈ |n| (one term per coordinate for a ReLU) to the scale:
+    # n / (2n + n + n) = 1/4
+    x = np.linspace(0.5, 2.0, 18).reshape(1, 2, 3, 3)  # all positive: dL/dx = dy, away from the kink
+    relu = REGISTRY["relu"]
+
+    def doubled(dy, cache):
+        (dx,), grads = relu.backward(dy, cache)
+        return (2 * dx,), grads
+
+    check = gradcheck_with(doubled, (x,))
+    assert check.entries == 6 and check.arrays == ("dc",)
+    assert check.raw_error == pytest.approx(1 / 3, rel=1e-6)
+    assert check.error == pytest.approx(1 / 4, rel=1e-4)
+
+
+def test_a_gradient_with_values_below_one_is_compared_by_ratio():
+    # the floor max(1e-8, ·) only guards a zero scale: with |a|, |n| ≈ 0.05, the ratio is still 1/3
+    x = np.linspace(0.5, 2.0, 18).reshape(1, 2, 3, 3)
+    relu = REGISTRY["relu"]
+
+    def doubled_small(dy, cache):
+        (dx,), grads = relu.backward(dy * 0.1, cache)
+        return (2 * dx,), grads
+
+    layer = relu_layer()
+    original = REGISTRY["relu"]
+    REGISTRY["relu"] = dataclasses.replace(relu, backward=doubled_small)
+    try:
+        check = layer_gradcheck(layer, (x,), {}, np.full(x.shape, 0.05), layer.attrs, True, 6, 0, 1)
+    finally:
+        REGISTRY["relu"] = original
+    # analytic 2·0.1·0.05 = 0.01 against numerical 0.05: |0.01 − 0.05| / (0.01 + 0.05) = 2/3
+    assert check.raw_error == pytest.approx(2 / 3, rel=1e-6)
+
+
+def test_a_non_finite_gradient_reads_nan_with_what_was_compared():
+    x = np.linspace(0.5, 2.0, 18).reshape(1, 2, 3, 3)
+    relu = REGISTRY["relu"]
+
+    def poisoned(dy, cache):
+        (dx,), grads = relu.backward(dy, cache)
+        return (dx * np.nan,), grads
+
+    check = gradcheck_with(poisoned, (x,))
+    assert math.isnan(check.raw_error) and math.isnan(check.error)
+    assert check.entries > 0 and check.arrays == ("dc",)
+
+
+def test_the_step_grows_with_large_inputs():
+    # h = 1e-5 · max(1, rms): float64's spacing near 1.5e6 is about 2.3e-10, so a step of 1e-5 would carry a
+    # relative rounding of ~1e-5 (and one divided by the rms, ~7e-12, would vanish); 1e-5 · 1.5e6 = 15 is exact
+    x = np.linspace(1e6, 2e6, 18).reshape(1, 2, 3, 3)
+    check = gradcheck_with(REGISTRY["relu"].backward, (x,))
+    assert check.raw_error < 1e-6
+
+
+def test_a_reference_failure_names_the_layer_the_phase_and_the_error_type():
+    network = netcalc.parse_network_text(SPEC)
+    relu = REGISTRY["relu"]
+
+    def broken(xs, params, attrs, train):
+        raise ValueError("boom")
+
+    REGISTRY["relu"] = dataclasses.replace(relu, forward=broken)
+    try:
+        with pytest.raises(ReferenceFailure) as caught:
+            run(network)
+    finally:
+        REGISTRY["relu"] = relu
+    assert "layer 'r' (relu): the reference forward failed: ValueError: boom" in str(caught.value)
+    assert caught.value.location is not None and caught.value.location.line == 4
+
+
+def estimate(peak: int) -> MemoryEstimate:
+    return MemoryEstimate(peak, "forward", "c", 100, 50, "c")
+
+
+def test_the_memory_limit_allows_exactly_the_limit():
+    check_memory(estimate(1000), 1000)  # equal: allowed
+    check_memory(estimate(10**12), None)  # no limit known
+    with pytest.raises(MemoryLimitError, match="more than the limit of"):
+        check_memory(estimate(1001), 1000)
+
+
+def test_without_memavailable_the_limit_is_four_fifths_of_the_free_memory(tmp_path):
+    meminfo = tmp_path / "meminfo"
+    meminfo.write_text("MemTotal: 1000 kB\n")  # no MemAvailable line: the fallback is the free pages
+    free = next(
+        int(line.split()[1]) * 1024
+        for line in Path("/proc/meminfo").read_text().splitlines()
+        if line.startswith("MemFree:")
+    )
+    limit = default_memory_limit(str(meminfo))
+    assert limit is not None and 0.6 * free <= limit <= 1.0 * free  # 0.8 of it, free memory moving meanwhile
+    (tmp_path / "real").write_text("MemTotal: 1000 kB\nMemAvailable:    2048 kB\n")
+    assert default_memory_limit(str(tmp_path / "real")) == int(2048 * 1024 * 0.8)
+
+
+def test_calibration_takes_the_best_of_at_least_the_repeats_and_stops_at_fifty_times():
+    calls = []
+    times = iter([0.3, 0.1, 0.2])
+    assert calibrate._best(0.0, 3, lambda: calls.append(next(times, 0.0))) >= 0
+    assert len(calls) == 3  # `repeats` calls even with no time budget
+    calls.clear()
+    calibrate._best(60.0, 2, lambda: calls.append(1))  # instant calls never fill a minute: capped at 50 × 2
+    assert len(calls) == 100
+
+
+def test_calibrated_gemm_and_copy_speeds_are_plausible_for_a_cpu():
+    # 2·n³ FLOPs per n×n GEMM: a CPU does between 10⁸ and 10¹⁴ FLOP/s; a copy moves 2 × the array's bytes
+    flops = calibrate.gemm_flops("float64", seconds=0.05)
+    assert 1e8 < flops < 1e14
+    bandwidth = calibrate.stream_bandwidth(seconds=0.05)
+    assert 1e8 < bandwidth < 1e13
