@@ -64,3 +64,25 @@ def test_window_arithmetic_with_asymmetric_padding_dilation_groups_and_ceil_mode
     # width: 8 + 0 + 1 − 2 − 1 = 6, ⌈6/2⌉ + 1 = 4, the last window starts at 3·2 = 6 < 8: kept
     assert "output width   ⌈(8 + 0 + 1 − 1·(3−1) − 1)/2⌉ + 1 = ⌈6/2⌉ + 1 = 4" in pool
     assert "output         5×4×6" in pool
+
+
+def test_a_transposed_conv_and_an_fc_written_out(tmp_path):
+    spec = tmp_path / "decoder.yaml"
+    spec.write_text(
+        "input: 3x4x6\nlayers:\n"
+        "  - {kind: conv_transpose, name: t, out: 4, kernel: 3, stride: 2, padding: 1, output_padding: 1, groups: 2}\n"
+        "  - {kind: flatten, name: f}\n"
+        "  - {kind: fc, name: fc, out: 10}\n"
+    )
+    t = invoke("explain", str(spec), "t").output
+    # (H − 1)·S − Pt − Pb + D·(K − 1) + output_padding + 1: (3 − 1)·2 − 1 − 1 + 2 + 1 + 1 = 6, and 8 for W = 4
+    assert "output height    (3 − 1)·2 − 1 − 1 + 1·(3−1) + 1 + 1 = 6" in t
+    assert "output width     (4 − 1)·2 − 1 − 1 + 1·(3−1) + 1 + 1 = 8" in t
+    # PyTorch's weight (Cin, Cout/G, K, K) = 6·2·3·3; every input pixel feeds K·K·Cout/G outputs
+    assert f"weights          3·3·6·(4/2) = {6 * 2 * 3 * 3}" in t and "biases           4" in t
+    assert f"MACs per sample  3·4·6 inputs · 3·3·(4/2) outputs each = 72 · 18 = {72 * 18:,}" in t
+    fc = invoke("explain", str(spec), "fc").output
+    # the 6×8×4 map flattens to 192 features
+    assert f"weights          192·10 = {192 * 10:,}" in fc and "biases           10" in fc
+    assert f"MACs per sample  192 inputs · 10 outputs = {192 * 10:,}" in fc
+    assert f"parameters       {1920:,} (weight) + 10 (bias) = {1930:,}" in fc

@@ -14,7 +14,7 @@ from click.testing import CliRunner
 
 from netcalc.analysis.analyze import analyze_network
 from netcalc.cli import cli
-from netcalc.language.spec import load_network
+from netcalc.language.spec import load_network, parse_network_text
 from netcalc.reference.engine import run
 from netcalc.reference.memory import (
     AVAILABLE_FRACTION,
@@ -142,3 +142,28 @@ def test_the_default_limit_is_a_share_of_available_memory(tmp_path) -> None:
     assert default_memory_limit(str(meminfo)) == int(20000000 * 1024 * AVAILABLE_FRACTION)
     fallback = default_memory_limit(str(tmp_path / "missing"))  # sysconf's free pages, or no limit
     assert fallback is None or fallback > 0
+
+
+def _estimate(text: str, **options):
+    network = parse_network_text(text)
+    return estimate_memory(network, analyze_network(network), **options)
+
+
+def test_a_grouped_convs_columns_hold_every_input_channel() -> None:
+    # im2col per group: (C/G·KH·KW) × HO·WO, G groups: C·KH·KW × HO·WO in all = 8·3·3 × 16·16 float32
+    estimate = _estimate("input: 16x16x8\nlayers: [{kind: conv, name: c, out: 8, kernel: 3, padding: 1, groups: 4}]")
+    assert estimate.largest_buffer == 8 * 3 * 3 * 16 * 16 * 4
+
+
+def test_a_transposed_convs_col2im_buffer_is_per_input_pixel() -> None:
+    # every input pixel scatters COUT/G·KH·KW values per group: H·W × COUT·KH·KW = 8·8 × 6·3·3 float32
+    text = "input: 8x8x4\nlayers: [{kind: conv_transpose, name: t, out: 6, kernel: 3, stride: 2, groups: 2}]"
+    estimate = _estimate(text)
+    assert (estimate.largest_buffer, estimate.largest_buffer_layer) == (8 * 8 * 6 * 3 * 3 * 4, "t")
+
+
+def test_a_fused_activation_keeps_the_output_for_backward() -> None:
+    plain = "input: 8x8x4\nlayers: [{kind: conv, name: c, out: 8, kernel: 3, padding: 1}]"
+    fused = plain.replace("padding: 1}", "padding: 1, activation: relu}")
+    # the relu's backward reads the conv's 8×8×8 float32 output, held until then
+    assert _estimate(fused).peak - _estimate(plain).peak == 8 * 8 * 8 * 4

@@ -274,3 +274,31 @@ def test_upsampling_kinds_fields_follow_the_continuous_model():
     assert rows["c3"].field.size == (5 + 2 * half, 5 + 2 * half)
     for name in ("ps", "c2", "sh", "up", "c3"):  # past upsampling no exact pixel count is claimed
         assert centre_sides(rows[name].field, rows[name].output_shape, report.input_shape) is None, name
+
+
+def test_transposed_conv_spans_by_hand():
+    report = netcalc.analyze(
+        "input: 8x8x2\nlayers:\n"
+        "  - {kind: conv_transpose, name: a, out: 2, kernel: [5, 3], stride: [2, 3], padding: [2, 2, 0, 0]}\n"
+        "  - {kind: conv_transpose, name: b, from: input, out: 2, kernel: 3, stride: 2, dilation: 2}\n"
+    )
+    a, b = report.layers
+    # output o reads inputs i with i·S = o + P − D·k. Height K 5, S 2, P 2: an even o meets i = o/2 + 1, o/2,
+    # o/2 − 1 (span 2), an odd o two inputs; centre (2P − D·(K−1))/2S = (4 − 4)/4 = 0.
+    # Width K 3, S 3, P 0: exactly one of o, o − 1, o − 2 is a multiple of 3 (span 0); centre (0 − 2)/6 = −1/3
+    assert a.output_shape == ((8 - 1) * 2 - 4 + 4 + 1, (8 - 1) * 3 + 2 + 1, 2)
+    assert a.field.size == (1 + 2 * 1, 1 + 0)
+    assert a.field.jump == (Fraction(1, 2), Fraction(1, 3))
+    assert a.field.start == (0, Fraction(-1, 3))
+    # K 3, S 2, D 2, P 0: o, o − 2, o − 4 are all even for an even o (three inputs, span 2), none for an odd one;
+    # centre (0 − 2·2)/4 = −1
+    assert b.field.size == (3, 3) and b.field.start == (-1, -1)
+
+
+def test_a_transposed_conv_may_shrink_to_one_pixel_but_not_to_none():
+    # (1 − 1)·1 − 1 − 1 + 1·(3 − 1) + 0 + 1 = 1
+    assert netcalc.analyze("input: 1x1x2\nlayers: [{kind: conv_transpose, out: 2, kernel: 3, padding: 1}]").layers[
+        0
+    ].output_shape == (1, 1, 2)
+    with pytest.raises(netcalc.errors.NetcalcError, match=r"output height \(1 − 1\)·1 − 2·2 .* = -1 is not positive"):
+        netcalc.analyze("input: 1x1x2\nlayers: [{kind: conv_transpose, out: 2, kernel: 3, padding: 2}]")
