@@ -173,7 +173,7 @@ def test_adaptive_pool_figures_do_not_grow_with_the_output_size(spec):
 def test_no_attribute_makes_expansion_or_figures_grow_without_bound(spec):
     """Attributes at int32's maximum: the work must not grow with them (each case finishes at once)."""
     split = spec(f"input: 8x8x3\nlayers:\n  - {{kind: channel_split, name: s, parts: {2**31 - 1}}}\n")
-    assert_one_line_error(invoke("summary", split), "at most 50,000 parts")
+    assert_one_line_error(invoke("summary", split), "at most 40,000 parts")
     wide = spec(f"input: 8x8x3\nlayers:\n  - {{kind: upsample, scale: {2**31 - 1}}}\n", "wide.yaml")
     result = invoke("summary", wide, "--format", "json")
     assert result.exit_code == 0
@@ -414,14 +414,14 @@ def test_a_huge_value_is_quoted_as_a_short_excerpt(spec):
 
 
 def test_more_layers_than_the_maximum_are_refused_early(spec):
-    path = spec("input: 8x8x3\nlayers:\n  - {kind: relu, repeat: 50000}\n  - {kind: relu, name: one_more}\n")
-    assert_one_line_error(invoke("summary", path), "more than 50,000 layers")
+    path = spec("input: 8x8x3\nlayers:\n  - {kind: relu, repeat: 40000}\n  - {kind: relu, name: one_more}\n")
+    assert_one_line_error(invoke("summary", path), "more than 40,000 layers")
     # the maximum itself is accepted
-    path = spec("input: 8x8x3\nlayers:\n  - {kind: relu, repeat: 49999}\n  - {kind: relu, name: last}\n", "at.yaml")
+    path = spec("input: 8x8x3\nlayers:\n  - {kind: relu, repeat: 39999}\n  - {kind: relu, name: last}\n", "at.yaml")
     assert invoke("summary", path, "--format", "csv").exit_code == 0
     # a repeat that alone exceeds the maximum is refused before any copy is made
-    path = spec("input: 8x8x3\nlayers:\n  - {kind: relu, repeat: 50001}\n", "over.yaml")
-    assert_one_line_error(invoke("summary", path), "repeat 50,001 is absurd; at most 50,000 copies are allowed")
+    path = spec("input: 8x8x3\nlayers:\n  - {kind: relu, repeat: 40001}\n", "over.yaml")
+    assert_one_line_error(invoke("summary", path), "repeat 40,001 is absurd; at most 40,000 copies are allowed")
 
 
 # --- a hypothesis strategy for hostile YAML ---
