@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -55,9 +54,7 @@ if TYPE_CHECKING:
     help="refuse (exit 2, before allocating) a pass whose estimated peak memory exceeds SIZE (e.g. 4GiB); "
     "auto: 80% of the memory available now; none: no limit",
 )
-@click.option(
-    "--strict", is_flag=True, help="fail a layer whose weight gradient is identically zero (else a warning)"
-)
+@click.option("--strict", is_flag=True, help="fail a layer whose weight gradient is identically zero (else a warning)")
 @click.option(
     "--device",
     metavar="NAME|FILE",
@@ -166,13 +163,15 @@ def zero_gradient_warnings(verification, shown: int = 5) -> list[str]:
 def _with_roofline(verification: Verification, report: Report, device: Device, fmt: str) -> str:
     """The verification, and each layer's roofline estimate on `device` beside its measured forward time."""
     from netcalc.analysis.roofline import estimate, held_against
+    from netcalc.render.jsontext import json_document
     from netcalc.render.roofline import timed_dict, timed_table
     from netcalc.render.verify import RENDERERS, verification_dict
 
     roofline = estimate(report, device)
     timed = held_against(roofline, {layer.name: layer.forward_seconds for layer in verification.layers})
     if fmt == "json":
-        return json.dumps({**verification_dict(verification), "roofline": timed_dict(roofline, timed)}, indent=2) + "\n"
+        data = {**verification_dict(verification), "roofline": timed_dict(roofline, timed)}
+        return json_document(data, rows=("layers", "roofline.layers"))
     table, timed_text = terminal_renderers(RENDERERS)["table"], terminal_renderers({"table": timed_table})["table"]
     return table(verification) + "\n" + timed_text(roofline, timed)
 

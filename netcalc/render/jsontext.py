@@ -21,22 +21,33 @@ def _row_encoder(default: Callable[[Any], Any] | None) -> Callable[[Any], str]:
     return json.JSONEncoder(ensure_ascii=False, separators=ROW_SEPARATORS, default=default).encode
 
 
-def _indented(value: Any, default: Callable[[Any], Any] | None) -> str:
-    """A small value (the conventions, the totals) indented as `indent=2` would, one level in."""
-    return json.dumps(value, ensure_ascii=False, indent=2, default=default).replace("\n", "\n" + INDENT)
+def _indented(value: Any, default: Callable[[Any], Any] | None, depth: int) -> str:
+    """A small value (the conventions, the totals) indented as `indent=2` would, `depth` levels in."""
+    return json.dumps(value, ensure_ascii=False, indent=2, default=default).replace("\n", "\n" + INDENT * depth)
 
 
-def _rows(items: Iterable[Any], default: Callable[[Any], Any] | None) -> str:
-    encode, indent = _row_encoder(default), INDENT * 2
+def _rows(items: Iterable[Any], default: Callable[[Any], Any] | None, depth: int) -> str:
+    encode, indent = _row_encoder(default), INDENT * (depth + 1)
     lines = [indent + encode(item) for item in items]
-    return "[\n" + ",\n".join(lines) + "\n" + INDENT + "]" if lines else "[]"
+    return "[\n" + ",\n".join(lines) + "\n" + INDENT * depth + "]" if lines else "[]"
+
+
+def _object(data: dict[str, Any], rows: tuple[str, ...], default: Callable[[Any], Any] | None, depth: int) -> str:
+    members = []
+    for key, value in data.items():
+        inner = tuple(r.split(".", 1)[1] for r in rows if r.startswith(f"{key}."))
+        if key in rows:
+            text = _rows(value, default, depth + 1)
+        elif inner and isinstance(value, dict):
+            text = _object(value, inner, default, depth + 1)
+        else:
+            text = _indented(value, default, depth + 1)
+        members.append(f"{INDENT * (depth + 1)}{json.dumps(key, ensure_ascii=False)}: {text}")
+    return "{\n" + ",\n".join(members) + "\n" + INDENT * depth + "}" if members else "{}"
 
 
 def json_document(data: dict[str, Any], rows: tuple[str, ...], default: Callable[[Any], Any] | None = None) -> str:
     """`data` as a JSON object, newline-terminated: each key on its own line, the lists named in `rows` (which
-    may be any iterable, so rows can be encoded as they are made) one compact item a line."""
-    members = []
-    for key, value in data.items():
-        text = _rows(value, default) if key in rows else _indented(value, default)
-        members.append(f"{INDENT}{json.dumps(key, ensure_ascii=False)}: {text}")
-    return "{\n" + ",\n".join(members) + "\n}\n" if members else "{}\n"
+    may be any iterable, so rows can be encoded as they are made) one compact item a line. A dotted name reaches
+    into a nested object: `roofline.layers`."""
+    return _object(data, rows, default, 0) + "\n"

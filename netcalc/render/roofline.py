@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 import statistics
 from collections.abc import Callable
 from typing import Any
@@ -15,6 +14,7 @@ from typing import Any
 from netcalc.analysis.report import Report
 from netcalc.analysis.roofline import Roofline, TimedLayer, folded
 from netcalc.render.console import Table, printed, text_console
+from netcalc.render.jsontext import json_document
 from netcalc.render.summary import report_dict
 from netcalc.render.units import human_bytes, human_count
 
@@ -77,7 +77,7 @@ def roofline_dict(roofline: Roofline, layers: tuple[Any, ...] | None = None) -> 
 
 def to_json(report: Report, roofline: Roofline, depth: int | None = None) -> str:
     data = {**report_dict(report, depth), "roofline": roofline_dict(roofline, folded(report, roofline, depth))}
-    return json.dumps(data, indent=2, ensure_ascii=False) + "\n"
+    return json_document(data, rows=("layers", "roofline.layers"))
 
 
 def to_csv(report: Report, roofline: Roofline, depth: int | None = None) -> str:

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Callable
 from typing import Any
 
 from netcalc.bridges.onnx.runtime import RTOL, RuntimeVerification, ValueCheck
 from netcalc.render.console import Table, Text, printed, text_console
+from netcalc.render.jsontext import json_document
 from netcalc.render.verify import CROSS, TICK
 from netcalc.shapes import format_shape
 
@@ -50,7 +50,7 @@ def to_json(result: RuntimeVerification) -> str:
         "failed": [check.name for check in result.failed],
         "layers": [layer_dict(check) for check in result.layers],
     }
-    return json.dumps(data, indent=2, ensure_ascii=False) + "\n"
+    return json_document(data, rows=("layers",))
 
 
 def failure_line(check: ValueCheck) -> str:

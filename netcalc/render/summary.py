@@ -170,11 +170,7 @@ TABLE_ONLY_LEAVES_OUT = ("flops",)
 
 def _chosen(columns: tuple[str, ...], table: bool) -> list[tuple[str, str, str]]:
     return [
-        c
-        for g in GROUPS
-        if g in columns
-        for c in COLUMN_GROUPS[g]
-        if not (table and c[1] in TABLE_ONLY_LEAVES_OUT)
+        c for g in GROUPS if g in columns for c in COLUMN_GROUPS[g] if not (table and c[1] in TABLE_ONLY_LEAVES_OUT)
     ]
 
 

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Callable
 from typing import Any
 
 from netcalc.reference.verify import GRADCHECK_TOLERANCE, LayerCheck, Pair, Verification
 from netcalc.render.console import Table, Text, printed, text_console
+from netcalc.render.jsontext import json_document
 from netcalc.render.units import human_bytes, human_count
 from netcalc.shapes import format_shape
 
@@ -84,14 +84,8 @@ def _plain_float(value: float | None) -> float | str | None:
 
 
 def to_json(result: Verification) -> str:
-    """Indented, with one line per layer: the layers are written by the json module's C encoder (indenting
-    falls back to its Python one, 10× slower, which a 100,000-layer network feels), the rest indented."""
-    data = verification_dict(result)
-    rows = ",\n    ".join(json.dumps(row, ensure_ascii=False) for row in data["layers"])
-    text = json.dumps({**data, "layers": []}, indent=2, ensure_ascii=False)
-    # top-level keys are fixed and strings are escaped, so this is the one place the empty list is written
-    listed = f'\n  "layers": [\n    {rows}\n  ],' if rows else '\n  "layers": [],'
-    return text.replace('\n  "layers": [],', listed, 1) + "\n"
+    """Indented, with one line per layer (render/jsontext.py)."""
+    return json_document(verification_dict(result), rows=("layers",))
 
 
 def _cell(pair: Pair, show: Callable[[Any], str]) -> str:

@@ -29,3 +29,12 @@ def test_empty_row_list_and_default_for_other_types() -> None:
     text = json_document({"layers": [], "changed": ("kind",), "set": frozenset({5})}, rows=("layers",), default=list)
     assert json.loads(text) == {"layers": [], "changed": ["kind"], "set": [5]}
     assert '  "layers": [],' in text.splitlines()
+
+
+def test_a_dotted_name_reaches_a_nested_row_list() -> None:
+    rows = [{"name": "c1", "seconds": 0.5}, {"name": "c2", "seconds": 0.25}]
+    data = {"layers": [{"name": "c1"}], "roofline": {"device": "T4", "layers": rows, "total": 0.75}}
+    text = json_document(data, rows=("layers", "roofline.layers"))
+    assert json.loads(text) == data
+    assert '      {"name": "c1", "seconds": 0.5},' in text.splitlines()  # three levels in: document, roofline, list
+    assert '    "device": "T4",' in text.splitlines()
