@@ -148,7 +148,8 @@ def activation_grad(name: str, dy: Any, kept: Any, arg: Any = None) -> Any:
         return np.where(kept > 0, dy, dy * (kept + arg))
     x = kept
     if name == "hardswish":
-        return np.where(x < -3, 0, np.where(x <= 3, dy * (x / 3 + 0.5), dy))
+        # PyTorch's kernel at the kinks: 0 at x = −3, dy at x = 3 (the one-sided slopes outside [−3, 3])
+        return np.where(x <= -3, 0, np.where(x < 3, dy * (x / 3 + 0.5), dy))
     if name == "silu":
         s = _sigmoid(x)
         return dy * s * (1 + x * (1 - s))
@@ -226,9 +227,7 @@ def prelu_weights(attrs: Attrs, ins: tuple[Shape, ...]) -> dict[str, Shape]:
 IN_PLACE = ("relu", "relu6", "leaky_relu", "hardswish", "silu")
 
 
-def _activation(
-    name: str, summary: str, attrs: tuple[Attr, ...] = (), weights: ArrayShapes = no_arrays
-) -> LayerKind:
+def _activation(name: str, summary: str, attrs: tuple[Attr, ...] = (), weights: ArrayShapes = no_arrays) -> LayerKind:
     keeps_input = name in KEEPS_INPUT_FOR_BACKWARD
     saved: SavedRule = saves_input if keeps_input else saves_output
     forward, backward = _activation_pair(name)

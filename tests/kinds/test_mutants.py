@@ -349,3 +349,27 @@ def test_a_norm_over_single_values_says_its_output_is_constant(norm: str, shape:
         assert not any("single value" in n for n in notes)
     else:
         assert any(note in n for n in notes), notes
+
+
+# --- activation gradients exactly at their kinks, as PyTorch's kernels give them (torch 2.14.1, float32 and
+# float64 alike: x.grad after f(x).sum().backward()) ---
+
+
+@pytest.mark.parametrize(
+    ("name", "xs", "grads"),
+    [
+        ("hardswish", [-3.0, 0.0, 3.0], [0.0, 0.5, 1.0]),
+        ("hardsigmoid", [-3.0, 0.0, 3.0], [0.0, 1 / 6, 0.0]),
+        ("relu", [0.0], [0.0]),
+        ("relu6", [0.0, 6.0], [0.0, 0.0]),
+        ("leaky_relu", [0.0], [0.2]),  # negative_slope 0.2
+        ("elu", [0.0], [0.7]),  # alpha 0.7
+    ],
+)
+def test_activation_gradients_at_the_kinks_are_pytorchs(name: str, xs: list, grads: list) -> None:
+    attrs = {"leaky_relu": ", negative_slope: 0.2", "elu": ", alpha: 0.7"}.get(name, "")
+    layer = layer_of(f"[{{kind: {name}{attrs}}}]", f"1x{len(xs)}x1")
+    x = np.array(xs).reshape(1, 1, 1, len(xs))
+    _, cache = forward(layer, [x], train=True)
+    (dx,), _ = REGISTRY[name].backward(np.ones_like(x), cache)
+    np.testing.assert_allclose(dx.ravel(), grads, rtol=1e-15)
