@@ -270,6 +270,7 @@ def test_a_network_longer_than_the_reference_takes_is_refused_at_its_first_layer
     lines = result.output.strip().splitlines()
     assert len(lines) == 1
     assert "runs at most 20,000 layers and this network has 20,001" in lines[0]
+    assert lines[0].endswith("(summary, show and check take up to 40,000)")  # the spec language's maximum
     assert ":4: layer 'r." in lines[0]  # the spec line of the layer past the maximum
     with pytest.raises(netcalc.NetcalcError, match="at most 20,000 layers"):
         run(netcalc.parse_network_text(spec))

@@ -42,18 +42,20 @@ ROUNDING = 8 * 2.0**-52  # per-element rounding allowed in a float64 layer outpu
 
 # The most layers the reference pass takes: at 20,000 `verify` stays under 10 s and 1 GiB on a 2-core machine
 # (its per-layer NumPy calls cost ~0.2 ms a layer, forward and backward); summary and the other commands take up
-# to the spec language's 100,000 (docs/limits.md).
+# to the spec language's own maximum (docs/limits.md).
 MAX_LAYERS = 20_000
 
 
 def check_layer_count(network: Network) -> None:
     """Refuse (exit 2), before anything is drawn or allocated, a network longer than `MAX_LAYERS`, at the first
     layer past it."""
+    from netcalc.language.spec import MAX_LAYERS as SPEC_MAX_LAYERS
+
     count = len(network.layers)
     if count > MAX_LAYERS:
         raise NetcalcError(
             f"the reference pass runs at most {MAX_LAYERS:,} layers and this network has {count:,}: verify a part "
-            "of it (summary, show and check take up to 100,000)",
+            f"of it (summary, show and check take up to {SPEC_MAX_LAYERS:,})",
             network.layers[MAX_LAYERS].where(),
         )
 
