@@ -43,6 +43,11 @@ def test_kinds_conv_prints_its_formulas():
     assert "per input pixel" in invoke("kinds", "conv_transpose").output
 
 
+def lines_of(output: str) -> set[str]:
+    """Each line of an explanation, stripped: a figure is asserted as its whole line, so nothing may follow it."""
+    return {line.strip() for line in output.splitlines()}
+
+
 def test_window_arithmetic_with_asymmetric_padding_dilation_groups_and_ceil_mode(tmp_path):
     spec = tmp_path / "windows.yaml"
     spec.write_text(
@@ -51,13 +56,13 @@ def test_window_arithmetic_with_asymmetric_padding_dilation_groups_and_ceil_mode
         " padding: [1, 0, 2, 2], groups: 2}\n"
         "  - {kind: maxpool, name: p, from: input, kernel: [2, 3], stride: 2, padding: [1, 1, 0, 1], ceil_mode: true}\n"
     )
-    conv = invoke("explain", str(spec), "c").output
+    conv = lines_of(invoke("explain", str(spec), "c").output)
     # height: 9 + 1 + 0 − 2·(3−1) − 1 = 5, ⌊5/2⌋ + 1 = 3; width: 8 + 2 + 2 − 1·(2−1) − 1 = 10, ⌊10/1⌋ + 1 = 11
     assert "output height    ⌊(9 + 1 + 0 − 2·(3−1) − 1)/2⌋ + 1 = ⌊5/2⌋ + 1 = 3" in conv
     assert "output width     ⌊(8 + 2·2 − 1·(2−1) − 1)/1⌋ + 1 = ⌊10/1⌋ + 1 = 11" in conv
     assert "weights          3·2·(6/2)·4 = 72" in conv and "biases           4" in conv
     assert f"MACs per sample  3·11·4 outputs · 3·2·(6/2) inputs each = 132 · 18 = {132 * 18:,}" in conv
-    pool = invoke("explain", str(spec), "p").output
+    pool = lines_of(invoke("explain", str(spec), "p").output)
     # height: 9 + 2·1 − 1 − 1 = 9, ⌈9/2⌉ + 1 = 6, but window 6 would start at 5·2 = 10 ≥ 9 + 1, in the padding
     dropped = "⌈(9 + 2·1 − 1·(2−1) − 1)/2⌉ + 1 = ⌈9/2⌉ + 1 = 6, less the window starting in the padding = 5"
     assert f"output height  {dropped}" in pool
@@ -74,14 +79,14 @@ def test_a_transposed_conv_and_an_fc_written_out(tmp_path):
         "  - {kind: flatten, name: f}\n"
         "  - {kind: fc, name: fc, out: 10}\n"
     )
-    t = invoke("explain", str(spec), "t").output
+    t = lines_of(invoke("explain", str(spec), "t").output)
     # (H − 1)·S − Pt − Pb + D·(K − 1) + output_padding + 1: (3 − 1)·2 − 1 − 1 + 2 + 1 + 1 = 6, and 8 for W = 4
     assert "output height    (3 − 1)·2 − 1 − 1 + 1·(3−1) + 1 + 1 = 6" in t
     assert "output width     (4 − 1)·2 − 1 − 1 + 1·(3−1) + 1 + 1 = 8" in t
     # PyTorch's weight (Cin, Cout/G, K, K) = 6·2·3·3; every input pixel feeds K·K·Cout/G outputs
     assert f"weights          3·3·6·(4/2) = {6 * 2 * 3 * 3}" in t and "biases           4" in t
     assert f"MACs per sample  3·4·6 inputs · 3·3·(4/2) outputs each = 72 · 18 = {72 * 18:,}" in t
-    fc = invoke("explain", str(spec), "fc").output
+    fc = lines_of(invoke("explain", str(spec), "fc").output)
     # the 6×8×4 map flattens to 192 features
     assert f"weights          192·10 = {192 * 10:,}" in fc and "biases           10" in fc
     assert f"MACs per sample  192 inputs · 10 outputs = {192 * 10:,}" in fc
