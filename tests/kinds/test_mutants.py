@@ -199,9 +199,9 @@ def test_a_gate_gradient_sums_over_the_map() -> None:
 # --- messages name the kind that refused ---
 
 
-@pytest.mark.parametrize("kind", ["lrn", "pixel_shuffle", "pixel_unshuffle"])
+@pytest.mark.parametrize("kind", ["lrn", "pixel_shuffle", "pixel_unshuffle", "subsample"])
 def test_a_map_only_kind_on_a_flat_vector_names_itself(kind: str) -> None:
-    extra = ", factor: 2" if kind.startswith("pixel") else ""
+    extra = ", factor: 2" if kind.startswith("pixel") else ", stride: 2" if kind == "subsample" else ""
     with pytest.raises(netcalc.errors.NetcalcError, match=f"{kind} needs an H×W×C input, got the flat vector"):
         netcalc.analyze(f"input: 2x2x4\nlayers: [flatten, {{kind: {kind}{extra}}}]")
 
@@ -373,3 +373,16 @@ def test_activation_gradients_at_the_kinks_are_pytorchs(name: str, xs: list, gra
     _, cache = forward(layer, [x], train=True)
     (dx,), _ = REGISTRY[name].backward(np.ones_like(x), cache)
     np.testing.assert_allclose(dx.ravel(), grads, rtol=1e-15)
+
+
+@pytest.mark.parametrize(
+    ("layer", "message"),
+    [
+        ("{kind: conv, out: 2, kernel: 3, stride: 2, padding: same}", "conv needs an H×W×C input"),
+        ("{kind: maxpool, kernel: 3, stride: 2, padding: same}", "pooling needs an H×W×C input"),
+    ],
+)
+def test_same_padding_on_a_flat_vector_is_the_shape_rules_refusal(layer: str, message: str) -> None:
+    # `same` is worked out per input; a flat vector has no H×W to work it out for, so the shape rule says why
+    with pytest.raises(netcalc.errors.ShapeError, match=message):
+        netcalc.analyze(f"input: 2x2x4\nlayers: [flatten, {layer}]")
