@@ -386,3 +386,10 @@ def test_same_padding_on_a_flat_vector_is_the_shape_rules_refusal(layer: str, me
     # `same` is worked out per input; a flat vector has no H×W to work it out for, so the shape rule says why
     with pytest.raises(netcalc.errors.ShapeError, match=message):
         netcalc.analyze(f"input: 2x2x4\nlayers: [flatten, {layer}]")
+
+
+def test_a_standardising_norms_statistics_stay_float32_in_a_float64_network() -> None:
+    # the input is kept in the network's dtype (8 B); mean and 1/std are float32 (4 B) whatever it is
+    text = "input: 3x4x4\nlayers: [{kind: conv, name: c, out: 4, kernel: 1}, {kind: groupnorm, name: x, groups: 2}]"
+    report = netcalc.analyze(text, batch=2, dtype="float64")
+    assert report.layers[-1].saved_bytes == 3 * 4 * 4 * 2 * 8 + 2 * (2 * 2 * 4)
