@@ -852,15 +852,19 @@ def _spatial(imp: _Importer, x: Tensor) -> None:
         raise imp.fail(f"netcalc models it on N×C×H×W tensors; its input is {list(x.shape)}")
 
 
-@converter("Conv", 1, 11, 22)
-def conv(imp: _Importer, node: Any) -> None:
+def _conv_operands(imp: _Importer, node: Any, what: str) -> tuple[Tensor, Any, list[int], list[int], list[int]]:
+    """(x, constant weight, kernel, strides, dilations) of a Conv or ConvTranspose node, or a located refusal."""
     x, w = imp.tensor(node, 0), imp.const(node, 1)
     _spatial(imp, x)
     if w is None or len(w.shape) != 4:
-        raise imp.fail("only 2-D convolutions with a constant weight are supported")
+        raise imp.fail(f"only 2-D {what} with a constant weight are supported")
     kernel = imp.ints(node, "kernel_shape", default=list(w.shape[2:]))
-    strides = imp.ints(node, "strides", default=[1, 1])
-    dilations = imp.ints(node, "dilations", default=[1, 1])
+    return x, w, kernel, imp.ints(node, "strides", default=[1, 1]), imp.ints(node, "dilations", default=[1, 1])
+
+
+@converter("Conv", 1, 11, 22)
+def conv(imp: _Importer, node: Any) -> None:
+    x, w, kernel, strides, dilations = _conv_operands(imp, node, "convolutions")
     padding = _check_padding(imp, "conv", _pads(imp, node, x, kernel, strides, dilations))
     attrs = {"out": w.shape[0], "kernel": kernel, "stride": strides, "padding": padding, "dilation": dilations}
     attrs |= {"groups": _attr(node, "group", 1), "bias": imp.value(node, 2) is not None}
@@ -869,14 +873,8 @@ def conv(imp: _Importer, node: Any) -> None:
 
 @converter("ConvTranspose", 1, 11, 22)
 def conv_transpose(imp: _Importer, node: Any) -> None:
-    x, w = imp.tensor(node, 0), imp.const(node, 1)
-    _spatial(imp, x)
-    if w is None or len(w.shape) != 4:
-        raise imp.fail("only 2-D transposed convolutions with a constant weight are supported")
+    x, w, kernel, strides, dilations = _conv_operands(imp, node, "transposed convolutions")
     groups = _attr(node, "group", 1)
-    kernel = imp.ints(node, "kernel_shape", default=list(w.shape[2:]))
-    strides = imp.ints(node, "strides", default=[1, 1])
-    dilations = imp.ints(node, "dilations", default=[1, 1])
     if _attr(node, "auto_pad", "NOTSET") not in ("NOTSET", "VALID"):
         raise imp.fail("auto_pad SAME on a transposed convolution is not supported")
     pads = imp.ints(node, "pads", default=[0, 0, 0, 0])
