@@ -302,3 +302,21 @@ def test_a_transposed_conv_may_shrink_to_one_pixel_but_not_to_none():
     ].output_shape == (1, 1, 2)
     with pytest.raises(netcalc.errors.NetcalcError, match=r"output height \(1 − 1\)·1 − 2·2 .* = -1 is not positive"):
         netcalc.analyze("input: 1x1x2\nlayers: [{kind: conv_transpose, out: 2, kernel: 3, padding: 2}]")
+
+
+def test_a_merge_with_an_upsampled_branch_claims_no_exact_pixels():
+    from netcalc.analysis.field import centre_sides
+
+    report = netcalc.analyze(
+        "input: 8x8x4\nlayers:\n"
+        "  - {kind: conv, name: down, out: 16, kernel: 3, stride: 2, padding: 1}\n"
+        "  - {kind: pixel_shuffle, name: up, factor: 2}\n"
+        "  - {kind: conv, name: same, from: input, out: 4, kernel: 5, padding: 2}\n"
+        "  - {kind: add, name: sum, from: [same, up]}\n"
+    )
+    rows = {row.name: row for row in report.layers}
+    assert rows["same"].field.exact and not rows["up"].field.exact
+    # the exact 5×5 branch is the larger field shown, but the shuffled branch's part of it is only the continuous
+    # model's, so the sum claims no exact pixel count
+    assert rows["sum"].field.size == (5, 5) and not rows["sum"].field.exact
+    assert centre_sides(rows["sum"].field, rows["sum"].output_shape, report.input_shape) is None

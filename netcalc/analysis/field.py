@@ -15,7 +15,7 @@ field is kept and a note says the inputs' fields differ. Pure arithmetic: no Num
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from fractions import Fraction
 
 from netcalc.kinds.base import IDENTITY, Window
@@ -90,7 +90,8 @@ def merge(fields: list[tuple[str, Field]]) -> tuple[Field, str]:
     if all(f == largest for _, f in fields):
         return largest, ""
     seen = ", ".join(f"{n} {pair_text(f.size)}" for n, f in fields)
-    return largest, f"inputs see different fields ({seen}); the largest is shown"
+    exact = all(f.exact for _, f in fields)  # an upsampled branch makes the merged field approximate too
+    return replace(largest, exact=exact), f"inputs see different fields ({seen}); the largest is shown"
 
 
 def centre_sides(field: Field, out: tuple[int, ...], image: tuple[int, ...]) -> tuple[int, int, int, int] | None:
