@@ -29,6 +29,7 @@ from netcalc.errors import NetcalcError
 from netcalc.kinds import REGISTRY
 from netcalc.network import INPUT, Layer, Network
 from netcalc.reference.gemm import count_macs
+from netcalc.reference.heap import reusing_freed_memory
 from netcalc.reference.memory import check_memory, estimate_memory
 from netcalc.shapes import Shape
 
@@ -355,7 +356,8 @@ def run(
       `MAX_LAYERS` layers is always refused so.
     """
     check_layer_count(network)
-    with np.errstate(all="ignore"):  # NaN and infinity are found and reported by layer, not warned about
+    # NaN and infinity are found and reported by layer, not warned about; freed blocks are reused, not faulted anew
+    with np.errstate(all="ignore"), reusing_freed_memory():
         return _run(**locals())
 
 
