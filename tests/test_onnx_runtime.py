@@ -119,3 +119,32 @@ def test_missing_onnxruntime_says_how_to_install(without_module, tmp_path):
     result = CliRunner().invoke(cli, ["verify", str(spec), "--against", "onnxruntime"])
     assert result.exit_code == 2
     assert 'needs the `onnxruntime` package: pip install "netcalc[onnx]"' in result.stderr
+
+
+# --- one layer's comparison, on arrays written out here ---
+
+
+def test_the_scale_is_the_largest_magnitude_a_negative_value_included():
+    import numpy as np
+
+    from netcalc.bridges.onnx.runtime import _compare
+
+    reference = np.array([[-8.0, 1.0]], dtype=np.float32)
+    got = np.array([[-8.0, 1.0 + 2**-10]], dtype=np.float32)
+    xs = (np.array([[-0.5, 2.0]], dtype=np.float32),)
+    check = _compare("l", "relu", reference, got, xs, macs_per_element=3)
+    assert check.scale == 8.0  # |−8|, larger than the input's 2 and the output's 1
+    assert check.allowed == RTOL * (1 + 3**0.5) * 8.0
+    assert check.max_error == 2**-10 and check.index == (0, 1)
+    assert (check.ort, check.reference) == (1.0 + 2**-10, 1.0)
+
+
+def test_a_nan_from_onnxruntime_is_an_infinite_error_at_its_index():
+    import numpy as np
+
+    from netcalc.bridges.onnx.runtime import _compare
+
+    reference = np.array([[1.0, 2.0, 3.0]], dtype=np.float32)
+    got = np.array([[1.0, np.nan, 30.0]], dtype=np.float32)  # the NaN is the worst, though 27 is larger
+    check = _compare("l", "relu", reference, got, (reference,), macs_per_element=0)
+    assert check.max_error == float("inf") and check.index == (0, 1) and not check.ok

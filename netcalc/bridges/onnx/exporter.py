@@ -94,7 +94,7 @@ class Site:
             dims = g.ints(name + ".shape", list(shape or value))
             zero = helper.make_tensor("zero", TensorProto.FLOAT, [1], [0.0])
             return g.node("ConstantOfShape", [dims], name, doc=HINT + "zero weights", value=zero)
-        array = value.astype(np.float32)
+        array = value.astype(np.float32, copy=False)  # the pass's weights are float32 already: no 553 MB copy
         array = array if shape is None else array.reshape(shape)
         if g.feeds is None:
             return g.init(name, array)

@@ -1,0 +1,111 @@
+"""What `netcalc verify SPEC --against onnxruntime` costs beyond the ONNX Runtime pass itself (issue 12: no more
+than that pass). VGG-16 and ResNet-50, 224×224, batch 1, float32.
+
+In one process, after a warm-up call: the whole `verify_against_onnxruntime`, and on the same exported model,
+ONNX Runtime's own part, session creation from the serialised model plus one run with every layer's output
+exposed (graph optimisations off, as the check runs it). The rest is netcalc's: exporting the seeded weights,
+the NumPy reference forward of every layer on ONNX Runtime's inputs, and the comparisons. Also the whole
+processes `verify --against onnxruntime` and `verify --no-backward`, best of `--runs`.
+
+Run: python benchmarks/bench_against.py [--runs 3] [--spec vgg16 …]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+CHILD_ENV = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}  # as bench_verify.py
+
+
+def whole(argv: list[str], runs: int) -> float:
+    best = float("inf")
+    for _ in range(runs + 1):  # the first one writes bytecode
+        start = time.perf_counter()
+        subprocess.run(argv, cwd=ROOT, env=CHILD_ENV, check=True, capture_output=True)
+        best = min(best, time.perf_counter() - start)
+    return best
+
+
+def onnxruntime_part(network, seed: int = 0) -> tuple[float, float]:
+    """(session creation, one run) of the model the check builds, every layer's output exposed."""
+    import onnxruntime as ort
+    from onnx import TensorProto, helper
+
+    from netcalc.analysis.analyze import analyze_network
+    from netcalc.bridges.onnx.exporter import export_network, onnx_shape
+    from netcalc.network import INPUT
+    from netcalc.reference.engine import random_input
+
+    feeds: dict = {}
+    model = export_network(network, weights="seeded", seed=seed, batch=1, check=False, feeds=feeds)
+    exposed = {o.name for o in model.graph.output}
+    for row in analyze_network(network).layers:
+        if row.name not in exposed:
+            model.graph.output.append(
+                helper.make_tensor_value_info(row.name, TensorProto.FLOAT, onnx_shape(row.output_shape, 1))
+            )
+    blob = model.SerializeToString()
+    options = ort.SessionOptions()
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
+    options.log_severity_level = 3
+    start = time.perf_counter()
+    session = ort.InferenceSession(blob, options, providers=["CPUExecutionProvider"])
+    created = time.perf_counter() - start
+    names = [o.name for o in session.get_outputs()]
+    x = random_input(network, 1, seed, "float32")
+    inputs = {name: array for name, array in feeds.items() if not name.startswith("@")}
+    start = time.perf_counter()
+    session.run(names, {INPUT: x, **inputs})
+    return created, time.perf_counter() - start
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--spec", action="append", help="zoo specs (default: vgg16 and resnet50)")
+    parser.add_argument("--runs", type=int, default=3)
+    args = parser.parse_args()
+    from netcalc.bridges.onnx.runtime import verify_against_onnxruntime
+    from netcalc.language.spec import load_network
+
+    print(f"load average {os.getloadavg()[0]:.2f} {os.getloadavg()[1]:.2f} on {os.cpu_count()} cores")
+    importing = whole([sys.executable, "-c", "import numpy, onnxruntime"], args.runs)
+    importing -= whole([sys.executable, "-c", "import numpy"], args.runs)
+    print(f"importing onnxruntime: {importing:.3f} s (a fresh process, after NumPy)")
+    for name in args.spec or ["vgg16", "resnet50"]:
+        spec = str(ROOT / "specs" / f"{name}.yaml")
+        network = load_network(spec)
+        verify_against_onnxruntime(network)  # warm-up
+        check = min(_timed(verify_against_onnxruntime, network) for _ in range(args.runs))
+        parts = [onnxruntime_part(network) for _ in range(args.runs)]
+        created, ran = min(p[0] for p in parts), min(p[1] for p in parts)
+        ours = check - created - ran
+        print(
+            f"{name}: check {check:.2f} s = ONNX Runtime {created + ran:.2f} s (session {created:.2f} + run {ran:.2f})"
+            f" + netcalc {ours:.2f} s (the seeded weights, the export, each layer's NumPy forward, the comparisons)"
+        )
+        cli = [sys.executable, "-m", "netcalc", "verify", spec, "--format", "json"]
+        against = whole([*cli, "--against", "onnxruntime"], args.runs)
+        forward = whole([*cli, "--no-backward"], args.runs)
+        runtime = importing + created + ran
+        print(
+            f"  whole process: verify --against onnxruntime {against:.2f} s, verify --no-backward {forward:.2f} s;"
+            f" the difference {against - forward:.2f} s against ONNX Runtime's import + session + run"
+            f" {runtime:.2f} s: ratio {(against - forward) / runtime:.2f} (target ≤ 1)"
+        )
+
+
+def _timed(function, *args) -> float:
+    start = time.perf_counter()
+    function(*args)
+    return time.perf_counter() - start
+
+
+if __name__ == "__main__":
+    main()
