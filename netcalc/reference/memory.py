@@ -16,9 +16,11 @@ layers, in bytes of the pass's dtype, and takes the largest total at any step:
 
 A cache is counted as one output-sized array (two in float32: max-pool's int64 indices) for a kind without
 MACs, nothing extra for conv/conv_transpose/fc (they keep their input, which is counted as the previous
-output). Views (flatten, concat's gradients) are counted as copies. So the estimate errs high: on the zoo it is
-within 1.0-1.6× of the peak tracemalloc measures for the pass's arrays (`tests/test_memory.py`). Python's own
-objects and NumPy's import are not in it (about 40 MB).
+output), plus batch norm's three per-channel statistics. A gradient handed on as views of a dy (add, concat,
+flatten …) keeps that whole dy alive until the last view is consumed, and both are counted. Each layer adds
+`LAYER_SLACK` for the pass's Python objects (2,000 tiny batch norms measured 1.4 KiB a layer). So the estimate
+errs high: on the zoo it is within 1.0-1.6× of the peak tracemalloc measures for the pass's arrays
+(`tests/test_memory.py`). NumPy's import and the process's other objects are not in it (about 40 MB).
 """
 
 from __future__ import annotations
@@ -45,6 +47,7 @@ class CacheRule:
     keeps_output: bool  # its output (activations, softmax, a fused activation's z)
     arrays: int = 0  # further output-sized arrays in the dtype (batch norm's x̂, LRN's s)
     bytes_per_element: int = 0  # further byte-per-element masks or indices (dropout, max-pool)
+    channel_arrays: int = 0  # per-channel vectors in the dtype (batch norm's mean, variance and 1/σ)
 
 
 _ACTIVATION = CacheRule(keeps_input=False, keeps_output=True)
@@ -55,17 +58,20 @@ CACHE_RULES = {
     "fc": CacheRule(keeps_input=True, keeps_output=False),
     **dict.fromkeys(("relu", "relu6", "leaky_relu", "sigmoid", "tanh", "softmax"), _ACTIVATION),
     **dict.fromkeys(("add", "concat", "flatten", "avgpool", "adaptive_avgpool", "global_avgpool"), _NOTHING),
-    "batchnorm": CacheRule(keeps_input=False, keeps_output=False, arrays=1),
+    "batchnorm": CacheRule(keeps_input=False, keeps_output=False, arrays=1, channel_arrays=3),
     "lrn": CacheRule(keeps_input=True, keeps_output=False, arrays=1),
     "maxpool": CacheRule(keeps_input=False, keeps_output=False, bytes_per_element=1),
     "global_maxpool": CacheRule(keeps_input=False, keeps_output=False, bytes_per_element=8),
     "dropout": CacheRule(keeps_input=False, keeps_output=False, bytes_per_element=1),
 }
+# kinds whose backward hands their inputs views of their own dy (add: dy itself, concat: slices of it): that dy
+# stays allocated until the last of those views is consumed, at the backward of the earliest input's producer
+VIEW_GRADIENTS = ("add", "concat", "flatten", "identity", "channel_pad", "dropout", "stochastic_depth")
 # a kind not listed is assumed to keep its input, its output and one more output-sized array
 UNKNOWN_RULE = CacheRule(keeps_input=True, keeps_output=True, arrays=1)
 BLOCK_BYTES = 1 << 20  # im2col's padded channel block, and its col2im twin (see netcalc.reference.im2col)
 SLACK = 1 << 20  # the pass's own Python objects (records, dicts)
-LAYER_SLACK = 1 << 10  # and per layer: its facts, its record, its place in the in-place and lifetime plans
+LAYER_SLACK = 2 << 10  # and per layer: its facts, its record, its place in the in-place and lifetime plans
 AVAILABLE_FRACTION = 0.8  # of MemAvailable: the default limit leaves room for the rest of the machine
 GRADCHECK_COPIES = 8  # float64 arrays a layer's gradcheck holds, in units of max(input, output, weights)
 
@@ -103,7 +109,7 @@ def _columns(row: LayerRow, in_shape: tuple[int, ...], attrs: dict) -> int:
 def _rule(row: LayerRow, attrs: dict) -> CacheRule:
     rule = CACHE_RULES.get(row.kind, UNKNOWN_RULE)
     if attrs.get("activation", "none") not in (None, "none"):
-        return CacheRule(rule.keeps_input, True, rule.arrays, rule.bytes_per_element)
+        return CacheRule(rule.keeps_input, True, rule.arrays, rule.bytes_per_element, rule.channel_arrays)
     return rule
 
 
@@ -140,11 +146,13 @@ def estimate_memory(network: Network, report: Report, *, backward: bool = True, 
     # difference arrays over the steps: outputs alive in forward until their last reader (those no cache
     # holds), and gradients waiting in backward at step j (producer < j < last reader)
     alive, pending = [0] * (count + 2), [0] * (count + 2)
+    views_until = {row.name: min(produced[n] for n in row.inputs) for row in rows if row.kind in VIEW_GRADIENTS}
     for name, size in out.items():
         first, last = produced[name] + 1, min(last_reader[name], count)
         if name not in kept and last >= first:
             alive[first] += size
             alive[last + 1] -= size
+        first = min(first, views_until.get(name, count) + 1)
         last = min(last_reader[name] - 1, count - 1)
         if last >= first:
             pending[first] += size
@@ -159,6 +167,7 @@ def estimate_memory(network: Network, report: Report, *, backward: bool = True, 
         w = (row.params + row.buffers) * item
         a = out[row.name]
         cache = rule.arrays * a + rule.bytes_per_element * (a // item)
+        cache += rule.channel_arrays * (row.output_shape[-1] if row.output_shape else 0) * item
         cols = _columns(row, shapes[row.inputs[0]] if row.inputs else (), network.layers[j].attrs) * item
         work = cols + BLOCK_BYTES if cols else (0 if row.kind in GEMM_KINDS else ins + a)
         if max(cols, a) > largest:
