@@ -320,3 +320,27 @@ def test_a_merge_with_an_upsampled_branch_claims_no_exact_pixels():
     # model's, so the sum claims no exact pixel count
     assert rows["sum"].field.size == (5, 5) and not rows["sum"].field.exact
     assert centre_sides(rows["sum"].field, rows["sum"].output_shape, report.input_shape) is None
+
+
+def test_resized_fields_by_hand_for_each_mode():
+    # PyTorch's interpolate: output o samples input (o + ½)·H/O − ½ (nearest takes the pixel there, bilinear its
+    # two neighbours), or o·(H − 1)/(O − 1) with align_corners. From a 1-pixel field at jump 1, start 0:
+    report = netcalc.analyze(
+        "input: 6x6x2\nlayers:\n"
+        "  - {kind: upsample, name: bilinear, mode: bilinear, scale: 2}\n"
+        "  - {kind: upsample, name: corners, from: input, mode: bilinear, size: [11, 16], align_corners: true}\n"
+        "  - {kind: upsample, name: nearest, from: input, size: [9, 8]}\n"
+    )
+    rows = {row.name: row.field for row in report.layers}
+    # bilinear ×2: two neighbours (size 1 + 1·1), jump 6/12, centre (6/12 − 1)/2
+    assert rows["bilinear"].size == (2, 2)
+    assert rows["bilinear"].jump == (Fraction(1, 2),) * 2
+    assert rows["bilinear"].start == (Fraction(-1, 4),) * 2
+    # align_corners: jump (6 − 1)/(11 − 1) and (6 − 1)/(16 − 1), output 0 on input 0
+    assert rows["corners"].size == (2, 2)
+    assert rows["corners"].jump == (Fraction(5, 10), Fraction(5, 15))
+    assert rows["corners"].start == (0, 0)
+    # nearest to 9×8: one pixel, jump 6/9 and 6/8, centre (jump − 1)/2
+    assert rows["nearest"].size == (1, 1)
+    assert rows["nearest"].jump == (Fraction(6, 9), Fraction(6, 8))
+    assert rows["nearest"].start == (Fraction(-1, 6), Fraction(-1, 8))
