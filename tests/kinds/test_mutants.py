@@ -393,3 +393,15 @@ def test_a_standardising_norms_statistics_stay_float32_in_a_float64_network() ->
     text = "input: 3x4x4\nlayers: [{kind: conv, name: c, out: 4, kernel: 1}, {kind: groupnorm, name: x, groups: 2}]"
     report = netcalc.analyze(text, batch=2, dtype="float64")
     assert report.layers[-1].saved_bytes == 3 * 4 * 4 * 2 * 8 + 2 * (2 * 2 * 4)
+
+
+def test_figures_are_shared_between_equal_layers_and_still_made_for_an_unhashable_attribute() -> None:
+    from netcalc.analysis.analyze import _remembered_figures
+
+    known: dict = {}
+    relu = REGISTRY["relu"]
+    first = _remembered_figures(known, relu, {}, ((4, 4, 2),))
+    assert _remembered_figures(known, relu, {}, ((4, 4, 2),)) is first and len(known) == 1  # worked out once
+    # a list is unhashable: no sharing, but the figures are made all the same (a relu: its input's shape, no weights)
+    odd = _remembered_figures(known, relu, {"note": [1]}, ((4, 3, 2),))
+    assert (odd.out, odd.params, odd.buffers) == ((4, 3, 2), 0, 0) and len(known) == 1
