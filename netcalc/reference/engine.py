@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -31,6 +31,7 @@ from netcalc.network import INPUT, Layer, Network
 from netcalc.reference.gemm import count_macs
 from netcalc.reference.heap import reusing_freed_memory
 from netcalc.reference.memory import check_memory, estimate_memory
+from netcalc.reference.threads import run_parts
 from netcalc.shapes import Shape
 
 Progress = Callable[[str, str], None]  # (phase "forward"/"backward"/"gradcheck", layer name), after each step
@@ -214,9 +215,13 @@ def _uniform(stream: np.random.BitGenerator, shape: tuple[int, ...], dtype: str,
         size = min(_CHUNK, drawn - start)
         words = stream.random_raw(-(-size // per_word)).view(ints)[:size]
         np.multiply(words, scale, out=flat[start : start + size], casting="same_kind")
-    for start in range(drawn, flat.size, drawn):
-        end = min(flat.size, start + drawn)
-        flat[start:end] = flat[: end - start]
+
+    def tile(starts: Sequence[int]) -> None:
+        for start in starts:
+            end = min(flat.size, start + drawn)
+            flat[start:end] = flat[: end - start]
+
+    run_parts(tile, range(drawn, flat.size, drawn), out.nbytes)  # fresh pages are faulted in on every core
     return out
 
 

@@ -19,11 +19,17 @@ copy of the whole input is ever made, which saves 10-30% on the large early laye
 
 A 1×1 kernel at stride 1 without padding (ResNet's bottleneck convolutions) needs no unfolding: its columns are
 x itself, a view, and col2im returns the columns as they are.
+
+Large layers split their channel blocks over the machine's cores (`netcalc.reference.threads`).
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
+
+from netcalc.reference.threads import run_parts
 
 __all__ = ["Pad", "Pair", "col2im", "conv_output_size", "im2col", "pair", "sides"]
 
@@ -135,17 +141,21 @@ def im2col(
     hp, wp = h + pt + pb, w + pl + pr
     cols = np.empty((n, c, kh, kw, ho, wo), dtype=x.dtype)
     step, blocks = _channel_blocks(n, c, hp, wp, x.itemsize)
-    # one small padded block, reused: its border stays zero, only the interior is rewritten per block
-    padded = np.zeros((n, step, hp, wp), dtype=x.dtype) if pt or pb or pl or pr else None
-    for block in blocks:
-        if padded is None:
-            xb = x[:, block]
-        else:
-            xb = padded[:, : block.stop - block.start]
-            xb[:, :, pt : pt + h, pl : pl + w] = x[:, block]
-        for i in range(kh):
-            for j in range(kw):
-                cols[:, block, i, j] = xb[(slice(None), slice(None), *_tap(i, j, (sh, sw), (dh, dw), (ho, wo)))]
+
+    def unfold(run: Sequence[slice]) -> None:
+        # one small padded block per run of blocks, reused: its border stays zero, only the interior is rewritten
+        padded = np.zeros((n, step, hp, wp), dtype=x.dtype) if pt or pb or pl or pr else None
+        for block in run:
+            if padded is None:
+                xb = x[:, block]
+            else:
+                xb = padded[:, : block.stop - block.start]
+                xb[:, :, pt : pt + h, pl : pl + w] = x[:, block]
+            for i in range(kh):
+                for j in range(kw):
+                    cols[:, block, i, j] = xb[(slice(None), slice(None), *_tap(i, j, (sh, sw), (dh, dw), (ho, wo)))]
+
+    run_parts(unfold, blocks, cols.nbytes)  # the channel blocks are disjoint: each run writes its own rows
     return cols.reshape(n, c * kh * kw, ho * wo)
 
 
@@ -176,17 +186,21 @@ def col2im(
     padded_any = bool(pt or pb or pl or pr)
     x = np.empty(x_shape, dtype=cols.dtype) if padded_any else np.zeros(x_shape, dtype=cols.dtype)
     step, blocks = _channel_blocks(n, c, hp, wp, cols.itemsize)
-    # accumulate each block in a small padded buffer that stays in cache, then keep its interior
-    padded = np.empty((n, step, hp, wp), dtype=cols.dtype) if padded_any else None
-    for block in blocks:
-        if padded is None:
-            xb = x[:, block]
-        else:
-            xb = padded[:, : block.stop - block.start]
-            xb.fill(0)
-        for i in range(kh):
-            for j in range(kw):
-                xb[(slice(None), slice(None), *_tap(i, j, (sh, sw), (dh, dw), (ho, wo)))] += cols6[:, block, i, j]
-        if padded is not None:
-            x[:, block] = xb[:, :, pt : pt + h, pl : pl + w]
+
+    def fold(run: Sequence[slice]) -> None:
+        # accumulate each block in a small padded buffer that stays in cache, then keep its interior
+        padded = np.empty((n, step, hp, wp), dtype=cols.dtype) if padded_any else None
+        for block in run:
+            if padded is None:
+                xb = x[:, block]
+            else:
+                xb = padded[:, : block.stop - block.start]
+                xb.fill(0)
+            for i in range(kh):
+                for j in range(kw):
+                    xb[(slice(None), slice(None), *_tap(i, j, (sh, sw), (dh, dw), (ho, wo)))] += cols6[:, block, i, j]
+            if padded is not None:
+                x[:, block] = xb[:, :, pt : pt + h, pl : pl + w]
+
+    run_parts(fold, blocks, cols.nbytes)  # disjoint channels: each run sums its own, in the same order as one
     return x
