@@ -154,3 +154,14 @@ def test_calibrated_gemm_and_copy_speeds_are_plausible_for_a_cpu():
     assert 1e8 < flops < 1e14
     bandwidth = calibrate.stream_bandwidth(seconds=0.05)
     assert 1e8 < bandwidth < 1e13
+
+
+def test_finite_values_whose_sum_overflows_are_still_finite_and_other_dtypes_are_judged_by_value() -> None:
+    from netcalc.reference.engine import _finite
+
+    assert _finite(np.full(4, 3e38, dtype=np.float32))  # the float32 sum is infinite; every value is finite
+    assert not _finite(np.array([1.0, np.inf, -np.inf]))  # inf − inf: the sum is NaN
+    assert not _finite(np.array([0.0, np.nan], dtype=np.float32))
+    assert _finite(np.arange(5))  # integers are always finite
+    assert not _finite(np.array([1 + 1j, complex(np.inf, 0)]))
+    assert _finite(np.array([1 + 1j, 2 - 3j]))
