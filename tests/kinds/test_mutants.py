@@ -375,6 +375,17 @@ def test_activation_gradients_at_the_kinks_are_pytorchs(name: str, xs: list, gra
     np.testing.assert_allclose(dx.ravel(), grads, rtol=1e-15)
 
 
+def test_prelu_gradient_at_zero_is_the_slopes_as_pytorchs() -> None:
+    # torch 2.14.1: prelu(x = [−1, 0, 1], a = 0.25) with dy = 2 gives x.grad [0.5, 0.5, 2] (a·dy at x = 0, the
+    # slope's side) and a.grad −2 = Σ dy·x over x ≤ 0
+    layer = layer_of("[{kind: prelu, shared: true}]", "1x3x1")
+    x = np.array([-1.0, 0.0, 1.0]).reshape(1, 1, 1, 3)
+    _, cache = forward(layer, [x], params={"slope": np.array([0.25])}, train=True)
+    (dx,), grads = REGISTRY["prelu"].backward(np.full_like(x, 2.0), cache)
+    assert dx.ravel().tolist() == [0.5, 0.5, 2.0]
+    assert grads["slope"].tolist() == [-2.0]
+
+
 @pytest.mark.parametrize(
     ("layer", "message"),
     [

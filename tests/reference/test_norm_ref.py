@@ -3,6 +3,7 @@ import pytest
 
 from netcalc.reference.gradcheck import numerical_gradient, relative_error
 from netcalc.reference.norm import (
+    batch_stats,
     batchnorm_backward,
     batchnorm_forward,
     batchnorm_running_stats,
@@ -97,3 +98,28 @@ def test_softmax_values_and_gradient(shape):
 def test_softmax_is_stable_for_large_inputs():
     y, _ = softmax_forward(np.array([[1000.0, 1000.0]]))
     assert y.tolist() == [[0.5, 0.5]]
+
+
+def test_running_statistics_from_x_alone_follow_pytorchs_update():
+    # x (N=1, C=2, 1, 3): channel 0 holds 1, 2, 6 (mean 3, unbiased variance ((−2)² + (−1)² + 3²)/2 = 7),
+    # channel 1 holds 0, 0, 3 (mean 1, unbiased variance (1 + 1 + 4)/2 = 3); momentum 0.1 from mean 0, var 1
+    x = np.array([[[[1.0, 2.0, 6.0]], [[0.0, 0.0, 3.0]]]])
+    mean, var = batchnorm_running_stats(x, np.zeros(2), np.ones(2))
+    np.testing.assert_allclose(mean, [0.1 * 3, 0.1 * 1], rtol=1e-15)
+    np.testing.assert_allclose(var, [0.9 + 0.1 * 7, 0.9 + 0.1 * 3], rtol=1e-15)
+
+
+def test_an_inference_mode_batch_norm_has_no_batch_statistics_to_give():
+    x = np.ones((1, 2, 2, 2))
+    _, cache = batchnorm_forward(x, np.ones(2), np.zeros(2), np.zeros(2), np.ones(2), training=False)
+    with pytest.raises(ValueError, match="inference-mode batch norm has no batch statistics"):
+        batch_stats(cache)
+
+
+def test_an_inference_mode_backward_stays_in_float32():
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal((2, 3, 2, 2)).astype(np.float32)
+    c = np.float32
+    _, cache = batchnorm_forward(x, np.ones(3, c), np.zeros(3, c), np.zeros(3, c), np.ones(3, c), training=False)
+    dx, dgamma, dbeta = batchnorm_backward(np.ones_like(x), cache)
+    assert dx.dtype == np.float32 and dgamma.dtype == np.float32 and dbeta.dtype == np.float32
