@@ -19,8 +19,9 @@ MACs, nothing extra for conv/conv_transpose/fc (they keep their input, which is 
 output), plus batch norm's three per-channel statistics. A gradient handed on as views of a dy (add, concat,
 flatten …) keeps that whole dy alive until the last view is consumed, and both are counted. Each layer adds
 `LAYER_SLACK` for the pass's Python objects (2,000 tiny batch norms measured 1.4 KiB a layer). So the estimate
-errs high: on the zoo it is within 1.0-1.6× of the peak tracemalloc measures for the pass's arrays
-(`tests/test_memory.py`). NumPy's import and the process's other objects are not in it (about 40 MB).
+errs high: with the backward pass it is within 1.0-1.4× of the peak tracemalloc measures for the pass's arrays,
+forward-only up to 2× (in-place overwrites are not modelled; docs/verify.md, `tests/test_memory.py`). NumPy's
+import and the process's other objects are not in it (about 40 MB).
 """
 
 from __future__ import annotations
