@@ -54,6 +54,9 @@ def measured_peak(network, **options) -> int:
         # concat's backward hands its inputs slices of its dy, which stays whole until the last slice is
         # consumed: counted as four separate slices, the estimate fell 11% below the peak (71 against 80 MiB)
         ("examples/inception_bottleneck.yaml", (56, 56, 256), 2, True),
+        ("shufflenet_v2_x0_5.yaml", (64, 64, 3), 2, True),  # channel split (slices) and shuffle
+        ("mobilenet_v3_large.yaml", (64, 64, 3), 2, True),  # squeeze-and-excitation gates, hardswish
+        ("unet.yaml", (188, 188, 1), 1, True),  # crops, transposed convs, concatenated skips
     ],
 )
 def test_the_estimate_bounds_the_measured_peak(spec, input_shape, batch, backward) -> None:
