@@ -24,6 +24,17 @@ MIN_BYTES = 8 << 20  # below this a copy stays on one thread
 _pool: ThreadPoolExecutor | None = None
 
 
+def _forget_pool() -> None:
+    # a forked child (mutmut, multiprocessing) inherits the pool but not its threads: work submitted to it would
+    # wait forever for workers that do not exist, so the child starts a pool of its own
+    global _pool
+    _pool = None
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_pool)
+
+
 def parts(items: Sequence[T], nbytes: int) -> list[Sequence[T]]:
     """`items` cut into at most `WORKERS` contiguous runs of about equal length; one run when the work is under
     `MIN_BYTES`."""

@@ -3,6 +3,10 @@ itself: contiguous runs covering every item once, one run for small work."""
 
 from __future__ import annotations
 
+import os
+import threading
+import time
+
 import numpy as np
 import pytest
 
@@ -65,3 +69,26 @@ def test_seeded_weights_tiled_over_threads_are_the_single_threaded_ones(split_ev
     assert np.array_equal(single, split)
     flat = split.reshape(-1)
     assert np.array_equal(flat[PERIOD:], flat[: flat.size - PERIOD])  # element i is element i mod PERIOD
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="fork")
+def test_a_forked_child_splits_copies_with_threads_of_its_own(monkeypatch):
+    import netcalc.reference.im2col
+
+    monkeypatch.setattr(threads, "MIN_BYTES", 0)
+    monkeypatch.setattr(threads, "WORKERS", 2)
+    monkeypatch.setattr(netcalc.reference.im2col, "_BLOCK_BYTES", 1)  # a block per channel: runs on 2 threads
+    x = np.random.default_rng(2).standard_normal((1, 6, 5, 5))
+    expected = im2col(x, 3, 1, 1)  # the parent's pool now exists
+    both = threading.Barrier(2)
+    threads.run_parts(lambda run: both.wait(5), [1, 2], 0)  # and has started both of its threads, now idle
+    pid = os.fork()
+    if pid == 0:  # the child: the same split must finish (it used to wait forever for the parent's threads)
+        os._exit(0 if np.array_equal(im2col(x, 3, 1, 1), expected) else 1)
+    deadline = time.monotonic() + 30
+    while (done := os.waitpid(pid, os.WNOHANG))[0] == 0:
+        if time.monotonic() > deadline:
+            os.kill(pid, 9)
+            pytest.fail("the forked child hung on the parent's thread pool")
+        time.sleep(0.05)
+    assert os.waitstatus_to_exitcode(done[1]) == 0
