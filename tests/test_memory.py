@@ -203,3 +203,21 @@ def test_a_fused_activation_keeps_the_output_for_backward() -> None:
     fused = plain.replace("padding: 1}", "padding: 1, activation: relu}")
     # the relu's backward reads the conv's 8×8×8 float32 output, held until then
     assert _estimate(fused).peak - _estimate(plain).peak == 8 * 8 * 8 * 4
+
+
+@pytest.mark.parametrize(
+    "spec",
+    [
+        # forward only, the peak at the first layer: the input (16 MiB) is still held while a 1×1 conv reads it
+        "input: 256x256x64\nlayers:\n  - {kind: conv, name: a, out: 8, kernel: 1}\n  - {kind: relu, name: r}\n",
+        # two outputs: the first, a (4 MiB), is held to the end, beside c's 4 MiB made two layers later
+        "input: 128x128x16\noutputs: [c, a]\nlayers:\n"
+        "  - {kind: conv, name: a, out: 64, kernel: 1}\n"
+        "  - {kind: conv, name: b, out: 4, kernel: 1}\n"
+        "  - {kind: conv, name: c, out: 64, kernel: 1}\n",
+    ],
+)
+def test_forward_only_the_input_and_every_output_are_held_where_the_pass_holds_them(spec) -> None:
+    network = parse_network_text(spec)
+    estimate = estimate_memory(network, analyze_network(network), backward=False)
+    assert measured_peak(network, backward=False) <= estimate.peak

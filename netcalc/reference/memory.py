@@ -107,6 +107,11 @@ def _columns(row: LayerRow, in_shape: tuple[int, ...], attrs: dict) -> int:
     return 0
 
 
+def _pointwise(attrs: dict) -> bool:
+    """A 1×1 kernel at stride 1 without padding: im2col returns the input itself (netcalc.reference.im2col)."""
+    return attrs.get("kernel") == (1, 1) and attrs.get("stride") == (1, 1) and not any(attrs.get("padding", (0,)))
+
+
 def _rule(row: LayerRow, attrs: dict) -> CacheRule:
     rule = CACHE_RULES.get(row.kind, UNKNOWN_RULE)
     if attrs.get("activation", "none") not in (None, "none"):
@@ -169,8 +174,11 @@ def estimate_memory(network: Network, report: Report, *, backward: bool = True, 
         a = out[row.name]
         cache = rule.arrays * a + rule.bytes_per_element * (a // item)
         cache += rule.channel_arrays * (row.output_shape[-1] if row.output_shape else 0) * item
-        cols = _columns(row, shapes[row.inputs[0]] if row.inputs else (), network.layers[j].attrs) * item
-        work = cols + BLOCK_BYTES if cols else (0 if row.kind in GEMM_KINDS else ins + a)
+        attrs = network.layers[j].attrs
+        cols = _columns(row, shapes[row.inputs[0]] if row.inputs else (), attrs) * item
+        # a 1×1 stride-1 convolution's columns are its input, uncopied; its backward still makes dcols
+        forward_cols = 0 if row.kind == "conv" and _pointwise(attrs) else cols
+        work = forward_cols + BLOCK_BYTES if forward_cols else (0 if row.kind in GEMM_KINDS else ins + a)
         if max(cols, a) > largest:
             largest, largest_at = max(cols, a), row.name
         step = held + alive[j] + w + (a if row.name in kept else 0) + a + cache + work
