@@ -58,3 +58,9 @@ def test_the_library_names_the_dtypes_it_knows():
     known = "float64, float32, float16, bfloat16, int8"
     with pytest.raises(netcalc.NetcalcError, match=rf"unknown dtype 'int4'; known: {known}$"):
         netcalc.analyze_network(network, dtype="int4")
+
+
+def test_the_library_names_the_optimizers_it_knows():
+    network = netcalc.parse_network_text("input: 2x2x1\nlayers: [relu]")
+    with pytest.raises(netcalc.NetcalcError, match=r"unknown optimizer 'lion'; known: sgd, "):
+        netcalc.analyze_network(network, optimizer="lion")

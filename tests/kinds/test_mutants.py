@@ -413,9 +413,10 @@ def test_figures_are_shared_between_equal_layers_and_still_made_for_an_unhashabl
     relu = REGISTRY["relu"]
     first = _remembered_figures(known, relu, {}, ((4, 4, 2),))
     assert _remembered_figures(known, relu, {}, ((4, 4, 2),)) is first and len(known) == 1  # worked out once
-    # a list is unhashable: no sharing, but the figures are made all the same (a relu: its input's shape, no weights)
-    odd = _remembered_figures(known, relu, {"note": [1]}, ((4, 3, 2),))
-    assert (odd.out, odd.params, odd.buffers) == ((4, 3, 2), 0, 0) and len(known) == 1
+    # a list is unhashable: no sharing, but the figures are made all the same, from the attributes given
+    conv = layer_of("[{kind: conv, out: 5, kernel: 3}]", "4x3x2")
+    odd = _remembered_figures(known, REGISTRY["conv"], {**conv.attrs, "note": [1]}, ((4, 3, 2),))
+    assert (odd.out, odd.params, odd.buffers) == ((2, 1, 5), 5 * (2 * 3 * 3) + 5, 0) and len(known) == 1
 
 
 @pytest.mark.parametrize(
