@@ -61,3 +61,23 @@ def test_floor_mode_notes_the_dropped_row():
         f"stride 1×2 leaves the last 1 column of the 7×9 input unread: no window reads {1 - 8 / 9:.1%} of its pixels",
     )
     assert one_layer("maxpool", (112, 112, 1), kernel=3, stride=2, ceil_mode=True).notes == ()
+
+
+def test_the_widest_adaptive_bin_by_pytorchs_bin_bounds() -> None:
+    # PyTorch's adaptive pooling: bin i covers [⌊i·H/O⌋, ⌈(i + 1)·H/O⌉)
+    from netcalc.kinds.pool import widest_bin
+
+    for size in range(1, 61):
+        for out in range(1, 2 * size + 3):
+            widths = [-(-(i + 1) * size // out) - (i * size // out) for i in range(out)]
+            assert widest_bin(size, out) == max(widths), (size, out)
+
+
+def test_an_adaptive_pools_field_by_hand() -> None:
+    from fractions import Fraction
+
+    from netcalc.kinds.pool import adaptive_window
+
+    # 7 → 3: bins [0, 3), [2, 5), [4, 7): span 3 − 1, stride 7/3, bin 0 centred on (3 − 1)/2 = 1
+    window = adaptive_window(7, 3)
+    assert (window.span, window.stride, window.offset) == (2, Fraction(7, 3), 1)

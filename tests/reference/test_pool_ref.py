@@ -158,3 +158,30 @@ def test_adaptive_avg_pool_values_and_gradient(hw, out):
     dx = adaptive_avg_pool_backward(dy, cache)
     numeric = numerical_gradient(lambda v: adaptive_avg_pool_forward(v, out)[0], x, dy)
     assert relative_error(dx, numeric) < 1e-6
+
+
+@pytest.mark.parametrize(
+    ("kernel", "stride", "shape"),
+    [
+        ((3, 2), (1, 3), (2, 2, 6, 7)),  # windows overlap along H only
+        ((2, 3), (3, 1), (1, 3, 7, 6)),  # along W only
+        ((3, 3), (2, 2), (1, 2, 7, 7)),  # along both
+        ((2, 2), (2, 2), (1, 2, 6, 6)),  # along neither
+    ],
+)
+def test_max_pool_gradient_goes_to_every_windows_maximum_by_loops(kernel, stride, shape):
+    # each output's dy lands on its window's largest input, summed where windows share it: a loop over windows
+    x = np.random.default_rng(5).permutation(np.prod(shape)).reshape(shape).astype(float)  # no ties
+    y, cache = max_pool_forward(x, kernel, stride)
+    dy = np.random.default_rng(6).standard_normal(y.shape)
+    expected = np.zeros_like(x)
+    for oh in range(y.shape[2]):
+        for ow in range(y.shape[3]):
+            r, c = oh * stride[0], ow * stride[1]
+            window = x[:, :, r : r + kernel[0], c : c + kernel[1]].reshape(*shape[:2], -1)
+            at = window.argmax(axis=2)
+            for n in range(shape[0]):
+                for ch in range(shape[1]):
+                    i, j = divmod(int(at[n, ch]), kernel[1])
+                    expected[n, ch, r + i, c + j] += dy[n, ch, oh, ow]
+    np.testing.assert_allclose(max_pool_backward(dy, cache), expected, rtol=1e-15, atol=1e-15)  # sums in another order
