@@ -81,3 +81,20 @@ def test_an_adaptive_pools_field_by_hand() -> None:
     # 7 → 3: bins [0, 3), [2, 5), [4, 7): span 3 − 1, stride 7/3, bin 0 centred on (3 − 1)/2 = 1
     window = adaptive_window(7, 3)
     assert (window.span, window.stride, window.offset) == (2, Fraction(7, 3), 1)
+
+
+@pytest.mark.parametrize("kind", ["maxpool", "avgpool"])
+def test_same_padding_given_as_words_is_worked_out_from_the_input(kind: str) -> None:
+    # a layer built without the parser (which turns 'same' into numbers) keeps the word: the pool works out
+    # TensorFlow's SAME for the input it gets, ⌈5/2⌉ = 3 outputs a side, the extra padding row at the bottom
+    import numpy as np
+
+    from netcalc.kinds import REGISTRY
+    from tests.kinds.test_mutants import layer_of
+
+    attrs = {**layer_of(f"[{{kind: {kind}, kernel: 3, stride: 2}}]", "5x5x1").attrs, "padding": "same"}
+    y, _ = REGISTRY[kind].forward((np.arange(25.0).reshape(1, 1, 5, 5),), {}, attrs, False)
+    assert y.shape == (1, 1, 3, 3)
+    # the last window: rows and columns 3, 4 and the padding (SAME pads 1 above and 1 below); avgpool divides by
+    # the whole 3×3 window (count_include_pad)
+    assert y[0, 0, 2, 2] == pytest.approx(24.0 if kind == "maxpool" else (18 + 19 + 23 + 24) / 9, rel=1e-15)
