@@ -447,3 +447,10 @@ def test_a_number_parser_refuses_nan_itself() -> None:
 
     with pytest.raises(AttrError, match="expected a finite number, got nan"):
         real(0.0)(float("nan"))
+
+
+def test_a_dilated_kernel_too_large_says_its_dilation() -> None:
+    # 3 taps at dilation 2 reach 2·(3 − 1) + 1 = 5 rows, more than the 4 there are
+    with pytest.raises(netcalc.errors.NetcalcError) as caught:
+        netcalc.analyze("input: 4x4x1\nlayers: [{kind: conv, out: 1, kernel: 3, dilation: 2}]")
+    assert "kernel 3 (dilation 2) is larger than the padded height 4 + 2·0 = 4" in str(caught.value)
