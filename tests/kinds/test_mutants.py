@@ -454,3 +454,10 @@ def test_a_dilated_kernel_too_large_says_its_dilation() -> None:
     with pytest.raises(netcalc.errors.NetcalcError) as caught:
         netcalc.analyze("input: 4x4x1\nlayers: [{kind: conv, out: 1, kernel: 3, dilation: 2}]")
     assert "kernel 3 (dilation 2) is larger than the padded height 4 + 2·0 = 4" in str(caught.value)
+
+
+@pytest.mark.parametrize("kind", ["global_avgpool", "global_maxpool"])
+def test_global_pooling_of_a_flat_vector_names_itself(kind: str) -> None:
+    with pytest.raises(netcalc.errors.NetcalcError) as caught:
+        netcalc.analyze(f"input: 4x4x1\nlayers: [flatten, {{kind: {kind}}}]")
+    assert "global pooling needs an H×W×C input, got the flat vector 16" in str(caught.value)
