@@ -165,3 +165,16 @@ def test_finite_values_whose_sum_overflows_are_still_finite_and_other_dtypes_are
     assert _finite(np.arange(5))  # integers are always finite
     assert not _finite(np.array([1 + 1j, complex(np.inf, 0)]))
     assert _finite(np.array([1 + 1j, 2 - 3j]))
+
+
+def test_a_weight_gradient_that_sums_to_zero_is_not_called_zero() -> None:
+    from netcalc.reference.engine import _gradient_values
+
+    layer = netcalc.parse_network_text(SPEC).layers[0]
+    cancelling = {"weight": np.array([[1.0, -1.0], [0.5, -0.5]]), "bias": np.zeros(2)}
+    bad, zero = _gradient_values(layer, (np.ones((1, 2, 3, 3)),), cancelling, ["weight", "bias"])
+    assert (bad, zero) == ((), ("bias",))  # the weight's gradient sums to 0 but carries information
+    bad, zero = _gradient_values(layer, (np.ones(2),), {"weight": np.array([np.inf, -np.inf])}, ["weight"])
+    assert bad == ("dweight",) and zero == ()
+    huge = {"weight": np.full(2, 3e38, dtype=np.float32)}  # finite values whose float32 sum overflows
+    assert _gradient_values(layer, (np.ones(2),), huge, ["weight"]) == ((), ())
