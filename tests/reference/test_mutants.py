@@ -178,3 +178,10 @@ def test_a_weight_gradient_that_sums_to_zero_is_not_called_zero() -> None:
     assert bad == ("dweight",) and zero == ()
     huge = {"weight": np.full(2, 3e38, dtype=np.float32)}  # finite values whose float32 sum overflows
     assert _gradient_values(layer, (np.ones(2),), huge, ["weight"]) == ((), ())
+
+
+def test_the_seed_changes_the_output_gradient_too() -> None:
+    from netcalc.reference.engine import random_output_grad
+
+    a, b = random_output_grad((2, 8), 0, "float64"), random_output_grad((2, 8), 1, "float64")
+    assert not np.array_equal(a, b) and np.array_equal(a, random_output_grad((2, 8), 0, "float64"))
