@@ -22,7 +22,17 @@ def test_padding_is_zero_and_dilation_skips():
 
 @pytest.mark.parametrize(
     ("kernel", "stride", "padding", "dilation"),
-    [(1, 1, 0, 1), (3, 1, 1, 1), (3, 2, 1, 1), ((2, 3), (2, 1), (0, 1), 1), (3, 1, 2, 2), ((3, 2), 3, (1, 0), (1, 2))],
+    [
+        (1, 1, 0, 1),
+        (3, 1, 1, 1),
+        (3, 2, 1, 1),
+        ((2, 3), (2, 1), (0, 1), 1),
+        (3, 1, 2, 2),
+        ((3, 2), 3, (1, 0), (1, 2)),
+        (3, 1, (0, 0, 1, 0), 1),  # padding on the left only
+        (3, 1, (0, 0, 0, 2), 1),  # on the right only
+        (2, 1, (0, 1, 0, 0), 1),  # below only
+    ],
 )
 def test_col2im_is_the_adjoint_of_im2col(kernel, stride, padding, dilation):
     rng = np.random.default_rng(1)
