@@ -98,3 +98,18 @@ def test_same_padding_given_as_words_is_worked_out_from_the_input(kind: str) -> 
     # the last window: rows and columns 3, 4 and the padding (SAME pads 1 above and 1 below); avgpool divides by
     # the whole 3×3 window (count_include_pad)
     assert y[0, 0, 2, 2] == pytest.approx(24.0 if kind == "maxpool" else (18 + 19 + 23 + 24) / 9, rel=1e-15)
+
+
+def test_adaptive_pooling_flops_and_field_on_a_rectangle_by_pytorchs_bins() -> None:
+    from fractions import Fraction
+
+    import netcalc
+
+    def bins(size: int, out: int) -> list[int]:  # PyTorch: bin i covers [⌊i·H/O⌋, ⌈(i + 1)·H/O⌉)
+        return [-(-(i + 1) * size // out) - (i * size // out) for i in range(out)]
+
+    row = netcalc.analyze("input: 7x10x3\nlayers: [{kind: adaptive_avgpool, output: [3, 4]}]").layers[0]
+    # each output adds its bin's values (and divides once): bin heights × bin widths, summed, per channel
+    assert row.flops == 3 * sum(bins(7, 3)) * sum(bins(10, 4))
+    assert row.field.jump == (Fraction(7, 3), Fraction(10, 4))
+    assert row.field.size == (max(bins(7, 3)), max(bins(10, 4)))

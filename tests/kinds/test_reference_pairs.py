@@ -29,6 +29,7 @@ TABLE = [
     ("maxpool", {"kernel": 3, "stride": 2, "ceil_mode": True}, [6, 7, 2]),
     ("maxpool", {"kernel": 3, "stride": 2, "padding": 1}, [5, 5, 2]),
     ("maxpool", {"kernel": [3, 2], "stride": [1, 3]}, [6, 7, 2]),  # windows overlap along H only
+    ("maxpool", {"kernel": [4, 5], "stride": 1, "padding": 1}, [4, 5, 2]),  # the whole map, padded: not global
     ("maxpool", {"kernel": 3, "stride": 3, "padding": [0, 1, 0, 1]}, [7, 7, 2]),  # padding below, unread rows
     ("avgpool", {"kernel": [2, 3], "stride": [2, 1], "padding": [0, 1, 1, 0]}, [7, 6, 2]),
     ("avgpool", {"kernel": 3, "stride": 2, "padding": 1, "ceil_mode": True, "count_include_pad": False}, [6, 6, 2]),
