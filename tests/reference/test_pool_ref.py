@@ -167,6 +167,7 @@ def test_adaptive_avg_pool_values_and_gradient(hw, out):
         ((2, 3), (3, 1), (1, 3, 7, 6)),  # along W only
         ((3, 3), (2, 2), (1, 2, 7, 7)),  # along both
         ((2, 2), (2, 2), (1, 2, 6, 6)),  # along neither
+        ((12, 12), (1, 1), (1, 1, 13, 13)),  # 144 taps: the arg-max offsets no longer fit an int8
     ],
 )
 def test_max_pool_gradient_goes_to_every_windows_maximum_by_loops(kernel, stride, shape):
