@@ -114,6 +114,8 @@ def _pointwise(attrs: dict) -> bool:
 
 def _rule(row: LayerRow, attrs: dict) -> CacheRule:
     rule = CACHE_RULES.get(row.kind, UNKNOWN_RULE)
+    if row.kind == "maxpool" and math.prod(attrs.get("kernel", (1, 1))) > 127:  # arg-max offsets past int8: int32
+        rule = CacheRule(rule.keeps_input, rule.keeps_output, rule.arrays, 4, rule.channel_arrays)
     if attrs.get("activation", "none") not in (None, "none"):
         return CacheRule(rule.keeps_input, True, rule.arrays, rule.bytes_per_element, rule.channel_arrays)
     return rule
