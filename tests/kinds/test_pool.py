@@ -113,3 +113,12 @@ def test_adaptive_pooling_flops_and_field_on_a_rectangle_by_pytorchs_bins() -> N
     assert row.flops == 3 * sum(bins(7, 3)) * sum(bins(10, 4))
     assert row.field.jump == (Fraction(7, 3), Fraction(10, 4))
     assert row.field.size == (max(bins(7, 3)), max(bins(10, 4)))
+
+
+@pytest.mark.parametrize(("kernel", "axis"), [("[9, 1]", "height"), ("[1, 9]", "width")])
+def test_a_pool_window_too_large_names_its_axis(kernel: str, axis: str) -> None:
+    import netcalc
+
+    with pytest.raises(NetcalcError) as caught:
+        netcalc.analyze(f"input: 4x4x1\nlayers: [{{kind: maxpool, kernel: {kernel}}}]")
+    assert f"kernel 9 is larger than the padded {axis} 4 + 2·0 = 4; output {axis} " in str(caught.value)
