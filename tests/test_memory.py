@@ -210,6 +210,9 @@ def test_a_fused_activation_keeps_the_output_for_backward() -> None:
     [
         # forward only, the peak at the first layer: the input (16 MiB) is still held while a 1×1 conv reads it
         "input: 256x256x64\nlayers:\n  - {kind: conv, name: a, out: 8, kernel: 1}\n  - {kind: relu, name: r}\n",
+        # a 3×3 conv without padding copies its columns (8.8 MiB, nine times its 1 MiB input): only a 1×1 at
+        # stride 1 reads its input as is
+        "input: 64x64x64\nlayers:\n  - {kind: conv, name: a, out: 8, kernel: 3}\n",
         # two outputs: the first, a (4 MiB), is held to the end, beside c's 4 MiB made two layers later
         "input: 128x128x16\noutputs: [c, a]\nlayers:\n"
         "  - {kind: conv, name: a, out: 64, kernel: 1}\n"
