@@ -185,3 +185,19 @@ def test_the_seed_changes_the_output_gradient_too() -> None:
 
     a, b = random_output_grad((2, 8), 0, "float64"), random_output_grad((2, 8), 1, "float64")
     assert not np.array_equal(a, b) and np.array_equal(a, random_output_grad((2, 8), 0, "float64"))
+
+
+def test_calibrated_figures_are_the_work_over_the_best_time(monkeypatch) -> None:
+    # with the best time fixed at 0.25 s: a GEMM of n×n does 2·n³ FLOPs, a copy reads and writes its bytes once
+    ran = []
+
+    def best(seconds, repeats, run):
+        run()  # what is timed must be the work itself
+        ran.append(repeats)
+        return 0.25
+
+    monkeypatch.setattr(calibrate, "_best", best)
+    n = calibrate.GEMM_SIZES["float64"]
+    assert calibrate.gemm_flops("float64", seconds=0.0) == 2 * n**3 / 0.25
+    assert calibrate.stream_bandwidth(seconds=0.0) == 2 * (calibrate.STREAM_BYTES // 8 * 8) / 0.25
+    assert ran == [3, 3]
