@@ -344,3 +344,28 @@ def test_resized_fields_by_hand_for_each_mode():
     assert rows["nearest"].size == (1, 1)
     assert rows["nearest"].jump == (Fraction(6, 9), Fraction(6, 8))
     assert rows["nearest"].start == (Fraction(-1, 6), Fraction(-1, 8))
+
+
+def test_the_probe_network_follows_the_stated_rules():
+    # docs (netcalc/reference/field.py): fused activations dropped, weightless pointwise activations become
+    # ReLUs, a max pool is measured as the average pool over the same windows; everything else as it is
+    from netcalc.reference.field import probe_network
+
+    network = netcalc.parse_network_text(
+        "input: 8x8x2\nlayers:\n"
+        "  - {kind: conv, name: c, out: 4, kernel: 3, padding: 1, activation: relu6}\n"
+        "  - {kind: hardsigmoid, name: h}\n"
+        "  - {kind: prelu, name: p}\n"
+        "  - {kind: maxpool, name: m, kernel: 3, stride: 2, padding: 1}\n"
+        "  - {kind: channel_shuffle, name: s, groups: 2}\n"
+    )
+    c, h, p, m, s = probe_network(network).layers
+    assert c.kind == "conv" and c.attrs == {**network.layers[0].attrs, "activation": "none"}
+    assert (h.kind, h.attrs) == ("relu", {})
+    assert (p.kind, p.attrs) == ("prelu", network.layers[2].attrs)  # it has weights: kept, made positive
+    assert m.kind == "avgpool" and (m.attrs["kernel"], m.attrs["stride"], m.attrs["padding"]) == (
+        (3, 3),
+        (2, 2),
+        (1, 1, 1, 1),
+    )
+    assert (s.kind, s.attrs) == ("channel_shuffle", network.layers[4].attrs)
