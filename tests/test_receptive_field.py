@@ -354,7 +354,7 @@ def test_the_probe_network_follows_the_stated_rules():
     network = netcalc.parse_network_text(
         "input: 8x8x2\nlayers:\n"
         "  - {kind: conv, name: c, out: 4, kernel: 3, padding: 1, activation: relu6}\n"
-        "  - {kind: hardsigmoid, name: h}\n"
+        "  - {kind: leaky_relu, name: h, negative_slope: 0.3}\n"
         "  - {kind: prelu, name: p}\n"
         "  - {kind: maxpool, name: m, kernel: 3, stride: 2, padding: 1}\n"
         "  - {kind: channel_shuffle, name: s, groups: 2}\n"
