@@ -36,27 +36,15 @@ def whole(argv: list[str], runs: int) -> float:
 def onnxruntime_part(network, seed: int = 0) -> tuple[float, float]:
     """(session creation, one run) of the model the check builds, every layer's output exposed."""
     import onnxruntime as ort
-    from onnx import TensorProto, helper
 
     from netcalc.analysis.analyze import analyze_network
-    from netcalc.bridges.onnx.exporter import export_network, onnx_shape
+    from netcalc.bridges.onnx.runtime import checked_model, open_session
     from netcalc.network import INPUT
     from netcalc.reference.engine import random_input
 
-    feeds: dict = {}
-    model = export_network(network, weights="seeded", seed=seed, batch=1, check=False, feeds=feeds)
-    exposed = {o.name for o in model.graph.output}
-    for row in analyze_network(network).layers:
-        if row.name not in exposed:
-            model.graph.output.append(
-                helper.make_tensor_value_info(row.name, TensorProto.FLOAT, onnx_shape(row.output_shape, 1))
-            )
-    blob = model.SerializeToString()
-    options = ort.SessionOptions()
-    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
-    options.log_severity_level = 3
+    model, feeds = checked_model(network, analyze_network(network), batch=1, seed=seed)
     start = time.perf_counter()
-    session = ort.InferenceSession(blob, options, providers=["CPUExecutionProvider"])
+    session = open_session(ort, model)
     created = time.perf_counter() - start
     names = [o.name for o in session.get_outputs()]
     x = random_input(network, 1, seed, "float32")

@@ -69,13 +69,37 @@ class RuntimeVerification:
         return tuple(layer for layer in self.layers if not layer.ok)
 
 
+def checked_model(network: Network, report: Any, *, batch: int, seed: int) -> tuple[Any, dict[str, Any]]:
+    """The exported model with the reference pass's seeded float32 weights as feeds, every layer's output made a
+    graph output named after the layer; and the feeds (weights by value name, and each layer's arrays under
+    "@" + its name for the reference forward)."""
+    from onnx import TensorProto, helper
+
+    from netcalc.bridges.onnx.exporter import export_network, onnx_shape
+
+    feeds: dict[str, Any] = {}
+    model = export_network(network, weights="seeded", seed=seed, batch=batch, check=False, feeds=feeds)
+    exposed = {o.name for o in model.graph.output}
+    for row in report.layers:
+        if row.name not in exposed:
+            shape = onnx_shape(row.output_shape, batch)
+            model.graph.output.append(helper.make_tensor_value_info(row.name, TensorProto.FLOAT, shape))
+    return model, feeds
+
+
+def open_session(ort: Any, model: Any) -> Any:
+    """An ONNX Runtime CPU session with graph optimisations off, so every node runs as written."""
+    options = ort.SessionOptions()
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
+    options.log_severity_level = 3
+    return ort.InferenceSession(model.SerializeToString(), options, providers=["CPUExecutionProvider"])
+
+
 def verify_against_onnxruntime(network: Network, *, batch: int = 1, seed: int = 0) -> RuntimeVerification:
     """Run `network` in ONNX Runtime and in the NumPy reference, layer by layer, and compare the values."""
     ort = require("onnxruntime", "verify --against onnxruntime")
-    from onnx import TensorProto, helper
 
     from netcalc.analysis.analyze import analyze_network
-    from netcalc.bridges.onnx.exporter import export_network, onnx_shape
     from netcalc.kinds import REGISTRY
     from netcalc.reference.engine import check_reference, random_input
     from netcalc.reference.gemm import count_macs
@@ -84,18 +108,9 @@ def verify_against_onnxruntime(network: Network, *, batch: int = 1, seed: int = 
     check_reference(network, backward=False)
     report = analyze_network(network, batch=batch)
     rows = {row.name: row for row in report.layers}
-    feeds: dict[str, Any] = {}
-    model = export_network(network, weights="seeded", seed=seed, batch=batch, check=False, feeds=feeds)
-    exposed = {o.name for o in model.graph.output}
-    for row in report.layers:  # every layer's output value is named after the layer
-        if row.name not in exposed:
-            shape = onnx_shape(row.output_shape, batch)
-            model.graph.output.append(helper.make_tensor_value_info(row.name, TensorProto.FLOAT, shape))
-    options = ort.SessionOptions()
-    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
-    options.log_severity_level = 3
+    model, feeds = checked_model(network, report, batch=batch, seed=seed)
     try:
-        session = ort.InferenceSession(model.SerializeToString(), options, providers=["CPUExecutionProvider"])
+        session = open_session(ort, model)
         names = [o.name for o in session.get_outputs()]
         x = random_input(network, batch, seed, "float32")
         inputs = {name: array for name, array in feeds.items() if not name.startswith("@")}
