@@ -31,7 +31,7 @@ import numpy as np
 
 from netcalc.reference.threads import run_parts
 
-__all__ = ["Pad", "Pair", "col2im", "conv_output_size", "im2col", "pair", "sides"]
+__all__ = ["Pad", "Pair", "col2im", "columns_are_input", "conv_output_size", "im2col", "pair", "sides"]
 
 Pair = int | tuple[int, int]
 Pad = int | tuple[int, int] | tuple[int, int, int, int]  # P, (Ph, Pw) or (top, bottom, left, right)
@@ -110,11 +110,15 @@ def _channel_blocks(n: int, c: int, hp: int, wp: int, itemsize: int) -> tuple[in
     return step, [slice(c0, min(c, c0 + step)) for c0 in range(0, c, step)]
 
 
-def _pointwise(
-    kernel: tuple[int, int], stride: tuple[int, int], pads: tuple[int, int, int, int], out: tuple[int, int],
+def columns_are_input(
+    kernel: tuple[int, int],
+    stride: tuple[int, int],
+    pads: tuple[int, int, int, int],
+    out: tuple[int, int],
     size: tuple[int, int],
 ) -> bool:
-    """A 1×1 kernel at stride 1 without padding over every pixel: the columns are the input, unchanged."""
+    """A 1×1 kernel at stride 1 without padding over every pixel: the columns are the input, unchanged (the
+    reference pass makes no copy, and the memory estimate counts none)."""
     return kernel == (1, 1) and stride == (1, 1) and not any(pads) and out == size
 
 
@@ -136,7 +140,7 @@ def im2col(
         x.shape, kernel, stride, padding, dilation, output_size
     )
     n, c, h, w = x.shape
-    if _pointwise((kh, kw), (sh, sw), (pt, pb, pl, pr), (ho, wo), (h, w)):
+    if columns_are_input((kh, kw), (sh, sw), (pt, pb, pl, pr), (ho, wo), (h, w)):
         return x.reshape(n, c, h * w)  # each column is one pixel's channels: x itself, no copy
     hp, wp = h + pt + pb, w + pl + pr
     cols = np.empty((n, c, kh, kw, ho, wo), dtype=x.dtype)
@@ -179,7 +183,7 @@ def col2im(
     n, c, h, w = x_shape
     if cols.size != n * c * kh * kw * ho * wo:
         raise ValueError(f"cols {cols.shape} do not match x {x_shape} with kernel {(kh, kw)}, output {(ho, wo)}")
-    if _pointwise((kh, kw), (sh, sw), (pt, pb, pl, pr), (ho, wo), (h, w)):
+    if columns_are_input((kh, kw), (sh, sw), (pt, pb, pl, pr), (ho, wo), (h, w)):
         return cols.reshape(x_shape)  # nothing overlaps: the columns are the gradient itself
     cols6 = cols.reshape(n, c, kh, kw, ho, wo)
     hp, wp = h + pt + pb, w + pl + pr

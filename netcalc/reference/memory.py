@@ -31,9 +31,13 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
+
 from netcalc.analysis.report import DTYPE_BYTES, LayerRow, Report
 from netcalc.errors import NetcalcError
 from netcalc.network import INPUT, Network
+from netcalc.reference.im2col import columns_are_input
+from netcalc.reference.pool import argmax_offset_type
 
 __all__ = ["MemoryEstimate", "MemoryLimitError", "check_memory", "default_memory_limit", "estimate_memory"]
 
@@ -107,15 +111,11 @@ def _columns(row: LayerRow, in_shape: tuple[int, ...], attrs: dict) -> int:
     return 0
 
 
-def _pointwise(attrs: dict) -> bool:
-    """A 1×1 kernel at stride 1 without padding: im2col returns the input itself (netcalc.reference.im2col)."""
-    return attrs.get("kernel") == (1, 1) and attrs.get("stride") == (1, 1) and not any(attrs.get("padding", (0,)))
-
-
 def _rule(row: LayerRow, attrs: dict) -> CacheRule:
     rule = CACHE_RULES.get(row.kind, UNKNOWN_RULE)
-    if row.kind == "maxpool" and math.prod(attrs.get("kernel", (1, 1))) > 127:  # arg-max offsets past int8: int32
-        rule = CacheRule(rule.keeps_input, rule.keeps_output, rule.arrays, 4, rule.channel_arrays)
+    if row.kind == "maxpool":  # its arg-max offsets: int8 while they fit the window, else wider
+        offset_bytes = np.dtype(argmax_offset_type(math.prod(attrs["kernel"]))).itemsize
+        rule = CacheRule(rule.keeps_input, rule.keeps_output, rule.arrays, offset_bytes, rule.channel_arrays)
     if attrs.get("activation", "none") not in (None, "none"):
         return CacheRule(rule.keeps_input, True, rule.arrays, rule.bytes_per_element, rule.channel_arrays)
     return rule
@@ -176,10 +176,13 @@ def estimate_memory(network: Network, report: Report, *, backward: bool = True, 
         a = out[row.name]
         cache = rule.arrays * a + rule.bytes_per_element * (a // item)
         cache += rule.channel_arrays * (row.output_shape[-1] if row.output_shape else 0) * item
-        attrs = network.layers[j].attrs
-        cols = _columns(row, shapes[row.inputs[0]] if row.inputs else (), attrs) * item
+        attrs, in_shape = network.layers[j].attrs, shapes[row.inputs[0]] if row.inputs else ()
+        cols = _columns(row, in_shape, attrs) * item
         # a 1×1 stride-1 convolution's columns are its input, uncopied; its backward still makes dcols
-        forward_cols = 0 if row.kind == "conv" and _pointwise(attrs) else cols
+        uncopied = row.kind == "conv" and columns_are_input(
+            attrs["kernel"], attrs["stride"], attrs["padding"], row.output_shape[:2], in_shape[:2]
+        )
+        forward_cols = 0 if uncopied else cols
         work = forward_cols + BLOCK_BYTES if forward_cols else (0 if row.kind in GEMM_KINDS else ins + a)
         if max(cols, a) > largest:
             largest, largest_at = max(cols, a), row.name

@@ -98,6 +98,12 @@ def _is_global(x_shape: tuple[int, ...], kernel: tuple[int, int], padding: tuple
     return tuple(x_shape[2:]) == kernel and padding == (0, 0, 0, 0)
 
 
+def argmax_offset_type(taps: int) -> type[np.integer]:
+    """The integer type a max pool keeps its arg-max offsets in: int8 while the window's offsets fit (the memory
+    estimate counts its bytes too)."""
+    return np.int8 if taps <= np.iinfo(np.int8).max else np.int32
+
+
 def max_pool_forward(
     x: np.ndarray, kernel: Pair, stride: Pair | None = None, padding: Pad = 0, ceil_mode: bool = False
 ) -> tuple[np.ndarray, Any]:
@@ -115,7 +121,7 @@ def max_pool_forward(
         return y, (x.shape, arg, (kh, kw), s, p, extent)
     xp = _padded(x, p, extent, -np.inf)
     y = xp[_window_slice(0, 0, s, out)].copy()
-    arg_type = np.int8 if kh * kw <= 127 else np.int32
+    arg_type = argmax_offset_type(kh * kw)
     arg = np.zeros(y.shape, dtype=arg_type)
     for i in range(kh):
         for j in range(kw):
