@@ -148,3 +148,91 @@ def test_a_nan_from_onnxruntime_is_an_infinite_error_at_its_index():
     got = np.array([[1.0, np.nan, 30.0]], dtype=np.float32)  # the NaN is the worst, though 27 is larger
     check = _compare("l", "relu", reference, got, (reference,), macs_per_element=0)
     assert check.max_error == float("inf") and check.index == (0, 1) and not check.ok
+
+
+# --- the check's own memory: refused up front, like the reference pass (issue 9, class 3) ---
+
+# one 3×3 conv on a 2048×2048×128 input: its im2col matrix alone is 128·9·2048²·4 B = 18 GiB
+HUGE = "name: huge\ninput: 2048x2048x128\nlayers:\n  - {kind: conv, out: 64, kernel: 3, padding: 1}\n"
+
+
+def test_a_check_too_big_for_the_limit_is_refused_before_anything_is_allocated(tmp_path):
+    import resource
+    import subprocess
+    import sys
+
+    spec = tmp_path / "huge.yaml"
+    spec.write_text(HUGE)
+    # the peak is VmHWM, the new image's own: ru_maxrss would carry over the forking pytest's resident memory
+    script = (
+        "import sys\nfrom netcalc.cli import run\n"
+        f"sys.argv = ['netcalc', 'verify', {str(spec)!r}, '--against', 'onnxruntime', '--max-memory', '20GiB']\n"
+        "try:\n    run()\nfinally:\n"
+        "    print(next(line.split()[1] for line in open('/proc/self/status') if line.startswith('VmHWM')),"
+        " file=sys.stderr)\n"
+    )
+    limit = 2 << 30  # an address-space cap: an allocation that slipped through would fail, not swap
+    result = subprocess.run(
+        [sys.executable, "-c", script],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        preexec_fn=lambda: resource.setrlimit(resource.RLIMIT_AS, (limit, limit)),
+    )
+    message, maxrss = result.stderr.strip().splitlines()
+    assert result.returncode == 2, result.stderr
+    # input 2 GiB + output 1 GiB + columns 18 GiB + the reference output and its difference 2 GiB
+    assert message.startswith("netcalc: error: the reference pass would need about 23.") and "20.00 GiB" in message
+    assert "largest buffer 18.00 GiB in 'conv1'" in message
+    assert int(maxrss) < 400 << 10  # KiB: the refusal came before any of it was allocated
+
+
+def test_the_value_check_estimate_by_hand():
+    from netcalc.analysis.analyze import analyze_network
+    from netcalc.reference.memory import BLOCK_BYTES, LAYER_SLACK, SESSION_BYTES, SLACK, estimate_value_check_memory
+
+    network = parse_network_text(
+        "name: m\ninput: 8x8x3\nlayers:\n  - {kind: conv, out: 4, kernel: 3, padding: 1}\n  - relu\n"
+        "  - {kind: conv, out: 2, kernel: 1}\n",
+        "m.yaml",
+    )
+    estimate = estimate_value_check_memory(network, analyze_network(network))
+    held = 8 * 8 * 3 * 4 + 8 * 8 * 4 * 4 * 2 + 8 * 8 * 2 * 4  # input, conv1 and relu outputs, conv2 output
+    weights = (4 * 3 * 9 + 4 + 2 * 4 + 2) * 4
+    # the worst layer is conv1: its 3·9 × 64 columns copied (conv2's 1×1 columns are its input), its reference
+    # output and their difference; relu would need only its input, output, reference and difference (4 KiB)
+    worst = 3 * 9 * 64 * 4 + BLOCK_BYTES + 2 * 8 * 8 * 4 * 4
+    assert estimate.peak == held + weights + worst + SESSION_BYTES + SLACK + 3 * LAYER_SLACK
+    assert (estimate.layer, estimate.weights) == ("conv1", weights)
+
+
+@pytest.mark.parametrize("side", [256, 384])
+def test_the_value_check_estimate_covers_the_measured_peak(side):
+    """The peak resident memory the check adds, measured in a fresh process (ONNX Runtime's arrays are not
+    visible to tracemalloc), lies under the estimate and within 1.3× of it. The peak is VmHWM, the new image's
+    own (ru_maxrss would carry over the resident memory of the pytest process that forked it)."""
+    import subprocess
+    import sys
+
+    script = f"""
+from netcalc.analysis.analyze import analyze_network
+from netcalc.bridges.onnx.runtime import verify_against_onnxruntime
+from netcalc.language.spec import parse_network
+from netcalc.reference.memory import estimate_value_check_memory
+import numpy, onnx, onnxruntime
+spec = {{"name": "m", "input": "{side}x{side}x16", "layers": [
+    {{"kind": "conv", "out": 32, "kernel": 3, "padding": 1}}, "relu", "maxpool",
+    {{"kind": "conv", "out": 64, "kernel": 3, "padding": 1}}, "batchnorm", "relu", "global_avgpool", "flatten",
+    "fc-10"]}}
+network = parse_network(spec, "m.yaml")
+estimate = estimate_value_check_memory(network, analyze_network(network)).peak
+def status(key):
+    return next(int(line.split()[1]) * 1024 for line in open("/proc/self/status") if line.startswith(key))
+rss = status("VmRSS")
+assert verify_against_onnxruntime(network).ok
+print(estimate, status("VmHWM") - rss)
+"""
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    estimate, measured = map(int, result.stdout.split())
+    assert measured <= estimate <= 1.3 * measured

@@ -105,13 +105,14 @@ def verify(
         raise click.UsageError("--gradcheck needs the backward pass; drop --no-backward")
     network = load_spec(spec, input_shape=input_shape)
     check_layer_count(network)
+    limit, what = _memory_limit(max_memory)
     if against is not None:
         if gradcheck or dtype != "float32":
             raise click.UsageError("--against onnxruntime compares float32 forward values; drop --gradcheck/--dtype")
         from netcalc.bridges.onnx.runtime import verify_against_onnxruntime
         from netcalc.render.runtime import RENDERERS as VALUE_RENDERERS
 
-        values = verify_against_onnxruntime(network, batch=batch, seed=seed)
+        values = verify_against_onnxruntime(network, batch=batch, seed=seed, max_memory=limit, limit_name=what)
         click.echo(terminal_renderers(VALUE_RENDERERS)[fmt](values), nl=False)
         if not values.ok:
             ctx.exit(1)
@@ -119,7 +120,6 @@ def verify(
     report = analyze_network(network, batch=batch, dtype=dtype)
     profile = None if device is None else load_device_or_calibrate(device)
     backward = not no_backward
-    limit, what = _memory_limit(max_memory)
     check_memory(estimate_memory(network, report, backward=backward, gradcheck=gradcheck), limit, what)
     with _progress_bar(len(network.layers) * (1 if no_backward else 2)) as progress:
         result = run(

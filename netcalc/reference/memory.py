@@ -39,7 +39,14 @@ from netcalc.network import INPUT, Network
 from netcalc.reference.im2col import columns_are_input
 from netcalc.reference.pool import argmax_offset_type
 
-__all__ = ["MemoryEstimate", "MemoryLimitError", "check_memory", "default_memory_limit", "estimate_memory"]
+__all__ = [
+    "MemoryEstimate",
+    "MemoryLimitError",
+    "check_memory",
+    "default_memory_limit",
+    "estimate_memory",
+    "estimate_value_check_memory",
+]
 
 GEMM_KINDS = ("conv", "conv_transpose", "fc")
 
@@ -78,6 +85,7 @@ BLOCK_BYTES = 1 << 20  # im2col's padded channel block, and its col2im twin (see
 SLACK = 1 << 20  # the pass's own Python objects (records, dicts)
 LAYER_SLACK = 2 << 10  # and per layer: its facts, its record, its place in the in-place and lifetime plans
 AVAILABLE_FRACTION = 0.8  # of MemAvailable: the default limit leaves room for the rest of the machine
+SESSION_BYTES = 16 << 20  # ONNX Runtime's session for `verify --against`: its kernels' code, its threads (~12 MiB)
 GRADCHECK_COPIES = 8  # float64 arrays a layer's gradcheck holds, in units of max(input, output, weights)
 
 
@@ -217,6 +225,36 @@ def estimate_memory(network: Network, report: Report, *, backward: bool = True, 
     return MemoryEstimate(
         peak + SLACK + LAYER_SLACK * len(network.layers), where[0], where[1], weights, largest, largest_at
     )
+
+
+def estimate_value_check_memory(network: Network, report: Report) -> MemoryEstimate:
+    """The peak bytes of `verify --against onnxruntime` (float32, forward only): ONNX Runtime hands back every
+    layer's output at once, and each layer's reference forward then runs on them. So the weights, the input and
+    all outputs are held together, plus, at the worst layer, its working set: the im2col matrix a convolution
+    copies (ONNX Runtime's own im2col during its run is no larger), else an input- and an output-sized temporary,
+    its reference output and their difference; and ONNX Runtime's session itself (`SESSION_BYTES`)."""
+    item = DTYPE_BYTES["float32"]
+    shapes = {INPUT: network.input_shape} | {row.name: row.output_shape for row in report.layers}
+    out = {INPUT: report.batch * _numel(network.input_shape) * item} | {
+        row.name: row.activation_bytes for row in report.layers
+    }
+    weights = sum((row.params + row.buffers) * item for row in report.layers)
+    worst, worst_at, largest, largest_at = 0, "", 0, ""
+    for row, layer in zip(report.layers, network.layers):
+        a, ins = out[row.name], sum(out[n] for n in row.inputs)
+        in_shape = shapes[row.inputs[0]] if row.inputs else ()
+        cols = _columns(row, in_shape, layer.attrs) * item
+        if cols and row.kind == "conv" and columns_are_input(
+            layer.attrs["kernel"], layer.attrs["stride"], layer.attrs["padding"], row.output_shape[:2], in_shape[:2]
+        ):
+            cols = 0
+        work = (cols + BLOCK_BYTES if cols else (0 if row.kind in GEMM_KINDS else ins + a)) + 2 * a
+        if work > worst:
+            worst, worst_at = work, row.name
+        if max(cols, a) > largest:
+            largest, largest_at = max(cols, a), row.name
+    peak = sum(out.values()) + weights + worst + SESSION_BYTES + SLACK + LAYER_SLACK * len(network.layers)
+    return MemoryEstimate(peak, "forward", worst_at, weights, largest, largest_at)
 
 
 def default_memory_limit(meminfo: str = "/proc/meminfo") -> int | None:

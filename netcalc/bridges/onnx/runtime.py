@@ -91,22 +91,30 @@ def open_session(ort: Any, model: Any) -> Any:
     """An ONNX Runtime CPU session with graph optimisations off, so every node runs as written."""
     options = ort.SessionOptions()
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
+    # no arena: it grows by doubling, so one run could reserve twice what the check's memory estimate counts
+    options.enable_cpu_mem_arena = False
     options.log_severity_level = 3
     return ort.InferenceSession(model.SerializeToString(), options, providers=["CPUExecutionProvider"])
 
 
-def verify_against_onnxruntime(network: Network, *, batch: int = 1, seed: int = 0) -> RuntimeVerification:
-    """Run `network` in ONNX Runtime and in the NumPy reference, layer by layer, and compare the values."""
+def verify_against_onnxruntime(
+    network: Network, *, batch: int = 1, seed: int = 0, max_memory: int | None = None, limit_name: str = "the limit"
+) -> RuntimeVerification:
+    """Run `network` in ONNX Runtime and in the NumPy reference, layer by layer, and compare the values.
+    `max_memory` (bytes, named `limit_name` in the message): refuse with `MemoryLimitError` (exit 2), before
+    allocating anything, a check whose estimated peak exceeds it."""
     ort = require("onnxruntime", "verify --against onnxruntime")
 
     from netcalc.analysis.analyze import analyze_network
     from netcalc.kinds import REGISTRY
     from netcalc.reference.engine import check_reference, random_input
     from netcalc.reference.gemm import count_macs
+    from netcalc.reference.memory import check_memory, estimate_value_check_memory
 
     start = time.perf_counter()
     check_reference(network, backward=False)
     report = analyze_network(network, batch=batch)
+    check_memory(estimate_value_check_memory(network, report), max_memory, limit_name)
     rows = {row.name: row for row in report.layers}
     model, feeds = checked_model(network, report, batch=batch, seed=seed)
     try:
