@@ -147,8 +147,12 @@ def test_the_message_gives_the_estimate_and_the_limit(write_spec) -> None:
     result = invoke(write_spec(ONE_CONV), "--max-memory", "4GiB")
     assert result.exit_code == 2
     # backward peak: the input (2 GiB), its output (1 GiB) and dy (1 GiB), the columns again (18 GiB) with the
-    # input gradient (2 GiB) beside them, and the weights, their gradient and 3 MiB of blocks and slack
-    assert "would need about 24.00 GiB" in result.output
+    # input gradient (2 GiB) beside them, col2im's padded blocks (one 2050×2050 channel map of 16.8 MB per
+    # thread), and the weights, their gradient and ~1 MiB of slack
+    from netcalc.reference.threads import WORKERS
+
+    blocks = min(WORKERS, 128) * 2050 * 2050 * 4
+    assert f"would need about {(24 * 2**30 + blocks + 2**20) / 2**30:.2f} GiB" in result.output
     assert "largest buffer 18.00 GiB in 'conv'" in result.output
     assert "more than --max-memory of 4.00 GiB" in result.output
 
@@ -232,3 +236,65 @@ def test_a_max_pool_of_more_than_127_taps_keeps_int32_offsets_and_the_estimate_c
     network = parse_network_text("input: 200x200x16\nlayers: [{kind: maxpool, kernel: 12, stride: 1}]")
     estimate = estimate_memory(network, analyze_network(network), backward=True)
     assert measured_peak(network, backward=True) <= estimate.peak
+
+
+def test_im2col_and_col2im_padded_blocks_on_a_large_map_are_counted() -> None:
+    # a 2050×2050 padded channel map is 16.8 MB, far over im2col's 256 KiB block target: each thread holds one
+    # (two channels: two threads where there are two cores) beside 302 MB of columns; left out, the estimate fell
+    # 4-8% below the peak tracemalloc measures
+    network = parse_network_text(
+        "input: 2048x2048x2\nlayers:\n  - {kind: conv, name: conv, out: 2, kernel: 3, padding: 1}\n"
+    )
+    estimate = estimate_memory(network, analyze_network(network))
+    peak = measured_peak(network)
+    assert peak <= estimate.peak <= TIGHT * peak, (estimate, peak)
+
+
+# --- the receptive-field probes (`verify --receptive-field`): float64, one sample per layer probed ---
+
+
+@pytest.mark.parametrize(
+    ("text", "input_shape"),
+    [
+        # two padded 3×3 convs on a large map: probed together at batch 2, their columns and padded blocks
+        ("input: 256x256x8\nlayers:\n  - {kind: conv, out: 8, kernel: 3, padding: 1, repeat: 2}\n", None),
+        # the weights are the caller's (positive ones): all held from the start, and the fc's 34 MB gradient is
+        # an array of its own, not written over the weight (left out, VGG-16's estimate was 0.76× the peak)
+        (
+            "input: 32x32x8\nlayers:\n  - {kind: conv, out: 8, kernel: 3, padding: 1}\n  - flatten\n"
+            "  - fc-512\n  - fc-10\n",
+            None,
+        ),
+        (str(SPECS / "examples/resnet_bottleneck.yaml"), (16, 16, 256)),  # residual fan-out, batch norms
+    ],
+)
+def test_the_field_probes_estimate_bounds_their_measured_peak(text, input_shape) -> None:
+    from netcalc.reference.field import estimate_field_memory, measure_fields
+
+    network = load_network(text, input_shape=input_shape) if input_shape else parse_network_text(text)
+    report = analyze_network(network)
+    estimate = estimate_field_memory(network, report)
+    measure_fields(network, report)  # once untraced (lazy imports)
+    tracemalloc.start()
+    try:
+        measure_fields(network, report)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak <= estimate.peak <= OVER * peak + SLACK, (estimate, peak)
+
+
+def test_receptive_field_probes_too_big_are_refused_before_the_pass(write_spec) -> None:
+    # 4 padded 3×3 convs on 256×256×16: the float32 pass needs ~0.1 GiB, the probes (float64, 4 at once) ~0.5 GiB
+    spec = write_spec("input: 256x256x16\nlayers:\n  - {kind: conv, out: 16, kernel: 3, padding: 1, repeat: 4}\n")
+    assert invoke(spec, "--max-memory", "256MiB", "--format", "json").exit_code == 0
+    tracemalloc.start()
+    try:
+        result = invoke(spec, "--max-memory", "256MiB", "--receptive-field")
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert result.exit_code == 2, result.output
+    assert result.output.startswith("netcalc: error: the reference pass would need about ")
+    assert result.output.count("\n") == 1 and "more than --max-memory of 256.00 MiB" in result.output
+    assert peak < 20 * MIB  # refused before the main pass allocated its 0.1 GiB

@@ -189,7 +189,7 @@ def test_a_check_too_big_for_the_limit_is_refused_before_anything_is_allocated(t
 
 def test_the_value_check_estimate_by_hand():
     from netcalc.analysis.analyze import analyze_network
-    from netcalc.reference.memory import BLOCK_BYTES, LAYER_SLACK, SESSION_BYTES, SLACK, estimate_value_check_memory
+    from netcalc.reference.memory import LAYER_SLACK, SESSION_BYTES, SLACK, estimate_value_check_memory
 
     network = parse_network_text(
         "name: m\ninput: 8x8x3\nlayers:\n  - {kind: conv, out: 4, kernel: 3, padding: 1}\n  - relu\n"
@@ -200,8 +200,9 @@ def test_the_value_check_estimate_by_hand():
     held = 8 * 8 * 3 * 4 + 8 * 8 * 4 * 4 * 2 + 8 * 8 * 2 * 4  # input, conv1 and relu outputs, conv2 output
     weights = (4 * 3 * 9 + 4 + 2 * 4 + 2) * 4
     # the worst layer is conv1: its 3·9 × 64 columns copied (conv2's 1×1 columns are its input), its reference
-    # output and their difference; relu would need only its input, output, reference and difference (4 KiB)
-    worst = 3 * 9 * 64 * 4 + BLOCK_BYTES + 2 * 8 * 8 * 4 * 4
+    # output and their difference (relu would need only its input, output, reference and difference: 4 KiB);
+    # im2col pads the input's 3 channels to 10×10 in one block beside the columns
+    worst = 3 * 9 * 64 * 4 + 3 * 10 * 10 * 4 + 2 * 8 * 8 * 4 * 4
     assert estimate.peak == held + weights + worst + SESSION_BYTES + SLACK + 3 * LAYER_SLACK
     assert (estimate.layer, estimate.weights) == ("conv1", weights)
 

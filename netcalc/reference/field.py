@@ -13,7 +13,9 @@ pixels that unit depends on. To make the support exactly the structural one (no 
 - inference mode (running statistics), so samples stay independent.
 
 One backward pass measures many layers at once: sample k of the batch carries probe k, a unit gradient injected
-at the centre of layer k's output (`run(inject=…)`). Layers are probed in chunks to bound memory.
+at the centre of layer k's output (`run(inject=…)`). Layers are probed in chunks to bound memory; that memory
+(float64, a batch of up to `CHUNK`) is estimated by `estimate_field_memory`, so `verify --receptive-field` can
+refuse it before anything is allocated.
 """
 
 from __future__ import annotations
@@ -29,7 +31,8 @@ from netcalc.kinds import REGISTRY
 from netcalc.kinds.base import no_arrays, pointwise, same_shape
 from netcalc.network import Layer, Network
 from netcalc.reference.engine import engine_shape, run
-from netcalc.shapes import Shape, is_spatial
+from netcalc.reference.memory import MemoryEstimate, estimate_memory
+from netcalc.shapes import Shape, is_spatial, numel
 
 Sides = tuple[int, int, int, int]  # first row, last row, first column, last column
 ZERO_VECTORS = ("bias", "beta", "running_mean", "mean")
@@ -55,6 +58,22 @@ def probe_network(network: Network) -> Network:
     return replace(network, layers=tuple(_probe_layer(layer) for layer in network.layers))
 
 
+def estimate_field_memory(network: Network, report: Report, chunk: int = CHUNK) -> MemoryEstimate:
+    """The peak bytes of `measure_fields`: the probe network's reference pass in float64 with one sample per
+    layer probed at once (up to `chunk`), plus the injected gradients, each as large as its layer's output for
+    the whole batch (counted for the `chunk` largest layers), and the output gradient."""
+    from netcalc.analysis.analyze import analyze_network
+
+    spatial = sorted((numel(row.output_shape) for row in report.layers if is_spatial(row.output_shape)), reverse=True)
+    batch = max(1, min(chunk, len(spatial)))
+    probe = probe_network(network)
+    report = analyze_network(probe, batch=batch, dtype="float64")
+    estimate = estimate_memory(probe, report, backward=True, params_given=True)
+    # the injected gradients and the (zero) output gradient are the caller's: held for the whole pass
+    given = (sum(spatial[:batch]) + numel(report.output_shape)) * batch * np.dtype(np.float64).itemsize
+    return replace(estimate, peak=estimate.peak + given)
+
+
 def _positive_params(network: Network, shapes: dict[str, Shape], rng: np.random.Generator) -> dict[str, Any]:
     params: dict[str, Any] = {}
     for layer in network.layers:
@@ -64,7 +83,10 @@ def _positive_params(network: Network, shapes: dict[str, Shape], rng: np.random.
         for name, shape in {**kind.weights(layer.attrs, ins), **kind.buffers(layer.attrs, ins)}.items():
             if len(shape) >= 2:
                 fan_in = int(np.prod(shape[1:]))
-                arrays[name] = (rng.random(shape) + 0.5) / fan_in
+                weight = rng.random(shape)  # in place: no temporaries as large as VGG's 822 MB fc6
+                weight += 0.5
+                weight /= fan_in
+                arrays[name] = weight
             else:
                 arrays[name] = np.zeros(shape) if name in ZERO_VECTORS else np.ones(shape)
         params[layer.name] = arrays

@@ -29,7 +29,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from netcalc.reference.threads import run_parts
+from netcalc.reference.threads import MIN_BYTES, parts, run_parts
 
 __all__ = ["Pad", "Pair", "col2im", "columns_are_input", "conv_output_size", "im2col", "pair", "sides"]
 
@@ -108,6 +108,20 @@ def _channel_blocks(n: int, c: int, hp: int, wp: int, itemsize: int) -> tuple[in
     step = max(1, _BLOCK_BYTES // max(1, n * hp * wp * itemsize))
     step = min(step, c)
     return step, [slice(c0, min(c, c0 + step)) for c0 in range(0, c, step)]
+
+
+def padded_block_bytes(x_shape: tuple[int, int, int, int], pads: tuple[int, int, int, int], itemsize: int) -> int:
+    """Bytes of the padded channel blocks one `im2col` or `col2im` over x of `x_shape` (N, C, H, W) holds at once:
+    one block per run of channels (`netcalc.reference.threads`), each at least one padded channel map, which on a
+    large map is far more than `_BLOCK_BYTES`; none without padding. Counted as if the columns were large enough to
+    be split over every core, so it errs high only for small layers, by a few blocks."""
+    n, c, h, w = x_shape
+    pt, pb, pl, pr = pads
+    if not (pt or pb or pl or pr):
+        return 0
+    hp, wp = h + pt + pb, w + pl + pr
+    step, blocks = _channel_blocks(n, c, hp, wp, itemsize)
+    return len(parts(blocks, MIN_BYTES)) * n * step * hp * wp * itemsize
 
 
 def columns_are_input(

@@ -36,7 +36,7 @@ import numpy as np
 from netcalc.analysis.report import DTYPE_BYTES, LayerRow, Report
 from netcalc.errors import NetcalcError
 from netcalc.network import INPUT, Network
-from netcalc.reference.im2col import columns_are_input
+from netcalc.reference.im2col import columns_are_input, padded_block_bytes
 from netcalc.reference.pool import argmax_offset_type
 
 __all__ = [
@@ -81,7 +81,6 @@ CACHE_RULES = {
 VIEW_GRADIENTS = ("add", "concat", "flatten", "identity", "channel_pad", "dropout", "stochastic_depth")
 # a kind not listed is assumed to keep its input, its output and one more output-sized array
 UNKNOWN_RULE = CacheRule(keeps_input=True, keeps_output=True, arrays=1)
-BLOCK_BYTES = 1 << 20  # im2col's padded channel block, and its col2im twin (see netcalc.reference.im2col)
 SLACK = 1 << 20  # the pass's own Python objects (records, dicts)
 LAYER_SLACK = 2 << 10  # and per layer: its facts, its record, its place in the in-place and lifetime plans
 AVAILABLE_FRACTION = 0.8  # of MemAvailable: the default limit leaves room for the rest of the machine
@@ -119,6 +118,18 @@ def _columns(row: LayerRow, in_shape: tuple[int, ...], attrs: dict) -> int:
     return 0
 
 
+def _blocks(row: LayerRow, in_shape: tuple[int, ...], attrs: dict, batch: int, item: int) -> int:
+    """Bytes of the padded channel blocks a convolution's im2col (a transposed one's col2im) holds besides its
+    columns; the backward's col2im (im2col) holds as many."""
+    if row.kind == "conv":
+        (h, w, c) = in_shape
+    elif row.kind == "conv_transpose":
+        (h, w), c = row.output_shape[:2], row.output_shape[2]
+    else:
+        return 0
+    return padded_block_bytes((batch, c, h, w), attrs["padding"], item)
+
+
 def _rule(row: LayerRow, attrs: dict) -> CacheRule:
     rule = CACHE_RULES.get(row.kind, UNKNOWN_RULE)
     if row.kind == "maxpool":  # its arg-max offsets: int8 while they fit the window, else wider
@@ -137,8 +148,12 @@ def _running(diffs: list[int]) -> list[int]:
     return out
 
 
-def estimate_memory(network: Network, report: Report, *, backward: bool = True, gradcheck: int = 0) -> MemoryEstimate:
-    """The peak bytes `run(network, batch=report.batch, dtype=report.dtype, backward=…)` will hold in arrays."""
+def estimate_memory(
+    network: Network, report: Report, *, backward: bool = True, gradcheck: int = 0, params_given: bool = False
+) -> MemoryEstimate:
+    """The peak bytes `run(network, batch=report.batch, dtype=report.dtype, backward=…)` will hold in arrays.
+    `params_given`: the caller passes every layer's weights (`run(params=…)`), so all of them are held from the
+    start to the end, and an fc's weight gradient gets its own array instead of being written over the weight."""
     item = DTYPE_BYTES[report.dtype]
     batch = report.batch
     rows = report.layers
@@ -176,11 +191,12 @@ def estimate_memory(network: Network, report: Report, *, backward: bool = True, 
     alive, pending = _running(alive), _running(pending)
 
     peak, where, largest, largest_at = 0, ("forward", ""), 0, ""
-    held = out[INPUT]  # weights, caches and kept outputs drawn so far (until their layer's backward)
+    given = sum((row.params + row.buffers) * item for row in rows) if params_given else 0
+    held = out[INPUT] + given  # weights, caches and kept outputs drawn so far (until their layer's backward)
     per_layer = []
     for j, (row, rule) in enumerate(zip(rows, rules)):
         ins = sum(out[n] for n in row.inputs)
-        w = (row.params + row.buffers) * item
+        w = 0 if params_given else (row.params + row.buffers) * item  # drawn now, held until its backward
         a = out[row.name]
         cache = rule.arrays * a + rule.bytes_per_element * (a // item)
         cache += rule.channel_arrays * (row.output_shape[-1] if row.output_shape else 0) * item
@@ -191,7 +207,8 @@ def estimate_memory(network: Network, report: Report, *, backward: bool = True, 
             attrs["kernel"], attrs["stride"], attrs["padding"], row.output_shape[:2], in_shape[:2]
         )
         forward_cols = 0 if uncopied else cols
-        work = forward_cols + BLOCK_BYTES if forward_cols else (0 if row.kind in GEMM_KINDS else ins + a)
+        blocks = _blocks(row, in_shape, attrs, batch, item) if cols else 0
+        work = forward_cols + blocks if forward_cols else (0 if row.kind in GEMM_KINDS else ins + a)
         if max(cols, a) > largest:
             largest, largest_at = max(cols, a), row.name
         step = held + alive[j] + w + (a if row.name in kept else 0) + a + cache + work
@@ -199,18 +216,18 @@ def estimate_memory(network: Network, report: Report, *, backward: bool = True, 
             peak, where = step, ("forward", row.name)
         if backward:
             held += w + cache + (a if row.name in kept else 0)
-        per_layer.append((w, a, cache, ins, cols))
+        per_layer.append((w, a, cache, ins, cols, blocks))
 
     if backward:
         gradcheck_ratio = max(1, 8 // item)  # gradcheck works in float64
         for j in range(count - 1, -1, -1):
             row = rows[j]
-            w, a, cache, ins, cols = per_layer[j]
+            w, a, cache, ins, cols, blocks = per_layer[j]
             dweights = row.params * item
-            if row.kind == "fc" and not gradcheck:  # the weight gradient is written over the weight
+            if row.kind == "fc" and not gradcheck and not params_given:  # dW written over the engine's own W
                 dweights -= row.macs // batch * item
             if cols:  # im2col again with the per-sample weight gradients; then, the columns freed, col2im into dx
-                work = cols + max(batch * dweights, ins) + a + BLOCK_BYTES
+                work = cols + max(batch * dweights, ins) + a + blocks
             elif row.kind in GEMM_KINDS:
                 work = ins + a
             else:
@@ -221,7 +238,7 @@ def estimate_memory(network: Network, report: Report, *, backward: bool = True, 
             if step > peak:
                 peak, where = step, ("backward", row.name)
             held -= w + cache + (a if row.name in kept else 0)
-    weights = sum(w for w, *_ in per_layer)
+    weights = given or sum(w for w, *_ in per_layer)
     return MemoryEstimate(
         peak + SLACK + LAYER_SLACK * len(network.layers), where[0], where[1], weights, largest, largest_at
     )
@@ -248,7 +265,8 @@ def estimate_value_check_memory(network: Network, report: Report) -> MemoryEstim
             layer.attrs["kernel"], layer.attrs["stride"], layer.attrs["padding"], row.output_shape[:2], in_shape[:2]
         ):
             cols = 0
-        work = (cols + BLOCK_BYTES if cols else (0 if row.kind in GEMM_KINDS else ins + a)) + 2 * a
+        blocks = _blocks(row, in_shape, layer.attrs, report.batch, item) if cols else 0
+        work = (cols + blocks if cols else (0 if row.kind in GEMM_KINDS else ins + a)) + 2 * a
         if work > worst:
             worst, worst_at = work, row.name
         if max(cols, a) > largest:
