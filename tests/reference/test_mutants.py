@@ -201,3 +201,57 @@ def test_calibrated_figures_are_the_work_over_the_best_time(monkeypatch) -> None
     assert calibrate.gemm_flops("float64", seconds=0.0) == 2 * n**3 / 0.25
     assert calibrate.stream_bandwidth(seconds=0.0) == 2 * (calibrate.STREAM_BYTES // 8 * 8) / 0.25
     assert ran == [3, 3]
+
+
+# --- what `compare` makes of the pass (reference/verify.py) ---
+
+
+@pytest.mark.parametrize(
+    ("produced", "batch", "expected"),
+    [
+        ((1, 8, 4, 5), 1, (4, 5, 8)),  # N, C, H, W → H, W, C
+        ((3, 10), 3, (10,)),
+        ((2, 8, 4, 5), 1, (2, 8, 4, 5)),  # a pass that made two samples of one: shown raw, so it disagrees
+        ((1, 8, 4), 1, (1, 8, 4)),  # neither (N, F) nor (N, C, H, W)
+    ],
+)
+def test_a_measured_shape_is_converted_only_when_its_batch_is_the_batch(produced, batch, expected):
+    from netcalc.reference.verify import measured_shape
+
+    assert measured_shape(produced, batch) == expected
+
+
+def test_the_verification_keeps_the_runs_name_settings_and_gradcheck_count():
+    from netcalc.analysis.analyze import analyze_network
+    from netcalc.reference.verify import compare
+
+    network = netcalc.parse_network_text("name: tiny\n" + SPEC)
+    report = analyze_network(network, batch=2, dtype="float64")
+    result = run(network, batch=2, dtype="float64", seed=5, gradcheck=3)
+    verification = compare(report, result, seed=5, backward=True, gradcheck=3)
+    assert (verification.name, verification.batch, verification.dtype) == ("tiny", 2, "float64")
+    assert (verification.seed, verification.backward, verification.gradcheck) == (5, True, 3)
+    assert verification.input_shape == (3, 3, 2) and verification.ok
+    assert all(check.backward_seconds and check.backward_seconds > 0 for check in verification.layers)
+
+
+def test_a_field_past_upsampling_is_not_compared():
+    """Past a bilinear upsample the analysed field is the continuous model's (not whole pixels): the measured
+    support is not held against it, so the layer neither passes nor fails on its field."""
+    from netcalc.analysis.analyze import analyze_network
+    from netcalc.reference.field import measure_fields
+    from netcalc.reference.verify import compare
+
+    network = netcalc.parse_network_text(
+        "input: 8x8x2\nlayers:\n  - {kind: conv, name: c, out: 2, kernel: 3, padding: 1}\n"
+        "  - {kind: upsample, name: up, scale: 2, mode: bilinear}\n"
+        "  - {kind: conv, name: after, out: 2, kernel: 3, padding: 1}\n"
+    )
+    report = analyze_network(network)
+    fields = measure_fields(network, report)
+    assert {"c", "up", "after"} <= set(fields)  # measured for every layer
+    verification = compare(report, run(network), fields=fields)
+    by_name = {check.name: check for check in verification.layers}
+    assert by_name["c"].field is not None and by_name["c"].field.ok
+    assert by_name["up"].field is None and by_name["after"].field is None
+    assert verification.ok
