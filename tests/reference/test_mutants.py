@@ -255,3 +255,37 @@ def test_a_field_past_upsampling_is_not_compared():
     assert by_name["c"].field is not None and by_name["c"].field.ok
     assert by_name["up"].field is None and by_name["after"].field is None
     assert verification.ok
+
+
+def test_the_rounding_allowance_is_taken_off_the_difference():
+    # x near 1000 (relu: the identity there, dL/dx = dy = 0.5), an analytic gradient off by δ = 1e-8: the raw
+    # figure is δ / (|a| + |n|) = δ / (1 + δ); the allowed one first takes off the rounding the central
+    # difference may carry, 8ε · Σ(|f(x+h)| + |f(x−h)|)·|dy| / 2h = 8ε · Σx / 2h with h = 1e-5 · rms(x)
+    # (≈ 1.6e-9 here), and divides by |a| + |n| + m = 1.5. The seeded ±10% jitter moves Σx and h by < 1e-4.
+    x = np.linspace(1000.0, 1001.0, 18).reshape(1, 2, 3, 3)
+    delta = 1e-8
+    relu = REGISTRY["relu"]
+
+    def off_by_delta(dy, cache):
+        (dx,), grads = relu.backward(dy, cache)
+        return (dx + delta,), grads
+
+    check = gradcheck_with(off_by_delta, (x,))
+    h = 1e-5 * math.sqrt(float(np.mean(x * x)))
+    allowance = 8 * 2.0**-52 * float(x.sum()) / (2 * h)
+    assert 1e-9 < allowance < 2e-9
+    assert check.raw_error == pytest.approx(delta / (1 + delta), rel=1e-3)
+    assert check.error == pytest.approx((delta - allowance) / 1.5, rel=1e-3)
+
+
+def test_relative_error_by_hand():
+    from netcalc.reference.gradcheck import relative_error
+
+    assert relative_error(np.array([1.0, 2.0]), np.array([1.0, 3.0])) == 1 / 5  # max |a − b| / max(|a| + |b|)
+    assert relative_error(np.zeros((0, 3)), np.zeros((0, 3))) == 0.0
+    assert relative_error(np.array([1e-12]), np.array([0.0])) == 1e-12 / 1e-8  # the floor under a tiny scale
+    # in float64 even for float32 arrays: 1 + (1 + 2⁻²³) is 2 in float32, 2 + 2⁻²³ in float64
+    a, b = np.float32([1.0]), np.float32([1.0 + 2**-23])
+    assert relative_error(a, b) == 2**-23 / (2 + 2**-23)
+    with pytest.raises(ValueError, match="shapes differ"):
+        relative_error(np.zeros(2), np.zeros(3))
