@@ -289,3 +289,30 @@ def test_relative_error_by_hand():
     assert relative_error(a, b) == 2**-23 / (2 + 2**-23)
     with pytest.raises(ValueError, match="shapes differ"):
         relative_error(np.zeros(2), np.zeros(3))
+
+
+def test_the_field_probes_run_on_positive_weights_zero_shifts_and_unit_scales(monkeypatch):
+    """The module's rule, observed on what the probe pass is handed: a signed weight or a running mean of 1 in
+    front of a ReLU could cut a path and shrink the support measured."""
+    import netcalc.reference.field as field
+    from netcalc.analysis.analyze import analyze_network
+
+    network = netcalc.parse_network_text(
+        "input: 6x6x3\nlayers:\n  - {kind: conv, name: c, out: 4, kernel: 3, padding: 1}\n"
+        "  - {kind: batchnorm, name: bn}\n  - relu\n  - flatten\n  - {kind: fc, name: fc, out: 5}\n"
+    )
+    seen = []
+    real_run = field.run
+
+    def spy(probe, **options):
+        seen.append(options["params"])
+        return real_run(probe, **options)
+
+    monkeypatch.setattr(field, "run", spy)
+    field.measure_fields(network, analyze_network(network))
+    (params,) = seen
+    assert params["c"]["weight"].min() >= 0.5 / 27 and params["c"]["weight"].max() < 1.5 / 27  # [0.5, 1.5)/fan-in
+    assert params["fc"]["weight"].min() >= 0.5 / 144 and params["fc"]["weight"].max() < 1.5 / 144
+    assert not params["c"]["bias"].any() and not params["fc"]["bias"].any()
+    assert not params["bn"]["beta"].any() and not params["bn"]["running_mean"].any()
+    assert (params["bn"]["gamma"] == 1).all() and (params["bn"]["running_var"] == 1).all()
