@@ -316,3 +316,38 @@ def test_the_field_probes_run_on_positive_weights_zero_shifts_and_unit_scales(mo
     assert not params["c"]["bias"].any() and not params["fc"]["bias"].any()
     assert not params["bn"]["beta"].any() and not params["bn"]["running_mean"].any()
     assert (params["bn"]["gamma"] == 1).all() and (params["bn"]["running_var"] == 1).all()
+
+
+def test_calibration_timing_loop_on_a_fake_clock(monkeypatch):
+    """Durations exact in binary, so the budget is met exactly: the loop runs `repeats` calls, goes on while
+    strictly under `seconds`, and returns the shortest call, also when the 50× cap ends it."""
+
+    def clock_for(durations):
+        ticks, now = [], 0.0
+        for took in durations:
+            ticks += [now, now + took]
+            now += took
+        return iter(ticks)
+
+    def timed(durations, seconds, repeats):
+        ticks, calls = clock_for(durations), []
+        monkeypatch.setattr(calibrate.time, "perf_counter", lambda: next(ticks))
+        best = calibrate._best(seconds, repeats, lambda: calls.append(1))
+        return best, len(calls)
+
+    assert timed([0.25, 0.5, 0.25, 0.125], 1.0, 3) == (0.25, 3)  # 1.0 spent after 3: not under the budget
+    assert timed([0.25, 0.5, 0.125, 0.0625, 0.25], 1.0, 3) == (0.0625, 5)  # 0.875 after 3, 0.9375 after 4
+    assert timed([0.5] * 3 + [0.25] * 97 + [1.0], 1e9, 2) == (0.25, 100)  # capped at 50 × 2, best still kept
+
+
+def test_calibration_times_gemms_in_the_dtype_asked_into_a_reused_output(monkeypatch):
+    seen = []
+    real_matmul = np.matmul
+
+    def spy(a, b, out=None):
+        seen.append((a.dtype, b.dtype, None if out is None else out.dtype))
+        return real_matmul(a, b, out=out)
+
+    monkeypatch.setattr(calibrate.np, "matmul", spy)
+    calibrate.gemm_flops("float32", seconds=0.0)
+    assert len(seen) >= 4 and set(seen) == {(np.dtype("float32"),) * 3}  # warm-up and ≥ 3 timed calls
