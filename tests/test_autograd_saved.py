@@ -64,3 +64,18 @@ def test_the_library_names_the_optimizers_it_knows():
     network = netcalc.parse_network_text("input: 2x2x1\nlayers: [relu]")
     with pytest.raises(netcalc.NetcalcError, match=r"unknown optimizer 'lion'; known: sgd, "):
         netcalc.analyze_network(network, optimizer="lion")
+
+
+def test_dropout_saves_its_mask_only_when_it_drops():
+    # PyTorch's dropout returns its input untouched when p = 0 (ATen's `_dropout`: "if p == 0 || !train … return
+    # input"), so autograd records no mask; for 0 < p < 1 it keeps one byte an element (the fused kernel's bool
+    # mask): 4·4·2 = 32 bytes here
+    def saved(p):
+        report = netcalc.analyze(
+            "input: 4x4x2\nlayers:\n  - {kind: conv, out: 2, kernel: 1}\n"
+            f"  - {{kind: dropout, name: d, p: {p}}}\n"
+        )
+        return next(row.saved_bytes for row in report.layers if row.name == "d")
+
+    assert saved(0) == 0
+    assert saved(0.5) == 32
