@@ -283,3 +283,20 @@ def test_a_network_of_the_maximum_length_verifies(write_spec, monkeypatch: pytes
     spec = "name: long\ninput: 1x1x1\nlayers:\n  - {kind: relu, name: r, repeat: 3}\n"
     assert invoke(write_spec(spec)).exit_code == 0
     assert invoke(write_spec(spec.replace("repeat: 3", "repeat: 4"))).exit_code == 2
+
+
+def test_forward_only_activations_overwrite_their_input_as_the_analysis_counts(write_spec) -> None:
+    # Without backward nothing keeps a ReLU's input, so it writes over it: after relu1 only its output (the
+    # stem's buffer) and nothing else is alive. Were it a fresh array, the measured live bytes would be the
+    # stem's output and relu1's (2 × 8·8·8·4 B) against the analysed one, and the check fails.
+    spec = write_spec(
+        "name: inplace\ninput: 8x8x3\nlayers:\n  - {kind: conv, name: stem, out: 8, kernel: 3, padding: 1}\n"
+        "  - {kind: relu, name: relu1}\n  - {kind: conv, name: c2, out: 8, kernel: 1}\n"
+        "  - {kind: relu6, name: relu2}\n"
+    )
+    result = invoke(spec, "--no-backward", "--format", "json")
+    assert result.exit_code == 0, result.output[-2000:]
+    live = {layer["name"]: layer["live_bytes"] for layer in json.loads(result.output)["layers"]}
+    act = 8 * 8 * 8 * 4
+    assert live["relu1"] == {"analysed": act, "measured": act, "ok": True}
+    assert live["relu2"] == {"analysed": act, "measured": act, "ok": True}

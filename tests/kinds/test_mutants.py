@@ -461,3 +461,22 @@ def test_global_pooling_of_a_flat_vector_names_itself(kind: str) -> None:
     with pytest.raises(netcalc.errors.NetcalcError) as caught:
         netcalc.analyze(f"input: 4x4x1\nlayers: [flatten, {{kind: {kind}}}]")
     assert "global pooling needs an H×W×C input, got the flat vector 16" in str(caught.value)
+
+
+def test_a_fused_activation_is_applied_in_place_on_the_fresh_pre_activation() -> None:
+    # a 1×1 conv copies no columns, so its forward holds its output z and nothing as large besides: a fused
+    # ReLU written into a new array would hold a second output-sized array (2 MiB here) at the peak
+    import tracemalloc
+
+    layer = layer_of("[{kind: conv, out: 8, kernel: 1, activation: relu}]", "256x256x8")
+    x = np.random.default_rng(0).standard_normal((1, 8, 256, 256), dtype=np.float32)
+    params = {"weight": np.ones((8, 8, 1, 1), np.float32), "bias": np.zeros(8, np.float32)}
+    forward(layer, [x], params, train=True)  # once untraced: lazy imports
+    tracemalloc.start()
+    try:
+        y, _ = forward(layer, [x], params, train=True)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert y.nbytes == 2 << 20 and (y >= 0).all()
+    assert peak < 1.5 * y.nbytes
