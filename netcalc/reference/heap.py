@@ -23,7 +23,6 @@ there is no glibc (musl, macOS, Windows) it leaves the allocator alone.
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -38,8 +37,8 @@ def _glibc() -> ctypes.CDLL | None:
     """The C library this process runs on, if it is glibc (it has `mallopt` and `malloc_trim`)."""
     if not sys.platform.startswith("linux"):
         return None
-    try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+    try:  # the symbols already loaded into this process, libc's among them: no `ldconfig` subprocess to find it
+        libc = ctypes.CDLL(None)
         return libc if hasattr(libc, "mallopt") and hasattr(libc, "malloc_trim") else None
     except OSError:
         return None
