@@ -67,8 +67,7 @@ def estimate_field_memory(network: Network, report: Report, chunk: int = CHUNK) 
     spatial = sorted((numel(row.output_shape) for row in report.layers if is_spatial(row.output_shape)), reverse=True)
     batch = max(1, min(chunk, len(spatial)))
     probe = probe_network(network)
-    report = analyze_network(probe, batch=batch, dtype="float64")
-    estimate = estimate_memory(probe, report, backward=True, params_given=True)
+    estimate = estimate_memory(probe, analyze_network(probe, batch=batch, dtype="float64"), params_given=True)
     # the injected gradients and the (zero) output gradient are the caller's: held for the whole pass
     given = (sum(spatial[:batch]) + numel(report.output_shape)) * batch * np.dtype(np.float64).itemsize
     return replace(estimate, peak=estimate.peak + given)

@@ -130,6 +130,18 @@ def _blocks(row: LayerRow, in_shape: tuple[int, ...], attrs: dict, batch: int, i
     return padded_block_bytes((batch, c, h, w), attrs["padding"], item)
 
 
+def _conv_buffers(row: LayerRow, in_shape: tuple[int, ...], attrs: dict, batch: int, item: int) -> tuple[int, int, int]:
+    """(columns, the columns the forward copies, padded blocks) in bytes, 0 for kinds without columns: a 1×1
+    stride-1 convolution's columns are its input, uncopied, though its backward still makes dcols."""
+    cols = _columns(row, in_shape, attrs) * item
+    if not cols:
+        return 0, 0, 0
+    uncopied = row.kind == "conv" and columns_are_input(
+        attrs["kernel"], attrs["stride"], attrs["padding"], row.output_shape[:2], in_shape[:2]
+    )
+    return cols, 0 if uncopied else cols, _blocks(row, in_shape, attrs, batch, item)
+
+
 def _rule(row: LayerRow, attrs: dict) -> CacheRule:
     rule = CACHE_RULES.get(row.kind, UNKNOWN_RULE)
     if row.kind == "maxpool":  # its arg-max offsets: int8 while they fit the window, else wider
@@ -201,13 +213,7 @@ def estimate_memory(
         cache = rule.arrays * a + rule.bytes_per_element * (a // item)
         cache += rule.channel_arrays * (row.output_shape[-1] if row.output_shape else 0) * item
         attrs, in_shape = network.layers[j].attrs, shapes[row.inputs[0]] if row.inputs else ()
-        cols = _columns(row, in_shape, attrs) * item
-        # a 1×1 stride-1 convolution's columns are its input, uncopied; its backward still makes dcols
-        uncopied = row.kind == "conv" and columns_are_input(
-            attrs["kernel"], attrs["stride"], attrs["padding"], row.output_shape[:2], in_shape[:2]
-        )
-        forward_cols = 0 if uncopied else cols
-        blocks = _blocks(row, in_shape, attrs, batch, item) if cols else 0
+        cols, forward_cols, blocks = _conv_buffers(row, in_shape, attrs, batch, item)
         work = forward_cols + blocks if forward_cols else (0 if row.kind in GEMM_KINDS else ins + a)
         if max(cols, a) > largest:
             largest, largest_at = max(cols, a), row.name
@@ -260,13 +266,8 @@ def estimate_value_check_memory(network: Network, report: Report) -> MemoryEstim
     for row, layer in zip(report.layers, network.layers):
         a, ins = out[row.name], sum(out[n] for n in row.inputs)
         in_shape = shapes[row.inputs[0]] if row.inputs else ()
-        cols = _columns(row, in_shape, layer.attrs) * item
-        if cols and row.kind == "conv" and columns_are_input(
-            layer.attrs["kernel"], layer.attrs["stride"], layer.attrs["padding"], row.output_shape[:2], in_shape[:2]
-        ):
-            cols = 0
-        blocks = _blocks(row, in_shape, layer.attrs, report.batch, item) if cols else 0
-        work = (cols + blocks if cols else (0 if row.kind in GEMM_KINDS else ins + a)) + 2 * a
+        cols, forward_cols, blocks = _conv_buffers(row, in_shape, layer.attrs, report.batch, item)
+        work = (forward_cols + blocks if forward_cols else (0 if row.kind in GEMM_KINDS else ins + a)) + 2 * a
         if work > worst:
             worst, worst_at = work, row.name
         if max(cols, a) > largest:
