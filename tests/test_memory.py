@@ -30,14 +30,20 @@ OVER = 1.25  # the estimate may exceed the measured peak by this factor (plus SL
 SLACK = 4 * MIB  # the estimate's fixed allowances: 2 MiB of Python objects, 1 MiB of im2col blocks
 
 
-def measured_peak(network, **options) -> int:
-    run(network, **options)  # once untraced: modules the pass imports lazily are code, not the pass's memory
+def traced_peak(call) -> int:
+    """The peak tracemalloc sees during `call()`, after an untraced first call: modules it imports lazily are
+    code, not the pass's memory."""
+    call()
     tracemalloc.start()
     try:
-        run(network, **options)
+        call()
         return tracemalloc.get_traced_memory()[1]
     finally:
         tracemalloc.stop()
+
+
+def measured_peak(network, **options) -> int:
+    return traced_peak(lambda: run(network, **options))
 
 
 @pytest.mark.parametrize(
@@ -275,13 +281,7 @@ def test_the_field_probes_estimate_bounds_their_measured_peak(text, input_shape)
     network = load_network(text, input_shape=input_shape) if input_shape else parse_network_text(text)
     report = analyze_network(network)
     estimate = estimate_field_memory(network, report)
-    measure_fields(network, report)  # once untraced (lazy imports)
-    tracemalloc.start()
-    try:
-        measure_fields(network, report)
-        peak = tracemalloc.get_traced_memory()[1]
-    finally:
-        tracemalloc.stop()
+    peak = traced_peak(lambda: measure_fields(network, report))
     assert peak <= estimate.peak <= OVER * peak + SLACK, (estimate, peak)
 
 

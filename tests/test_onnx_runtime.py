@@ -206,6 +206,13 @@ def test_the_value_check_estimate_by_hand():
     assert estimate.peak == held + weights + worst + SESSION_BYTES + SLACK + 3 * LAYER_SLACK
     assert (estimate.layer, estimate.weights) == ("conv1", weights)
 
+    # without a convolution the worst layer is the one with the largest input + output + reference + difference
+    network = parse_network_text("name: m\ninput: 8x8x4\nlayers:\n  - relu\n  - maxpool\n", "m.yaml")
+    estimate = estimate_value_check_memory(network, analyze_network(network))
+    act = 8 * 8 * 4 * 4  # the input and relu's output; the 4×4 max pool's is a quarter of it
+    assert estimate.peak == act + act + act // 4 + 4 * act + SESSION_BYTES + SLACK + 2 * LAYER_SLACK
+    assert estimate.layer == "relu1"
+
 
 @pytest.mark.parametrize("side", [256, 384])
 def test_the_value_check_estimate_covers_the_measured_peak(side):

@@ -26,7 +26,7 @@ from typing import Any
 
 import numpy as np
 
-from netcalc.analysis.report import Report
+from netcalc.analysis.report import DTYPE_BYTES, Report
 from netcalc.kinds import REGISTRY
 from netcalc.kinds.base import no_arrays, pointwise, same_shape
 from netcalc.network import Layer, Network
@@ -69,7 +69,7 @@ def estimate_field_memory(network: Network, report: Report, chunk: int = CHUNK) 
     probe = probe_network(network)
     estimate = estimate_memory(probe, analyze_network(probe, batch=batch, dtype="float64"), params_given=True)
     # the injected gradients and the (zero) output gradient are the caller's: held for the whole pass
-    given = (sum(spatial[:batch]) + numel(report.output_shape)) * batch * np.dtype(np.float64).itemsize
+    given = (sum(spatial[:batch]) + numel(report.output_shape)) * batch * DTYPE_BYTES["float64"]
     return replace(estimate, peak=estimate.peak + given)
 
 

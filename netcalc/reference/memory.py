@@ -38,6 +38,7 @@ from netcalc.errors import NetcalcError
 from netcalc.network import INPUT, Network
 from netcalc.reference.im2col import columns_are_input, padded_block_bytes
 from netcalc.reference.pool import argmax_offset_type
+from netcalc.shapes import Shape
 
 __all__ = [
     "MemoryEstimate",
@@ -142,6 +143,21 @@ def _conv_buffers(row: LayerRow, in_shape: tuple[int, ...], attrs: dict, batch: 
     return cols, 0 if uncopied else cols, _blocks(row, in_shape, attrs, batch, item)
 
 
+def _forward_work(row: LayerRow, forward_cols: int, blocks: int, ins: int, a: int) -> int:
+    """Working bytes of a layer's reference forward besides its output: a convolution's copied columns and padded
+    blocks; nothing more for the other GEMM kinds; for any other kind an input- and an output-sized temporary."""
+    if forward_cols:
+        return forward_cols + blocks
+    return 0 if row.kind in GEMM_KINDS else ins + a
+
+
+def _tensor_bytes(network: Network, report: Report, item: int) -> tuple[dict[str, Shape], dict[str, int]]:
+    """The (analysis-convention) shape and the bytes for the batch of the input and of every layer's output."""
+    shapes = {INPUT: network.input_shape} | {row.name: row.output_shape for row in report.layers}
+    out = {INPUT: report.batch * _numel(network.input_shape) * item}
+    return shapes, out | {row.name: row.activation_bytes for row in report.layers}
+
+
 def _rule(row: LayerRow, attrs: dict) -> CacheRule:
     rule = CACHE_RULES.get(row.kind, UNKNOWN_RULE)
     if row.kind == "maxpool":  # its arg-max offsets: int8 while they fit the window, else wider
@@ -171,8 +187,7 @@ def estimate_memory(
     rows = report.layers
     count = len(rows)
     rules = [_rule(row, layer.attrs) for row, layer in zip(rows, network.layers)]
-    shapes = {INPUT: network.input_shape} | {row.name: row.output_shape for row in rows}
-    out = {INPUT: batch * _numel(network.input_shape) * item} | {row.name: row.activation_bytes for row in rows}
+    shapes, out = _tensor_bytes(network, report, item)
     produced = {INPUT: -1} | {row.name: i for i, row in enumerate(rows)}
     last_reader = dict.fromkeys(out, -1)
     kept = {INPUT} if backward else set()  # outputs some cache holds until the producer's backward
@@ -214,7 +229,7 @@ def estimate_memory(
         cache += rule.channel_arrays * (row.output_shape[-1] if row.output_shape else 0) * item
         attrs, in_shape = network.layers[j].attrs, shapes[row.inputs[0]] if row.inputs else ()
         cols, forward_cols, blocks = _conv_buffers(row, in_shape, attrs, batch, item)
-        work = forward_cols + blocks if forward_cols else (0 if row.kind in GEMM_KINDS else ins + a)
+        work = _forward_work(row, forward_cols, blocks, ins, a)
         if max(cols, a) > largest:
             largest, largest_at = max(cols, a), row.name
         step = held + alive[j] + w + (a if row.name in kept else 0) + a + cache + work
@@ -257,17 +272,14 @@ def estimate_value_check_memory(network: Network, report: Report) -> MemoryEstim
     copies (ONNX Runtime's own im2col during its run is no larger), else an input- and an output-sized temporary,
     its reference output and their difference; and ONNX Runtime's session itself (`SESSION_BYTES`)."""
     item = DTYPE_BYTES["float32"]
-    shapes = {INPUT: network.input_shape} | {row.name: row.output_shape for row in report.layers}
-    out = {INPUT: report.batch * _numel(network.input_shape) * item} | {
-        row.name: row.activation_bytes for row in report.layers
-    }
+    shapes, out = _tensor_bytes(network, report, item)
     weights = sum((row.params + row.buffers) * item for row in report.layers)
     worst, worst_at, largest, largest_at = 0, "", 0, ""
     for row, layer in zip(report.layers, network.layers):
         a, ins = out[row.name], sum(out[n] for n in row.inputs)
         in_shape = shapes[row.inputs[0]] if row.inputs else ()
         cols, forward_cols, blocks = _conv_buffers(row, in_shape, layer.attrs, report.batch, item)
-        work = (forward_cols + blocks if forward_cols else (0 if row.kind in GEMM_KINDS else ins + a)) + 2 * a
+        work = _forward_work(row, forward_cols, blocks, ins, a) + 2 * a  # its output, and the difference
         if work > worst:
             worst, worst_at = work, row.name
         if max(cols, a) > largest:
