@@ -152,6 +152,24 @@ def test_a_nan_from_onnxruntime_is_an_infinite_error_at_its_index():
 
 # --- the check's own memory: refused up front, like the reference pass (issue 9, class 3) ---
 
+# A subprocess's own peak, from the moment this preamble ends: VmHWM after writing 5 to clear_refs (ru_maxrss
+# would carry over the resident memory of the pytest process that forked it). Every module the check may load is
+# imported first and the heap their compiling freed is given back, so neither sets the peak nor lends the check
+# pages already resident (a mutation tool's instrumented copies compile to hundreds of megabytes).
+FRESH_PEAK = """\
+import ctypes, gc, importlib, pkgutil
+import numpy, onnx, onnxruntime
+import netcalc.bridges.onnx, netcalc.kinds, netcalc.reference
+for package in (netcalc.bridges.onnx, netcalc.kinds, netcalc.reference):
+    for module in pkgutil.iter_modules(package.__path__, package.__name__ + "."):
+        importlib.import_module(module.name)
+gc.collect()
+ctypes.CDLL(None).malloc_trim(0)
+open("/proc/self/clear_refs", "w").write("5")
+def status(key):
+    return next(int(line.split()[1]) * 1024 for line in open("/proc/self/status") if line.startswith(key))
+"""
+
 # one 3×3 conv on a 2048×2048×128 input: its im2col matrix alone is 128·9·2048²·4 B = 18 GiB
 HUGE = "name: huge\ninput: 2048x2048x128\nlayers:\n  - {kind: conv, out: 64, kernel: 3, padding: 1}\n"
 
@@ -163,16 +181,10 @@ def test_a_check_too_big_for_the_limit_is_refused_before_anything_is_allocated(t
 
     spec = tmp_path / "huge.yaml"
     spec.write_text(HUGE)
-    # the growth is VmHWM, the new image's own peak (ru_maxrss would carry over the forking pytest's resident
-    # memory), less the resident memory once the command's modules are imported: compiling a large module (as
-    # a mutation tool's instrumented copies are) can peak higher than anything the refusal does
     script = (
-        "import sys\nimport netcalc.bridges.onnx.runtime, netcalc.reference.engine\nfrom netcalc.cli import run\n"
-        "def status(key):\n"
-        "    return next(int(line.split()[1]) for line in open('/proc/self/status') if line.startswith(key))\n"
-        "imported = status('VmRSS')\n"
+        f"import sys\nfrom netcalc.cli import run\n{FRESH_PEAK}imported = status('VmRSS') // 1024\n"
         f"sys.argv = ['netcalc', 'verify', {str(spec)!r}, '--against', 'onnxruntime', '--max-memory', '20GiB']\n"
-        "try:\n    run()\nfinally:\n    print(status('VmHWM') - imported, file=sys.stderr)\n"
+        "try:\n    run()\nfinally:\n    print(status('VmHWM') // 1024 - imported, file=sys.stderr)\n"
     )
     limit = 2 << 30  # an address-space cap: an allocation that slipped through would fail, not swap
     result = subprocess.run(
@@ -220,8 +232,7 @@ def test_the_value_check_estimate_by_hand():
 @pytest.mark.parametrize("side", [256, 384])
 def test_the_value_check_estimate_covers_the_measured_peak(side):
     """The peak resident memory the check adds, measured in a fresh process (ONNX Runtime's arrays are not
-    visible to tracemalloc), lies under the estimate and within 1.3× of it. The peak is VmHWM, the new image's
-    own (ru_maxrss would carry over the resident memory of the pytest process that forked it)."""
+    visible to tracemalloc), lies under the estimate and within 1.3× of it."""
     import subprocess
     import sys
 
@@ -230,16 +241,13 @@ from netcalc.analysis.analyze import analyze_network
 from netcalc.bridges.onnx.runtime import verify_against_onnxruntime
 from netcalc.language.spec import parse_network
 from netcalc.reference.memory import estimate_value_check_memory
-import numpy, onnx, onnxruntime
 spec = {{"name": "m", "input": "{side}x{side}x16", "layers": [
     {{"kind": "conv", "out": 32, "kernel": 3, "padding": 1}}, "relu", "maxpool",
     {{"kind": "conv", "out": 64, "kernel": 3, "padding": 1}}, "batchnorm", "relu", "global_avgpool", "flatten",
     "fc-10"]}}
 network = parse_network(spec, "m.yaml")
 estimate = estimate_value_check_memory(network, analyze_network(network)).peak
-def status(key):
-    return next(int(line.split()[1]) * 1024 for line in open("/proc/self/status") if line.startswith(key))
-rss = status("VmRSS")
+{FRESH_PEAK}rss = status("VmRSS")
 assert verify_against_onnxruntime(network).ok
 print(estimate, status("VmHWM") - rss)
 """
