@@ -237,7 +237,7 @@ def test_forward_only_the_input_and_every_output_are_held_where_the_pass_holds_t
     assert measured_peak(network, backward=False) <= estimate.peak
 
 
-def test_a_max_pool_of_more_than_127_taps_keeps_int32_offsets_and_the_estimate_counts_them() -> None:
+def test_a_max_pool_of_more_than_128_taps_keeps_int32_offsets_and_the_estimate_counts_them() -> None:
     # 12×12 = 144 taps: the arg-max offsets are int32, 4 bytes an output element rather than 1 (it fell 1 MiB
     # below the measured peak while it counted them as int8)
     network = parse_network_text("input: 200x200x16\nlayers: [{kind: maxpool, kernel: 12, stride: 1}]")

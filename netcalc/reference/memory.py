@@ -26,6 +26,7 @@ import and the process's other objects are not in it (about 40 MB).
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import os
 from dataclasses import dataclass
@@ -61,6 +62,7 @@ class CacheRule:
     arrays: int = 0  # further output-sized arrays in the dtype (batch norm's x̂, LRN's s)
     bytes_per_element: int = 0  # further byte-per-element masks or indices (dropout, max-pool)
     channel_arrays: int = 0  # per-channel vectors in the dtype (batch norm's mean, variance and 1/σ)
+    pixel_arrays: int = 0  # per-output-pixel maps in the dtype, one for the batch and channels (avg pool's divisors)
 
 
 _ACTIVATION = CacheRule(keeps_input=False, keeps_output=True)
@@ -70,7 +72,8 @@ CACHE_RULES = {
     "conv_transpose": CacheRule(keeps_input=True, keeps_output=False),
     "fc": CacheRule(keeps_input=True, keeps_output=False),
     **dict.fromkeys(("relu", "relu6", "leaky_relu", "sigmoid", "tanh", "softmax"), _ACTIVATION),
-    **dict.fromkeys(("add", "concat", "flatten", "avgpool", "adaptive_avgpool", "global_avgpool"), _NOTHING),
+    **dict.fromkeys(("add", "concat", "flatten", "adaptive_avgpool", "global_avgpool"), _NOTHING),
+    "avgpool": CacheRule(keeps_input=False, keeps_output=False, pixel_arrays=1),
     "batchnorm": CacheRule(keeps_input=False, keeps_output=False, arrays=1, channel_arrays=3),
     "lrn": CacheRule(keeps_input=True, keeps_output=False, arrays=1),
     "maxpool": CacheRule(keeps_input=False, keeps_output=False, bytes_per_element=1),
@@ -162,9 +165,9 @@ def _rule(row: LayerRow, attrs: dict) -> CacheRule:
     rule = CACHE_RULES.get(row.kind, UNKNOWN_RULE)
     if row.kind == "maxpool":  # its arg-max offsets: int8 while they fit the window, else wider
         offset_bytes = np.dtype(argmax_offset_type(math.prod(attrs["kernel"]))).itemsize
-        rule = CacheRule(rule.keeps_input, rule.keeps_output, rule.arrays, offset_bytes, rule.channel_arrays)
+        rule = dataclasses.replace(rule, bytes_per_element=offset_bytes)
     if attrs.get("activation", "none") not in (None, "none"):
-        return CacheRule(rule.keeps_input, True, rule.arrays, rule.bytes_per_element, rule.channel_arrays)
+        return dataclasses.replace(rule, keeps_output=True)
     return rule
 
 
@@ -227,6 +230,8 @@ def estimate_memory(
         a = out[row.name]
         cache = rule.arrays * a + rule.bytes_per_element * (a // item)
         cache += rule.channel_arrays * (row.output_shape[-1] if row.output_shape else 0) * item
+        if rule.pixel_arrays:
+            cache += rule.pixel_arrays * _numel(row.output_shape[:-1]) * item
         attrs, in_shape = network.layers[j].attrs, shapes[row.inputs[0]] if row.inputs else ()
         cols, forward_cols, blocks = _conv_buffers(row, in_shape, attrs, batch, item)
         work = _forward_work(row, forward_cols, blocks, ins, a)

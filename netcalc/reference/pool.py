@@ -99,9 +99,9 @@ def _is_global(x_shape: tuple[int, ...], kernel: tuple[int, int], padding: tuple
 
 
 def argmax_offset_type(taps: int) -> type[np.integer]:
-    """The integer type a max pool keeps its arg-max offsets in: int8 while the window's offsets fit (the memory
-    estimate counts its bytes too)."""
-    return np.int8 if taps <= np.iinfo(np.int8).max else np.int32
+    """The integer type a max pool keeps its arg-max offsets in: int8 while the window's offsets, 0 … taps − 1,
+    fit (the memory estimate counts its bytes too)."""
+    return np.int8 if taps - 1 <= np.iinfo(np.int8).max else np.int32
 
 
 def max_pool_forward(

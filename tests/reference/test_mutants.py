@@ -351,3 +351,88 @@ def test_calibration_times_gemms_in_the_dtype_asked_into_a_reused_output(monkeyp
     monkeypatch.setattr(calibrate.np, "matmul", spy)
     calibrate.gemm_flops("float32", seconds=0.0)
     assert len(seen) >= 4 and set(seen) == {(np.dtype("float32"),) * 3}  # warm-up and ≥ 3 timed calls
+
+
+# --- the memory estimate's cache rules against what each reference pair's training forward really keeps ---
+
+CACHED_LAYERS = [
+    # (layer, input H×W×C); the rule must name what the cache holds, byte for byte
+    ("{kind: conv, out: 6, kernel: 3, padding: 1}", "8x8x4"),
+    ("{kind: conv, out: 6, kernel: 3, padding: 1, activation: relu}", "8x8x4"),
+    ("{kind: conv_transpose, out: 6, kernel: 3, stride: 2}", "8x8x4"),
+    ("fc-5", "1x1x12"),  # after a flatten: its input is (N, 12)
+    ("relu", "8x8x4"),
+    ("sigmoid", "8x8x4"),
+    ("{kind: leaky_relu, negative_slope: 0.1}", "8x8x4"),
+    ("softmax", "1x1x12"),
+    ("batchnorm", "8x8x4"),
+    ("lrn", "8x8x6"),
+    ("{kind: maxpool, kernel: 3, stride: 2}", "9x9x4"),
+    ("{kind: maxpool, kernel: 12, stride: 1}", "14x14x2"),  # 144 taps: offsets past int8
+    ("global_maxpool", "6x6x4"),
+    ("{kind: dropout, p: 0.5}", "8x8x4"),
+    ("avgpool", "8x8x4"),  # its divisors, one per output pixel
+    ("{kind: avgpool, kernel: 3, stride: 2, padding: 1, count_include_pad: false}", "9x9x4"),
+    ("{kind: adaptive_avgpool, output: 3}", "8x8x4"),  # its bins' bounds, Python lists
+    ("global_avgpool", "8x8x4"),
+    ("flatten", "4x4x3"),
+]
+
+
+def _arrays_in(cache):
+    if isinstance(cache, np.ndarray):
+        yield cache
+    elif isinstance(cache, dict):
+        for value in cache.values():
+            yield from _arrays_in(value)
+    elif isinstance(cache, (tuple, list)):
+        for value in cache:
+            yield from _arrays_in(value)
+
+
+def _cached(layer: str, input_shape: str):
+    """(keeps its input, keeps its output, further bytes, y, the estimate's rule) of one layer's training
+    forward, batch 2, from the arrays its cache really holds."""
+    from netcalc.analysis.analyze import analyze_network
+    from netcalc.language.spec import parse_network_text
+    from netcalc.reference.engine import _run_attrs, init_layer_params
+    from netcalc.reference.memory import _rule
+
+    flat = layer.startswith("fc")
+    network = parse_network_text(f"input: {input_shape}\nlayers: [{'flatten, ' * flat}{layer}]\n", "m.yaml")
+    spec = network.layers[-1]
+    row = analyze_network(network, batch=2).layers[-1]
+    h, w, c = map(int, input_shape.split("x"))
+    shape, in_shape = ((2, h * w * c), (h * w * c,)) if flat else ((2, c, h, w), (h, w, c))
+    x = np.random.default_rng(0).standard_normal(shape).astype(np.float32)
+    params = init_layer_params(spec, 0, (in_shape,), 0, "float32")
+    y, cache = REGISTRY[spec.kind].forward((x,), params, _run_attrs(spec, 0, 0), True)
+    keeps_input = keeps_output = False
+    extra = 0
+    for array in _arrays_in(cache):
+        if np.shares_memory(array, x):
+            keeps_input = True
+        elif np.shares_memory(array, y):
+            keeps_output = True
+        elif not any(np.shares_memory(array, p) for p in params.values()):
+            extra += array.nbytes
+    return keeps_input, keeps_output, extra, y, _rule(row, spec.attrs)
+
+
+@pytest.mark.parametrize("layer, input_shape", CACHED_LAYERS)
+def test_the_memory_rule_of_a_kind_is_what_its_training_forward_caches(layer, input_shape):
+    """The rule `estimate_memory` counts (kept input, kept output, extra output-sized arrays, bytes per output
+    element, per-channel vectors, per-pixel maps) against the arrays the reference pair's forward actually hands
+    its backward."""
+    keeps_input, keeps_output, extra, y, rule = _cached(layer, input_shape)
+    channels, pixels = y.shape[1], math.prod(y.shape[2:])
+    counted = y.size * (4 * rule.arrays + rule.bytes_per_element)
+    counted += 4 * (channels * rule.channel_arrays + pixels * rule.pixel_arrays)
+    assert (keeps_input, keeps_output, extra) == (rule.keeps_input, rule.keeps_output, counted), rule
+
+
+@pytest.mark.parametrize(("kernel", "offset_bytes"), [("3", 1), ("[1, 128]", 1), ("[1, 129]", 4), ("12", 4)])
+def test_a_max_pools_arg_max_offsets_take_one_byte_while_they_fit_an_int8(kernel, offset_bytes):
+    # offsets run 0 … taps − 1: a window of up to 128 taps fits int8 (127 at most); 129 or 144 need a wider type
+    _, _, extra, y, _ = _cached(f"{{kind: maxpool, kernel: {kernel}, stride: 1}}", "14x130x2")
+    assert extra == y.size * offset_bytes
