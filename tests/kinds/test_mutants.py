@@ -480,3 +480,37 @@ def test_a_fused_activation_is_applied_in_place_on_the_fresh_pre_activation() ->
         tracemalloc.stop()
     assert y.nbytes == 2 << 20 and (y >= 0).all()
     assert peak < 1.5 * y.nbytes
+
+
+@pytest.mark.parametrize("kind", ["conv", "maxpool"])
+def test_shape_and_explain_work_out_same_padding_for_a_layer_not_built_by_the_parser(kind) -> None:
+    # a parsed layer's 'same' is numbers already; one built otherwise keeps the word, and a 3×3 window at stride
+    # 1 pads one row and column on every side, whatever the map (here 7×5)
+    extra = ", out: 4" if kind == "conv" else ", stride: 1"
+    parsed = layer_of(f"[{{kind: {kind}, kernel: 3, padding: 1{extra}}}]", "7x5x2")
+    built = {**parsed.attrs, "padding": "same"}
+    rules = REGISTRY[kind]
+    shape = (7, 5, 4 if kind == "conv" else 2)
+    assert rules.output_shape(built, ((7, 5, 2),)) == shape
+    assert rules.explain(built, ((7, 5, 2),), shape) == rules.explain(parsed.attrs, ((7, 5, 2),), shape)
+
+
+@pytest.mark.parametrize(
+    ("padding", "expected"),
+    [
+        ("[1, 0, 0, 0]", "output height (1 − 1)·1 − 1 − 0 + 1·(1−1) + 0 + 1 = 0 is not positive"),
+        ("[0, 0, 1, 1]", "output width (1 − 1)·1 − 2·1 + 1·(1−1) + 0 + 1 = -1 is not positive"),
+    ],
+)
+def test_a_transposed_convs_empty_output_message_writes_out_its_own_padding(padding, expected) -> None:
+    # (H − 1)·S − P_before − P_after + D·(K − 1) + output_padding + 1, with this layer's numbers
+    with pytest.raises(netcalc.NetcalcError, match=re.escape(expected)):
+        netcalc.analyze(f"input: 1x1x2\nlayers: [{{kind: conv_transpose, out: 2, kernel: 1, padding: {padding}}}]")
+
+
+def test_a_grouped_transposed_convs_figures_are_whole_numbers() -> None:
+    # every input pixel meets COUT/G·KH·KW weights of its group: 5·5·4 · (6/2)·3·3 = 2700 MACs, an int (a float
+    # would print as 2700.0 and lose digits past 2⁵³)
+    row = netcalc.analyze("input: 5x5x4\nlayers: [{kind: conv_transpose, out: 6, kernel: 3, stride: 2, groups: 2}]")
+    macs = row.layers[-1].macs
+    assert (macs, type(macs)) == (2700, int)
