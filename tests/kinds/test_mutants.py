@@ -281,6 +281,8 @@ def test_a_resize_of_a_flat_vector_names_itself(kind: str) -> None:
         ("mode: bilinear, size: [7, 6]", (2, 2), (Fraction(3, 7), Fraction(4, 6)), (Fraction(-2, 7), Fraction(-1, 6))),
         ("mode: bilinear, size: [7, 6], align_corners: true", (2, 2), (Fraction(2, 6), Fraction(3, 5)), (0, 0)),
         ("mode: nearest, size: [7, 6], align_corners: false", (1, 1), (Fraction(3, 7), Fraction(4, 6)), None),
+        # two outputs per axis with align_corners: the first and the last input, H − 1 apart
+        ("mode: bilinear, size: [2, 2], align_corners: true", (2, 2), (2, 3), (0, 0)),
     ],
 )
 def test_upsample_fields(attrs: str, size: tuple, jump: tuple, start: tuple | None) -> None:
