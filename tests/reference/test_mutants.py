@@ -436,3 +436,15 @@ def test_a_max_pools_arg_max_offsets_take_one_byte_while_they_fit_an_int8(kernel
     # offsets run 0 … taps − 1: a window of up to 128 taps fits int8 (127 at most); 129 or 144 need a wider type
     _, _, extra, y, _ = _cached(f"{{kind: maxpool, kernel: {kernel}, stride: 1}}", "14x130x2")
     assert extra == y.size * offset_bytes
+
+
+@pytest.mark.parametrize("shape", [(2, 3), (2, 3, 1, 1)])
+def test_softmax_shifts_each_sample_and_pixel_by_its_own_maximum(shape):
+    # e^(x − max) per row: [0, 1, 2] and [1000, 1001, 1002] give the same 1 : e : e² split; shifted by one max for
+    # the whole array, e^(−1000) underflows and the first row is 0/0
+    from netcalc.reference.norm import softmax_forward
+
+    x = np.array([[0.0, 1.0, 2.0], [1000.0, 1001.0, 1002.0]], dtype=np.float32).reshape(shape)
+    y, _ = softmax_forward(x)
+    e = np.exp([0.0, 1.0, 2.0])
+    np.testing.assert_allclose(y.reshape(2, 3), np.stack([e / e.sum()] * 2), rtol=1e-6)
