@@ -516,3 +516,31 @@ def test_a_grouped_transposed_convs_figures_are_whole_numbers() -> None:
     row = netcalc.analyze("input: 5x5x4\nlayers: [{kind: conv_transpose, out: 6, kernel: 3, stride: 2, groups: 2}]")
     macs = row.layers[-1].macs
     assert (macs, type(macs)) == (2700, int)
+
+
+def test_every_kind_documents_itself_for_netcalc_kinds() -> None:
+    # `netcalc kinds KIND` prints these; a kind with figures says how it counts them, every attribute says what it
+    # does, and a field proxy is a kind that exists
+    from netcalc.kinds.base import no_figure
+
+    for kind in REGISTRY.values():
+        texts = {"summary": kind.summary, "saved_rule": kind.saved_rule, "flops_rule": kind.flops_rule}
+        texts |= {f"attribute {a.name}": a.doc for a in kind.attrs}
+        if kind.flops is no_figure:
+            del texts["flops_rule"]
+        assert all(isinstance(text, str) and text.strip() for text in texts.values()), (kind.name, texts)
+        assert isinstance(kind.flops_rule, str) and kind.field_proxy in ("", *REGISTRY), kind.name
+
+
+@pytest.mark.parametrize("kind", ["conv", "maxpool"])
+def test_the_reference_works_out_same_padding_for_a_layer_not_built_by_the_parser(kind) -> None:
+    # as the shape and the explanation above: a 3×3 window at stride 1 pads 1 on every side of the 7×5 map
+    extra = ", out: 4" if kind == "conv" else ", stride: 1"
+    parsed = layer_of(f"[{{kind: {kind}, kernel: 3, padding: 1{extra}}}]", "7x5x2")
+    x = RNG.standard_normal((1, 2, 7, 5)).astype(np.float32)
+    params = {"weight": RNG.standard_normal((4, 2, 3, 3)).astype(np.float32), "bias": np.zeros(4, np.float32)}
+    params = params if kind == "conv" else {}
+    built = {**parsed.attrs, "padding": "same"}
+    y_built = REGISTRY[kind].forward((x.copy(),), params, built, False)[0]
+    y_parsed = REGISTRY[kind].forward((x.copy(),), params, parsed.attrs, False)[0]
+    np.testing.assert_array_equal(y_built, y_parsed)
