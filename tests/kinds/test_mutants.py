@@ -429,6 +429,7 @@ def test_figures_are_shared_between_equal_layers_and_still_made_for_an_unhashabl
         ("{kind: dropout, p: 1.5}", "p: expected a number ≥ 0.0 and ≤ 1.0, got 1.5"),
         ("{kind: conv, out: 2147483648, kernel: 1}", "out: 2147483648 is too large; at most 2,147,483,647"),
         ("{kind: conv, out: 0, kernel: 1}", "out: expected a whole number ≥ 1, got 0"),
+        ("{kind: batchnorm, eps: 1.5e9}", "eps: 1500000000 is too large; at most 1e+09"),  # real numbers stop at 10⁹
     ],
 )
 def test_attribute_values_out_of_range_are_refused_in_one_located_line(layer: str, message: str) -> None:
@@ -441,6 +442,7 @@ def test_the_edges_of_the_ranges_are_accepted() -> None:
     assert layer_of("[{kind: conv, out: 2147483647, kernel: 1, groups: 1}]", "2x2x2").attrs["out"] == 2**31 - 1
     assert layer_of("[{kind: conv, out: 1, kernel: 1}]", "2x2x2").attrs["out"] == 1
     assert layer_of("[{kind: dropout, p: 1}]", "2x2x2").attrs["p"] == 1.0
+    assert layer_of("[{kind: batchnorm, eps: 1e9}]", "2x2x2").attrs["eps"] == 1e9
 
 
 def test_a_number_parser_refuses_nan_itself() -> None:
