@@ -4,6 +4,7 @@ oracles are the operating system's own counters (getrusage's page faults, /proc/
 
 from __future__ import annotations
 
+import platform
 import subprocess
 import sys
 
@@ -14,7 +15,9 @@ import netcalc
 from netcalc.reference import heap
 from netcalc.reference.engine import run
 
-linux_glibc = pytest.mark.skipif(heap._LIBC is None, reason="glibc's allocator only")
+# glibc by platform.libc_ver, not by heap's own finding: a heap that failed to find it must fail here, not skip
+GLIBC = sys.platform.startswith("linux") and platform.libc_ver()[0] == "glibc"
+linux_glibc = pytest.mark.skipif(not GLIBC, reason="glibc's allocator only")
 hugepage_switch = heap._numpy_hugepage_switch()
 hugepage = pytest.mark.skipif(hugepage_switch is None, reason="this NumPy has no huge-page switch")
 MIB = 1 << 20
@@ -97,3 +100,10 @@ def test_settings_are_back_after_a_pass_that_fails():
         run(netcalc.parse_network_text(spec))
     assert np._core.multiarray._get_madvise_hugepage() is before
     assert heap._depth == 0
+
+
+@linux_glibc
+def test_on_glibc_the_allocator_is_found_in_the_process_itself():
+    # platform.libc_ver reads the C library this interpreter links; heap must find the same one, with both calls
+    assert heap._LIBC is not None
+    assert hasattr(heap._LIBC, "mallopt") and hasattr(heap._LIBC, "malloc_trim")
