@@ -305,12 +305,14 @@ def test_the_field_probes_run_on_positive_weights_zero_shifts_and_unit_scales(mo
     real_run = field.run
 
     def spy(probe, **options):
-        seen.append(options["params"])
+        seen.append((options["params"], options["dtype"], options["batch"], options["x"].shape))
         return real_run(probe, **options)
 
     monkeypatch.setattr(field, "run", spy)
     field.measure_fields(network, analyze_network(network))
-    (params,) = seen
+    ((params, dtype, batch, x_shape),) = seen
+    # float64, one sample per layer probed: the three with a feature map (c, bn, relu1), not flatten or fc
+    assert (dtype, batch, x_shape) == ("float64", 3, (3, 3, 6, 6))
     assert params["c"]["weight"].min() >= 0.5 / 27 and params["c"]["weight"].max() < 1.5 / 27  # [0.5, 1.5)/fan-in
     assert params["fc"]["weight"].min() >= 0.5 / 144 and params["fc"]["weight"].max() < 1.5 / 144
     assert not params["c"]["bias"].any() and not params["fc"]["bias"].any()
