@@ -203,6 +203,19 @@ def test_calibrated_figures_are_the_work_over_the_best_time(monkeypatch) -> None
     assert ran == [3, 3]
 
 
+def test_calibrate_spends_the_time_asked_on_every_figure_and_says_where_it_measured(monkeypatch) -> None:
+    import platform
+
+    asked = []
+    monkeypatch.setattr(calibrate, "gemm_flops", lambda dtype, seconds=0.5: asked.append((dtype, seconds)) or 1e9)
+    monkeypatch.setattr(calibrate, "stream_bandwidth", lambda seconds=0.5: asked.append(("copy", seconds)) or 1e9)
+    device = calibrate.calibrate(seconds=0.01, dtypes=("float32", "float64"))
+    assert asked == [("float32", 0.01), ("float64", 0.01), ("copy", 0.01)]
+    assert device.peak_flops == {"float32": 1e9, "float64": 1e9} and device.memory_bandwidth == 1e9
+    assert device.description.startswith("measured on ") and f"({platform.machine()}, NumPy " in device.description
+    assert device.source.startswith("netcalc calibrate, 20")  # the date: %Y-%m-%d
+
+
 # --- what `compare` makes of the pass (reference/verify.py) ---
 
 
