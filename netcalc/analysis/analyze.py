@@ -26,7 +26,7 @@ def dtype_bytes(dtype: str) -> int:
 
 
 def extra_bytes(extras: tuple[Extra, ...], batch: int, size: int) -> int:
-    return sum(e.elements * (e.itemsize or size) * (batch if e.batched else 1) for e in extras)
+    return sum(e.elements * max(e.itemsize or size, e.min_itemsize) * (batch if e.batched else 1) for e in extras)
 
 
 def analyze_network(

@@ -49,6 +49,7 @@ class Extra:
     elements: int
     itemsize: int | None = None  # None: the activations' dtype
     batched: bool = True
+    min_itemsize: int = 0  # at least this many bytes each (statistics: float32 for half precision, else the dtype)
 
 
 @dataclass(frozen=True)

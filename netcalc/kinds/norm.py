@@ -53,22 +53,31 @@ def batchnorm_flops(attrs: Attrs, ins: tuple[Shape, ...], out: Shape) -> int:
     return 2 * numel(out)
 
 
-STAT_BYTES = 4  # batch statistics are float32 even for half-precision activations
+# batch statistics are kept in PyTorch's accumulation type: float32 for half-precision activations (as on a GPU,
+# where half-precision training runs), the activations' own dtype for float32 and float64
+STAT_BYTES = 4
+
+
+def _statistics(count: int, batched: bool, inverse: str) -> tuple[Extra, Extra]:
+    """The mean and 1/std (named `inverse`, as ATen does) a norm keeps, `count` of each per sample (or for the
+    whole batch, when not batched)."""
+    return (
+        Extra("mean", count, batched=batched, min_itemsize=STAT_BYTES),
+        Extra(inverse, count, batched=batched, min_itemsize=STAT_BYTES),
+    )
 
 
 def batchnorm_saved(attrs: Attrs, ins: tuple[Shape, ...], out: Shape) -> Saved:
-    """native_batch_norm keeps its input, the batch mean and 1/std (float32, per channel); γ, β and the running
-    statistics are the layer's own state, not counted."""
-    c = channels(ins[0])
-    return Saved(inputs=(0,), extras=(Extra("mean", c, STAT_BYTES, False), Extra("invstd", c, STAT_BYTES, False)))
+    """native_batch_norm keeps its input, the batch mean and 1/std (per channel, for the whole batch); γ, β and
+    the running statistics are the layer's own state, not counted."""
+    return Saved(inputs=(0,), extras=_statistics(channels(ins[0]), batched=False, inverse="invstd"))
 
 
 def statistics_saved(per_sample: Callable[[Attrs, Shape], int]) -> Callable[[Attrs, tuple[Shape, ...], Shape], Saved]:
-    """A norm that keeps its input and a float32 mean and 1/std per normalised group of each sample."""
+    """A norm that keeps its input and a mean and 1/std per normalised group of each sample."""
 
     def saved(attrs: Attrs, ins: tuple[Shape, ...], out: Shape) -> Saved:
-        n = per_sample(attrs, ins[0])
-        return Saved(inputs=(0,), extras=(Extra("mean", n, STAT_BYTES), Extra("rstd", n, STAT_BYTES)))
+        return Saved(inputs=(0,), extras=_statistics(per_sample(attrs, ins[0]), batched=True, inverse="rstd"))
 
     return saved
 
@@ -194,7 +203,8 @@ def _standardizing(
     field_proxy: str = "",
 ) -> LayerKind:
     """A normalisation kind over the statistics `view` picks: `eps` and `affine` attributes, γ and β with affine.
-    Autograd keeps its input and a float32 mean and 1/std per `statistics` (group, channel, pixel) of a sample."""
+    Autograd keeps its input and a mean and 1/std per `statistics` (group, channel, pixel) of a sample, float32
+    for half-precision activations."""
     forward, backward = _standardize_pair(view)
     return LayerKind(
         name=name,
@@ -209,7 +219,7 @@ def _standardizing(
         forward=forward,
         backward=backward,
         saved=STATISTICS_SAVED[name],
-        saved_rule=f"its input, and a float32 mean and 1/std per {statistics} of each sample",
+        saved_rule=f"its input, and a mean and 1/std per {statistics} of each sample (float32 for float16 inputs)",
         field_proxy=field_proxy,
     )
 
@@ -243,7 +253,7 @@ KINDS = (
         forward=batchnorm_forward,
         backward=batchnorm_backward,
         saved=batchnorm_saved,
-        saved_rule="its input, and the batch mean and 1/std (float32, per channel)",
+        saved_rule="its input, and the batch mean and 1/std per channel (float32 for float16 inputs)",
     ),
     # groupnorm views (N, C, …) as (N, G, C/G·H·W), instancenorm as (N, C, H·W); layernorm takes axis 1 as it is
     _standardizing(

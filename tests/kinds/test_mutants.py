@@ -326,6 +326,22 @@ def test_a_standardising_norm_keeps_its_input_and_float32_statistics(norm: str, 
     )
 
 
+@pytest.mark.parametrize(("dtype", "item", "stat"), [("float32", 4, 4), ("float16", 2, 4), ("float64", 8, 8)])
+@pytest.mark.parametrize(
+    ("norm", "stats"),
+    [("{kind: batchnorm, name: x}", 4), ("{kind: groupnorm, name: x, groups: 2}", 2 * 2), ("layernorm", 3 * 4 * 2)],
+)
+def test_a_norm_keeps_its_input_and_its_statistics_in_the_accumulation_type(norm, stats, dtype, item, stat):
+    # the input (batch 2, the conv's 3×4×4 in the dtype), and a mean and a 1/std: batch norm one per channel for
+    # the whole batch, group norm one per group of each sample, layer norm one per pixel of each sample; in
+    # PyTorch's accumulation type (ATen's native_batch_norm and native_group_norm give float64 ones for float64
+    # input; float32 for half precision on a GPU)
+    report = netcalc.analyze(
+        f"input: 3x4x4\nlayers: [{{kind: conv, name: c, out: 4, kernel: 1}}, {norm}]", batch=2, dtype=dtype
+    )
+    assert report.layers[-1].saved_bytes == 3 * 4 * 4 * 2 * item + 2 * stats * stat
+
+
 @pytest.mark.parametrize(
     ("norm", "shape", "note"),
     [
@@ -399,13 +415,6 @@ def test_same_padding_on_a_flat_vector_is_the_shape_rules_refusal(layer: str, me
     # `same` is worked out per input; a flat vector has no H×W to work it out for, so the shape rule says why
     with pytest.raises(netcalc.errors.ShapeError, match=message):
         netcalc.analyze(f"input: 2x2x4\nlayers: [flatten, {layer}]")
-
-
-def test_a_standardising_norms_statistics_stay_float32_in_a_float64_network() -> None:
-    # the input is kept in the network's dtype (8 B); mean and 1/std are float32 (4 B) whatever it is
-    text = "input: 3x4x4\nlayers: [{kind: conv, name: c, out: 4, kernel: 1}, {kind: groupnorm, name: x, groups: 2}]"
-    report = netcalc.analyze(text, batch=2, dtype="float64")
-    assert report.layers[-1].saved_bytes == 3 * 4 * 4 * 2 * 8 + 2 * (2 * 2 * 4)
 
 
 def test_figures_are_shared_between_equal_layers_and_still_made_for_an_unhashable_attribute() -> None:
