@@ -555,3 +555,14 @@ def test_the_reference_works_out_same_padding_for_a_layer_not_built_by_the_parse
     y_built = REGISTRY[kind].forward((x.copy(),), params, built, False)[0]
     y_parsed = REGISTRY[kind].forward((x.copy(),), params, parsed.attrs, False)[0]
     np.testing.assert_array_equal(y_built, y_parsed)
+
+
+def test_the_identity_activation_returns_its_input_in_a_new_array_or_in_the_one_given() -> None:
+    from netcalc.kinds.elementwise import activate
+
+    x = np.arange(-3.0, 3.0, dtype=np.float32)
+    y = activate("none", x)
+    assert y is not x and np.array_equal(y, x)
+    out = np.full_like(x, np.nan)
+    assert activate("none", x, out=out) is out and np.array_equal(out, x)
+    assert activate("none", x, out=x) is x and np.array_equal(x, np.arange(-3.0, 3.0))
