@@ -296,7 +296,7 @@ def test_receptive_field_probes_too_big_are_refused_before_the_pass(write_spec) 
     finally:
         tracemalloc.stop()
     assert result.exit_code == 2, result.output
-    assert result.output.startswith("netcalc: error: the reference pass would need about ")
+    assert result.output.startswith("netcalc: error: the receptive-field probes would need about ")
     assert result.output.count("\n") == 1 and "more than --max-memory of 256.00 MiB" in result.output
     assert peak < 20 * MIB  # refused before the main pass allocated its 0.1 GiB
 

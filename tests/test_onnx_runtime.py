@@ -197,7 +197,8 @@ def test_a_check_too_big_for_the_limit_is_refused_before_anything_is_allocated(t
     message, growth = result.stderr.strip().splitlines()
     assert result.returncode == 2, result.stderr
     # input 2 GiB + output 1 GiB + columns 18 GiB + the reference output and its difference 2 GiB
-    assert message.startswith("netcalc: error: the reference pass would need about 23.") and "20.00 GiB" in message
+    assert message.startswith("netcalc: error: the ONNX Runtime value check would need about 23.")
+    assert "20.00 GiB" in message
     assert "largest buffer 18.00 GiB in 'conv1'" in message
     assert int(growth) < 300 << 10  # KiB: the refusal came before any of it was allocated
 
@@ -219,7 +220,13 @@ def test_the_value_check_estimate_by_hand():
     # im2col pads the input's 3 channels to 10×10 in one block beside the columns
     worst = 3 * 9 * 64 * 4 + 3 * 10 * 10 * 4 + 2 * 8 * 8 * 4 * 4
     assert estimate.peak == held + weights + worst + SESSION_BYTES + SLACK + 3 * LAYER_SLACK
-    assert (estimate.layer, estimate.weights) == ("conv1", weights)
+    assert (estimate.phase, estimate.layer, estimate.weights) == ("forward", "conv1", weights)
+    assert (estimate.largest_buffer, estimate.largest_buffer_layer) == (3 * 9 * 64 * 4, "conv1")  # its columns
+
+    # a batch norm's running mean and variance are held beside γ and β: 4 channels, four vectors
+    network = parse_network_text("name: m\ninput: 8x8x4\nlayers: [batchnorm]\n", "m.yaml")
+    estimate = estimate_value_check_memory(network, analyze_network(network))
+    assert estimate.weights == 4 * 4 * 4
 
     # without a convolution the worst layer is the one with the largest input + output + reference + difference
     network = parse_network_text("name: m\ninput: 8x8x4\nlayers:\n  - relu\n  - maxpool\n", "m.yaml")

@@ -124,7 +124,7 @@ def verify(
     if receptive_field:  # its probes run in float64, several at once: refused up front too, not after the pass
         from netcalc.reference.field import estimate_field_memory
 
-        check_memory(estimate_field_memory(network, report), limit, what)
+        check_memory(estimate_field_memory(network, report), limit, what, "the receptive-field probes")
     with _progress_bar(len(network.layers) * (1 if no_backward else 2)) as progress:
         result = run(
             network, batch=batch, seed=seed, dtype=dtype, backward=backward, gradcheck=gradcheck, progress=progress

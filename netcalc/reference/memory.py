@@ -308,14 +308,16 @@ def default_memory_limit(meminfo: str = "/proc/meminfo") -> int | None:
         return None
 
 
-def check_memory(estimate: MemoryEstimate, limit: int | None, what: str = "the limit") -> None:
-    """Refuse (MemoryLimitError, exit 2) a pass whose estimated peak exceeds `limit` bytes."""
+def check_memory(
+    estimate: MemoryEstimate, limit: int | None, what: str = "the limit", task: str = "the reference pass"
+) -> None:
+    """Refuse (MemoryLimitError, exit 2) a pass whose estimated peak exceeds `limit` bytes; `task` names it."""
     if limit is None or estimate.peak <= limit:
         return
     from netcalc.render.units import human_bytes
 
     raise MemoryLimitError(
-        f"the reference pass would need about {human_bytes(estimate.peak)} (peak in {estimate.phase} at layer "
+        f"{task} would need about {human_bytes(estimate.peak)} (peak in {estimate.phase} at layer "
         f"'{estimate.layer}'; weights {human_bytes(estimate.weights)}, largest buffer "
         f"{human_bytes(estimate.largest_buffer)} in '{estimate.largest_buffer_layer}'), more than {what} of "
         f"{human_bytes(limit)}: nothing was allocated; try a smaller --input or --batch, or raise --max-memory"

@@ -114,7 +114,7 @@ def verify_against_onnxruntime(
     start = time.perf_counter()
     check_reference(network, backward=False)
     report = analyze_network(network, batch=batch)
-    check_memory(estimate_value_check_memory(network, report), max_memory, limit_name)
+    check_memory(estimate_value_check_memory(network, report), max_memory, limit_name, "the ONNX Runtime value check")
     rows = {row.name: row for row in report.layers}
     model, feeds = checked_model(network, report, batch=batch, seed=seed)
     try:
