@@ -111,3 +111,24 @@ def test_outer_product_shortcut_counts_and_computes_like_matmul():
         y = gemm(a, b)
     assert counter.macs == 7 * 1 * 5
     np.testing.assert_allclose(y, np.matmul(a, b))
+
+
+def test_gemm_adds_its_calls_and_time_in_every_open_counter(monkeypatch):
+    import netcalc.reference.gemm as module
+
+    clock = iter([1.0, 3.0, 10.0, 14.0])  # two products: 2 s and 4 s
+    monkeypatch.setattr(module.time, "perf_counter", lambda: next(clock))
+    with count_macs() as outer:
+        gemm(np.ones((2, 3)), np.ones((3, 2)))
+        with count_macs() as inner:
+            gemm(np.ones((2, 3)), np.ones((3, 2)))
+    assert (outer.calls, outer.seconds, outer.macs) == (2, 6.0, 2 * 12)
+    assert (inner.calls, inner.seconds, inner.macs) == (1, 4.0, 12)
+
+
+@pytest.mark.parametrize(("a", "b"), [((4, 1), (1, 5)), ((3, 4, 1), (3, 1, 5)), ((4, 2), (2, 5))])
+def test_an_outer_product_equals_the_matrix_product(a, b):
+    # K = 1 takes a broadcast multiply (2-D only); the values are the matrix product's
+    rng = np.random.default_rng(3)
+    x, y = rng.standard_normal(a), rng.standard_normal(b)
+    np.testing.assert_array_equal(gemm(x, y), np.matmul(x, y))
