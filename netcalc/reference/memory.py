@@ -36,6 +36,7 @@ import numpy as np
 
 from netcalc.analysis.report import DTYPE_BYTES, LayerRow, Report
 from netcalc.errors import NetcalcError
+from netcalc.kinds import REGISTRY
 from netcalc.network import INPUT, Network
 from netcalc.reference.im2col import columns_are_input, padded_block_bytes
 from netcalc.reference.pool import argmax_offset_type
@@ -63,6 +64,7 @@ class CacheRule:
     bytes_per_element: int = 0  # further byte-per-element masks or indices (dropout, max-pool)
     channel_arrays: int = 0  # per-channel vectors in the dtype (batch norm's mean, variance and 1/σ)
     pixel_arrays: int = 0  # per-output-pixel maps in the dtype, one for the batch and channels (avg pool's divisors)
+    per_sample: int = 0  # further values per sample in the dtype (a standardising norm's 1/std per group or pixel)
 
 
 _ACTIVATION = CacheRule(keeps_input=False, keeps_output=True)
@@ -80,6 +82,7 @@ CACHE_RULES = {
     "global_maxpool": CacheRule(keeps_input=False, keeps_output=False, bytes_per_element=8),
     "dropout": CacheRule(keeps_input=False, keeps_output=False, bytes_per_element=1),
 }
+STANDARDIZING = ("groupnorm", "instancenorm", "layernorm")
 # kinds whose backward hands their inputs views of their own dy (add: dy itself, concat: slices of it): that dy
 # stays allocated until the last of those views is consumed, at the backward of the earliest input's producer
 VIEW_GRADIENTS = ("add", "concat", "flatten", "identity", "channel_pad", "dropout", "stochastic_depth")
@@ -166,9 +169,31 @@ def _rule(row: LayerRow, attrs: dict) -> CacheRule:
     if row.kind == "maxpool":  # its arg-max offsets: int8 while they fit the window, else wider
         offset_bytes = np.dtype(argmax_offset_type(math.prod(attrs["kernel"]))).itemsize
         rule = dataclasses.replace(rule, bytes_per_element=offset_bytes)
+    if row.kind in STANDARDIZING:  # x̂ (the output itself without affine) and 1/std per normalised group
+        affine = attrs["affine"]
+        stats = _statistics_per_sample(row, attrs)
+        return CacheRule(keeps_input=False, keeps_output=not affine, arrays=int(affine), per_sample=stats)
     if attrs.get("activation", "none") not in (None, "none"):
         return dataclasses.replace(rule, keeps_output=True)
     return rule
+
+
+def _statistics_per_sample(row: LayerRow, attrs: dict) -> int:
+    """How many groups, channels or pixels a standardising norm normalises in each sample: the count of each
+    statistic its kind says autograd keeps."""
+    saved = REGISTRY[row.kind].saved(attrs, (row.output_shape,), row.output_shape)
+    return saved.extras[0].elements
+
+
+def _cache_bytes(rule: CacheRule, row: LayerRow, batch: int, item: int) -> int:
+    """The bytes a layer's training cache holds besides the input and output it keeps (which are counted where
+    they are made)."""
+    a = row.activation_bytes
+    cache = rule.arrays * a + rule.bytes_per_element * (a // item) + rule.per_sample * batch * item
+    cache += rule.channel_arrays * (row.output_shape[-1] if row.output_shape else 0) * item
+    if rule.pixel_arrays:
+        cache += rule.pixel_arrays * _numel(row.output_shape[:-1]) * item
+    return cache
 
 
 def _running(diffs: list[int]) -> list[int]:
@@ -228,10 +253,7 @@ def estimate_memory(
         ins = sum(out[n] for n in row.inputs)
         w = 0 if params_given else (row.params + row.buffers) * item  # drawn now, held until its backward
         a = out[row.name]
-        cache = rule.arrays * a + rule.bytes_per_element * (a // item)
-        cache += rule.channel_arrays * (row.output_shape[-1] if row.output_shape else 0) * item
-        if rule.pixel_arrays:
-            cache += rule.pixel_arrays * _numel(row.output_shape[:-1]) * item
+        cache = _cache_bytes(rule, row, batch, item)
         attrs, in_shape = network.layers[j].attrs, shapes[row.inputs[0]] if row.inputs else ()
         cols, forward_cols, blocks = _conv_buffers(row, in_shape, attrs, batch, item)
         work = _forward_work(row, forward_cols, blocks, ins, a)

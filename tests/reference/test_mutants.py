@@ -386,6 +386,12 @@ CACHED_LAYERS = [
     ("{kind: maxpool, kernel: 12, stride: 1}", "14x14x2"),  # 144 taps: offsets past int8
     ("global_maxpool", "6x6x4"),
     ("{kind: dropout, p: 0.5}", "8x8x4"),
+    # x̂ (the output itself without affine) and 1/std per group, channel or pixel of each sample
+    ("{kind: groupnorm, groups: 2}", "6x6x4"),
+    ("{kind: groupnorm, groups: 2, affine: false}", "6x6x4"),
+    ("instancenorm", "6x6x4"),
+    ("{kind: instancenorm, affine: true}", "6x6x4"),
+    ("layernorm", "6x6x4"),
     ("avgpool", "8x8x4"),  # its divisors, one per output pixel
     ("{kind: avgpool, kernel: 3, stride: 2, padding: 1, count_include_pad: false}", "9x9x4"),
     ("{kind: adaptive_avgpool, output: 3}", "8x8x4"),  # its bins' bounds, Python lists
@@ -406,8 +412,8 @@ def _arrays_in(cache):
 
 
 def _cached(layer: str, input_shape: str):
-    """(keeps its input, keeps its output, further bytes, y, the estimate's rule) of one layer's training
-    forward, batch 2, from the arrays its cache really holds."""
+    """(keeps its input, keeps its output, further bytes, y, the estimate's rule, the analysis row) of one
+    layer's training forward, batch 2, from the arrays its cache really holds."""
     from netcalc.analysis.analyze import analyze_network
     from netcalc.language.spec import parse_network_text
     from netcalc.reference.engine import _run_attrs, init_layer_params
@@ -423,15 +429,16 @@ def _cached(layer: str, input_shape: str):
     params = init_layer_params(spec, 0, (in_shape,), 0, "float32")
     y, cache = REGISTRY[spec.kind].forward((x,), params, _run_attrs(spec, 0, 0), True)
     keeps_input = keeps_output = False
-    extra = 0
+    extra, counted = 0, []
     for array in _arrays_in(cache):
         if np.shares_memory(array, x):
             keeps_input = True
         elif np.shares_memory(array, y):
             keeps_output = True
-        elif not any(np.shares_memory(array, p) for p in params.values()):
+        elif not any(np.shares_memory(array, p) for p in [*params.values(), *counted]):  # a view counts once
             extra += array.nbytes
-    return keeps_input, keeps_output, extra, y, _rule(row, spec.attrs)
+            counted.append(array)
+    return keeps_input, keeps_output, extra, y, _rule(row, spec.attrs), row
 
 
 @pytest.mark.parametrize("layer, input_shape", CACHED_LAYERS)
@@ -439,17 +446,17 @@ def test_the_memory_rule_of_a_kind_is_what_its_training_forward_caches(layer, in
     """The rule `estimate_memory` counts (kept input, kept output, extra output-sized arrays, bytes per output
     element, per-channel vectors, per-pixel maps) against the arrays the reference pair's forward actually hands
     its backward."""
-    keeps_input, keeps_output, extra, y, rule = _cached(layer, input_shape)
-    channels, pixels = y.shape[1], math.prod(y.shape[2:])
-    counted = y.size * (4 * rule.arrays + rule.bytes_per_element)
-    counted += 4 * (channels * rule.channel_arrays + pixels * rule.pixel_arrays)
+    from netcalc.reference.memory import _cache_bytes
+
+    keeps_input, keeps_output, extra, _, rule, row = _cached(layer, input_shape)
+    counted = _cache_bytes(rule, row, batch=2, item=4)
     assert (keeps_input, keeps_output, extra) == (rule.keeps_input, rule.keeps_output, counted), rule
 
 
 @pytest.mark.parametrize(("kernel", "offset_bytes"), [("3", 1), ("[1, 128]", 1), ("[1, 129]", 4), ("12", 4)])
 def test_a_max_pools_arg_max_offsets_take_one_byte_while_they_fit_an_int8(kernel, offset_bytes):
     # offsets run 0 … taps − 1: a window of up to 128 taps fits int8 (127 at most); 129 or 144 need a wider type
-    _, _, extra, y, _ = _cached(f"{{kind: maxpool, kernel: {kernel}, stride: 1}}", "14x130x2")
+    _, _, extra, y, _, _ = _cached(f"{{kind: maxpool, kernel: {kernel}, stride: 1}}", "14x130x2")
     assert extra == y.size * offset_bytes
 
 
@@ -463,3 +470,24 @@ def test_softmax_shifts_each_sample_and_pixel_by_its_own_maximum(shape):
     y, _ = softmax_forward(x)
     e = np.exp([0.0, 1.0, 2.0])
     np.testing.assert_allclose(y.reshape(2, 3), np.stack([e / e.sum()] * 2), rtol=1e-6)
+
+
+@pytest.mark.parametrize(
+    "layer",
+    [
+        "hardsigmoid", "hardswish", "silu", "gelu", "elu", "prelu", "identity",
+        "{kind: stochastic_depth, p: 0.2}", "scale", "{kind: channel_slice, end: 2}",
+        "{kind: channel_shuffle, groups: 2}",
+        "{kind: channel_pad, before: 1}", "{kind: pad, padding: 1, mode: reflect}", "{kind: crop, size: [4, 4]}",
+        "{kind: subsample, stride: 2}", "{kind: upsample, mode: bilinear, scale: 2}",
+        "{kind: pixel_shuffle, factor: 2}", "{kind: pixel_unshuffle, factor: 2}",
+    ],
+)  # fmt: skip
+def test_a_kind_without_its_own_memory_rule_caches_no_more_than_the_cautious_one(layer):
+    # the kinds CACHE_RULES does not list take UNKNOWN_RULE: input and output kept, and one more output-sized array
+    from netcalc.reference.memory import UNKNOWN_RULE, _cache_bytes
+
+    keeps_input, keeps_output, extra, _, rule, row = _cached(layer, "6x6x4")
+    assert rule == UNKNOWN_RULE
+    assert keeps_input <= rule.keeps_input and keeps_output <= rule.keeps_output
+    assert extra <= _cache_bytes(rule, row, batch=2, item=4), (layer, extra)
