@@ -566,3 +566,49 @@ def test_the_identity_activation_returns_its_input_in_a_new_array_or_in_the_one_
     out = np.full_like(x, np.nan)
     assert activate("none", x, out=out) is out and np.array_equal(out, x)
     assert activate("none", x, out=x) is x and np.array_equal(x, np.arange(-3.0, 3.0))
+
+
+# How PyTorch runs each activation (docs/conventions.md, measured with saved_tensors_hooks, torch 2.14): torchvision
+# builds ReLU, ReLU6, Hardswish and SiLU with inplace=True, and leaky_relu_ exists; sigmoid, tanh, gelu, elu and
+# hardsigmoid make a new tensor. In training relu_ and leaky_relu_ stay in place (they keep their output), while
+# hardtanh_ (relu6), hardswish_ and silu_ keep a copy of their input, so they cost a new tensor.
+STORAGE = {
+    "relu": ("inplace", "inplace"),
+    "leaky_relu": ("inplace", "inplace"),
+    "relu6": ("inplace", "new"),
+    "hardswish": ("inplace", "new"),
+    "silu": ("inplace", "new"),
+    "sigmoid": ("new", "new"),
+    "tanh": ("new", "new"),
+    "gelu": ("new", "new"),
+    "elu": ("new", "new"),
+    "hardsigmoid": ("new", "new"),
+}
+
+
+@pytest.mark.parametrize(("kind", "storage"), STORAGE.items())
+def test_an_activation_is_in_place_where_pytorch_runs_it_in_place(kind, storage) -> None:
+    assert (REGISTRY[kind].storage_in(False), REGISTRY[kind].storage_in(True)) == storage
+
+
+def test_sigmoid_keeps_its_output_which_the_next_conv_keeps_too_and_it_is_counted_once() -> None:
+    # SigmoidBackward keeps its result; the next conv keeps the same tensor as its input: one storage, counted at
+    # the sigmoid. (Kept as its input, the conv's output would be a second storage.)
+    report = netcalc.analyze(
+        "input: 4x4x2\nlayers: [{kind: conv, out: 3, kernel: 1}, sigmoid, {kind: conv, out: 5, kernel: 1}]"
+    )
+    assert [row.saved_bytes for row in report.layers] == [4 * 4 * 2 * 4, 4 * 4 * 3 * 4, 0]
+
+
+def test_a_leaky_relu_in_place_in_inference_uses_its_own_slope() -> None:
+    # forward only, the leaky ReLU writes over the 1×1 conv's output (the engine's plan); the conv is the identity
+    from netcalc.reference.engine import inference_overwrites, run
+
+    network = netcalc.parse_network_text(
+        "input: 1x1x4\nlayers: [{kind: conv, name: c, out: 4, kernel: 1}, {kind: leaky_relu, negative_slope: 0.3}]"
+    )
+    assert inference_overwrites(network)  # the in-place path is the one taken
+    identity = {"weight": np.eye(4, dtype=np.float32).reshape(4, 4, 1, 1), "bias": np.zeros(4, np.float32)}
+    x = np.array([-2.0, -1.0, 0.5, 3.0], dtype=np.float32).reshape(1, 4, 1, 1)
+    result = run(network, backward=False, x=x, params={"c": identity})
+    np.testing.assert_allclose(result.output.ravel(), [-0.6, -0.3, 0.5, 3.0], rtol=1e-6)
