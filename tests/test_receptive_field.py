@@ -369,3 +369,19 @@ def test_the_probe_network_follows_the_stated_rules():
         (1, 1, 1, 1),
     )
     assert (s.kind, s.attrs) == ("channel_shuffle", network.layers[4].attrs)
+
+
+def test_dilated_convs_widen_the_field_by_d_times_k_minus_1_as_the_gradient_probes_measure(tmp_path):
+    # a 3×3 conv at dilation 2 reads 5×5 (1 + 2·2), then one at dilation 4 adds 4·2 = 8 more: 13×13, jump 1;
+    # unpadded, unit 0 of each is centred at D·(K − 1)/2: 2, then 2 + 4 = 6
+    spec = tmp_path / "dilated.yaml"
+    spec.write_text(
+        "input: 21x21x1\nlayers:\n  - {kind: conv, name: d2, out: 2, kernel: 3, dilation: 2}\n"
+        "  - {kind: conv, name: d4, out: 2, kernel: 3, dilation: 4}\n"
+    )
+    report, fields = measured(spec)
+    by_name = {row.name: row.field for row in report.layers}
+    assert (by_name["d2"].size, by_name["d2"].start) == ((5, 5), (2, 2))
+    assert (by_name["d4"].size, by_name["d4"].start, by_name["d4"].jump) == ((13, 13), (6, 6), (1, 1))
+    # the centre unit of d4's 9×9 output (unit 4) is centred at 6 + 4 = 10 and sees 10 ± 6
+    assert fields["d4"] == (4, 16, 4, 16)

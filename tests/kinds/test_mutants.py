@@ -612,3 +612,14 @@ def test_a_leaky_relu_in_place_in_inference_uses_its_own_slope() -> None:
     x = np.array([-2.0, -1.0, 0.5, 3.0], dtype=np.float32).reshape(1, 4, 1, 1)
     result = run(network, backward=False, x=x, params={"c": identity})
     np.testing.assert_allclose(result.output.ravel(), [-0.6, -0.3, 0.5, 3.0], rtol=1e-6)
+
+
+@pytest.mark.parametrize("kind", ["conv", "maxpool"])
+def test_the_unread_rows_note_works_out_same_padding_for_a_layer_not_built_by_the_parser(kind) -> None:
+    # a 1×1 window at stride 2 ('same' pads nothing on 7×5) reads every other row and column
+    extra = ", out: 4" if kind == "conv" else ""
+    parsed = layer_of(f"[{{kind: {kind}, kernel: 1, stride: 2, padding: 0{extra}}}]", "7x5x2")
+    built = {**parsed.attrs, "padding": "same"}
+    rules, shape = REGISTRY[kind], (4, 3, 4 if kind == "conv" else 2)
+    notes = rules.notes(parsed.attrs, ((7, 5, 2),), shape)
+    assert notes and rules.notes(built, ((7, 5, 2),), shape) == notes
