@@ -506,6 +506,7 @@ def test_shape_and_explain_work_out_same_padding_for_a_layer_not_built_by_the_pa
     shape = (7, 5, 4 if kind == "conv" else 2)
     assert rules.output_shape(built, ((7, 5, 2),)) == shape
     assert rules.explain(built, ((7, 5, 2),), shape) == rules.explain(parsed.attrs, ((7, 5, 2),), shape)
+    assert rules.geometry(built, ((7, 5, 2),), shape) == rules.geometry(parsed.attrs, ((7, 5, 2),), shape)
 
 
 @pytest.mark.parametrize(
