@@ -106,15 +106,18 @@ def unread_notes(
     missing = [size - n for size, n in zip(in_hw, read)]
     if not any(missing):
         return ()
-    words = [
-        (n, tail, size, word + ("s" if n > 1 else ""))
-        for n, tail, size, word in zip(missing, trailing, in_hw, ("row", "column"))
-        if n
-    ]
-    if all(n == tail for n, tail, _, _ in words):  # only the last rows/columns: "the last 1 row and 1 column"
-        parts = ["the last " + " and ".join(f"{n} {word}" for n, _, _, word in words)]
-    else:
-        parts = [f"the last {n} {word}" if n == tail else f"{n} of the {size} {word}" for n, tail, size, word in words]
+    words = [(n, tail, size, word) for n, tail, size, word in zip(missing, trailing, in_hw, ("row", "column")) if n]
+
+    def counted(n: int, word: str) -> str:
+        return f"{n} {word}" + ("s" if n > 1 else "")
+
+    if all(n == tail for n, tail, _, _ in words):  # only the last rows/columns: "the last 1 row and 2 columns"
+        parts = ["the last " + " and ".join(counted(n, word) for n, _, _, word in words)]
+    else:  # "the last 2 rows", or "1 of the 3 rows" where those left are not all at the end (so 2 rows or more)
+        parts = [
+            f"the last {counted(n, word)}" if n == tail else f"{n} of the {size} {word}s"
+            for n, tail, size, word in words
+        ]
     strides = f"{stride[0]}" if stride[0] == stride[1] else f"{stride[0]}×{stride[1]}"
     share = 1 - read[0] * read[1] / (in_hw[0] * in_hw[1])
     return (

@@ -624,3 +624,43 @@ def test_the_unread_rows_note_works_out_same_padding_for_a_layer_not_built_by_th
     rules, shape = REGISTRY[kind], (4, 3, 4 if kind == "conv" else 2)
     notes = rules.notes(parsed.attrs, ((7, 5, 2),), shape)
     assert notes and rules.notes(built, ((7, 5, 2),), shape) == notes
+
+
+@pytest.mark.parametrize(
+    ("spec", "note"),
+    [
+        # 3×3 stride 2 on 7 rows with one padding row on top: the windows read padded rows 0 … 6, input rows −1 … 5,
+        # so row 6 is left; 7 of 49 pixels
+        (
+            "input: 7x7x1\nlayers: [{kind: maxpool, kernel: 3, stride: 2, padding: [1, 0, 0, 0]}]",
+            "stride 2 leaves the last 1 row of the 7×7 input unread: no window reads 14.3% of its pixels",
+        ),
+        (
+            "input: 7x7x1\nlayers: [{kind: maxpool, kernel: 3, stride: 2, padding: [0, 0, 1, 0]}]",
+            "stride 2 leaves the last 1 column of the 7×7 input unread: no window reads 14.3% of its pixels",
+        ),
+        # 1×1 stride 2 on 4×4 reads rows and columns 0 and 2: 2 of each left, 12 of 16 pixels
+        (
+            "input: 4x4x1\nlayers: [{kind: conv, out: 1, kernel: 1, stride: 2}]",
+            "stride 2 leaves 2 of the 4 rows and 2 of the 4 columns of the 4×4 input unread: no window reads 75.0% "
+            "of its pixels",
+        ),
+        # on 3×3 it reads 0 and 2: the one row left is in the middle, not the last; 5 of 9 pixels
+        (
+            "input: 3x3x1\nlayers: [{kind: conv, out: 1, kernel: 1, stride: 2}]",
+            "stride 2 leaves 1 of the 3 rows and 1 of the 3 columns of the 3×3 input unread: no window reads 55.6% "
+            "of its pixels",
+        ),
+    ],
+)
+def test_the_unread_rows_note_counts_the_padding_before_the_input(spec, note) -> None:
+    assert netcalc.analyze(spec).layers[-1].notes == (note,)
+
+
+def test_a_window_larger_than_its_padded_input_says_its_arithmetic() -> None:
+    # padded height 3 + 1 + 0 = 4; ⌊(4 − 1·(5 − 1) − 1)/2⌋ + 1 = ⌊−1/2⌋ + 1 = 0
+    with pytest.raises(netcalc.NetcalcError) as caught:
+        netcalc.analyze("input: 3x3x1\nlayers: [{kind: conv, out: 1, kernel: 5, stride: 2, padding: [1, 0, 1, 0]}]")
+    assert str(caught.value).endswith(
+        "kernel 5 is larger than the padded height 3 + 1 + 0 = 4; output height ⌊(3 + 1 + 0 − 1·(5−1) − 1)/2⌋ + 1 = 0"
+    )
