@@ -664,3 +664,12 @@ def test_a_window_larger_than_its_padded_input_says_its_arithmetic() -> None:
     assert str(caught.value).endswith(
         "kernel 5 is larger than the padded height 3 + 1 + 0 = 4; output height ⌊(3 + 1 + 0 − 1·(5−1) − 1)/2⌋ + 1 = 0"
     )
+
+
+def test_same_padding_of_a_dilated_conv_built_without_the_parser_pads_d_times_k_minus_1_over_2() -> None:
+    # 3×3 at dilation 2 reads a 5×5 span: 'same' at stride 1 pads (5 − 1)/2 = 2 on every side
+    parsed = layer_of("[{kind: conv, out: 4, kernel: 3, dilation: 2, padding: 2}]", "7x5x2")
+    built = {**parsed.attrs, "padding": "same"}
+    conv = REGISTRY["conv"]
+    assert conv.output_shape(built, ((7, 5, 2),)) == (7, 5, 4)
+    assert conv.geometry(built, ((7, 5, 2),), (7, 5, 4)) == conv.geometry(parsed.attrs, ((7, 5, 2),), (7, 5, 4))
