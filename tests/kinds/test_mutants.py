@@ -667,7 +667,9 @@ def test_a_window_larger_than_its_padded_input_says_its_arithmetic() -> None:
 
 
 def test_same_padding_of_a_dilated_conv_built_without_the_parser_pads_d_times_k_minus_1_over_2() -> None:
-    # 3×3 at dilation 2 reads a 5×5 span: 'same' at stride 1 pads (5 − 1)/2 = 2 on every side
+    # 3×3 at dilation 2 reads a 5×5 span: 'same' at stride 1 pads (5 − 1)/2 = 2 on every side, in a spec too
+    same = layer_of("[{kind: conv, out: 4, kernel: 3, dilation: 2, padding: same}]", "7x5x2")
+    assert same.attrs["padding"] == (2, 2, 2, 2)
     parsed = layer_of("[{kind: conv, out: 4, kernel: 3, dilation: 2, padding: 2}]", "7x5x2")
     built = {**parsed.attrs, "padding": "same"}
     conv = REGISTRY["conv"]

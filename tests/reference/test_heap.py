@@ -18,7 +18,9 @@ from netcalc.reference.engine import run
 # glibc by platform.libc_ver, not by heap's own finding: a heap that failed to find it must fail here, not skip
 GLIBC = sys.platform.startswith("linux") and platform.libc_ver()[0] == "glibc"
 linux_glibc = pytest.mark.skipif(not GLIBC, reason="glibc's allocator only")
-hugepage_switch = heap._numpy_hugepage_switch()
+# NumPy's switch looked up here, not by heap: NumPy 2 keeps it in numpy._core.multiarray, NumPy 1 in numpy.core
+_multiarray = np._core.multiarray if hasattr(np, "_core") else np.core.multiarray
+hugepage_switch = getattr(_multiarray, "_set_madvise_hugepage", None)
 hugepage = pytest.mark.skipif(hugepage_switch is None, reason="this NumPy has no huge-page switch")
 MIB = 1 << 20
 PAGES_64_MIB = 64 * MIB // 4096  # faults a fresh 64 MiB block costs in 4 KiB pages
@@ -107,3 +109,8 @@ def test_on_glibc_the_allocator_is_found_in_the_process_itself():
     # platform.libc_ver reads the C library this interpreter links; heap must find the same one, with both calls
     assert heap._LIBC is not None
     assert hasattr(heap._LIBC, "mallopt") and hasattr(heap._LIBC, "malloc_trim")
+
+
+@hugepage
+def test_heap_finds_numpys_huge_page_switch():
+    assert heap._numpy_hugepage_switch() is hugepage_switch
