@@ -15,6 +15,7 @@ from click.testing import CliRunner
 from netcalc.analysis.analyze import analyze_network
 from netcalc.cli import cli
 from netcalc.language.spec import load_network, parse_network_text
+from netcalc.reference import memory
 from netcalc.reference.engine import run
 from netcalc.reference.memory import (
     AVAILABLE_FRACTION,
@@ -312,3 +313,25 @@ def test_a_fused_activation_conv_keeps_an_input_no_other_layer_keeps() -> None:
     estimate = estimate_memory(network, analyze_network(network, batch=4))
     peak = measured_peak(network, batch=4)
     assert peak <= estimate.peak <= OVER * peak + SLACK, (estimate, peak)
+
+
+def test_the_training_estimate_by_hand_on_a_branch() -> None:
+    # input x, r = relu(x), s = sigmoid(r), sum = r + s; 4×4×2 float32: every tensor A = 128 B. relu and sigmoid
+    # keep their outputs for backward (x is kept too: the caller's), add keeps nothing.
+    # Forward, step = held + alive + kept output + output + working (an elementwise kind: its input and output):
+    #   r:   held x (A)              + r kept A + r A + work 2A = 5A
+    #   s:   held x, r (2A)          + s kept A + s A + work 2A = 6A
+    #   sum: held x, r, s (3A)       +            sum A + work (r + s) + sum = 3A → 7A
+    # Backward, step = held + output gradient + gradients waiting + working (2·inputs + output):
+    #   sum: held 3A + dsum A + waiting A (dsum's views reach r's backward) + 2·2A + A = 10A, the peak
+    #   s:   held 3A + ds A + waiting 2A (dsum, dr's half) + 2A + A = 9A;  r: held 2A + A + 0 + 3A = 6A
+    a = 4 * 4 * 2 * 4
+    network = parse_network_text(
+        "input: 4x4x2\nlayers:\n  - {kind: relu, name: r}\n  - {kind: sigmoid, name: s}\n"
+        "  - {kind: add, name: sum, from: [r, s]}\n"
+    )
+    estimate = estimate_memory(network, analyze_network(network))
+    fixed = memory.SLACK + 3 * memory.LAYER_SLACK  # the pass's own objects, and per layer
+    assert (estimate.peak - fixed, estimate.phase, estimate.layer) == (10 * a, "backward", "sum")
+    assert (estimate.largest_buffer, estimate.largest_buffer_layer, estimate.weights) == (a, "r", 0)
+    assert measured_peak(network) <= estimate.peak
