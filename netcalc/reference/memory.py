@@ -26,10 +26,9 @@ import and the process's other objects are not in it (about 40 MB).
 
 from __future__ import annotations
 
-import dataclasses
 import math
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -168,13 +167,13 @@ def _rule(row: LayerRow, attrs: dict) -> CacheRule:
     rule = CACHE_RULES.get(row.kind, UNKNOWN_RULE)
     if row.kind == "maxpool":  # its arg-max offsets: int8 while they fit the window, else wider
         offset_bytes = np.dtype(argmax_offset_type(math.prod(attrs["kernel"]))).itemsize
-        rule = dataclasses.replace(rule, bytes_per_element=offset_bytes)
+        rule = replace(rule, bytes_per_element=offset_bytes)
     if row.kind in STANDARDIZING:  # x̂ (the output itself without affine) and 1/std per normalised group
         affine = attrs["affine"]
         stats = _statistics_per_sample(row, attrs)
         return CacheRule(keeps_input=False, keeps_output=not affine, arrays=int(affine), per_sample=stats)
     if attrs.get("activation", "none") not in (None, "none"):
-        return dataclasses.replace(rule, keeps_output=True)
+        return replace(rule, keeps_output=True)
     return rule
 
 
