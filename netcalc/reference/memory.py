@@ -35,7 +35,7 @@ import numpy as np
 
 from netcalc.analysis.report import DTYPE_BYTES, LayerRow, Report
 from netcalc.errors import NetcalcError
-from netcalc.kinds import REGISTRY
+from netcalc.kinds.norm import STATISTICS_SAVED
 from netcalc.network import INPUT, Network
 from netcalc.reference.im2col import columns_are_input, padded_block_bytes
 from netcalc.reference.pool import argmax_offset_type
@@ -81,7 +81,6 @@ CACHE_RULES = {
     "global_maxpool": CacheRule(keeps_input=False, keeps_output=False, bytes_per_element=8),
     "dropout": CacheRule(keeps_input=False, keeps_output=False, bytes_per_element=1),
 }
-STANDARDIZING = ("groupnorm", "instancenorm", "layernorm")
 # kinds whose backward hands their inputs views of their own dy (add: dy itself, concat: slices of it): that dy
 # stays allocated until the last of those views is consumed, at the backward of the earliest input's producer
 VIEW_GRADIENTS = ("add", "concat", "flatten", "identity", "channel_pad", "dropout", "stochastic_depth")
@@ -168,7 +167,7 @@ def _rule(row: LayerRow, attrs: dict) -> CacheRule:
     if row.kind == "maxpool":  # its arg-max offsets: int8 while they fit the window, else wider
         offset_bytes = np.dtype(argmax_offset_type(math.prod(attrs["kernel"]))).itemsize
         rule = replace(rule, bytes_per_element=offset_bytes)
-    if row.kind in STANDARDIZING:  # x̂ (the output itself without affine) and 1/std per normalised group
+    if row.kind in STATISTICS_SAVED:  # group, instance, layer norm: x̂ (the output itself without affine), 1/std
         affine = attrs["affine"]
         stats = _statistics_per_sample(row, attrs)
         return CacheRule(keeps_input=False, keeps_output=not affine, arrays=int(affine), per_sample=stats)
@@ -180,8 +179,7 @@ def _rule(row: LayerRow, attrs: dict) -> CacheRule:
 def _statistics_per_sample(row: LayerRow, attrs: dict) -> int:
     """How many groups, channels or pixels a standardising norm normalises in each sample: the count of each
     statistic its kind says autograd keeps."""
-    saved = REGISTRY[row.kind].saved(attrs, (row.output_shape,), row.output_shape)
-    return saved.extras[0].elements
+    return STATISTICS_SAVED[row.kind](attrs, (row.output_shape,), row.output_shape).extras[0].elements
 
 
 def _cache_bytes(rule: CacheRule, row: LayerRow, batch: int, item: int) -> int:
