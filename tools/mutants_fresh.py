@@ -10,12 +10,13 @@ Run from the project root after `mutmut run` (docs/mutation.md):
 
     python tools/mutants_fresh.py 'netcalc.kinds.base.x_real*' 'netcalc.kinds.norm.*' [--jobs 2]
 
-Patterns (fnmatch) select among the survivors `mutmut results` lists; no pattern means every survivor. Each
-mutant's verdict is kept in <tree>/fresh-results.json, so an interrupted run resumes. pytest collects every
-listed test file before it runs one, so a cheap first pass with a few targeted files (`--tests`, `-k`) and a
-second over what survived it with the broad default list (`--again`) costs far less than the broad list for all.
-`--mutants COPY` runs in a copy of the mutated tree, e.g. one holding new tests, to count which old survivors
-the new tests kill. Prints one line per mutant and the counts: killed (a test failed, or collection failed
+Patterns (fnmatch) select among the survivors `mutmut results` lists (`--unchecked`: and the mutants it has not
+checked yet); no pattern means every survivor. Each mutant's verdict is kept in <tree>/fresh-results.json, so an
+interrupted run resumes. pytest collects every listed test file before it runs one, so a cheap first pass with a
+few targeted files (`--tests`, `-k`) and a second over what survived it with the broad default list (`--again`)
+costs far less than the broad list for all. `--mutants COPY` runs in a copy of the mutated tree, e.g. one holding
+new tests, to count which old survivors the new tests kill.
+Prints one line per mutant and the counts: killed (a test failed, or collection failed
 because the mutant breaks the import), survived, timeout, or text (`--skip-text`: the mutant changes only a
 string literal, so it is set apart unrun).
 """
@@ -63,12 +64,17 @@ SKIPPED = "not zoo_specs_verify"  # the whole zoo through the reference: minutes
 TIMEOUT = 600
 
 
-def survivors(root: Path) -> list[str]:
-    """The names `mutmut results` lists as survived."""
+def listed(root: Path, statuses: tuple[str, ...] = ("survived",)) -> list[str]:
+    """The names `mutmut results --all` lists with one of `statuses` ("survived", "not checked", …)."""
     out = subprocess.run(
-        [sys.executable, "-m", "mutmut", "results"], cwd=root, capture_output=True, text=True, check=True
+        [sys.executable, "-m", "mutmut", "results", "--all", "true"],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        check=True,
     ).stdout
-    return [line.split(":")[0].strip() for line in out.splitlines() if line.strip().endswith(": survived")]
+    pairs = (line.rpartition(":") for line in out.splitlines())
+    return [name.strip() for name, _, status in pairs if status.strip() in statuses]
 
 
 @functools.cache
@@ -135,6 +141,11 @@ def main() -> None:
         "--skip-text", action="store_true", help="do not rerun mutants that change only string literals (counted apart)"
     )
     parser.add_argument(
+        "--unchecked",
+        action="store_true",
+        help="also take the mutants mutmut has not checked yet (a file whose survivors each cost minutes there)",
+    )
+    parser.add_argument(
         "--again", action="store_true", help="re-run mutants a previous run left surviving (e.g. with more tests)"
     )
     args = parser.parse_args()
@@ -142,13 +153,16 @@ def main() -> None:
     mutants = root / args.mutants
     results_path = mutants / "fresh-results.json"  # one per tree: a copy keeps its own verdicts
     results: dict[str, str] = json.loads(results_path.read_text()) if results_path.exists() else {}
-    names = [n for n in survivors(root) if not args.patterns or any(fnmatch.fnmatch(n, p) for p in args.patterns)]
+    statuses = ("survived", "not checked") if args.unchecked else ("survived",)
+    names = [
+        n for n in listed(root, statuses) if not args.patterns or any(fnmatch.fnmatch(n, p) for p in args.patterns)
+    ]
     if args.skip_text:
         for name in names:
             if name not in results and only_text_changes(mutants, name):
                 results[name] = "text"
     todo = [n for n in names if n not in results or (args.again and results[n] == "survived")]
-    print(f"{len(names)} survivors selected, {len(names) - len(todo)} already re-run", flush=True)
+    print(f"{len(names)} mutants selected, {len(names) - len(todo)} already re-run", flush=True)
     keyword = f"{SKIPPED} and ({args.keyword})" if args.keyword else SKIPPED
     tests = (*args.tests, "-k", keyword)
     with ThreadPoolExecutor(args.jobs) as pool:
