@@ -334,4 +334,125 @@ def test_the_training_estimate_by_hand_on_a_branch() -> None:
     fixed = memory.SLACK + 3 * memory.LAYER_SLACK  # the pass's own objects, and per layer
     assert (estimate.peak - fixed, estimate.phase, estimate.layer) == (10 * a, "backward", "sum")
     assert (estimate.largest_buffer, estimate.largest_buffer_layer, estimate.weights) == (a, "r", 0)
+    assert [(phase, layer, size / a) for phase, layer, size in estimate.steps] == [
+        ("forward", "r", 5),
+        ("forward", "s", 6),
+        ("forward", "sum", 7),
+        ("backward", "sum", 10),
+        ("backward", "s", 9),
+        ("backward", "r", 6),
+    ]
+    assert measured_peak(network) <= estimate.peak
+
+
+# conv 1×1 (no bias) → batch norm → relu → flatten → fc 3, on a 2×2×2 float32 input. Bytes: the input and the
+# outputs of c, b, r, f are 8 elements, 32 B each; o's is 12 B. Weights (and buffers): c 2·2 = 16 B; b γ, β,
+# running mean and variance, 4·2 = 32 B; o 8·3 + 3 = 108 B. Caches: b keeps x̂ (32 B) and mean, variance, 1/σ
+# per channel (3·2·4 = 24 B): 56 B; r keeps its output, o its input f (both 32 B).
+CHAIN = (
+    "input: 2x2x2\nlayers:\n  - {kind: conv, name: c, out: 2, kernel: 1, bias: false}\n  - {kind: batchnorm, name: b}\n"
+    "  - {kind: relu, name: r}\n  - {kind: flatten, name: f}\n  - {kind: fc, name: o, out: 3}\n"
+)
+
+
+def _chain_steps(**options) -> tuple[memory.MemoryEstimate, list[tuple[str, str, int]]]:
+    network = parse_network_text(CHAIN)
+    estimate = estimate_memory(network, analyze_network(network, dtype=options.pop("dtype", "float32")), **options)
+    return estimate, [(phase, layer, size) for phase, layer, size in estimate.steps]
+
+
+def test_the_training_estimate_by_hand_through_conv_batchnorm_flatten_and_fc() -> None:
+    # Forward, step = held (input 32, then each layer's weights, cache and kept output once run) + outputs alive
+    # (made, not kept, not yet read past) + the layer's weights, kept output, output, cache and working buffers
+    # (a 1×1 stride-1 conv's columns are its input: none; fc none; elementwise kinds input + output):
+    #   c: 32                     + 16 w + 32 out                           = 80;   held 48
+    #   b: 48 + 32 (c's output)   + 32 w + 32 out + 56 cache + 64 work      = 264;  held 136
+    #   r: 136 + 32 (b's output)  + 32 kept + 32 out + 64 work              = 296;  held 168
+    #   f: 168                    + 32 kept + 32 out + 64 work              = 296;  held 200
+    #   o: 200                    + 108 w + 12 out                          = 320;  held 308
+    # Backward, step = held + dy + gradients waiting + weight gradients + working buffers:
+    #   o: 308 + 12 + 12 (dbias: dW is written over W) + 44 (dx 32, dy 12)   = 376, the peak;   held 200
+    #   f: 200 + 32 + 32 (df waits for r, its view) + 96 (2·in + out)         = 360;             held 168
+    #   r: 168 + 32 + 96                                                     = 296;             held 136
+    #   b: 136 + 32 + 16 (dγ, dβ) + 96                                       = 280;             held 48
+    #   c: 48 + 32 + 16 (dW) + 96 (columns 32 + max(dW 16, dx 32) + dy 32)   = 192
+    estimate, steps = _chain_steps()
+    assert steps == [
+        ("forward", "c", 80),
+        ("forward", "b", 264),
+        ("forward", "r", 296),
+        ("forward", "f", 296),
+        ("forward", "o", 320),
+        ("backward", "o", 376),
+        ("backward", "f", 360),
+        ("backward", "r", 296),
+        ("backward", "b", 280),
+        ("backward", "c", 192),
+    ]
+    fixed = memory.SLACK + 5 * memory.LAYER_SLACK
+    assert (estimate.peak, estimate.phase, estimate.layer) == (376 + fixed, "backward", "o")
+    assert (estimate.weights, estimate.largest_buffer, estimate.largest_buffer_layer) == (156, 32, "c")
+
+
+def test_the_estimate_by_hand_with_the_callers_weights() -> None:
+    # run(params=…): all 156 B of weights are held from the start, none drawn per layer, and fc's dW is an array
+    # of its own (108 B), not written over the caller's W. held = 32 + 156 = 188, then caches and kept outputs:
+    #   forward c 188 + 32 = 220; b 188 + 32 + 32 + 56 + 64 = 372 (held 244); r 244 + 32 + 32 + 32 + 64 = 404
+    #   (held 276); f 276 + 32 + 32 + 64 = 404 (held 308); o 308 + 12 = 320
+    #   backward o 308 + 12 + 108 + 44 = 472; f 308 + 32 + 32 + 96 = 468 (held 276); r 276 + 32 + 96 = 404
+    #   (held 244); b 244 + 32 + 16 + 96 = 388 (held 188); c 188 + 32 + 16 + 96 = 332
+    estimate, steps = _chain_steps(params_given=True)
+    assert [size for _, _, size in steps] == [220, 372, 404, 404, 320, 472, 468, 404, 388, 332]
+    assert estimate.weights == 156
+
+
+def test_the_forward_only_estimate_by_hand() -> None:
+    # Forward only, nothing is kept for a backward: held stays the input (32), each output is alive until its
+    # reader has run, and a layer's cache is still counted (batch norm's in inference is smaller: errs high):
+    #   c 32 + 16 + 32 = 80; b 32 + 32 (c) + 32 + 32 + 56 + 64 = 248; r 32 + 32 (b) + 32 + 64 = 160;
+    #   f 32 + 32 (r) + 32 + 64 = 160; o 32 + 32 (f) + 108 + 12 = 184
+    estimate, steps = _chain_steps(backward=False)
+    assert steps == [("forward", name, size) for name, size in zip("cbrfo", (80, 248, 160, 160, 184))]
+    assert (estimate.phase, estimate.layer) == ("forward", "b")
+
+
+@pytest.mark.parametrize(
+    ("dtype", "backward_steps"),
+    [
+        # float32: gradcheck's float64 copies are twice the size, 8 · 2 · max(input, output, weights) per layer;
+        # fc's dW gets its own array (108 B) as the check reads W after the backward:
+        #   o 308 + 12 + 108 + 44 + 16·108 = 2200; f 360 + 16·32 = 872; r 296 + 512 = 808; b 280 + 512 = 792;
+        #   c 192 + 16·32 = 704
+        ("float32", [2200, 872, 808, 792, 704]),
+        # float64: every array twice the bytes, the copies 8 · max(…) of the same dtype:
+        #   o 616 + 24 + 216 + 88 + 8·216 = 2672; f 400 + 64 + 64 + 192 + 8·64 = 1232;
+        #   r 336 + 64 + 192 + 512 = 1104; b 272 + 64 + 32 + 192 + 512 = 1072; c 96 + 64 + 32 + 192 + 512 = 896
+        ("float64", [2672, 1232, 1104, 1072, 896]),
+    ],
+)
+def test_the_gradcheck_estimate_by_hand(dtype, backward_steps) -> None:
+    estimate, steps = _chain_steps(dtype=dtype, gradcheck=2)
+    forward = [80, 264, 296, 296, 320] if dtype == "float32" else [160, 528, 592, 592, 640]
+    assert [size for _, _, size in steps] == forward + backward_steps
+    assert (estimate.phase, estimate.layer) == ("backward", "o")
+
+
+def test_the_gradcheck_copies_scale_with_the_largest_of_input_output_and_weights() -> None:
+    # input 4×4×1 (64 B) → 1×1 conv to 4 channels (weights 16 B, output 256 B) → 2×2 max pool (64 B, int8
+    # offsets 16 B), float32 with gradcheck: 16 · max(input, output, weights) of float64 copies per layer.
+    #   forward c 64 + 16 + 256 = 336 (held 80); p 80 + 256 (c's output) + 64 + 16 + 320 (in + out) = 736 (held 96)
+    #   backward p 96 + 64 + 576 (2·in + out) + 16·256 (its input) = 4832 (held 80);
+    #   c 80 + 256 + 16 (dW) + 384 (columns 64 + max(dW, dx 64) + dy 256) + 16·256 (its output) = 4832
+    network = parse_network_text(
+        "input: 4x4x1\nlayers:\n  - {kind: conv, name: c, out: 4, kernel: 1, bias: false}\n"
+        "  - {kind: maxpool, name: p, kernel: 2}\n"
+    )
+    estimate = estimate_memory(network, analyze_network(network), gradcheck=1)
+    assert [size for _, _, size in estimate.steps] == [336, 736, 4832, 4832]
+    assert (estimate.phase, estimate.layer) == ("backward", "p")  # the first of equal steps
+
+
+def test_the_by_hand_chain_bounds_its_measured_peak() -> None:
+    network = parse_network_text(CHAIN)
+    estimate = estimate_memory(network, analyze_network(network))
     assert measured_peak(network) <= estimate.peak

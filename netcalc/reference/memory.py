@@ -107,6 +107,8 @@ class MemoryEstimate:
     weights: int  # all weights and buffers of the network, in the dtype
     largest_buffer: int  # the largest single working buffer (an im2col/col2im matrix, a layer's output)
     largest_buffer_layer: str
+    # (phase, layer, bytes) of every step replayed, in the pass's order, without the fixed allowances
+    steps: tuple[tuple[str, str, int], ...] = ()
 
 
 def _numel(shape: tuple[int, ...]) -> int:
@@ -215,7 +217,9 @@ def estimate_memory(
     shapes, out = _tensor_bytes(network, report, item)
     produced = {INPUT: -1} | {row.name: i for i, row in enumerate(rows)}
     last_reader = dict.fromkeys(out, -1)
-    kept = {INPUT} if backward else set()  # outputs some cache holds until the producer's backward
+    # outputs held until their producer's backward (some cache keeps them); the input is held to the end either
+    # way (the pass keeps its `x`), so it is counted in `held` and never again as alive
+    kept = {INPUT}
     for i, (row, rule) in enumerate(zip(rows, rules)):
         if backward and rule.keeps_output:
             kept.add(row.name)
@@ -242,7 +246,8 @@ def estimate_memory(
             pending[last + 1] -= size
     alive, pending = _running(alive), _running(pending)
 
-    peak, where, largest, largest_at = 0, ("forward", ""), 0, ""
+    largest, largest_at = 0, ""
+    steps: list[tuple[str, str, int]] = []
     given = sum((row.params + row.buffers) * item for row in rows) if params_given else 0
     held = out[INPUT] + given  # weights, caches and kept outputs drawn so far (until their layer's backward)
     per_layer = []
@@ -256,9 +261,7 @@ def estimate_memory(
         work = _forward_work(row, forward_cols, blocks, ins, a)
         if max(cols, a) > largest:
             largest, largest_at = max(cols, a), row.name
-        step = held + alive[j] + w + (a if row.name in kept else 0) + a + cache + work
-        if step > peak:
-            peak, where = step, ("forward", row.name)
+        steps.append(("forward", row.name, held + alive[j] + w + (a if row.name in kept else 0) + a + cache + work))
         if backward:
             held += w + cache + (a if row.name in kept else 0)
         per_layer.append((w, a, cache, ins, cols, blocks))
@@ -279,14 +282,12 @@ def estimate_memory(
                 work = 2 * ins + a
             if gradcheck:
                 work += GRADCHECK_COPIES * max(ins, a, w) * gradcheck_ratio
-            step = held + a + pending[j] + dweights + work
-            if step > peak:
-                peak, where = step, ("backward", row.name)
+            steps.append(("backward", row.name, held + a + pending[j] + dweights + work))
             held -= w + cache + (a if row.name in kept else 0)
     weights = given or sum(w for w, *_ in per_layer)
-    return MemoryEstimate(
-        peak + SLACK + LAYER_SLACK * len(network.layers), where[0], where[1], weights, largest, largest_at
-    )
+    phase, layer, peak = max(steps, key=lambda step: step[2], default=("forward", "", 0))  # the first of equals
+    fixed = SLACK + LAYER_SLACK * len(network.layers)
+    return MemoryEstimate(peak + fixed, phase, layer, weights, largest, largest_at, tuple(steps))
 
 
 def estimate_value_check_memory(network: Network, report: Report) -> MemoryEstimate:
