@@ -331,3 +331,67 @@ def test_seeds_past_64_bits_draw_their_own_weights() -> None:
     draws = {seed: _layer_stream(seed, 3).random_raw(4).tolist() for seed in (5, 5 + 2**64, 2**64, 0, 2**200)}
     assert len({tuple(d) for d in draws.values()}) == 5
     assert _layer_stream(5 + 2**64, 3).random_raw(4).tolist() == draws[5 + 2**64]
+
+
+class SplitMix64:
+    """Vigna's splitmix64 (prng.di.unimi.it/splitmix64.c), written out here to rebuild the documented streams."""
+
+    def __init__(self, state: int) -> None:
+        self.state = state
+
+    def next(self) -> int:
+        self.state = (self.state + 0x9E3779B97F4A7C15) % 2**64
+        z = self.state
+        z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) % 2**64
+        z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) % 2**64
+        return z ^ (z >> 31)
+
+
+def test_splitmix64_gives_its_published_outputs() -> None:
+    from netcalc.reference.engine import _mix64
+
+    # the first outputs of splitmix64 from state 0, as its reference implementation prints them
+    published = [0xE220A8397B1DCDAF, 0x6E789E6AA1B965F4, 0x06C45D188009454F]
+    mix = SplitMix64(0)
+    assert [mix.next() for _ in range(3)] == published
+    assert [_mix64(k * 0x9E3779B97F4A7C15 % 2**64) for k in range(3)] == published
+
+
+def _documented_stream(seed: int, index: int) -> np.random.SFC64:
+    """A layer's stream as docs/verify.md and `_layer_stream` describe it: the key is splitmix64 of the index
+    xor each 64-bit limb of the seed in turn; SFC64's a, b, c are three splitmix64 steps from the key (each
+    output seeding the next), its counter 1, and its first 12 outputs are discarded."""
+    key = index
+    while True:
+        key = SplitMix64(key ^ (seed % 2**64)).next()
+        seed >>= 64
+        if not seed:
+            break
+    a = SplitMix64(key).next()
+    b = SplitMix64(a).next()
+    c = SplitMix64(b).next()
+    stream = np.random.SFC64()
+    stream.state = {"bit_generator": "SFC64", "state": {"state": np.array([a, b, c, 1], dtype=np.uint64)},
+                    "has_uint32": 0, "uinteger": 0}  # fmt: skip
+    stream.random_raw(12)
+    return stream
+
+
+@pytest.mark.parametrize(("seed", "index"), [(0, 0), (7, 3), (5 + 9 * 2**64, 11), (2**130 + 1, 2)])
+def test_a_layers_weights_are_its_documented_stream_read_as_signed_integers(seed: int, index: int) -> None:
+    from netcalc.reference.engine import _layer_stream, _uniform
+
+    words = _documented_stream(seed, index).random_raw(8)
+    assert _layer_stream(seed, index).random_raw(8).tolist() == words.tolist()
+    # float32: each 64-bit word gives two values, its low 32 bits first (little-endian), as signed · bound / 2³¹
+    values = _uniform(_layer_stream(seed, index), (16,), "float32", 0.5)
+    expected = [
+        (half - 2**32 if half >= 2**31 else half) * 0.5 / 2**31
+        for word in words.tolist()
+        for half in (word % 2**32, word >> 32)
+    ]
+    np.testing.assert_array_equal(values, np.array(expected, dtype=np.float32))
+    # float64: one value per word, signed · bound / 2⁶³
+    values = _uniform(_layer_stream(seed, index), (8,), "float64", 0.25)
+    expected = [(word - 2**64 if word >= 2**63 else word) * 0.25 / 2**63 for word in words.tolist()]
+    np.testing.assert_array_equal(values, np.array(expected))
