@@ -61,7 +61,7 @@ DEFAULT_TESTS = (
 )
 PYTEST_ARGS = ("-x", "-q", "-p", "no:randomly", "-p", "no:cacheprovider")
 SKIPPED = "not zoo_specs_verify"  # the whole zoo through the reference: minutes per mutant
-TIMEOUT = 600
+TIMEOUT = 600  # seconds per mutant, by default
 
 
 def listed(root: Path, statuses: tuple[str, ...] = ("survived",)) -> list[str]:
@@ -109,7 +109,7 @@ def only_text_changes(mutants: Path, name: str) -> bool:
     return all(x == y or x[0] == tokenize.STRING for x, y in zip(a, b))
 
 
-def run_one(mutants: Path, name: str, tests: tuple[str, ...]) -> tuple[str, float]:
+def run_one(mutants: Path, name: str, tests: tuple[str, ...], timeout: float = TIMEOUT) -> tuple[str, float]:
     """('killed' | 'survived' | 'timeout', seconds) of the selected tests against one mutant."""
     env = {**os.environ, "MUTANT_UNDER_TEST": name, "PYTHONPATH": str(mutants)}
     start = time.perf_counter()
@@ -120,7 +120,7 @@ def run_one(mutants: Path, name: str, tests: tuple[str, ...]) -> tuple[str, floa
             env=env,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
-            timeout=TIMEOUT,
+            timeout=timeout,
         ).returncode
     except subprocess.TimeoutExpired:
         return "timeout", time.perf_counter() - start
@@ -148,6 +148,9 @@ def main() -> None:
     parser.add_argument(
         "--again", action="store_true", help="re-run mutants a previous run left surviving (e.g. with more tests)"
     )
+    parser.add_argument(
+        "--timeout", type=float, default=TIMEOUT, help="seconds before a mutant counts as a timeout (a loop it made endless)"
+    )
     args = parser.parse_args()
     root = Path.cwd()
     mutants = root / args.mutants
@@ -166,7 +169,7 @@ def main() -> None:
     keyword = f"{SKIPPED} and ({args.keyword})" if args.keyword else SKIPPED
     tests = (*args.tests, "-k", keyword)
     with ThreadPoolExecutor(args.jobs) as pool:
-        for name, (verdict, seconds) in zip(todo, pool.map(lambda n: run_one(mutants, n, tests), todo)):
+        for name, (verdict, seconds) in zip(todo, pool.map(lambda n: run_one(mutants, n, tests, args.timeout), todo)):
             results[name] = verdict
             results_path.write_text(json.dumps(results, indent=1, sort_keys=True))
             print(f"{verdict:8} {seconds:6.1f} s  {name}", flush=True)
