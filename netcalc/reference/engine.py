@@ -185,12 +185,9 @@ def _layer_stream(seed: int, index: int) -> np.random.SFC64:
     return _LAYER_STREAM
 
 
-def _normal(rng: np.random.Generator, shape: tuple[int, ...], dtype: str, std: float = 1.0) -> np.ndarray:
-    """Standard normal drawn directly in `dtype` (no float64 temporary of fc6's 400 MB)."""
-    out = rng.standard_normal(shape, dtype=np.dtype(dtype).type)
-    if std != 1.0:
-        out *= std
-    return out
+def _normal(rng: np.random.Generator, shape: tuple[int, ...], dtype: str) -> np.ndarray:
+    """Standard normal drawn directly in `dtype` (no float64 temporary of a large input)."""
+    return rng.standard_normal(shape, dtype=np.dtype(dtype).type)
 
 
 # Values drawn per array: a prime, so an array larger than this repeats them shifted, never aligned to a row.
