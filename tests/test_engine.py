@@ -395,3 +395,22 @@ def test_a_layers_weights_are_its_documented_stream_read_as_signed_integers(seed
     values = _uniform(_layer_stream(seed, index), (8,), "float64", 0.25)
     expected = [(word - 2**64 if word >= 2**63 else word) * 0.25 / 2**63 for word in words.tolist()]
     np.testing.assert_array_equal(values, np.array(expected))
+
+
+def test_each_layers_timings_are_parts_of_the_passs_wall_time() -> None:
+    """forward, backward and weight-drawing seconds of every layer are disjoint parts of the pass, and the GEMM
+    seconds (benchmarks/bench_verify.py reads them) are part of the forward and backward time that holds them."""
+    import time
+
+    spec = "input: 32x32x8\nlayers:\n  - {kind: conv, name: c, out: 16, kernel: 3}\n  - {kind: relu, name: r}\n"
+    network = netcalc.parse_network_text(spec)
+    run(network)  # BLAS's threads start on the first GEMM: time a warm pass, whose backward GEMMs are 2/3 of it
+    start = time.perf_counter()
+    layers = {layer.name: layer for layer in run(network).layers}
+    wall = time.perf_counter() - start
+    spent = [(x.forward_seconds, x.backward_seconds, x.init_seconds, x.gemm_seconds) for x in layers.values()]
+    assert all(seconds >= 0 for row in spent for seconds in row)
+    assert sum(f + b + i for f, b, i, _ in spent) <= wall
+    conv, relu = layers["c"], layers["r"]
+    assert 0 < conv.gemm_seconds <= conv.forward_seconds + conv.backward_seconds
+    assert conv.init_seconds > 0 and relu.gemm_seconds == 0
