@@ -414,3 +414,33 @@ def test_each_layers_timings_are_parts_of_the_passs_wall_time() -> None:
     conv, relu = layers["c"], layers["r"]
     assert 0 < conv.gemm_seconds <= conv.forward_seconds + conv.backward_seconds
     assert conv.init_seconds > 0 and relu.gemm_seconds == 0
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_drawn_weights_and_buffers_span_their_documented_ranges(dtype: str) -> None:
+    """docs/verify.md: weights with a fan-in He-uniform ±√(6/fan-in), biases, β, slopes and running means ±0.2,
+    γ 1 ± 0.2, running variances [0.5, 1.5), all in the pass's dtype; each range is filled, not only respected."""
+    spec = (
+        "input: 6x6x8\nlayers:\n  - {kind: conv, name: c, out: 16, kernel: 3}\n  - {kind: batchnorm, name: b}\n"
+        "  - {kind: conv, name: d, out: 16, kernel: 1, groups: 16}\n  - {kind: prelu, name: p}\n  - flatten\n"
+        "  - {kind: fc, name: f, out: 10}\n"
+    )
+    params = run(netcalc.parse_network_text(spec), keep=True, backward=False, dtype=dtype).params
+    ranges = {
+        ("c", "weight"): (-np.sqrt(6 / (8 * 3 * 3)), np.sqrt(6 / (8 * 3 * 3))),
+        ("d", "weight"): (-np.sqrt(6), np.sqrt(6)),  # depthwise 1×1: a fan-in of one
+        ("f", "weight"): (-np.sqrt(6 / 256), np.sqrt(6 / 256)),  # 4·4·16 features
+        ("b", "gamma"): (0.8, 1.2),
+        ("b", "running_var"): (0.5, 1.5),
+        **{(layer, name): (-0.2, 0.2) for layer, name in [("c", "bias"), ("d", "bias"), ("f", "bias"), ("b", "beta"),
+                                                          ("b", "running_mean"), ("p", "slope")]},
+    }  # fmt: skip
+    assert {(layer, name) for layer, arrays in params.items() for name in arrays} == set(ranges)
+    for (layer, name), (low, high) in ranges.items():
+        a = params[layer][name]
+        assert a.dtype == np.dtype(dtype), (layer, name)
+        assert low <= a.min() and a.max() <= high, (layer, name)
+        if a.size < 16:
+            continue
+        # 16 or more uniform draws: both ends of the range are reached within a quarter of its width
+        assert a.min() < low + (high - low) / 4 and a.max() > high - (high - low) / 4, (layer, name)
