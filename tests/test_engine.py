@@ -236,6 +236,24 @@ def test_a_kind_without_reference_fails_loudly(monkeypatch: pytest.MonkeyPatch) 
         run(network)
     assert error.value.exit_code == 1
     run(network, backward=False)  # forward alone is still there
+    # without its forward, a forward-only pass names what is missing: the forward alone
+    monkeypatch.setitem(REGISTRY, "lrn", dataclasses.replace(REGISTRY["lrn"], forward=None))
+    with pytest.raises(ReferenceFailure, match=r"no NumPy reference forward for kind lrn \(norm\): these layers"):
+        run(network, backward=False)
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({"dtype": "float16"}, "the reference pass runs in float32 or float64, not float16"),
+        ({"gradcheck": 2, "backward": False}, "--gradcheck needs the backward pass"),
+    ],
+)
+def test_the_library_refuses_what_the_pass_cannot_run(options: dict, message: str) -> None:
+    network = netcalc.parse_network_text("input: 4x4x2\nlayers: [relu]\n")
+    with pytest.raises(netcalc.NetcalcError) as error:
+        run(network, **options)
+    assert str(error.value) == message and error.value.exit_code == 2
 
 
 def test_a_reference_that_breaks_names_the_layer(monkeypatch: pytest.MonkeyPatch) -> None:
