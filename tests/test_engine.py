@@ -462,3 +462,15 @@ def test_drawn_weights_and_buffers_span_their_documented_ranges(dtype: str) -> N
             continue
         # 16 or more uniform draws: both ends of the range are reached within a quarter of its width
         assert a.min() < low + (high - low) / 4 and a.max() > high - (high - low) / 4, (layer, name)
+
+
+def test_the_default_seed_is_zero_and_overflow_is_reported_not_warned() -> None:
+    import warnings
+
+    network = netcalc.parse_network_text("input: 4x4x2\nlayers:\n  - {kind: conv, out: 2, kernel: 1}\n  - relu\n")
+    np.testing.assert_array_equal(run(network).output, run(network, seed=0).output)
+    x = np.full((1, 2, 4, 4), 3e38, dtype=np.float32)  # float32 overflows in the conv's sums
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a RuntimeWarning from NumPy would be a second line on the user's terminal
+        result = run(network, x=x)
+    assert result.layers[0].nonfinite == ("output",)
