@@ -266,14 +266,28 @@ def test_a_reference_that_breaks_names_the_layer(monkeypatch: pytest.MonkeyPatch
     network = netcalc.parse_network_text(
         "input: 4x4x4\nlayers:\n  - {kind: conv, name: dw, out: 4, kernel: 1, groups: 2}\n"
     )
-    with pytest.raises(ReferenceFailure, match=r"layer 'dw' \(conv\): the reference forward failed"):
+    with pytest.raises(ReferenceFailure) as error:
         run(network)
+    assert str(error.value).startswith("line 3: layer 'dw': the reference forward of this conv failed: KeyError")
 
 
-def test_dtype_outside_the_reference_is_refused() -> None:
-    network = netcalc.parse_network_text("input: 4x4x4\nlayers:\n  - relu\n")
-    with pytest.raises(netcalc.NetcalcError, match="float32 or float64"):
-        run(network, dtype="float16")
+def test_weights_the_kind_cannot_give_fail_at_weight_init_naming_the_layer(monkeypatch: pytest.MonkeyPatch) -> None:
+    def no_weights(attrs, ins):
+        raise ValueError("no weights for this input")
+
+    monkeypatch.setitem(REGISTRY, "conv", dataclasses.replace(REGISTRY["conv"], weights=no_weights))
+    network = netcalc.parse_network_text("input: 4x4x4\nlayers:\n  - {kind: conv, name: c, out: 4, kernel: 1}\n")
+    with pytest.raises(ReferenceFailure) as error:
+        run(network)
+    expected = "the reference weight init of this conv failed: ValueError: no weights for this input"
+    assert str(error.value) == f"line 3: layer 'c': {expected}"
+
+
+def test_a_non_finite_input_is_not_blamed_on_the_layers_that_carry_it() -> None:
+    network = netcalc.parse_network_text("input: 4x4x2\nlayers:\n  - {kind: conv, out: 2, kernel: 1}\n  - relu\n")
+    x = np.ones((1, 2, 4, 4), dtype=np.float32)
+    x[0, 0, 0, 0] = np.nan
+    assert [layer.nonfinite for layer in run(network, x=x).layers] == [(), ()]
 
 
 def test_weight_gradients_are_freed_layer_by_layer() -> None:

@@ -584,9 +584,9 @@ def _gradient_values(
 
 
 def _failed(layer: Layer, phase: str, error: Exception) -> ReferenceFailure:
+    """The failure located at the layer (its line and name), so the message itself need not name it again."""
     return ReferenceFailure(
-        f"layer '{layer.name}' ({layer.kind}): the reference {phase} failed: {type(error).__name__}: {error}",
-        layer.where(),
+        f"the reference {phase} of this {layer.kind} failed: {type(error).__name__}: {error}", layer.where()
     )
 
 

@@ -109,7 +109,7 @@ def test_a_reference_failure_names_the_layer_the_phase_and_the_error_type():
             run(network)
     finally:
         REGISTRY["relu"] = relu
-    assert "layer 'r' (relu): the reference forward failed: ValueError: boom" in str(caught.value)
+    assert str(caught.value) == "line 4: layer 'r': the reference forward of this relu failed: ValueError: boom"
     assert caught.value.location is not None and caught.value.location.line == 4
 
 
