@@ -488,3 +488,32 @@ def test_the_default_seed_is_zero_and_overflow_is_reported_not_warned() -> None:
         warnings.simplefilter("error")  # a RuntimeWarning from NumPy would be a second line on the user's terminal
         result = run(network, x=x)
     assert result.layers[0].nonfinite == ("output",)
+
+
+def test_every_output_gets_its_own_gradient_and_progress_reports_each_step() -> None:
+    """Two heads on one stem, both outputs: each head's weights get a gradient (its own seeded dL/dy), the stem's
+    is the sum over both heads, and `progress` hears of every layer, forward in order, then backward reversed."""
+    spec = (
+        "input: 4x4x2\noutputs: [a, b]\nlayers:\n  - {kind: conv, name: stem, out: 3, kernel: 1}\n"
+        "  - {kind: conv, name: a, out: 2, kernel: 1, from: stem}\n"
+        "  - {kind: conv, name: b, out: 2, kernel: 1, from: stem}\n"
+    )
+    events: list[tuple[str, str]] = []
+    both = run(netcalc.parse_network_text(spec), keep=True, progress=lambda phase, name: events.append((phase, name)))
+    assert events == [("forward", "stem"), ("forward", "a"), ("forward", "b"), *[("backward", n) for n in "ba"],
+                      ("backward", "stem")]  # fmt: skip
+    assert all(not layer.zero_gradients for layer in both.layers)
+    assert np.abs(both.grads["b"]["weight"]).min() > 0 and np.abs(both.grads["a"]["weight"]).min() > 0
+    # with b no longer an output (nothing reads it), b's weights get no gradient and the stem only a's
+    only_a = run(netcalc.parse_network_text(spec.replace("outputs: [a, b]", "outputs: [a]")), keep=True)
+    np.testing.assert_array_equal(only_a.grads["a"]["weight"], both.grads["a"]["weight"])
+    assert not np.allclose(only_a.grads["stem"]["weight"], both.grads["stem"]["weight"])
+
+
+def test_the_layer_whose_output_overflows_is_the_one_flagged() -> None:
+    network = netcalc.parse_network_text(
+        "input: 4x4x2\nlayers:\n  - {kind: relu, name: r1}\n  - {kind: relu, name: r2}\n"
+        "  - {kind: add, name: sum, from: [r1, r2]}\n  - {kind: relu, name: r3}\n"
+    )
+    x = np.full((1, 2, 4, 4), 3e38, dtype=np.float32)  # finite, until the add doubles it past float32's range
+    assert [layer.nonfinite for layer in run(network, x=x, backward=False).layers] == [(), (), ("output",), ()]
