@@ -507,6 +507,8 @@ def test_every_output_gets_its_own_gradient_and_progress_reports_each_step() -> 
     # with b no longer an output (nothing reads it), b's weights get no gradient and the stem only a's
     only_a = run(netcalc.parse_network_text(spec.replace("outputs: [a, b]", "outputs: [a]")), keep=True)
     np.testing.assert_array_equal(only_a.grads["a"]["weight"], both.grads["a"]["weight"])
+    assert [layer.zero_gradients for layer in only_a.layers] == [(), (), ("weight", "bias")]  # reported, not hidden
+    assert all(g.dtype == np.float32 and not g.any() for g in only_a.grads["b"].values())
     assert not np.allclose(only_a.grads["stem"]["weight"], both.grads["stem"]["weight"])
 
 
