@@ -271,6 +271,20 @@ def test_a_reference_that_breaks_names_the_layer(monkeypatch: pytest.MonkeyPatch
     assert str(error.value).startswith("line 3: layer 'dw': the reference forward of this conv failed: KeyError")
 
 
+def test_a_backward_that_breaks_names_the_layer(monkeypatch: pytest.MonkeyPatch) -> None:
+    def broken(dy, cache):
+        raise FloatingPointError("planted")
+
+    monkeypatch.setitem(REGISTRY, "relu", dataclasses.replace(REGISTRY["relu"], backward=broken))
+    network = netcalc.parse_network_text("input: 4x4x2\nlayers:\n  - {kind: conv, out: 2, kernel: 1}\n  - relu\n")
+    with pytest.raises(ReferenceFailure) as error:
+        run(network)
+    assert (
+        str(error.value)
+        == "line 4: layer 'relu1': the reference backward of this relu failed: FloatingPointError: planted"
+    )
+
+
 def test_weights_the_kind_cannot_give_fail_at_weight_init_naming_the_layer(monkeypatch: pytest.MonkeyPatch) -> None:
     def no_weights(attrs, ins):
         raise ValueError("no weights for this input")
