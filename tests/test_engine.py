@@ -533,3 +533,37 @@ def test_the_layer_whose_output_overflows_is_the_one_flagged() -> None:
     )
     x = np.full((1, 2, 4, 4), 3e38, dtype=np.float32)  # finite, until the add doubles it past float32's range
     assert [layer.nonfinite for layer in run(network, x=x, backward=False).layers] == [(), (), ("output",), ()]
+
+
+def test_gradients_of_the_wrong_shape_or_missing_are_each_named(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A backward that hands back a dx of another shape, no gradient for the bias and a weight gradient of another
+    shape: each is one problem, named with both shapes (engine shapes: N, C, H, W)."""
+    conv = REGISTRY["conv"]
+
+    def wrong(dy, cache):
+        (dx,), grads = conv.backward(dy, cache)
+        return (dx[:, :, :2],), {"weight": grads["weight"][:1]}
+
+    monkeypatch.setitem(REGISTRY, "conv", dataclasses.replace(conv, backward=wrong))
+    network = netcalc.parse_network_text("input: 4x4x2\nlayers:\n  - {kind: conv, name: c, out: 3, kernel: 1}\n")
+    (layer,) = run(network).layers
+    assert layer.gradient_problems == (
+        "dinput (1, 2, 2, 4) ≠ (1, 2, 4, 4)",
+        "no gradient for bias",
+        "dweight (1, 2, 1, 1) ≠ (3, 2, 1, 1)",
+    )
+
+    def too_many(dy, cache):
+        (dx,), grads = conv.backward(dy, cache)
+        return (dx, dx), grads
+
+    monkeypatch.setitem(REGISTRY, "conv", dataclasses.replace(conv, backward=too_many))
+    (layer,) = run(network).layers
+    assert layer.gradient_problems == ("2 input gradients for 1 inputs",)
+
+
+def test_the_seed_draws_the_input_too() -> None:
+    network = netcalc.parse_network_text("input: 4x4x2\nlayers: [relu]\n")
+    three, four = random_input(network, 1, 3, "float32"), random_input(network, 1, 4, "float32")
+    assert three.shape == (1, 2, 4, 4) and not np.array_equal(three, four)
+    np.testing.assert_array_equal(three, random_input(network, 1, 3, "float32"))
