@@ -290,6 +290,8 @@ def test_receptive_field_probes_too_big_are_refused_before_the_pass(write_spec) 
     # 4 padded 3×3 convs on 256×256×16: the float32 pass needs ~0.1 GiB, the probes (float64, 4 at once) ~0.5 GiB
     spec = write_spec("input: 256x256x16\nlayers:\n  - {kind: conv, out: 16, kernel: 3, padding: 1, repeat: 4}\n")
     assert invoke(spec, "--max-memory", "256MiB", "--format", "json").exit_code == 0
+    import netcalc.reference.field  # noqa: F401 - imported lazily by --receptive-field: code, not the pass's memory
+
     tracemalloc.start()
     try:
         result = invoke(spec, "--max-memory", "256MiB", "--receptive-field")

@@ -168,6 +168,10 @@ def main() -> None:
     print(f"{len(names)} mutants selected, {len(names) - len(todo)} already re-run", flush=True)
     keyword = f"{SKIPPED} and ({args.keyword})" if args.keyword else SKIPPED
     tests = (*args.tests, "-k", keyword)
+    # the tests must pass with no mutant active, in this tree, in this order: a test that fails anyway (one that
+    # measures memory while the instrumented modules are imported for the first time) would "kill" every mutant
+    if todo and run_one(mutants, "", tests, args.timeout)[0] != "survived":
+        raise SystemExit(f"the selected tests fail with no mutant active in {mutants}: fix them first")
     with ThreadPoolExecutor(args.jobs) as pool:
         for name, (verdict, seconds) in zip(todo, pool.map(lambda n: run_one(mutants, n, tests, args.timeout), todo)):
             results[name] = verdict
