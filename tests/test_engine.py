@@ -567,3 +567,31 @@ def test_the_seed_draws_the_input_too() -> None:
     three, four = random_input(network, 1, 3, "float32"), random_input(network, 1, 4, "float32")
     assert three.shape == (1, 2, 4, 4) and not np.array_equal(three, four)
     np.testing.assert_array_equal(three, random_input(network, 1, 3, "float32"))
+
+
+def test_gemm_seconds_add_the_forward_and_the_backward_gemms(monkeypatch: pytest.MonkeyPatch) -> None:
+    """On a clock that ticks once per reading, each GEMM lasts one tick: a conv's forward GEMM and its
+    backward's two (dW and the columns' gradient) make three; a ReLU has none."""
+    import itertools
+    import time
+
+    ticks = itertools.count()
+    monkeypatch.setattr(time, "perf_counter", lambda: float(next(ticks)))
+    network = netcalc.parse_network_text("input: 8x8x2\nlayers:\n  - {kind: conv, out: 4, kernel: 3}\n  - relu\n")
+    conv, relu = run(network).layers
+    assert (conv.gemm_seconds, relu.gemm_seconds) == (3.0, 0.0)
+
+
+def test_a_second_outputs_gradient_is_drawn_from_the_seed_in_the_passs_dtype() -> None:
+    """Same weights, input and first output's dL/dy: only the second output's seeded dL/dy differs with the seed."""
+    spec = (
+        "input: 4x4x2\noutputs: [a, b]\nlayers:\n  - {kind: conv, name: a, out: 2, kernel: 1}\n"
+        "  - {kind: conv, name: b, out: 2, kernel: 1, from: input}\n"
+    )
+    network = netcalc.parse_network_text(spec)
+    first = run(network, keep=True)
+    x, g = random_input(network, 1, 0, "float32"), random_output_grad(first.output.shape, 0, "float32")
+    one, two = (run(network, seed=s, x=x, params=first.params, output_grad=g, keep=True) for s in (0, 1))
+    np.testing.assert_array_equal(one.grads["a"]["weight"], two.grads["a"]["weight"])
+    assert not np.array_equal(one.grads["b"]["weight"], two.grads["b"]["weight"])
+    assert all(g.dtype == np.float32 for grads in one.grads.values() for g in grads.values())
