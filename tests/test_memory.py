@@ -184,6 +184,23 @@ def test_the_library_refuses_too(write_spec) -> None:
         run(network, max_memory=GIB)
 
 
+@pytest.mark.parametrize(
+    ("options", "analysed"),
+    [({"batch": 4}, {"batch": 4}), ({"dtype": "float64"}, {"dtype": "float64"}), ({"backward": False}, {})],
+)
+def test_the_library_limit_is_checked_on_the_pass_it_will_run(options: dict, analysed: dict) -> None:
+    # a limit just under this pass's estimate is refused (batch 4 needs about 4×, float64 2×, the batch-1 float32
+    # training estimate lies far below), and one just over it lets the pass run
+    network = parse_network_text(
+        "input: 32x32x16\nlayers:\n  - {kind: conv, out: 16, kernel: 3, padding: 1}\n  - relu\n"
+    )
+    backward = options.get("backward", True)
+    peak = estimate_memory(network, analyze_network(network, **analysed), backward=backward).peak
+    with pytest.raises(MemoryLimitError):
+        run(network, max_memory=peak - 1, **options)
+    run(network, max_memory=peak, **options)
+
+
 def test_the_default_limit_is_a_share_of_available_memory(tmp_path) -> None:
     meminfo = tmp_path / "meminfo"
     meminfo.write_text("MemTotal:       24000000 kB\nMemFree:         1000 kB\nMemAvailable:   20000000 kB\n")
