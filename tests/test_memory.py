@@ -471,6 +471,19 @@ def test_the_gradcheck_copies_scale_with_the_largest_of_input_output_and_weights
     assert (estimate.phase, estimate.layer) == ("backward", "p")  # the first of equal steps
 
 
+def test_a_transposed_convs_steps_by_hand_with_its_padded_col2im_block() -> None:
+    # input 4×4×2 (128 B) → transposed conv 3×3, stride 2, padding 1, 3 channels: output (4 − 1)·2 − 2 + 3 = 7,
+    # 7×7×3 (588 B); weights 2·3·9 + 3 = 57 (228 B); col2im matrix 4·4 pixels × 3·9 = 432 elements (1,728 B);
+    # col2im adds into the output padded to 9×9, its 3 channels one block: 3·9·9 floats = 972 B.
+    #   forward  128 + 228 + 588 + (1,728 + 972)                                      = 3,644
+    #   backward held 356 + dy 588 + dW 228 + (columns 1,728 + max(dW 228, dx 128) + dy 588 + block 972) = 4,688
+    network = parse_network_text(
+        "input: 4x4x2\nlayers:\n  - {kind: conv_transpose, name: t, out: 3, kernel: 3, stride: 2, padding: 1}\n"
+    )
+    estimate = estimate_memory(network, analyze_network(network))
+    assert estimate.steps == (("forward", "t", 3644), ("backward", "t", 4688))
+
+
 def test_the_by_hand_chain_bounds_its_measured_peak() -> None:
     network = parse_network_text(CHAIN)
     estimate = estimate_memory(network, analyze_network(network))
