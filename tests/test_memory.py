@@ -364,6 +364,22 @@ def test_the_training_estimate_by_hand_on_a_branch() -> None:
     assert measured_peak(network) <= estimate.peak
 
 
+def test_the_input_gradient_waits_for_every_reader_by_hand() -> None:
+    # r = relu(x), s = sigmoid(r), sum = x + s (the input read again, two layers on); A = 128 B as above.
+    # Forward as on the branch: r 5A, s 6A, sum 3A held + A out + 3A work = 7A.
+    # Backward: dx waits from sum's backward (a view of dsum) until r's, so it is pending at steps 0 and 1; dsum's
+    # views keep it pending at 0, 1 and 2:
+    #   sum: held 3A + dsum A + A + 2·2A + A = 10A;  s: held 3A + ds A + 2A + 3A = 9A;  r: held 2A + dr A + 2A + 3A = 8A
+    a = 4 * 4 * 2 * 4
+    network = parse_network_text(
+        "input: 4x4x2\nlayers:\n  - {kind: relu, name: r}\n  - {kind: sigmoid, name: s}\n"
+        "  - {kind: add, name: sum, from: [input, s]}\n"
+    )
+    estimate = estimate_memory(network, analyze_network(network))
+    assert [size / a for _, _, size in estimate.steps] == [5, 6, 7, 10, 9, 8]
+    assert measured_peak(network) <= estimate.peak
+
+
 # conv 1×1 (no bias) → batch norm → relu → flatten → fc 3, on a 2×2×2 float32 input. Bytes: the input and the
 # outputs of c, b, r, f are 8 elements, 32 B each; o's is 12 B. Weights (and buffers): c 2·2 = 16 B; b γ, β,
 # running mean and variance, 4·2 = 32 B; o 8·3 + 3 = 108 B. Caches: b keeps x̂ (32 B) and mean, variance, 1/σ
