@@ -500,6 +500,16 @@ def test_a_transposed_convs_steps_by_hand_with_its_padded_col2im_block() -> None
     assert estimate.steps == (("forward", "t", 3644), ("backward", "t", 4688))
 
 
+def test_a_network_without_layers_holds_its_input_alone() -> None:
+    import dataclasses
+
+    layered = parse_network_text("input: 16x16x4\nlayers: [relu]\n")
+    network = dataclasses.replace(layered, layers=(), outputs=())  # the library builds one; the language does not
+    estimate = estimate_memory(network, analyze_network(network, batch=2))
+    assert (estimate.peak - memory.SLACK, estimate.steps) == (2 * 16 * 16 * 4 * 4, ())
+    assert measured_peak(network, batch=2) <= estimate.peak
+
+
 def test_the_by_hand_chain_bounds_its_measured_peak() -> None:
     network = parse_network_text(CHAIN)
     estimate = estimate_memory(network, analyze_network(network))

@@ -285,7 +285,8 @@ def estimate_memory(
             steps.append(("backward", row.name, held + a + pending[j] + dweights + work))
             held -= w + cache + (a if row.name in kept else 0)
     weights = given or sum(w for w, *_ in per_layer)
-    phase, layer, peak = max(steps, key=lambda step: step[2], default=("forward", "", 0))  # the first of equals
+    # the first of equal steps; a network without layers (the library allows one) holds its input alone
+    phase, layer, peak = max(steps, key=lambda step: step[2], default=("forward", "", out[INPUT] + given))
     fixed = SLACK + LAYER_SLACK * len(network.layers)
     return MemoryEstimate(peak + fixed, phase, layer, weights, largest, largest_at, tuple(steps))
 
