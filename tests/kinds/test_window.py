@@ -39,3 +39,18 @@ def test_huge_windows_are_counted_instantly() -> None:
     assert read_lines(2**20, 1, 2, 0, 1, 2**19) == 2**20 // 2
     # a kernel as large as the padded input: one window reading every row
     assert read_lines(2**20, 2**20 + 2, 1, 1, 1, 1) == 2**20
+
+
+def test_unread_notes_count_rows_and_columns_in_words() -> None:
+    from netcalc.kinds.window import unread_notes
+
+    # 3×3 stride 3 on 8×8: windows at 0 and 3 read rows and columns 0-5; 2 of each are left at the end,
+    # 1 - 6·6/64 = 43.75% of the pixels
+    assert unread_notes((8, 8), (3, 3), (3, 3), (0, 0, 0, 0), (1, 1), (2, 2)) == (
+        "stride 3 leaves the last 2 rows and 2 columns of the 8×8 input unread: no window reads 43.8% of its pixels",
+    )
+    # rows as above; columns 1×1 stride 2 on 7: 0, 2, 4, 6 read, so 3 left in the middle; 1 - 6·4/56 = 57.14%
+    assert unread_notes((8, 7), (3, 1), (3, 2), (0, 0, 0, 0), (1, 1), (2, 4)) == (
+        "stride 3×2 leaves the last 2 rows and 3 of the 7 columns of the 8×7 input unread: "
+        "no window reads 57.1% of its pixels",
+    )
