@@ -186,7 +186,12 @@ def test_the_library_refuses_too(write_spec) -> None:
 
 @pytest.mark.parametrize(
     ("options", "analysed"),
-    [({"batch": 4}, {"batch": 4}), ({"dtype": "float64"}, {"dtype": "float64"}), ({"backward": False}, {})],
+    [
+        ({"batch": 4}, {"batch": 4}),
+        ({"dtype": "float64"}, {"dtype": "float64"}),
+        ({"backward": False}, {}),
+        ({"gradcheck": 1}, {}),  # its float64 copies
+    ],
 )
 def test_the_library_limit_is_checked_on_the_pass_it_will_run(options: dict, analysed: dict) -> None:
     # a limit just under this pass's estimate is refused (batch 4 needs about 4×, float64 2×, the batch-1 float32
@@ -194,8 +199,8 @@ def test_the_library_limit_is_checked_on_the_pass_it_will_run(options: dict, ana
     network = parse_network_text(
         "input: 32x32x16\nlayers:\n  - {kind: conv, out: 16, kernel: 3, padding: 1}\n  - relu\n"
     )
-    backward = options.get("backward", True)
-    peak = estimate_memory(network, analyze_network(network, **analysed), backward=backward).peak
+    backward, gradcheck = options.get("backward", True), options.get("gradcheck", 0)
+    peak = estimate_memory(network, analyze_network(network, **analysed), backward=backward, gradcheck=gradcheck).peak
     with pytest.raises(MemoryLimitError):
         run(network, max_memory=peak - 1, **options)
     run(network, max_memory=peak, **options)
