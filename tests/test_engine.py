@@ -271,30 +271,31 @@ def test_a_reference_that_breaks_names_the_layer(monkeypatch: pytest.MonkeyPatch
     assert str(error.value).startswith("line 3: layer 'dw': the reference forward of this conv failed: KeyError")
 
 
-def test_a_backward_that_breaks_names_the_layer(monkeypatch: pytest.MonkeyPatch) -> None:
-    def broken(dy, cache):
+@pytest.mark.parametrize(
+    ("kind", "part", "spec", "expected"),
+    [
+        (
+            "relu",
+            "backward",
+            "input: 4x4x2\nlayers:\n  - {kind: conv, out: 2, kernel: 1}\n  - relu\n",
+            "line 4: layer 'relu1': the reference backward of this relu failed: FloatingPointError: planted",
+        ),
+        (
+            "conv",
+            "weights",  # the kind cannot give weights for the input that arrives
+            "input: 4x4x4\nlayers:\n  - {kind: conv, name: c, out: 4, kernel: 1}\n",
+            "line 3: layer 'c': the reference weight init of this conv failed: FloatingPointError: planted",
+        ),
+    ],
+)
+def test_a_step_that_breaks_is_reported_at_its_layer(monkeypatch, kind, part, spec, expected) -> None:
+    def broken(*args):
         raise FloatingPointError("planted")
 
-    monkeypatch.setitem(REGISTRY, "relu", dataclasses.replace(REGISTRY["relu"], backward=broken))
-    network = netcalc.parse_network_text("input: 4x4x2\nlayers:\n  - {kind: conv, out: 2, kernel: 1}\n  - relu\n")
+    monkeypatch.setitem(REGISTRY, kind, dataclasses.replace(REGISTRY[kind], **{part: broken}))
     with pytest.raises(ReferenceFailure) as error:
-        run(network)
-    assert (
-        str(error.value)
-        == "line 4: layer 'relu1': the reference backward of this relu failed: FloatingPointError: planted"
-    )
-
-
-def test_weights_the_kind_cannot_give_fail_at_weight_init_naming_the_layer(monkeypatch: pytest.MonkeyPatch) -> None:
-    def no_weights(attrs, ins):
-        raise ValueError("no weights for this input")
-
-    monkeypatch.setitem(REGISTRY, "conv", dataclasses.replace(REGISTRY["conv"], weights=no_weights))
-    network = netcalc.parse_network_text("input: 4x4x4\nlayers:\n  - {kind: conv, name: c, out: 4, kernel: 1}\n")
-    with pytest.raises(ReferenceFailure) as error:
-        run(network)
-    expected = "the reference weight init of this conv failed: ValueError: no weights for this input"
-    assert str(error.value) == f"line 3: layer 'c': {expected}"
+        run(netcalc.parse_network_text(spec))
+    assert str(error.value) == expected
 
 
 def test_a_non_finite_input_is_not_blamed_on_the_layers_that_carry_it() -> None:
