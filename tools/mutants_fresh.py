@@ -15,10 +15,11 @@ checked yet); no pattern means every survivor. Each mutant's verdict is kept in 
 interrupted run resumes. pytest collects every listed test file before it runs one, so a cheap first pass with a
 few targeted files (`--tests`, `-k`) and a second over what survived it with the broad default list (`--again`)
 costs far less than the broad list for all. `--mutants COPY` runs in a copy of the mutated tree, e.g. one holding
-new tests, to count which old survivors the new tests kill.
-Prints one line per mutant and the counts: killed (a test failed, or collection failed
-because the mutant breaks the import), survived, timeout, or text (`--skip-text`: the mutant changes only a
-string literal, so it is set apart unrun).
+new tests, to count which old survivors the new tests kill. The selected tests first run once with no mutant
+active, and the run stops if they fail (a test that fails anyway would count every mutant killed). Prints one
+line per mutant and the counts: killed (a test failed, or collection failed because the mutant breaks the
+import), survived, timeout, or text (`--skip-text`: the mutant changes only a string literal, so it is set apart
+unrun).
 """
 
 from __future__ import annotations
