@@ -165,6 +165,8 @@ class LayerKind:
     - `resolve` fills defaults that depend on other attributes (pool stride, `same` padding).
     - `settle(attrs, input_shapes)` replaces any ShapeDependent value `resolve` left with plain numbers.
     - `forward(xs, params, attrs, train) -> (y, cache)`, `backward(dy, cache) -> (dxs, dparams)`.
+    - `streamed_weights` names weights the reference takes as a `netcalc.reference.streamed.RepeatingMatrix`
+      when the pass need not keep them (its backward then gives their gradient as a `GradientSummary`).
     - `geometry` gives each input's windows for the receptive field (default: pointwise); `field_proxy` names
       a kind whose gradient reaches every input of the window (a max pool's is the average pool: a max pool's
       own gradient reaches only the winner), for measuring the field with the reference pass.
@@ -198,6 +200,7 @@ class LayerKind:
     train_storage: str | None = None  # when training differs (dropout makes a new tensor)
     formulas: tuple[str, ...] = ()  # the shape, parameter and MAC rules in letters, for `netcalc kinds KIND`
     explain: Explain | None = None  # the same rules with one layer's numbers substituted
+    streamed_weights: tuple[str, ...] = ()
 
     def storage_in(self, train: bool) -> str:
         return self.train_storage if train and self.train_storage is not None else self.storage

@@ -67,7 +67,8 @@ def flatten_output_shape(attrs: Attrs, ins: tuple[Shape, ...]) -> Shape:
 
 def fc_forward(xs: tuple[Any, ...], params: Any, attrs: Attrs, train: bool) -> tuple[Any, Any]:
     """x (N, In), weight (Out, In), bias (Out,) → y (N, Out). With `spend_weights` (set by the engine when
-    nothing reads the weights after this layer's backward) the weight gradient is written over the weight."""
+    nothing reads the weights after this layer's backward) the weight gradient is written over the weight; a
+    streamed weight (`LayerKind.streamed_weights`) is multiplied a block of rows at a time."""
     from netcalc.reference.conv import linear_forward
 
     bias = params["bias"] if attrs["bias"] else None
@@ -111,6 +112,7 @@ KINDS = (
         flops_rule="2·MACs + one per output for the bias and one for a fused activation",
         forward=fc_forward,
         backward=fc_backward,
+        streamed_weights=("weight",),
         saved=conv_saved,
         saved_rule="its input (and its output with a fused activation)",
         backward_macs=same_as_forward(fc_macs),

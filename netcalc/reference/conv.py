@@ -24,6 +24,7 @@ import numpy as np
 
 from netcalc.reference.gemm import gemm
 from netcalc.reference.im2col import Pad, Pair, col2im, conv_output_size, im2col, pair, sides
+from netcalc.reference.streamed import GradientSummary, RepeatingMatrix
 
 __all__ = [
     "conv_backward",
@@ -167,28 +168,59 @@ def conv_transpose_backward(dy: np.ndarray, cache: Any) -> tuple[np.ndarray, np.
 
 
 def linear_forward(
-    x: np.ndarray, w: np.ndarray, b: np.ndarray | None, spend_weight: bool = False
+    x: np.ndarray, w: np.ndarray | RepeatingMatrix, b: np.ndarray | None, spend_weight: bool = False
 ) -> tuple[np.ndarray, Any]:
     """x (N, F), w (OUT, F), b (OUT,) or None -> y (N, OUT), cache.
 
     `spend_weight`: nothing reads w after this layer's backward, so backward writes dw over it (see
-    `linear_backward`)."""
+    `linear_backward`). A `RepeatingMatrix` w is multiplied a block of rows at a time and never held whole."""
     if x.ndim != 2 or x.shape[1] != w.shape[1]:
         raise ValueError(f"linear expects x (N, {w.shape[1]}), got {x.shape}")
-    y = gemm(x, w.T)
+    if isinstance(w, RepeatingMatrix):
+        y = np.empty((x.shape[0], w.shape[0]), dtype=np.result_type(x, w.dtype))
+        buffer = np.empty(0, dtype=w.dtype)
+        for start, stop in w.row_blocks():
+            buffer = _rows_into(w, start, stop, buffer)
+            y[:, start:stop] = gemm(x, buffer.T)
+    else:
+        y = gemm(x, w.T)
     if b is not None:
         y += b
     return y, (x, w, b is not None, spend_weight)
 
 
-def linear_backward(dy: np.ndarray, cache: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+def linear_backward(
+    dy: np.ndarray, cache: Any
+) -> tuple[np.ndarray, np.ndarray | GradientSummary, np.ndarray | None]:
     """dy (N, OUT) -> dx (N, F), dw (OUT, F), db (OUT,) or None.
 
     dx = dy @ w is made first; then, when the weight was spent (`linear_forward`), dw = dyᵀ @ x is written over
     w's memory instead of fresh pages: VGG-16's fc6 weight and its gradient are 411 MB each, and a fresh buffer
-    that size costs a page fault per 4 KiB and as much memory again at the peak of the pass."""
+    that size costs a page fault per 4 KiB and as much memory again at the peak of the pass. For a
+    `RepeatingMatrix` w, dx is summed block of rows by block, and dw is made block by block into one reused
+    buffer and returned as its `GradientSummary` (shape, finite, all zero): what the checks read of it."""
     x, w, has_bias, spend_weight = cache
+    db = dy.sum(axis=0) if has_bias else None
+    if isinstance(w, RepeatingMatrix):
+        dx = np.zeros((dy.shape[0], w.shape[1]), dtype=np.result_type(dy, w.dtype))
+        summary = GradientSummary(w.shape, np.result_type(dy, x))
+        buffer, dw_block = np.empty(0, dtype=w.dtype), np.empty(0, dtype=summary.dtype)
+        for start, stop in w.row_blocks():
+            buffer = _rows_into(w, start, stop, buffer)
+            dx += gemm(dy[:, start:stop], buffer)
+            if dw_block.size < buffer.size:
+                dw_block = np.empty(buffer.shape, dtype=summary.dtype)
+            summary.add(gemm(dy[:, start:stop].T, x, out=dw_block[: stop - start]))
+        return dx, summary, db
     dx = gemm(dy, w)
     dw = gemm(dy.T, x, out=w if spend_weight and w.flags.c_contiguous and w.flags.writeable else None)
-    db = dy.sum(axis=0) if has_bias else None
     return dx, dw, db
+
+
+def _rows_into(w: RepeatingMatrix, start: int, stop: int, buffer: np.ndarray) -> np.ndarray:
+    """Rows start … stop − 1 of w, in `buffer` when it is large enough (every block but the last is as large
+    as the first), else in a new one."""
+    count = stop - start
+    if buffer.ndim != 2 or buffer.shape[0] < count:
+        buffer = np.empty((count, w.shape[1]), dtype=w.dtype)
+    return w.rows(start, stop, out=buffer[:count])

@@ -4,7 +4,9 @@ The engine is NCHW: a feature map is (N, C, H, W), a flat vector (N, F). It know
 arithmetic; it only
 
 - creates each layer's weights and buffers from a seed, with the shapes the kind's `weights`/`buffers` give for
-  the inputs that really arrive (so a wrong shape rule upstream cannot corrupt the arrays downstream);
+  the inputs that really arrive (so a wrong shape rule upstream cannot corrupt the arrays downstream); the
+  large matrices a kind can take a block of rows at a time (`LayerKind.streamed_weights`) are handed over as
+  `RepeatingMatrix`es, never made whole, unless the caller keeps the weights;
 - runs `forward` over `Network.layers` in order, dropping each activation after its last reader, and keeping
   only the caches backward needs;
 - runs `backward` in reverse, adding gradients with `+=` where one tensor feeds several layers, and dropping
@@ -19,7 +21,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -31,6 +33,7 @@ from netcalc.network import INPUT, Layer, Network
 from netcalc.reference.gemm import count_macs
 from netcalc.reference.heap import reusing_freed_memory
 from netcalc.reference.memory import check_memory, estimate_memory
+from netcalc.reference.streamed import PERIOD, GradientSummary, RepeatingMatrix, repeats
 from netcalc.reference.threads import run_parts
 from netcalc.shapes import Shape
 
@@ -190,28 +193,34 @@ def _normal(rng: np.random.Generator, shape: tuple[int, ...], dtype: str) -> np.
     return rng.standard_normal(shape, dtype=np.dtype(dtype).type)
 
 
-# Values drawn per array: a prime, so an array larger than this repeats them shifted, never aligned to a row.
-PERIOD = 1_048_573  # 2²⁰ − 3
 _CHUNK = 1 << 16  # values converted per step
 
 
+def _draw_into(stream: np.random.BitGenerator, out: np.ndarray, bound: float) -> np.ndarray:
+    """Fill the 1-D float array `out` with values on [−bound, bound), made directly in its dtype: the
+    generator's raw 64-bit words read as signed 32-bit (float32) or 64-bit (float64) integers, times bound / 2³¹
+    (2⁶³)."""
+    itemsize = out.itemsize
+    ints, per_word = f"int{8 * itemsize}", 8 // itemsize
+    scale = bound / 2.0 ** (8 * itemsize - 1)
+    for start in range(0, out.size, _CHUNK):  # in chunks: no temporary of more than 512 KiB
+        size = min(_CHUNK, out.size - start)
+        words = stream.random_raw(-(-size // per_word)).view(ints)[:size]
+        np.multiply(words, scale, out=out[start : start + size], casting="same_kind")
+    return out
+
+
 def _uniform(stream: np.random.BitGenerator, shape: tuple[int, ...], dtype: str, bound: float) -> np.ndarray:
-    """Values on [−bound, bound), made directly in `dtype`: the first min(size, PERIOD) are the generator's raw
-    64-bit words read as signed 32-bit (float32) or 64-bit (float64) integers, times bound / 2³¹ (2⁶³); a larger
-    array repeats that block (element i is element i mod PERIOD). PERIOD is a prime wider than any row of the
+    """Values on [−bound, bound), made directly in `dtype`: the first min(size, PERIOD) are `_draw_into`'s; a
+    larger array repeats that block (element i is element i mod PERIOD). PERIOD is a prime wider than any row of the
     zoo, so rows start at different offsets of the block: no two rows or columns are equal, which with the seed's
     reproducibility is all the check needs. Copying the block runs at memory speed, about 4× faster than
-    drawing VGG-16's fc6 value by value."""
-    dt = np.dtype(dtype)
-    out = np.empty(shape, dtype=dt)
+    drawing VGG-16's fc6 value by value; a pass that does not keep its weights does not even copy it
+    (`netcalc.reference.streamed`)."""
+    out = np.empty(shape, dtype=np.dtype(dtype))
     flat = out.reshape(-1)
     drawn = min(flat.size, PERIOD)
-    ints, per_word = f"int{8 * dt.itemsize}", 8 // dt.itemsize
-    scale = bound / 2.0 ** (8 * dt.itemsize - 1)
-    for start in range(0, drawn, _CHUNK):  # in chunks: no temporary of more than 512 KiB
-        size = min(_CHUNK, drawn - start)
-        words = stream.random_raw(-(-size // per_word)).view(ints)[:size]
-        np.multiply(words, scale, out=flat[start : start + size], casting="same_kind")
+    _draw_into(stream, flat[:drawn], bound)
 
     def tile(starts: Sequence[int]) -> None:
         for start in starts:
@@ -229,6 +238,7 @@ def init_layer_params(
     seed: int,
     dtype: str,
     weight_shapes: Mapping[str, Shape] | None = None,
+    streamed: Collection[str] = (),
 ) -> Arrays:
     """Weights and buffers of one layer, named and shaped by its kind for these (analysis-convention) inputs.
 
@@ -237,6 +247,8 @@ def init_layer_params(
     (biases, β) are uniform ±0.2, `gamma` 1 ± 0.2; running means ±0.2 and running variances in [0.5, 1.5).
     Layer `index` keys the random stream, so a layer's arrays do not depend on the layers before it.
     `weight_shapes`: the kind's `weights` for these inputs, when the caller has them already.
+    `streamed`: weights to hand over as a `RepeatingMatrix` (the same values, never made whole) when they are
+    matrices larger than PERIOD (`netcalc.reference.streamed.repeats`); the kind's reference must take one.
     """
     kind = REGISTRY[layer.kind]
     weights = kind.weights(layer.attrs, in_shapes) if weight_shapes is None else weight_shapes
@@ -246,7 +258,10 @@ def init_layer_params(
     stream = _layer_stream(seed, index)
     arrays: Arrays = {}
     for name, shape in weights.items():
-        if len(shape) >= 2:
+        if name in streamed and repeats(shape):
+            bound = math.sqrt(6.0 / max(1, shape[1]))
+            arrays[name] = RepeatingMatrix(_draw_into(stream, np.empty(PERIOD, dtype=dtype), bound), shape)
+        elif len(shape) >= 2:
             arrays[name] = _uniform(stream, shape, dtype, math.sqrt(6.0 / max(1, math.prod(shape[1:]))))
         else:
             arrays[name] = _uniform(stream, shape, dtype, 0.2)
@@ -400,6 +415,7 @@ def _run(
 
     overwrites = {} if backward else inference_overwrites(network)
     spend = backward and not keep and not gradcheck  # nothing reads a layer's weights after its backward
+    stream = not keep and not gradcheck  # nothing reads a layer's weights but its own forward and backward
     acts: dict[str, np.ndarray] = {INPUT: x}
     weights: dict[str, Arrays] = {}
     caches: dict[str, Any] = {}
@@ -419,7 +435,13 @@ def _run(
         given = params is not None and layer.name in params
         try:
             weight_shapes = kind.weights(layer.attrs, in_shapes)
-            arrays = params[layer.name] if given else init_layer_params(layer, i, in_shapes, seed, dtype, weight_shapes)
+            arrays = (
+                params[layer.name]
+                if given
+                else init_layer_params(
+                    layer, i, in_shapes, seed, dtype, weight_shapes, kind.streamed_weights if stream else ()
+                )
+            )
         except Exception as error:  # the kind's `weights` refuses the arrays that really arrive
             raise _failed(layer, "weight init", error) from error
         weight_names.append(tuple(weight_shapes))
@@ -467,7 +489,7 @@ def _run(
             weights[layer.name] = arrays
             if gradcheck:
                 kept_inputs[layer.name] = xs
-        del cache, xs, reads, y
+        del cache, xs, reads, y, arrays  # forward-only: this layer's weights go before the next are drawn
         for name in set(layer.inputs):
             if last_reader[name] == i and name not in outputs:
                 del acts[name]
@@ -574,6 +596,10 @@ def _gradient_values(
     zero = []
     for name in weight_names:
         g = dparams[name]
+        if isinstance(g, GradientSummary):  # made and checked block by block (`netcalc.reference.streamed`)
+            bad += [] if g.finite else [f"d{name}"]
+            zero += [name] if g.finite and g.zero else []
+            continue
         with np.errstate(all="ignore"):
             total = np.add.reduce(g, axis=None) if g.dtype.kind == "f" else g.sum()
         if not np.isfinite(total) and not np.isfinite(g).all():

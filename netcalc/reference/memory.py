@@ -4,11 +4,13 @@
 dying in NumPy. The estimate replays the engine's schedule (`netcalc.reference.engine.run`) over the analysed
 layers, in bytes of the pass's dtype, and takes the largest total at any step:
 
-- forward, layer j: the weights (and buffers) drawn so far, every earlier output and cache still held
+- forward, layer j: the weights (and buffers) drawn so far — for a streamed weight (`netcalc.reference.streamed`)
+  its drawn block, and while its layer runs one block of its rows — every earlier output and cache still held
   (backward keeps them all until their layer's backward; forward-only keeps an output until its last reader),
   then layer j's weights, output, cache and working buffers;
 - backward, layer j: the weights, outputs and caches of layers ≤ j, the gradients still waiting for their
-  producer, layer j's weight gradients (an fc weight's is written over the weight, except under `--gradcheck`),
+  producer, layer j's weight gradients (an fc weight's is written over the weight, except under `--gradcheck`;
+  a streamed weight's is a block of rows at a time, beside a block of the weight),
   its input gradients and working buffers;
 - working buffers: a convolution's im2col matrix (N·C·KH·KW·HO·WO elements; transposed convolution: its
   col2im matrix), in backward that matrix again plus the per-sample weight gradients when N > 1; any other kind
@@ -35,10 +37,12 @@ import numpy as np
 
 from netcalc.analysis.report import DTYPE_BYTES, LayerRow, Report
 from netcalc.errors import NetcalcError
+from netcalc.kinds import REGISTRY
 from netcalc.kinds.norm import STATISTICS_SAVED
 from netcalc.network import INPUT, Network
 from netcalc.reference.im2col import columns_are_input, padded_block_bytes
 from netcalc.reference.pool import argmax_offset_type
+from netcalc.reference.streamed import PERIOD, block_rows, repeats
 from netcalc.shapes import Shape
 
 __all__ = [
@@ -195,6 +199,19 @@ def _cache_bytes(rule: CacheRule, row: LayerRow, batch: int, item: int) -> int:
     return cache
 
 
+def _streamed(kind: str, attrs: dict, in_shapes: tuple[Shape, ...], item: int) -> tuple[int, int, int]:
+    """The weights the pass hands this layer's reference as `RepeatingMatrix`es instead of arrays: (their
+    elements, the bytes of their drawn blocks (`PERIOD` values each, held like weights), the bytes of the
+    largest block of rows made from them at a time (the backward makes one of the gradient beside it))."""
+    names = REGISTRY[kind].streamed_weights
+    shapes = [shape for name, shape in REGISTRY[kind].weights(attrs, in_shapes).items() if name in names]
+    streamed = [shape for shape in shapes if repeats(shape)]
+    if not streamed:
+        return 0, 0, 0
+    rows = max(min(shape[0], block_rows(shape[1], item)) * shape[1] for shape in streamed)
+    return sum(math.prod(shape) for shape in streamed), len(streamed) * PERIOD * item, rows * item
+
+
 def _running(diffs: list[int]) -> list[int]:
     total, out = 0, []
     for value in diffs:
@@ -208,7 +225,8 @@ def estimate_memory(
 ) -> MemoryEstimate:
     """The peak bytes `run(network, batch=report.batch, dtype=report.dtype, backward=…)` will hold in arrays.
     `params_given`: the caller passes every layer's weights (`run(params=…)`), so all of them are held from the
-    start to the end, and an fc's weight gradient gets its own array instead of being written over the weight."""
+    start to the end, none is streamed, and an fc's weight gradient gets its own array instead of being written
+    over the weight."""
     item = DTYPE_BYTES[report.dtype]
     batch = report.batch
     rows = report.layers
@@ -259,32 +277,38 @@ def estimate_memory(
         attrs, in_shape = network.layers[j].attrs, shapes[row.inputs[0]] if row.inputs else ()
         cols, forward_cols, blocks = _conv_buffers(row, in_shape, attrs, batch, item)
         work = _forward_work(row, forward_cols, blocks, ins, a)
+        streamed, drawn, rows_bytes = (0, 0, 0) if params_given or gradcheck else _streamed(
+            row.kind, attrs, tuple(shapes[n] for n in row.inputs), item
+        )
+        w += drawn - streamed * item  # a streamed weight's drawn block is held in its stead
+        work += rows_bytes
         if max(cols, a) > largest:
             largest, largest_at = max(cols, a), row.name
         steps.append(("forward", row.name, held + alive[j] + w + (a if row.name in kept else 0) + a + cache + work))
         if backward:
             held += w + cache + (a if row.name in kept else 0)
-        per_layer.append((w, a, cache, ins, cols, blocks))
+        per_layer.append((w, a, cache, ins, cols, blocks, streamed, rows_bytes))
 
     if backward:
         gradcheck_ratio = max(1, 8 // item)  # gradcheck works in float64
         for j in range(count - 1, -1, -1):
             row = rows[j]
-            w, a, cache, ins, cols, blocks = per_layer[j]
-            dweights = row.params * item
-            if row.kind == "fc" and not gradcheck and not params_given:  # dW written over the engine's own W
-                dweights -= row.macs // batch * item
+            w, a, cache, ins, cols, blocks, streamed, rows_bytes = per_layer[j]
+            # a streamed weight's gradient is made a block of rows at a time, beside a block of the weight
+            dweights = (row.params - streamed) * item + 2 * rows_bytes
+            if row.kind == "fc" and not gradcheck and not params_given and not streamed:
+                dweights -= row.macs // batch * item  # dW written over the engine's own W
             if cols:  # im2col again with the per-sample weight gradients; then, the columns freed, col2im into dx
                 work = cols + max(batch * dweights, ins) + a + blocks
             elif row.kind in GEMM_KINDS:
-                work = ins + a
+                work = ins + a + (ins if streamed else 0)  # streamed: dx and each block's share of it
             else:
                 work = 2 * ins + a
             if gradcheck:
                 work += GRADCHECK_COPIES * max(ins, a, w) * gradcheck_ratio
             steps.append(("backward", row.name, held + a + pending[j] + dweights + work))
             held -= w + cache + (a if row.name in kept else 0)
-    weights = given or sum(w for w, *_ in per_layer)
+    weights = sum((row.params + row.buffers) * item for row in rows)  # the network's, streamed or not
     # the first of equal steps; a network without layers (the library allows one) holds its input alone
     phase, layer, peak = max(steps, key=lambda step: step[2], default=("forward", "", out[INPUT] + given))
     fixed = SLACK + LAYER_SLACK * len(network.layers)
