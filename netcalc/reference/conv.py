@@ -23,7 +23,18 @@ from typing import Any
 import numpy as np
 
 from netcalc.reference.gemm import gemm
-from netcalc.reference.im2col import Pad, Pair, col2im, conv_output_size, im2col, pair, sides
+from netcalc.reference.im2col import (
+    Pad,
+    Pair,
+    band_input,
+    col2im,
+    columns_are_input,
+    conv_output_size,
+    im2col,
+    pair,
+    row_bands,
+    sides,
+)
 from netcalc.reference.streamed import GradientSummary, RepeatingMatrix
 
 __all__ = [
@@ -53,7 +64,8 @@ def conv_forward(
 ) -> tuple[np.ndarray, Any]:
     """x (N, C, H, W), w (COUT, C/G, KH, KW), b (COUT,) or None -> y (N, COUT, HO, WO), cache.
 
-    One batched GEMM over samples and groups: (G, COUT/G, C/G·KH·KW) @ (N, G, C/G·KH·KW, HO·WO).
+    One batched GEMM over samples and groups: (G, COUT/G, C/G·KH·KW) @ (N, G, C/G·KH·KW, HO·WO); for columns
+    larger than `BAND_LIMIT`, one per band of output rows (`row_bands`), written into that band of y.
     """
     n, c, h, wd = x.shape
     cout, cg, kh, kw = w.shape
@@ -63,40 +75,87 @@ def conv_forward(
         raise ValueError(f"weight {w.shape} expects {cg * groups} input channels with groups {groups}, got {c}")
     (sh, sw), pads, (dh, dw) = pair(stride), sides(padding), pair(dilation)
     ho, wo = conv_output_size(h, kh, sh, pads[:2], dh), conv_output_size(wd, kw, sw, pads[2:], dw)
-    cols = im2col(x, (kh, kw), (sh, sw), pads, (dh, dw)).reshape(n, groups, cg * kh * kw, ho * wo)
     wmat = w.reshape(groups, cout // groups, cg * kh * kw)
-    y = gemm(wmat, cols).reshape(n, cout, ho, wo)  # (N, G, COUT/G, HO·WO) is already NCHW
-    del cols
+    bands = _bands(x, (kh, kw), (sh, sw), pads, (ho, wo))
+    if len(bands) == 1:
+        cols = im2col(x, (kh, kw), (sh, sw), pads, (dh, dw)).reshape(n, groups, cg * kh * kw, ho * wo)
+        y = gemm(wmat, cols).reshape(n, cout, ho, wo)  # (N, G, COUT/G, HO·WO) is already NCHW
+        del cols
+    else:
+        y = np.empty((n, cout, ho, wo), dtype=np.result_type(x, w))
+        y_rows = y.reshape(n, groups, cout // groups, ho * wo)
+        for first, end in bands:
+            rows, band_pads = band_input(first, end, h, kh, sh, pads[0], dh)
+            cols = im2col(x[:, :, rows], (kh, kw), (sh, sw), (*band_pads, *pads[2:]), (dh, dw))
+            gemm(wmat, cols.reshape(n, groups, cg * kh * kw, -1), out=y_rows[..., first * wo : end * wo])
+            del cols
     if b is not None:
         y += b.reshape(1, cout, 1, 1)
     cache = (x, w, b is not None, (kh, kw), (sh, sw), pads, (dh, dw), groups)
     return y, cache
 
 
+def _bands(
+    x: np.ndarray,
+    kernel: tuple[int, int],
+    stride: tuple[int, int],
+    pads: tuple[int, int, int, int],
+    out: tuple[int, int],
+) -> list[tuple[int, int]]:
+    """The bands of output rows a convolution's columns are made in: all rows at once when the columns are the
+    input itself (a 1×1 stride-1 convolution) or small enough (`row_bands`)."""
+    n, c, h, w = x.shape
+    if columns_are_input(kernel, stride, pads, out, (h, w)):
+        return [(0, out[0])]
+    return row_bands(out[0], n * c * kernel[0] * kernel[1] * out[1] * x.itemsize)
+
+
 def conv_backward(dy: np.ndarray, cache: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
     """dy (N, COUT, HO, WO) -> dx (N, C, H, W), dw (COUT, C/G, KH, KW), db (COUT,) or None.
 
-    dw = dy @ colsᵀ (summed over samples), dx = col2im(wᵀ @ dy); cols is rebuilt from the cached x.
+    dw = dy @ colsᵀ (summed over samples), dx = col2im(wᵀ @ dy); cols is rebuilt from the cached x, a band of
+    output rows at a time for columns larger than `BAND_LIMIT` (dw summed and dx added over the bands).
     """
     x, w, has_bias, kernel, stride, padding, dilation, groups = cache
     n, cout, ho, wo = dy.shape
     _, cg, kh, kw = w.shape
-    cols = im2col(x, kernel, stride, padding, dilation).reshape(n, groups, cg * kh * kw, ho * wo)
-    dyg = dy.reshape(n, groups, cout // groups, ho * wo)
-    # dw[g] = Σ_n dy[n, g] @ cols[n, g]ᵀ; the transposed view is F-contiguous, which BLAS takes as is
-    dw = gemm(dyg, cols.swapaxes(-1, -2))
-    dw = (dw.sum(axis=0) if n > 1 else dw[0]).reshape(w.shape)
     db = dy.sum(axis=(0, 2, 3)) if has_bias else None
     wmat = w.reshape(groups, cout // groups, cg * kh * kw)
+    dyg = dy.reshape(n, groups, cout // groups, ho * wo)
+    bands = _bands(x, kernel, stride, padding, (ho, wo))
+    if len(bands) == 1:
+        cols = im2col(x, kernel, stride, padding, dilation).reshape(n, groups, cg * kh * kw, ho * wo)
+        dw, dcols = _band_backward(wmat, dyg, cols, spend=not np.may_share_memory(cols, x))
+        del cols
+        dx = col2im(dcols, x.shape, kernel, stride, padding, dilation)
+        return dx, dw.reshape(w.shape), db
+    dx = np.zeros_like(x)
+    dw_sum = None
+    for first, end in bands:
+        rows, band_pads = band_input(first, end, x.shape[2], kh, stride[0], padding[0], dilation[0])
+        x_band = x[:, :, rows]
+        band_padding = (*band_pads, *padding[2:])
+        cols = im2col(x_band, kernel, stride, band_padding, dilation).reshape(n, groups, cg * kh * kw, -1)
+        dw, dcols = _band_backward(wmat, dyg[..., first * wo : end * wo], cols, spend=True)
+        del cols
+        dw_sum = dw if dw_sum is None else np.add(dw_sum, dw, out=dw_sum)
+        dx[:, :, rows] += col2im(dcols, x_band.shape, kernel, stride, band_padding, dilation)
+        del dcols  # the band's columns: gone before the next band's are made
+    return dx, dw_sum.reshape(w.shape), db  # type: ignore[union-attr]
+
+
+def _band_backward(wmat: np.ndarray, dyg: np.ndarray, cols: np.ndarray, spend: bool) -> tuple[np.ndarray, np.ndarray]:
+    """(dw (G, COUT/G, C/G·KH·KW) summed over samples, dcols like cols) of one band of output rows."""
+    n = dyg.shape[0]
+    # dw[g] = Σ_n dy[n, g] @ cols[n, g]ᵀ; the transposed view is F-contiguous, which BLAS takes as is
+    dw = gemm(dyg, cols.swapaxes(-1, -2))
+    dw = dw.sum(axis=0) if n > 1 else dw[0]
     # wᵀ as a transposed view: BLAS takes it as is, and measured it is as fast or faster (up to 3.5× on VGG's
     # first layers) than multiplying by a contiguous copy, which would also cost the copy. The columns are
     # spent once dw is made, so dcols (their shape) is written over them: no second buffer of the layer's
     # largest size, whose fresh pages would each cost a fault. A 1×1 stride-1 convolution's "columns" are a
-    # view of x itself (no copy) and must not be written over.
-    spent = None if np.may_share_memory(cols, x) else cols
-    dcols = gemm(wmat.swapaxes(-1, -2), dyg, out=spent)  # (N, G, C/G·KH·KW, HO·WO)
-    del cols
-    return col2im(dcols, x.shape, kernel, stride, padding, dilation), dw, db
+    # view of x itself (no copy) and must not be written over (`spend` False).
+    return dw, gemm(wmat.swapaxes(-1, -2), dyg, out=cols if spend else None)
 
 
 def conv_transpose_output_size(
@@ -189,9 +248,7 @@ def linear_forward(
     return y, (x, w, b is not None, spend_weight)
 
 
-def linear_backward(
-    dy: np.ndarray, cache: Any
-) -> tuple[np.ndarray, np.ndarray | GradientSummary, np.ndarray | None]:
+def linear_backward(dy: np.ndarray, cache: Any) -> tuple[np.ndarray, np.ndarray | GradientSummary, np.ndarray | None]:
     """dy (N, OUT) -> dx (N, F), dw (OUT, F), db (OUT,) or None.
 
     dx = dy @ w is made first; then, when the weight was spent (`linear_forward`), dw = dyᵀ @ x is written over

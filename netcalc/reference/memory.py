@@ -40,7 +40,7 @@ from netcalc.errors import NetcalcError
 from netcalc.kinds import REGISTRY
 from netcalc.kinds.norm import STATISTICS_SAVED
 from netcalc.network import INPUT, Network
-from netcalc.reference.im2col import columns_are_input, padded_block_bytes
+from netcalc.reference.im2col import columns_are_input, padded_block_bytes, row_bands
 from netcalc.reference.pool import argmax_offset_type
 from netcalc.reference.streamed import PERIOD, block_rows, repeats
 from netcalc.shapes import Shape
@@ -141,16 +141,31 @@ def _blocks(row: LayerRow, in_shape: tuple[int, ...], attrs: dict, batch: int, i
     return padded_block_bytes((batch, c, h, w), attrs["padding"], item)
 
 
-def _conv_buffers(row: LayerRow, in_shape: tuple[int, ...], attrs: dict, batch: int, item: int) -> tuple[int, int, int]:
-    """(columns, the columns the forward copies, padded blocks) in bytes, 0 for kinds without columns: a 1×1
-    stride-1 convolution's columns are its input, uncopied, though its backward still makes dcols."""
+def _conv_buffers(
+    row: LayerRow, in_shape: tuple[int, ...], attrs: dict, batch: int, item: int
+) -> tuple[int, int, int, int]:
+    """(columns, the columns the forward copies, padded blocks, a band's input gradient) in bytes, 0 for kinds
+    without columns: a 1×1 stride-1 convolution's columns are its input, uncopied, though its backward still
+    makes dcols. A convolution whose columns are made a band of output rows at a time
+    (`netcalc.reference.im2col.row_bands`) holds the largest band's columns, and in backward the dx of that
+    band's input rows beside the whole dx; the last figure is 0 for one made whole."""
     cols = _columns(row, in_shape, attrs) * item
     if not cols:
-        return 0, 0, 0
-    uncopied = row.kind == "conv" and columns_are_input(
+        return 0, 0, 0, 0
+    blocks = _blocks(row, in_shape, attrs, batch, item)
+    if row.kind == "conv" and columns_are_input(
         attrs["kernel"], attrs["stride"], attrs["padding"], row.output_shape[:2], in_shape[:2]
-    )
-    return cols, 0 if uncopied else cols, _blocks(row, in_shape, attrs, batch, item)
+    ):
+        return cols, 0, blocks, 0
+    out_rows = row.output_shape[0]
+    first, end = row_bands(out_rows, cols // out_rows)[0] if row.kind == "conv" else (0, out_rows)
+    if end - first == out_rows:
+        return cols, cols, blocks, 0
+    (h, w, c), (kh, _), (sh, _), (dh, _) = in_shape, attrs["kernel"], attrs["stride"], attrs["dilation"]
+    band_rows = min(h, (end - first - 1) * sh + dh * (kh - 1) + 1)  # the input rows a band's windows reach
+    band = cols // out_rows * (end - first)
+    blocks = padded_block_bytes((batch, c, band_rows, w), attrs["padding"], item)
+    return band, band, blocks, batch * c * band_rows * w * item
 
 
 def _forward_work(row: LayerRow, forward_cols: int, blocks: int, ins: int, a: int) -> int:
@@ -275,10 +290,12 @@ def estimate_memory(
         a = out[row.name]
         cache = _cache_bytes(rule, row, batch, item)
         attrs, in_shape = network.layers[j].attrs, shapes[row.inputs[0]] if row.inputs else ()
-        cols, forward_cols, blocks = _conv_buffers(row, in_shape, attrs, batch, item)
+        cols, forward_cols, blocks, band_dx = _conv_buffers(row, in_shape, attrs, batch, item)
         work = _forward_work(row, forward_cols, blocks, ins, a)
-        streamed, drawn, rows_bytes = (0, 0, 0) if params_given or gradcheck else _streamed(
-            row.kind, attrs, tuple(shapes[n] for n in row.inputs), item
+        streamed, drawn, rows_bytes = (
+            (0, 0, 0)
+            if params_given or gradcheck
+            else _streamed(row.kind, attrs, tuple(shapes[n] for n in row.inputs), item)
         )
         w += drawn - streamed * item  # a streamed weight's drawn block is held in its stead
         work += rows_bytes
@@ -287,18 +304,20 @@ def estimate_memory(
         steps.append(("forward", row.name, held + alive[j] + w + (a if row.name in kept else 0) + a + cache + work))
         if backward:
             held += w + cache + (a if row.name in kept else 0)
-        per_layer.append((w, a, cache, ins, cols, blocks, streamed, rows_bytes))
+        per_layer.append((w, a, cache, ins, cols, blocks, streamed, rows_bytes, band_dx))
 
     if backward:
         gradcheck_ratio = max(1, 8 // item)  # gradcheck works in float64
         for j in range(count - 1, -1, -1):
             row = rows[j]
-            w, a, cache, ins, cols, blocks, streamed, rows_bytes = per_layer[j]
+            w, a, cache, ins, cols, blocks, streamed, rows_bytes, band_dx = per_layer[j]
             # a streamed weight's gradient is made a block of rows at a time, beside a block of the weight
             dweights = (row.params - streamed) * item + 2 * rows_bytes
             if row.kind == "fc" and not gradcheck and not params_given and not streamed:
                 dweights -= row.macs // batch * item  # dW written over the engine's own W
-            if cols:  # im2col again with the per-sample weight gradients; then, the columns freed, col2im into dx
+            if band_dx:  # per band: its columns, its dw (per sample) beside their sum, its dx beside the whole dx
+                work = cols + batch * dweights + ins + band_dx + a + blocks
+            elif cols:  # im2col again with the per-sample weight gradients; then, the columns freed, col2im into dx
                 work = cols + max(batch * dweights, ins) + a + blocks
             elif row.kind in GEMM_KINDS:
                 work = ins + a + (ins if streamed else 0)  # streamed: dx and each block's share of it
@@ -318,8 +337,9 @@ def estimate_memory(
 def estimate_value_check_memory(network: Network, report: Report) -> MemoryEstimate:
     """The peak bytes of `verify --against onnxruntime` (float32, forward only): ONNX Runtime hands back every
     layer's output at once, and each layer's reference forward then runs on them. So the weights, the input and
-    all outputs are held together, plus, at the worst layer, its working set: the im2col matrix a convolution
-    copies (ONNX Runtime's own im2col during its run is no larger), else an input- and an output-sized temporary,
+    all outputs are held together, plus, at the worst layer, its working set: the im2col columns a convolution
+    copies, a band of output rows at a time for large ones (ONNX Runtime's own working buffers during its run
+    are no larger: measured, its peak stays under this estimate), else an input- and an output-sized temporary,
     its reference output and their difference; and ONNX Runtime's session itself (`SESSION_BYTES`)."""
     item = DTYPE_BYTES["float32"]
     shapes, out = _tensor_bytes(network, report, item)
@@ -328,7 +348,7 @@ def estimate_value_check_memory(network: Network, report: Report) -> MemoryEstim
     for row, layer in zip(report.layers, network.layers):
         a, ins = out[row.name], sum(out[n] for n in row.inputs)
         in_shape = shapes[row.inputs[0]] if row.inputs else ()
-        cols, forward_cols, blocks = _conv_buffers(row, in_shape, layer.attrs, report.batch, item)
+        cols, forward_cols, blocks, _ = _conv_buffers(row, in_shape, layer.attrs, report.batch, item)
         work = _forward_work(row, forward_cols, blocks, ins, a) + 2 * a  # its output, and the difference
         if work > worst:
             worst, worst_at = work, row.name

@@ -12,6 +12,7 @@ from netcalc.reference.conv import (
     linear_backward,
     linear_forward,
 )
+from netcalc.reference.gemm import count_macs
 from netcalc.reference.gradcheck import numerical_gradient, relative_error
 from netcalc.reference.im2col import pair
 
@@ -144,3 +145,71 @@ def test_linear_matches_matmul_and_gradients():
     _check(lambda v: linear_forward(v, w, b)[0], x, dy, dx)
     _check(lambda v: linear_forward(x, v, b)[0], w, dy, dw)
     _check(lambda v: linear_forward(x, w, v)[0], b, dy, db)
+
+
+# --- large convolutions, made a band of output rows at a time (netcalc.reference.im2col.row_bands) ---
+
+
+BAND_CASES = [
+    # kernel, stride, padding, dilation, groups
+    (3, 1, 1, 1, 1),
+    (3, 2, 1, 1, 2),
+    ((2, 3), (2, 1), (1, 2), 1, 1),
+    (3, 1, 0, 2, 1),
+    (1, 1, 2, 1, 1),  # padding beyond the kernel's reach: the first and last bands read no input row
+    (3, 3, 4, 1, 1),
+    (1, 2, 0, 1, 2),
+]
+
+
+@pytest.fixture(params=[1, 2, 3], ids=lambda rows: f"bands of {rows}")
+def banded(request, monkeypatch):
+    """Every convolution made in bands of this many output rows, however small its columns."""
+    import netcalc.reference.conv as conv
+
+    rows = request.param
+    monkeypatch.setattr(conv, "row_bands", lambda count, _: [(r, min(count, r + rows)) for r in range(0, count, rows)])
+    return rows
+
+
+@pytest.mark.parametrize(("kernel", "stride", "padding", "dilation", "groups"), BAND_CASES)
+def test_a_banded_conv_equals_the_loops_forward_and_backward(banded, kernel, stride, padding, dilation, groups):
+    rng = np.random.default_rng(banded)
+    kh, kw = pair(kernel)
+    x = rng.standard_normal((2, 4, 7, 6))
+    w = rng.standard_normal((6, 4 // groups, kh, kw))
+    b = rng.standard_normal(6)
+    with count_macs() as forward:
+        y, cache = conv_forward(x, w, b, stride, padding, dilation, groups)
+    expected = loop_conv(x, w, b, pair(stride), pair(padding), pair(dilation), groups)
+    np.testing.assert_allclose(y, expected, rtol=1e-12, atol=1e-12)
+    # every band's GEMMs add up to the whole layer's: N·COUT·HO·WO·(C/G·KH·KW), and twice that backward
+    assert forward.macs == 2 * 6 * y.shape[2] * y.shape[3] * (4 // groups * kh * kw)
+    # the convolution is bilinear, so for any dy: Σ dy·conv(x, w) = Σ x·dx = Σ w·dw (bias apart), with conv the
+    # seven loops; a dx or dw wrong anywhere breaks these for a random dy
+    dy = rng.standard_normal(y.shape)
+    with count_macs() as backward:
+        dx, dw, db = conv_backward(dy, cache)
+    assert backward.macs == 2 * forward.macs
+    inner = float(np.sum(dy * loop_conv(x, w, None, pair(stride), pair(padding), pair(dilation), groups)))
+    assert float(np.sum(x * dx)) == pytest.approx(inner, rel=1e-12)
+    assert float(np.sum(w * dw)) == pytest.approx(inner, rel=1e-12)
+    np.testing.assert_allclose(db, dy.sum(axis=(0, 2, 3)))
+
+
+def test_a_banded_conv_with_four_sided_padding_equals_the_whole_one(banded):
+    rng = np.random.default_rng(5)
+    x, w = rng.standard_normal((1, 3, 9, 5)), rng.standard_normal((4, 3, 3, 2))
+    dy = rng.standard_normal((1, 4, 10, 6))
+    pads = (2, 1, 0, 2)  # top, bottom, left, right: 9 + 3 − 2 = 10 rows, 5 + 2 − 1 = 6 columns
+    y, cache = conv_forward(x, w, None, 1, pads)
+    dx, dw, _ = conv_backward(dy, cache)
+    import netcalc.reference.conv as conv
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(conv, "row_bands", lambda count, _: [(0, count)])
+        y_whole, cache_whole = conv_forward(x, w, None, 1, pads)
+        dx_whole, dw_whole, _ = conv_backward(dy, cache_whole)
+    np.testing.assert_allclose(y, y_whole, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(dx, dx_whole, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(dw, dw_whole, rtol=1e-12, atol=1e-12)
