@@ -13,7 +13,11 @@ Memory: the convolution cache keeps x (a reference, not a copy — do not modify
 than its im2col matrix, and backward unfolds x again. The network holds x anyway (it is the previous layer's
 output), while the columns are KH·KW times bigger: keeping them for all 13 convolutions of VGG16 doubles the peak
 (0.38 vs 0.17 GiB in float32) and, measured, makes the whole pass slower, not faster, since every fresh
-buffer is paid for in page faults. So at most one layer's columns exist at a time.
+buffer is paid for in page faults. So at most one layer's columns exist at a time, and for a large layer only
+a band of its output rows' columns (`netcalc.reference.im2col.row_bands`).
+
+A linear layer's weight may come as a `RepeatingMatrix` (`netcalc.reference.streamed`): it is multiplied a block
+of rows at a time, and its gradient is made block by block and summarised, never held.
 """
 
 from __future__ import annotations
