@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import tracemalloc
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -55,3 +57,15 @@ def without_module(monkeypatch):
         monkeypatch.delitem(sys.modules, name, raising=False)
 
     return hide
+
+
+def traced_peak(call: Callable[[], Any]) -> int:
+    """The peak tracemalloc sees during `call()`, after an untraced first call: modules it imports lazily are
+    code, not the pass's memory."""
+    call()
+    tracemalloc.start()
+    try:
+        call()
+        return tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()

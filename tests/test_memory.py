@@ -23,24 +23,13 @@ from netcalc.reference.memory import (
     default_memory_limit,
     estimate_memory,
 )
+from tests.conftest import traced_peak
 
 SPECS = Path(__file__).parent.parent / "specs"
 MIB = 1 << 20
 GIB = 1 << 30
 OVER = 1.25  # the estimate may exceed the measured peak by this factor (plus SLACK), never fall below it
 SLACK = 4 * MIB  # the estimate's fixed allowances: 2 MiB of Python objects, 1 MiB of im2col blocks
-
-
-def traced_peak(call) -> int:
-    """The peak tracemalloc sees during `call()`, after an untraced first call: modules it imports lazily are
-    code, not the pass's memory."""
-    call()
-    tracemalloc.start()
-    try:
-        call()
-        return tracemalloc.get_traced_memory()[1]
-    finally:
-        tracemalloc.stop()
 
 
 def measured_peak(network, **options) -> int:

@@ -4,8 +4,6 @@ summary says what the whole gradient would, and the engine never makes such a we
 
 from __future__ import annotations
 
-import tracemalloc
-
 import numpy as np
 import pytest
 
@@ -14,6 +12,7 @@ from netcalc.reference.conv import linear_backward, linear_forward
 from netcalc.reference.engine import _draw_into, _layer_stream, _uniform, run
 from netcalc.reference.gemm import count_macs
 from netcalc.reference.streamed import BLOCK_BYTES, PERIOD, GradientSummary, RepeatingMatrix, block_rows, repeats
+from tests.conftest import traced_peak
 
 
 def seeded(shape: tuple[int, int], dtype: str = "float32", bound: float = 0.5) -> RepeatingMatrix:
@@ -129,15 +128,6 @@ def test_a_summary_with_one_nonzero_block_is_not_zero() -> None:
 BIG_FC = (
     "input: 1x1x4000\nlayers:\n  - flatten\n  - {kind: fc, name: big, out: 1000}\n  - {kind: fc, name: head, out: 3}\n"
 )
-
-
-def traced_peak(call) -> int:
-    tracemalloc.start()
-    try:
-        call()
-        return tracemalloc.get_traced_memory()[1]
-    finally:
-        tracemalloc.stop()
 
 
 @pytest.mark.parametrize("backward", [True, False])
