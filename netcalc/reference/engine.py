@@ -258,15 +258,13 @@ def init_layer_params(
     stream = _layer_stream(seed, index)
     arrays: Arrays = {}
     for name, shape in weights.items():
+        bound = math.sqrt(6.0 / max(1, math.prod(shape[1:]))) if len(shape) >= 2 else 0.2
         if name in streamed and repeats(shape):
-            bound = math.sqrt(6.0 / max(1, shape[1]))
             arrays[name] = RepeatingMatrix(_draw_into(stream, np.empty(PERIOD, dtype=dtype), bound), shape)
-        elif len(shape) >= 2:
-            arrays[name] = _uniform(stream, shape, dtype, math.sqrt(6.0 / max(1, math.prod(shape[1:]))))
         else:
-            arrays[name] = _uniform(stream, shape, dtype, 0.2)
-            if name == "gamma":
-                arrays[name] += 1
+            arrays[name] = _uniform(stream, shape, dtype, bound)
+        if name == "gamma":
+            arrays[name] += 1
     for name, shape in buffers.items():
         arrays[name] = _uniform(stream, shape, dtype, 0.5) + 1 if "var" in name else _uniform(stream, shape, dtype, 0.2)
     return arrays
@@ -597,8 +595,10 @@ def _gradient_values(
     for name in weight_names:
         g = dparams[name]
         if isinstance(g, GradientSummary):  # made and checked block by block (`netcalc.reference.streamed`)
-            bad += [] if g.finite else [f"d{name}"]
-            zero += [name] if g.finite and g.zero else []
+            if not g.finite:
+                bad.append(f"d{name}")
+            elif g.zero:
+                zero.append(name)
             continue
         with np.errstate(all="ignore"):
             total = np.add.reduce(g, axis=None) if g.dtype.kind == "f" else g.sum()
