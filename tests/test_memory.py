@@ -93,8 +93,16 @@ def test_a_long_chain_of_small_layers_is_bounded_too(backward) -> None:
     assert measured_peak(network, backward=backward) <= estimate.peak
 
 
-def test_the_estimate_covers_gradcheck_float64(write_spec) -> None:
-    network = load_network(str(SPECS / "lenet5.yaml"))
+@pytest.mark.parametrize(
+    "network",
+    [
+        load_network(str(SPECS / "lenet5.yaml")),
+        # 4,000 × 1,000 fc weights, more than the drawn block: streamed in a plain pass, held whole under gradcheck
+        parse_network_text("input: 1x1x4000\nlayers:\n  - flatten\n  - {kind: fc, out: 1000}\n"),
+    ],
+    ids=["lenet5", "large fc"],
+)
+def test_the_estimate_covers_gradcheck_float64(network) -> None:
     estimate = estimate_memory(network, analyze_network(network, batch=2, dtype="float64"), gradcheck=2)
     assert measured_peak(network, batch=2, dtype="float64", gradcheck=2) <= estimate.peak
 
