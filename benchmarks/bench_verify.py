@@ -141,19 +141,35 @@ def weights_touch(spec: str, runs: int = 3) -> tuple[float, int]:
 
 def phases(spec: str) -> str:
     """Where an in-process pass spends its time: GEMMs, drawing the weights, everything else (im2col/col2im,
-    batch norm, pooling, the checks), from one `engine.run` after a warm-up run (in a child: `--phases SPEC`)."""
+    batch norm, pooling, the checks), from one `engine.run` after a warm-up run (in a child: `--phases SPEC`);
+    and what its page faults cost: its minor faults, and the same pass run again on a heap kept from the pass
+    before (`heap.reusing_freed_memory` held open around both, so no page is faulted in anew)."""
+    import resource
+
     sys.path.insert(0, str(ROOT))
     from netcalc.language.spec import load_network
     from netcalc.reference.engine import run
+    from netcalc.reference.heap import reusing_freed_memory
 
     network = load_network(spec)
     run(network)
+    faults = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
     start = time.perf_counter()
     layers = run(network).layers
     total = time.perf_counter() - start
+    faults = resource.getrusage(resource.RUSAGE_SELF).ru_minflt - faults
+    with reusing_freed_memory():
+        run(network)
+        start = time.perf_counter()
+        run(network)
+        warm = time.perf_counter() - start
     gemm = sum(layer.gemm_seconds for layer in layers)
     init = sum(layer.init_seconds for layer in layers)
-    return f"in-process pass {total:.2f} s = GEMMs {gemm:.2f} + weights {init:.2f} + the rest {total - gemm - init:.2f}"
+    return (
+        f"in-process pass {total:.2f} s = GEMMs {gemm:.2f} + weights {init:.2f} + the rest {total - gemm - init:.2f};"
+        f" {faults:,} page faults ({faults * resource.getpagesize() / 1e6:.0f} MB): on a heap already faulted in"
+        f" the pass takes {warm:.2f} s"
+    )
 
 
 def blas_info() -> str:
