@@ -127,16 +127,42 @@ def test_missing_onnxruntime_says_how_to_install(without_module, tmp_path):
 def test_the_scale_is_the_largest_magnitude_a_negative_value_included():
     import numpy as np
 
-    from netcalc.bridges.onnx.runtime import _compare
+    from netcalc.bridges.onnx.runtime import _compare, _largest
 
+    assert _largest(np.array([[-0.5, 2.0]], dtype=np.float32)) == 2.0
+    assert _largest(np.array([[-3.0, 2.0]], dtype=np.float32)) == 3.0
+    assert _largest(np.zeros((0, 4), dtype=np.float32)) == 0.0
     reference = np.array([[-8.0, 1.0]], dtype=np.float32)
     got = np.array([[-8.0, 1.0 + 2**-10]], dtype=np.float32)
-    xs = (np.array([[-0.5, 2.0]], dtype=np.float32),)
-    check = _compare("l", "relu", reference, got, xs, macs_per_element=3)
+    check = _compare("l", "relu", reference, got, [2.0], macs_per_element=3)
     assert check.scale == 8.0  # |−8|, larger than the input's 2 and the output's 1
     assert check.allowed == RTOL * (1 + 3**0.5) * 8.0
     assert check.max_error == 2**-10 and check.index == (0, 1)
     assert (check.ort, check.reference) == (1.0 + 2**-10, 1.0)
+    assert _compare("l", "add", reference, got, [2.0, 16.0], macs_per_element=3).scale == 16.0  # an input's
+
+
+def test_each_tensor_is_scanned_once_for_its_magnitude_and_the_network_analysed_once(monkeypatch):
+    # a residual input is read by two layers (the branch's conv and the add); its magnitude is worked out once,
+    # and the export reads the check's own analysis
+    import netcalc.analysis.analyze as analyze
+    import netcalc.bridges.onnx.runtime as runtime
+
+    scanned: list[tuple[int, ...]] = []
+    largest = runtime._largest
+    monkeypatch.setattr(runtime, "_largest", lambda a: scanned.append(a.shape) or largest(a))
+    analysed: list[str] = []
+    analyze_network = analyze.analyze_network
+    monkeypatch.setattr(analyze, "analyze_network", lambda n, **k: analysed.append(n.name) or analyze_network(n, **k))
+    network = parse_network_text(
+        "name: r\ninput: 4x4x2\nlayers:\n  - {kind: conv, name: c, out: 2, kernel: 1}\n"
+        "  - {kind: add, name: a, from: [input, c]}\n",
+        "r.yaml",
+    )
+    assert verify_against_onnxruntime(network).ok
+    # the input and c once each as inputs, and each layer's reference output once
+    assert sorted(scanned) == sorted([(1, 2, 4, 4)] * 4)
+    assert analysed == ["r"]
 
 
 def test_a_nan_from_onnxruntime_is_an_infinite_error_at_its_index():
@@ -146,7 +172,7 @@ def test_a_nan_from_onnxruntime_is_an_infinite_error_at_its_index():
 
     reference = np.array([[1.0, 2.0, 3.0]], dtype=np.float32)
     got = np.array([[1.0, np.nan, 30.0]], dtype=np.float32)  # the NaN is the worst, though 27 is larger
-    check = _compare("l", "relu", reference, got, (reference,), macs_per_element=0)
+    check = _compare("l", "relu", reference, got, [3.0], macs_per_element=0)
     assert check.max_error == float("inf") and check.index == (0, 1) and not check.ok
 
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from netcalc.bridges import require
 from netcalc.bridges.onnx.registry import EXPORTERS, exporter
@@ -22,6 +22,9 @@ from netcalc.kinds import REGISTRY
 from netcalc.lazy_numpy import np
 from netcalc.network import INPUT, Layer, Network
 from netcalc.shapes import Shape
+
+if TYPE_CHECKING:
+    from netcalc.analysis.report import Report
 
 HINT = "netcalc: "  # a node's doc_string naming the netcalc kind (or role) it stands for
 FUSED = "/fused"  # suffix of the node name of a fused activation
@@ -114,6 +117,7 @@ def export_network(
     batch: int | str = 1,
     check: bool = True,
     feeds: dict[str, Any] | None = None,
+    report: Report | None = None,
 ) -> Any:
     """The ONNX ModelProto of `network` (onnx.checker passes, checked unless `check` is off), with seeded or
     zero weights, for inputs of `batch` samples (a number, or a name for a symbolic batch dimension).
@@ -121,14 +125,15 @@ def export_network(
 
     With a `feeds` dict, the seeded weights become graph inputs whose arrays are put in `feeds` instead of
     being stored in the model (ONNX Runtime then needs no serialized copy of VGG's 500 MB), and each layer's
-    arrays, by the kind's names, in `feeds["@<layer>"]`."""
+    arrays, by the kind's names, in `feeds["@<layer>"]`. `report`: the network's analysis, when the caller has
+    it (only its output shapes are read, which do not depend on the batch)."""
     onnx = require("onnx", "exporting to ONNX")
     from onnx import TensorProto, helper
 
     from netcalc.analysis.analyze import analyze_network
     from netcalc.reference.engine import init_layer_params
 
-    report = analyze_network(network)
+    report = analyze_network(network) if report is None else report
     shapes: dict[str, Shape] = {INPUT: network.input_shape}
     shapes.update((row.name, row.output_shape) for row in report.layers)
     g = Graph(opset=opset, batch=batch, feeds=feeds)

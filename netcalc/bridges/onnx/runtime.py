@@ -78,7 +78,7 @@ def checked_model(network: Network, report: Any, *, batch: int, seed: int) -> tu
     from netcalc.bridges.onnx.exporter import export_network, onnx_shape
 
     feeds: dict[str, Any] = {}
-    model = export_network(network, weights="seeded", seed=seed, batch=batch, check=False, feeds=feeds)
+    model = export_network(network, weights="seeded", seed=seed, batch=batch, check=False, feeds=feeds, report=report)
     exposed = {o.name for o in model.graph.output}
     for row in report.layers:
         if row.name not in exposed:
@@ -128,6 +128,7 @@ def verify_against_onnxruntime(
     values[INPUT] = x
 
     checks = []
+    magnitudes: dict[str, float] = {}
     for index, layer in enumerate(network.layers):
         kind = REGISTRY[layer.kind]
         xs = tuple(values[name] for name in layer.inputs)
@@ -138,7 +139,11 @@ def verify_against_onnxruntime(
         row = rows[layer.name]
         per_element = row.macs / max(1, numel(row.output_shape) * batch)
         per_element += reduced_per_statistic(layer.kind, layer.attrs, row.output_shape)  # norms keep the shape
-        checks.append(_compare(layer.name, layer.kind, np.asarray(reference), got, xs, per_element))
+        for name in layer.inputs:
+            if name not in magnitudes:
+                magnitudes[name] = _largest(values[name])
+        inputs = [magnitudes[name] for name in layer.inputs]
+        checks.append(_compare(layer.name, layer.kind, np.asarray(reference), got, inputs, per_element))
     return RuntimeVerification(
         name=network.name,
         input_shape=network.input_shape,
@@ -163,12 +168,18 @@ def reduced_per_statistic(kind: str, attrs: Any, shape: tuple[int, ...]) -> int:
     return 0
 
 
+def _largest(a: Any) -> float:
+    """The largest magnitude in `a` (0 for an empty array), in two scans and no temporary."""
+    return max(float(a.max()), -float(a.min())) if a.size else 0.0
+
+
 def _compare(
-    name: str, kind: str, reference: Any, got: Any, xs: tuple[Any, ...], macs_per_element: float
+    name: str, kind: str, reference: Any, got: Any, input_magnitudes: list[float], macs_per_element: float
 ) -> ValueCheck:
+    """`input_magnitudes`: `_largest` of each of the layer's inputs, worked out once per tensor by the caller
+    (a tensor read by several layers, as a residual input is, is scanned once)."""
     reference, got = np.asarray(reference), np.asarray(got)
-    magnitudes = [max(float(a.max()), -float(a.min())) if a.size else 0.0 for a in (reference, *xs)]
-    scale = max(magnitudes + [1e-30])
+    scale = max([_largest(reference), *input_magnitudes, 1e-30])
     allowed = RTOL * (1 + math.sqrt(macs_per_element)) * scale
     if reference.shape != got.shape:
         return ValueCheck(name, kind, math.inf, allowed, scale, (), math.nan, math.nan, shape_ok=False)
