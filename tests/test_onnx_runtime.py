@@ -112,6 +112,22 @@ def test_tolerance_is_stated_in_the_json(tmp_path):
     assert data["ok"] and data["against"].startswith("onnxruntime ") and str(RTOL) in data["tolerance"]
 
 
+def test_the_value_check_needs_no_onnx_package(tmp_path):
+    # the model is written by netcalc.bridges.onnx.proto: with `onnx` unimportable the check runs all the same
+    import subprocess
+    import sys
+
+    spec = tmp_path / "planted.yaml"
+    spec.write_text(PLANTED)
+    script = (
+        "import sys\nsys.modules['onnx'] = None  # any import of onnx now fails\nfrom netcalc.cli import run\n"
+        f"sys.argv = ['netcalc', 'verify', {str(spec)!r}, '--against', 'onnxruntime', '--format', 'json']\nrun()\n"
+    )
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["ok"]
+
+
 def test_missing_onnxruntime_says_how_to_install(without_module, tmp_path):
     without_module("onnxruntime")
     spec = tmp_path / "planted.yaml"

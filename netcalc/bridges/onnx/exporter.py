@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from netcalc.bridges import require
+from netcalc.bridges.onnx import proto
 from netcalc.bridges.onnx.registry import EXPORTERS, exporter
 from netcalc.errors import NetcalcError
 from netcalc.kinds import REGISTRY
@@ -38,21 +39,19 @@ class ExportError(NetcalcError):
 class Graph:
     """The nodes and initializers being built; helpers give each its name."""
 
-    nodes: list[Any] = field(default_factory=list)
-    initializers: list[Any] = field(default_factory=list)
+    nodes: list[bytes] = field(default_factory=list)  # serialised NodeProtos (`netcalc.bridges.onnx.proto`)
+    initializers: list[bytes] = field(default_factory=list)
     opset: int = 17
     batch: int | str = 1
     feeds: dict[str, Any] | None = None  # weights given at run time, by name, instead of stored
-    inputs: list[Any] = field(default_factory=list)  # value infos of those weights
+    inputs: list[bytes] = field(default_factory=list)  # value infos of those weights
 
     def need_opset(self, version: int) -> None:
         """An operator this layer needs exists from opset `version` on: the model targets at least that."""
         self.opset = max(self.opset, version)
 
     def init(self, name: str, array: Any) -> str:
-        from onnx import numpy_helper
-
-        self.initializers.append(numpy_helper.from_array(np.array(array, order="C"), name))
+        self.initializers.append(proto.tensor(name, array))
         return name
 
     def ints(self, name: str, values: list[int]) -> str:
@@ -62,11 +61,8 @@ class Graph:
         return self.init(name, np.array(values, dtype=np.float32))
 
     def node(self, op: str, inputs: list[str], name: str, output: str | None = None, doc: str = "", **attrs: Any):
-        from onnx import helper
-
         output = output or name
-        node = helper.make_node(op, inputs, [output], name=name, doc_string=doc, **attrs)
-        self.nodes.append(node)
+        self.nodes.append(proto.node(op, inputs, [output], name, doc, attrs))
         return output
 
 
@@ -92,19 +88,15 @@ class Site:
         """The layer's array `key` as a graph value (reshaped to `shape` if given)."""
         value, name = self.arrays[key], f"{self.name}.{key}"
         if isinstance(value, tuple):  # zeros: a ConstantOfShape node instead of a stored tensor
-            from onnx import TensorProto, helper
-
             dims = g.ints(name + ".shape", list(shape or value))
-            zero = helper.make_tensor("zero", TensorProto.FLOAT, [1], [0.0])
+            zero = proto.TensorValue("zero", np.zeros(1, dtype=np.float32))
             return g.node("ConstantOfShape", [dims], name, doc=HINT + "zero weights", value=zero)
         array = value.astype(np.float32, copy=False)  # the pass's weights are float32 already: no 553 MB copy
         array = array if shape is None else array.reshape(shape)
         if g.feeds is None:
             return g.init(name, array)
-        from onnx import TensorProto, helper
-
         g.feeds[name] = array
-        g.inputs.append(helper.make_tensor_value_info(name, TensorProto.FLOAT, list(array.shape)))
+        g.inputs.append(proto.value_info(name, list(array.shape)))
         return name
 
 
@@ -116,20 +108,39 @@ def export_network(
     opset: int = 17,
     batch: int | str = 1,
     check: bool = True,
+) -> Any:
+    """The ONNX ModelProto of `network` (`model_bytes` parsed by `onnx`; onnx.checker passes, checked unless
+    `check` is off)."""
+    onnx = require("onnx", "exporting to ONNX")
+    model = onnx.ModelProto.FromString(model_bytes(network, weights=weights, seed=seed, opset=opset, batch=batch))
+    if not check:
+        return model
+    try:
+        onnx.checker.check_model(model, full_check=True)
+    except Exception as error:  # onnx.checker.ValidationError, shape inference errors
+        raise ExportError(f"the exported model fails onnx.checker: {error}") from None
+    return model
+
+
+def model_bytes(
+    network: Network,
+    *,
+    weights: str = "seeded",
+    seed: int = 0,
+    opset: int = 17,
+    batch: int | str = 1,
     feeds: dict[str, Any] | None = None,
     report: Report | None = None,
-) -> Any:
-    """The ONNX ModelProto of `network` (onnx.checker passes, checked unless `check` is off), with seeded or
-    zero weights, for inputs of `batch` samples (a number, or a name for a symbolic batch dimension).
-    Every layer's output is the value named after the layer.
+    exposed: bool = False,
+) -> bytes:
+    """The serialised ONNX model of `network`, with seeded or zero weights, for inputs of `batch` samples (a
+    number, or a name for a symbolic batch dimension). Every layer's output is the value named after the layer;
+    the network's outputs are the graph's, and with `exposed` every other layer's output too. Needs no `onnx`.
 
     With a `feeds` dict, the seeded weights become graph inputs whose arrays are put in `feeds` instead of
     being stored in the model (ONNX Runtime then needs no serialized copy of VGG's 500 MB), and each layer's
     arrays, by the kind's names, in `feeds["@<layer>"]`. `report`: the network's analysis, when the caller has
     it (only its output shapes are read, which do not depend on the batch)."""
-    onnx = require("onnx", "exporting to ONNX")
-    from onnx import TensorProto, helper
-
     from netcalc.analysis.analyze import analyze_network
     from netcalc.reference.engine import init_layer_params
 
@@ -154,28 +165,19 @@ def export_network(
         site = Site(layer, [values[name] for name in layer.inputs], in_shapes, shapes[layer.name], arrays)
         values[layer.name] = fn(g, site)
     h, w, c = network.input_shape
-    outputs = [
-        helper.make_tensor_value_info(values[name], TensorProto.FLOAT, onnx_shape(shapes[name], batch))
-        for name in network.outputs
-    ]
-    graph = helper.make_graph(
-        g.nodes,
-        network.name,
-        [helper.make_tensor_value_info(INPUT, TensorProto.FLOAT, [batch, c, h, w]), *g.inputs],
-        outputs,
-        g.initializers,
+    names = list(network.outputs)
+    if exposed:
+        names += [layer.name for layer in network.layers if layer.name not in network.outputs]
+    return proto.model(
+        name=network.name,
+        nodes=g.nodes,
+        inputs=[proto.value_info(INPUT, [batch, c, h, w]), *g.inputs],
+        outputs=[proto.value_info(values[name], onnx_shape(shapes[name], batch)) for name in names],
+        initializers=g.initializers,
+        opset=g.opset,
+        producer="netcalc",
+        doc=network.name,
     )
-    model = helper.make_model(
-        graph, opset_imports=[helper.make_opsetid("", g.opset)], producer_name="netcalc", doc_string=network.name
-    )
-    model.ir_version = min(model.ir_version, 9)  # readable by the onnxruntime releases of the last two years
-    if not check:
-        return model
-    try:
-        onnx.checker.check_model(model, full_check=True)
-    except Exception as error:  # onnx.checker.ValidationError, shape inference errors
-        raise ExportError(f"the exported model fails onnx.checker: {error}") from None
-    return model
 
 
 def onnx_shape(shape: Shape, batch: Any = "N") -> list[Any]:

@@ -1,6 +1,6 @@
 """`netcalc verify SPEC --against onnxruntime`: the values each layer computes, checked against ONNX Runtime.
 
-1. The spec is exported (`exporter.export_network`) with the reference pass's seeded float32 weights, and every
+1. The spec is exported (`exporter.model_bytes`) with the reference pass's seeded float32 weights, and every
    layer's output (a value named after the layer) is made a graph output.
 2. ONNX Runtime (CPU, graph optimisations off, so every node runs as written) runs it once on the reference
    pass's seeded input.
@@ -69,32 +69,27 @@ class RuntimeVerification:
         return tuple(layer for layer in self.layers if not layer.ok)
 
 
-def checked_model(network: Network, report: Any, *, batch: int, seed: int) -> tuple[Any, dict[str, Any]]:
-    """The exported model with the reference pass's seeded float32 weights as feeds, every layer's output made a
-    graph output named after the layer; and the feeds (weights by value name, and each layer's arrays under
-    "@" + its name for the reference forward)."""
-    from onnx import TensorProto, helper
-
-    from netcalc.bridges.onnx.exporter import export_network, onnx_shape
+def checked_model(network: Network, report: Any, *, batch: int, seed: int) -> tuple[bytes, dict[str, Any]]:
+    """The serialised exported model with the reference pass's seeded float32 weights as feeds, every layer's
+    output made a graph output named after the layer; and the feeds (weights by value name, and each layer's
+    arrays under "@" + its name for the reference forward). Written without the `onnx` package
+    (`netcalc.bridges.onnx.proto`)."""
+    from netcalc.bridges.onnx.exporter import model_bytes
 
     feeds: dict[str, Any] = {}
-    model = export_network(network, weights="seeded", seed=seed, batch=batch, check=False, feeds=feeds, report=report)
-    exposed = {o.name for o in model.graph.output}
-    for row in report.layers:
-        if row.name not in exposed:
-            shape = onnx_shape(row.output_shape, batch)
-            model.graph.output.append(helper.make_tensor_value_info(row.name, TensorProto.FLOAT, shape))
+    model = model_bytes(network, weights="seeded", seed=seed, batch=batch, feeds=feeds, report=report, exposed=True)
     return model, feeds
 
 
-def open_session(ort: Any, model: Any) -> Any:
-    """An ONNX Runtime CPU session with graph optimisations off, so every node runs as written."""
+def open_session(ort: Any, model: bytes) -> Any:
+    """An ONNX Runtime CPU session on a serialised model, with graph optimisations off, so every node runs as
+    written."""
     options = ort.SessionOptions()
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
     # no arena: it grows by doubling, so one run could reserve twice what the check's memory estimate counts
     options.enable_cpu_mem_arena = False
     options.log_severity_level = 3
-    return ort.InferenceSession(model.SerializeToString(), options, providers=["CPUExecutionProvider"])
+    return ort.InferenceSession(model, options, providers=["CPUExecutionProvider"])
 
 
 def verify_against_onnxruntime(
