@@ -241,10 +241,9 @@ def linear_forward(
         raise ValueError(f"linear expects x (N, {w.shape[1]}), got {x.shape}")
     if isinstance(w, RepeatingMatrix):
         y = np.empty((x.shape[0], w.shape[0]), dtype=np.result_type(x, w.dtype))
-        buffer = np.empty(0, dtype=w.dtype)
+        buffer = w.row_buffer()
         for start, stop in w.row_blocks():
-            buffer = _rows_into(w, start, stop, buffer)
-            y[:, start:stop] = gemm(x, buffer.T)
+            y[:, start:stop] = gemm(x, w.rows(start, stop, out=buffer).T)
     else:
         y = gemm(x, w.T)
     if b is not None:
@@ -265,23 +264,11 @@ def linear_backward(dy: np.ndarray, cache: Any) -> tuple[np.ndarray, np.ndarray 
     if isinstance(w, RepeatingMatrix):
         dx = np.zeros((dy.shape[0], w.shape[1]), dtype=np.result_type(dy, w.dtype))
         summary = GradientSummary(w.shape, np.result_type(dy, x))
-        buffer, dw_block = np.empty(0, dtype=w.dtype), np.empty(0, dtype=summary.dtype)
+        buffer, dw_block = w.row_buffer(), w.row_buffer(summary.dtype)
         for start, stop in w.row_blocks():
-            buffer = _rows_into(w, start, stop, buffer)
-            dx += gemm(dy[:, start:stop], buffer)
-            if dw_block.size < buffer.size:
-                dw_block = np.empty(buffer.shape, dtype=summary.dtype)
+            dx += gemm(dy[:, start:stop], w.rows(start, stop, out=buffer))
             summary.add(gemm(dy[:, start:stop].T, x, out=dw_block[: stop - start]))
         return dx, summary, db
     dx = gemm(dy, w)
     dw = gemm(dy.T, x, out=w if spend_weight and w.flags.c_contiguous and w.flags.writeable else None)
     return dx, dw, db
-
-
-def _rows_into(w: RepeatingMatrix, start: int, stop: int, buffer: np.ndarray) -> np.ndarray:
-    """Rows start … stop − 1 of w, in `buffer` when it is large enough (every block but the last is as large
-    as the first), else in a new one."""
-    count = stop - start
-    if buffer.ndim != 2 or buffer.shape[0] < count:
-        buffer = np.empty((count, w.shape[1]), dtype=w.dtype)
-    return w.rows(start, stop, out=buffer[:count])

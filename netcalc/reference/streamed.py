@@ -74,6 +74,12 @@ class RepeatingMatrix:
             done, pos = done + take, 0
         return flat.reshape(count, cols)
 
+    def row_buffer(self, dtype: Any = None) -> np.ndarray:
+        """An empty array as large as the largest block of rows `row_blocks` hands out (of `dtype`, default the
+        matrix's): `rows(start, stop, out=it)` fills any block into it."""
+        rows = min(self.shape[0], block_rows(self.shape[1], self.block.itemsize))
+        return np.empty((rows, self.shape[1]), dtype=self.dtype if dtype is None else dtype)
+
     def row_blocks(self) -> Iterator[tuple[int, int]]:
         """(start, stop) of consecutive runs of rows of about `BLOCK_BYTES` each (at least one row)."""
         step = block_rows(self.shape[1], self.block.itemsize)
