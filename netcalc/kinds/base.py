@@ -166,7 +166,8 @@ class LayerKind:
     - `settle(attrs, input_shapes)` replaces any ShapeDependent value `resolve` left with plain numbers.
     - `forward(xs, params, attrs, train) -> (y, cache)`, `backward(dy, cache) -> (dxs, dparams)`.
     - `streamed_weights` names weights the reference takes as a `netcalc.reference.streamed.RepeatingMatrix`
-      when the pass need not keep them (its backward then gives their gradient as a `GradientSummary`).
+      when the pass need not keep them: it uses a block of rows at a time (its backward then gives their
+      gradient as a `GradientSummary`, as fc does) or makes the weight whole for each use (as conv does).
     - `geometry` gives each input's windows for the receptive field (default: pointwise); `field_proxy` names
       a kind whose gradient reaches every input of the window (a max pool's is the average pool: a max pool's
       own gradient reaches only the winner), for measuring the field with the reference pass.

@@ -350,6 +350,7 @@ KINDS = (
         geometry=conv_geometry,
         formulas=CONV_FORMULAS,
         explain=conv_explain,
+        streamed_weights=("weight",),  # made whole for each GEMM, not held from forward to backward
         **_shared_by_convs(conv_macs),
     ),
     LayerKind(

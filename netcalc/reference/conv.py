@@ -16,8 +16,9 @@ output), while the columns are KH·KW times bigger: keeping them for all 13 conv
 buffer is paid for in page faults. So at most one layer's columns exist at a time, and for a large layer only
 a band of its output rows' columns (`netcalc.reference.im2col.row_bands`).
 
-A linear layer's weight may come as a `RepeatingMatrix` (`netcalc.reference.streamed`): it is multiplied a block
-of rows at a time, and its gradient is made block by block and summarised, never held.
+A weight may come as a `RepeatingMatrix` (`netcalc.reference.streamed`). A linear layer multiplies it a block of
+rows at a time, and makes its gradient block by block and summarises it, never held. A convolution makes it
+whole for its forward GEMM and again for its backward ones, and its cache keeps only the `RepeatingMatrix`.
 """
 
 from __future__ import annotations
@@ -59,7 +60,7 @@ def _check_groups(channels: int, groups: int, what: str) -> None:
 
 def conv_forward(
     x: np.ndarray,
-    w: np.ndarray,
+    w: np.ndarray | RepeatingMatrix,
     b: np.ndarray | None,
     stride: Pair = 1,
     padding: Pad = 0,
@@ -79,20 +80,21 @@ def conv_forward(
         raise ValueError(f"weight {w.shape} expects {cg * groups} input channels with groups {groups}, got {c}")
     (sh, sw), pads, (dh, dw) = pair(stride), sides(padding), pair(dilation)
     ho, wo = conv_output_size(h, kh, sh, pads[:2], dh), conv_output_size(wd, kw, sw, pads[2:], dw)
-    wmat = w.reshape(groups, cout // groups, cg * kh * kw)
+    wmat = np.asarray(w).reshape(groups, cout // groups, cg * kh * kw)  # a `RepeatingMatrix` made whole
     bands = _bands(x, (kh, kw), (sh, sw), pads, (ho, wo))
     if len(bands) == 1:
         cols = im2col(x, (kh, kw), (sh, sw), pads, (dh, dw)).reshape(n, groups, cg * kh * kw, ho * wo)
         y = gemm(wmat, cols).reshape(n, cout, ho, wo)  # (N, G, COUT/G, HO·WO) is already NCHW
         del cols
     else:
-        y = np.empty((n, cout, ho, wo), dtype=np.result_type(x, w))
+        y = np.empty((n, cout, ho, wo), dtype=np.result_type(x, w.dtype))
         y_rows = y.reshape(n, groups, cout // groups, ho * wo)
         for first, end in bands:
             rows, band_pads = band_input(first, end, h, kh, sh, pads[0], dh)
             cols = im2col(x[:, :, rows], (kh, kw), (sh, sw), (*band_pads, *pads[2:]), (dh, dw))
             gemm(wmat, cols.reshape(n, groups, cg * kh * kw, -1), out=y_rows[..., first * wo : end * wo])
             del cols
+    del wmat  # made whole from a `RepeatingMatrix`: gone before the next layer's weight is made
     if b is not None:
         y += b.reshape(1, cout, 1, 1)
     cache = (x, w, b is not None, (kh, kw), (sh, sw), pads, (dh, dw), groups)
@@ -124,7 +126,7 @@ def conv_backward(dy: np.ndarray, cache: Any) -> tuple[np.ndarray, np.ndarray, n
     n, cout, ho, wo = dy.shape
     _, cg, kh, kw = w.shape
     db = dy.sum(axis=(0, 2, 3)) if has_bias else None
-    wmat = w.reshape(groups, cout // groups, cg * kh * kw)
+    wmat = np.asarray(w).reshape(groups, cout // groups, cg * kh * kw)  # a `RepeatingMatrix` made whole again
     dyg = dy.reshape(n, groups, cout // groups, ho * wo)
     bands = _bands(x, kernel, stride, padding, (ho, wo))
     if len(bands) == 1:

@@ -5,8 +5,9 @@ arithmetic; it only
 
 - creates each layer's weights and buffers from a seed, with the shapes the kind's `weights`/`buffers` give for
   the inputs that really arrive (so a wrong shape rule upstream cannot corrupt the arrays downstream); the
-  large matrices a kind can take a block of rows at a time (`LayerKind.streamed_weights`) are handed over as
-  `RepeatingMatrix`es, never made whole, unless the caller keeps the weights;
+  large weights a kind can take as their drawn block (`LayerKind.streamed_weights`) are handed over as
+  `RepeatingMatrix`es, made a block of rows at a time or whole only while used, unless the caller keeps the
+  weights;
 - runs `forward` over `Network.layers` in order, dropping each activation after its last reader, and keeping
   only the caches backward needs;
 - runs `backward` in reverse, adding gradients with `+=` where one tensor feeds several layers, and dropping
@@ -213,10 +214,10 @@ def _draw_into(stream: np.random.BitGenerator, out: np.ndarray, bound: float) ->
 def _uniform(stream: np.random.BitGenerator, shape: tuple[int, ...], dtype: str, bound: float) -> np.ndarray:
     """Values on [−bound, bound), made directly in `dtype`: the first min(size, PERIOD) are `_draw_into`'s; a
     larger array repeats that block (element i is element i mod PERIOD). PERIOD is a prime wider than any row of the
-    zoo, so rows start at different offsets of the block: no two rows or columns are equal, which with the seed's
-    reproducibility is all the check needs. Copying the block runs at memory speed, about 4× faster than
-    drawing VGG-16's fc6 value by value; a pass that does not keep its weights does not even copy it
-    (`netcalc.reference.streamed`)."""
+    zoo, so rows start at different offsets of the block: no two columns are equal, nor any two rows of a matrix of
+    fewer than PERIOD rows, which with the seed's reproducibility is all the check needs. Copying the block runs
+    at memory speed, many times faster than drawing value by value; a pass that does not keep its weights copies
+    it only while a layer uses it (`netcalc.reference.streamed`)."""
     out = np.empty(shape, dtype=np.dtype(dtype))
     flat = out.reshape(-1)
     drawn = min(flat.size, PERIOD)
@@ -247,8 +248,9 @@ def init_layer_params(
     (biases, β) are uniform ±0.2, `gamma` 1 ± 0.2; running means ±0.2 and running variances in [0.5, 1.5).
     Layer `index` keys the random stream, so a layer's arrays do not depend on the layers before it.
     `weight_shapes`: the kind's `weights` for these inputs, when the caller has them already.
-    `streamed`: weights to hand over as a `RepeatingMatrix` (the same values, never made whole) when they are
-    matrices larger than PERIOD (`netcalc.reference.streamed.repeats`); the kind's reference must take one.
+    `streamed`: weights to hand over as a `RepeatingMatrix` (the same values, held as their drawn block) when
+    they have two axes or more and over PERIOD values (`netcalc.reference.streamed.repeats`); the kind's
+    reference must take one.
     """
     kind = REGISTRY[layer.kind]
     weights = kind.weights(layer.attrs, in_shapes) if weight_shapes is None else weight_shapes

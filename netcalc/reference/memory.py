@@ -5,12 +5,14 @@ dying in NumPy. The estimate replays the engine's schedule (`netcalc.reference.e
 layers, in bytes of the pass's dtype, and takes the largest total at any step:
 
 - forward, layer j: the weights (and buffers) drawn so far — for a streamed weight (`netcalc.reference.streamed`)
-  its drawn block, and while its layer runs one block of its rows — every earlier output and cache still held
+  its drawn block, and while its layer runs one block of its rows (a convolution's: all of them) — every
+  earlier output and cache still held
   (backward keeps them all until their layer's backward; forward-only keeps an output until its last reader),
   then layer j's weights, output, cache and working buffers;
 - backward, layer j: the weights, outputs and caches of layers ≤ j, the gradients still waiting for their
   producer, layer j's weight gradients (an fc weight's is written over the weight, except under `--gradcheck`;
-  a streamed weight's is a block of rows at a time, beside a block of the weight),
+  a streamed weight's is a block of rows at a time, beside a block of the weight; a convolution's is whole,
+  beside the weight made whole),
   its input gradients and working buffers;
 - working buffers: a convolution's im2col matrix (N·C·KH·KW·HO·WO elements; transposed convolution: its
   col2im matrix), in backward that matrix again plus the per-sample weight gradients when N > 1; any other kind
@@ -88,6 +90,8 @@ CACHE_RULES = {
 # kinds whose backward hands their inputs views of their own dy (add: dy itself, concat: slices of it): that dy
 # stays allocated until the last of those views is consumed, at the backward of the earliest input's producer
 VIEW_GRADIENTS = ("add", "concat", "flatten", "identity", "channel_pad", "dropout", "stochastic_depth")
+# kinds whose reference makes a streamed weight whole for each GEMM (and its gradient whole), not a block of rows
+MADE_WHOLE = ("conv",)
 # a kind not listed is assumed to keep its input, its output and one more output-sized array
 UNKNOWN_RULE = CacheRule(keeps_input=True, keeps_output=True, arrays=1)
 SLACK = 1 << 20  # the pass's own Python objects (records, dicts)
@@ -217,14 +221,19 @@ def _cache_bytes(rule: CacheRule, row: LayerRow, batch: int, item: int) -> int:
 def _streamed(kind: str, attrs: dict, in_shapes: tuple[Shape, ...], item: int) -> tuple[int, int, int]:
     """The weights the pass hands this layer's reference as `RepeatingMatrix`es instead of arrays: (their
     elements, the bytes of their drawn blocks (`PERIOD` values each, held like weights), the bytes of the
-    largest block of rows made from them at a time (the backward makes one of the gradient beside it))."""
+    largest part made from them at a time: a block of rows, or the whole weight for a kind in `MADE_WHOLE`. The
+    backward makes as much of the gradient beside it: a block of it, or all of it.)"""
     names = REGISTRY[kind].streamed_weights
     shapes = [shape for name, shape in REGISTRY[kind].weights(attrs, in_shapes).items() if name in names]
     streamed = [shape for shape in shapes if repeats(shape)]
     if not streamed:
         return 0, 0, 0
-    rows = max(min(shape[0], block_rows(shape[1], item)) * shape[1] for shape in streamed)
-    return sum(math.prod(shape) for shape in streamed), len(streamed) * PERIOD * item, rows * item
+    made = (
+        (math.prod(shape) for shape in streamed)
+        if kind in MADE_WHOLE
+        else (min(shape[0], block_rows(math.prod(shape[1:]), item)) * math.prod(shape[1:]) for shape in streamed)
+    )
+    return sum(math.prod(shape) for shape in streamed), len(streamed) * PERIOD * item, max(made) * item
 
 
 def _running(diffs: list[int]) -> list[int]:
@@ -311,21 +320,23 @@ def estimate_memory(
         for j in range(count - 1, -1, -1):
             row = rows[j]
             w, a, cache, ins, cols, blocks, streamed, rows_bytes, band_dx = per_layer[j]
-            # a streamed weight's gradient is made a block of rows at a time, beside a block of the weight
-            dweights = (row.params - streamed) * item + 2 * rows_bytes
+            # a streamed weight (made: a block of its rows, or all of them) beside as much of its gradient
+            made = rows_bytes
+            dweights = (row.params - streamed) * item + (streamed * item if row.kind in MADE_WHOLE else rows_bytes)
             if row.kind == "fc" and not gradcheck and not params_given and not streamed:
                 dweights -= row.macs // batch * item  # dW written over the engine's own W
+            per_sample = batch * dweights if batch > 1 else 0  # one sample's dw is the sum itself
             if band_dx:  # per band: its columns, its dw (per sample) beside their sum, its dx beside the whole dx
                 work = cols + batch * dweights + ins + band_dx + a + blocks
             elif cols:  # im2col again with the per-sample weight gradients; then, the columns freed, col2im into dx
-                work = cols + max(batch * dweights, ins) + a + blocks
+                work = cols + max(per_sample, ins) + a + blocks
             elif row.kind in GEMM_KINDS:
                 work = ins + a + (ins if streamed else 0)  # streamed: dx and each block's share of it
             else:
                 work = 2 * ins + a
             if gradcheck:
                 work += GRADCHECK_COPIES * max(ins, a, w) * gradcheck_ratio
-            steps.append(("backward", row.name, held + a + pending[j] + dweights + work))
+            steps.append(("backward", row.name, held + a + pending[j] + dweights + made + work))
             held -= w + cache + (a if row.name in kept else 0)
     weights = sum((row.params + row.buffers) * item for row in rows)  # the network's, streamed or not
     # the first of equal steps; a network without layers (the library allows one) holds its input alone

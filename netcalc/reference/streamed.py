@@ -1,13 +1,20 @@
-"""Weight matrices too large to be worth holding, handed out a block of rows at a time.
+"""Weights too large to be worth holding, made from their drawn block when they are used.
 
 A seeded weight larger than `PERIOD` values repeats its first `PERIOD` values (`engine._uniform`: element i is
-element i mod PERIOD). Such a matrix is fully described by that block and its shape, so a reference pass that
-does not keep its weights need not hold it: `RepeatingMatrix` fills any run of rows from the block on demand,
-into a buffer of about `BLOCK_BYTES` that stays in the L2 cache. An fc layer then multiplies block by block, and
-its weight gradient is made block by block too and only checked (`GradientSummary`: finite, not all zero),
-never held. For VGG-16's fc6 (4096 × 25088, 411 MB) that saves the 411 MB of the weight and the first touch of
-their pages, which cost more than the products themselves: a layer's forward and backward in 0.07 s instead of
-0.12 s from reused memory and 0.33 s from fresh pages (2-core VM, float32).
+element i mod PERIOD). Such a weight is fully described by that block and its shape, so a reference pass that
+does not keep its weights need not hold it: `RepeatingMatrix` fills any run of rows (the first axis; a row is
+everything after it) from the block on demand. Two ways to use one:
+
+- a block of rows at a time, into a buffer of about `BLOCK_BYTES` that stays in the L2 cache. An fc layer
+  multiplies block by block, and its weight gradient is made block by block too and only checked
+  (`GradientSummary`: finite, not all zero), never held. For VGG-16's fc6 (4096 × 25088, 411 MB) that saves
+  the 411 MB of the weight and the first touch of their pages, which cost more than the products themselves:
+  a layer's forward and backward in 0.07 s instead of 0.12 s from reused memory and 0.33 s from fresh pages
+  (2-core VM, float32);
+- whole, for the length of one GEMM (`np.asarray`): a convolution makes its weight in its forward and again in
+  its backward, in memory the previous layer freed (`netcalc.reference.heap`), instead of holding it in fresh
+  pages from one to the other. Copying the block runs at memory speed; a fresh page costs its first touch,
+  and all of a network's weights are held at once at the start of the backward, the pass's peak.
 
 The products and their MAC counts are those of the whole matrix; only the order of dx's sums over rows differs.
 """
@@ -23,14 +30,17 @@ import numpy as np
 
 __all__ = ["BLOCK_BYTES", "PERIOD", "GradientSummary", "RepeatingMatrix", "block_rows", "repeats"]
 
-# Values drawn per array: a prime, so an array larger than this repeats them shifted, never aligned to a row.
-PERIOD = 1_048_573  # 2²⁰ − 3
+# Values drawn per array: a prime, so an array larger than this repeats them shifted, never aligned to a row. It is
+# wider than any row of the zoo (VGG's fc6 has 25,088) and small enough that drawing it is cheap beside
+# copying it: ResNet-50 draws 3.3M values instead of 20M, each ~20× dearer than a copied one.
+PERIOD = 65_521  # the largest prime below 2¹⁶
 BLOCK_BYTES = 1 << 20  # rows handed out at a time: this block and the gradient's beside it fit a 2 MiB L2 cache
 
 
 def repeats(shape: tuple[int, ...]) -> bool:
-    """A matrix of this shape is drawn as repetitions of `PERIOD` values, so it can be streamed."""
-    return len(shape) == 2 and math.prod(shape) > PERIOD
+    """A weight of this shape (rows along the first axis, two axes or more) is drawn as repetitions of
+    `PERIOD` values, so it can be streamed."""
+    return len(shape) >= 2 and math.prod(shape) > PERIOD
 
 
 def block_rows(cols: int, itemsize: int) -> int:
@@ -39,19 +49,22 @@ def block_rows(cols: int, itemsize: int) -> int:
 
 
 class RepeatingMatrix:
-    """A (rows, cols) matrix whose row-major values repeat `block`: m.flat[i] = block[i mod len(block)].
+    """An array whose row-major values repeat `block`: m.flat[i] = block[i mod len(block)]. Its rows are its
+    first axis, each of `cols` values (the product of the others): a conv weight (COUT, C/G, KH, KW) is the
+    (COUT, C/G·KH·KW) matrix its GEMMs take.
 
-    It quacks as far as the engine needs (`shape`, `dtype`, `size`, `nbytes`) and becomes the whole array only
-    through `np.asarray`; `row_blocks` and `rows` give it a block of rows at a time."""
+    It quacks as far as the engine needs (`shape`, `dtype`, `size`, `nbytes`, `ndim`) and becomes the whole
+    array only through `np.asarray`; `row_blocks` and `rows` give it a block of rows at a time."""
 
-    def __init__(self, block: np.ndarray, shape: tuple[int, int]) -> None:
-        if block.ndim != 1 or not block.size or len(shape) != 2:
-            raise ValueError(f"a repeating matrix needs a 1-D block and two dimensions, got {block.shape}, {shape}")
+    def __init__(self, block: np.ndarray, shape: tuple[int, ...]) -> None:
+        if block.ndim != 1 or not block.size or len(shape) < 2:
+            raise ValueError(f"a repeating matrix needs a 1-D block and two axes or more, got {block.shape}, {shape}")
         self.block = block
-        self.shape = (int(shape[0]), int(shape[1]))
+        self.shape = tuple(int(d) for d in shape)
         self.dtype = block.dtype
-        self.ndim = 2
-        self.size = self.shape[0] * self.shape[1]
+        self.ndim = len(self.shape)
+        self.cols = math.prod(self.shape[1:])
+        self.size = self.shape[0] * self.cols
         self.nbytes = self.size * block.itemsize
 
     def __repr__(self) -> str:
@@ -59,7 +72,7 @@ class RepeatingMatrix:
 
     def rows(self, start: int, stop: int, out: np.ndarray | None = None) -> np.ndarray:
         """Rows start … stop − 1, (stop − start, cols), written into `out` (that many rows or more) if given."""
-        cols = self.shape[1]
+        cols = self.cols
         count = stop - start
         if not 0 <= start <= stop <= self.shape[0]:
             raise IndexError(f"rows {start}:{stop} of a matrix of {self.shape[0]}")
@@ -77,17 +90,17 @@ class RepeatingMatrix:
     def row_buffer(self, dtype: Any = None) -> np.ndarray:
         """An empty array as large as the largest block of rows `row_blocks` hands out (of `dtype`, default the
         matrix's): `rows(start, stop, out=it)` fills any block into it."""
-        rows = min(self.shape[0], block_rows(self.shape[1], self.block.itemsize))
-        return np.empty((rows, self.shape[1]), dtype=self.dtype if dtype is None else dtype)
+        rows = min(self.shape[0], block_rows(self.cols, self.block.itemsize))
+        return np.empty((rows, self.cols), dtype=self.dtype if dtype is None else dtype)
 
     def row_blocks(self) -> Iterator[tuple[int, int]]:
         """(start, stop) of consecutive runs of rows of about `BLOCK_BYTES` each (at least one row)."""
-        step = block_rows(self.shape[1], self.block.itemsize)
+        step = block_rows(self.cols, self.block.itemsize)
         for start in range(0, self.shape[0], step):
             yield start, min(self.shape[0], start + step)
 
     def __array__(self, dtype: Any = None, copy: bool | None = None) -> np.ndarray:
-        whole = self.rows(0, self.shape[0])
+        whole = self.rows(0, self.shape[0]).reshape(self.shape)
         return whole if dtype is None else whole.astype(dtype, copy=False)
 
 

@@ -1,6 +1,7 @@
-"""Weight matrices streamed a block of rows at a time (netcalc.reference.streamed): the rows are those of the
-whole seeded array, an fc layer over them gives what NumPy gives over the whole matrix, its weight gradient's
-summary says what the whole gradient would, and the engine never makes such a weight whole."""
+"""Weights streamed from their drawn block (netcalc.reference.streamed): the rows are those of the whole seeded
+array, an fc layer over them gives what NumPy gives over the whole matrix, its weight gradient's summary says
+what the whole gradient would, and the engine never makes such a weight whole; a convolution makes its weight
+whole only while a GEMM uses it, so the pass never holds a network's convolution weights."""
 
 from __future__ import annotations
 
@@ -8,14 +9,14 @@ import numpy as np
 import pytest
 
 from netcalc.language.spec import parse_network_text
-from netcalc.reference.conv import linear_backward, linear_forward
+from netcalc.reference.conv import conv_backward, conv_forward, linear_backward, linear_forward
 from netcalc.reference.engine import _draw_into, _layer_stream, _uniform, run
 from netcalc.reference.gemm import count_macs
 from netcalc.reference.streamed import BLOCK_BYTES, PERIOD, GradientSummary, RepeatingMatrix, block_rows, repeats
 from tests.conftest import traced_peak
 
 
-def seeded(shape: tuple[int, int], dtype: str = "float32", bound: float = 0.5) -> RepeatingMatrix:
+def seeded(shape: tuple[int, ...], dtype: str = "float32", bound: float = 0.5) -> RepeatingMatrix:
     """The matrix the engine streams for layer 7 of seed 0."""
     return RepeatingMatrix(_draw_into(_layer_stream(0, 7), np.empty(PERIOD, dtype=dtype), bound), shape)
 
@@ -68,9 +69,45 @@ def test_row_blocks_cover_every_row_once_in_blocks_of_about_a_mebibyte() -> None
     assert block_rows(2_000_000, 4) == 1  # a row larger than the block still comes one at a time
 
 
-def test_only_matrices_larger_than_the_period_repeat() -> None:
-    assert repeats((2, PERIOD // 2 + 1)) and repeats((PERIOD + 1, 1))
-    assert not repeats((1, PERIOD)) and not repeats((PERIOD + 1,)) and not repeats((2, 2, PERIOD))
+def test_only_arrays_of_two_axes_or_more_larger_than_the_period_repeat() -> None:
+    assert PERIOD == 65_521  # the largest prime below 2¹⁶ (docs/verify.md), wider than VGG's 25,088-value rows
+    assert all(PERIOD % d for d in range(2, 256))  # prime: 256² > PERIOD, so no factor goes unchecked
+    assert repeats((2, PERIOD // 2 + 1)) and repeats((PERIOD + 1, 1)) and repeats((2, 2, PERIOD // 4 + 1))
+    assert repeats((512, 512, 3, 3))  # ResNet's largest convolution weight, 2,359,296 values
+    assert not repeats((1, PERIOD)) and not repeats((PERIOD + 1,)) and not repeats((64, 64, 3, 5))  # 61,440
+
+
+def test_a_weight_of_four_axes_is_its_rows_by_the_product_of_the_rest() -> None:
+    # a conv weight (COUT, C/G, KH, KW) = (5, 3000, 3, 3): 135,000 values, rows of 27,000, the block wrapped twice
+    weight = seeded((5, 3000, 3, 3))
+    whole = _uniform(_layer_stream(0, 7), (5, 3000, 3, 3), "float32", 0.5)
+    assert (weight.ndim, weight.cols, weight.size) == (4, 27_000, 135_000)
+    np.testing.assert_array_equal(np.asarray(weight), whole)
+    np.testing.assert_array_equal(weight.rows(3, 5), whole[3:5].reshape(2, 27_000))
+    flat = np.arange(3 * 27_000, 5 * 27_000) % PERIOD  # element (r, c) is element r·27,000 + c of the block
+    np.testing.assert_array_equal(weight.rows(3, 5).reshape(-1), weight.block[flat])
+
+
+@pytest.mark.parametrize(
+    ("shape", "stride", "padding", "groups"),
+    [
+        ((240, 24, 5, 5), 1, 2, 1),  # 144,000 values
+        ((240, 12, 5, 5), 2, 0, 2),  # 72,000, grouped
+        ((2800, 24, 1, 1), 1, 0, 1),  # 67,200: a 1×1 stride-1 convolution, whose columns are x itself
+    ],
+)
+def test_a_convolution_over_a_streamed_weight_gives_what_the_whole_weight_gives(shape, stride, padding, groups) -> None:
+    weight = seeded(shape)
+    assert repeats(shape)
+    rng = np.random.default_rng(2)
+    x = rng.standard_normal((2, 24, 9, 9)).astype(np.float32)
+    y, cache = conv_forward(x, weight, None, stride, padding, 1, groups)
+    expected_y, expected_cache = conv_forward(x, np.asarray(weight), None, stride, padding, 1, groups)
+    assert cache[1] is weight  # the cache keeps the drawn block, not the weight made whole
+    np.testing.assert_array_equal(y, expected_y)
+    dy = rng.standard_normal(y.shape).astype(np.float32)
+    for got, expected in zip(conv_backward(dy, cache), conv_backward(dy, expected_cache)):
+        np.testing.assert_array_equal(got, expected)
 
 
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
@@ -124,7 +161,7 @@ def test_a_summary_with_one_nonzero_block_is_not_zero() -> None:
     assert summary.finite and not summary.zero
 
 
-# 4,000 features into 1,000 units: 4 million weights, 16 MB in float32 against a 4 MiB drawn block
+# 4,000 features into 1,000 units: 4 million weights, 16 MB in float32 against a 256 KiB drawn block
 BIG_FC = (
     "input: 1x1x4000\nlayers:\n  - flatten\n  - {kind: fc, name: big, out: 1000}\n  - {kind: fc, name: head, out: 3}\n"
 )
@@ -163,3 +200,34 @@ def test_a_streamed_weight_gradient_that_is_zero_or_overflows_is_reported() -> N
     x = np.full((1, 4000, 1, 1), 1e10, dtype=np.float32)
     big = run(network, x=x, output_grad=np.full((1, 1000), 1e30, dtype=np.float32))
     assert [layer.nonfinite for layer in big.layers] == [(), ("dweight",)]
+
+
+# three 3×3 convolutions of 256 channels at 4×4: 589,824 weights each, 2.4 MB in float32 against 256 KiB blocks;
+# the activations (4·4·256 values, 16 KiB each) are small beside them
+CONVS = "input: 4x4x256\nlayers:\n" + "".join(
+    f"  - {{kind: conv, name: c{i}, out: 256, kernel: 3, padding: 1}}\n" for i in range(3)
+)
+
+
+def test_the_engine_holds_a_convolution_weight_only_while_it_is_used() -> None:
+    network = parse_network_text(CONVS)
+    weight = 256 * 256 * 9 * 4
+    peak = traced_peak(lambda: run(network))
+    kept = traced_peak(lambda: run(network, keep=True))
+    # held whole from forward to backward, all three are alive at once; made for each GEMM, at most one weight
+    # and its gradient are (plus the three drawn blocks and the small activations)
+    assert kept > 3 * weight and peak < 2 * weight + 3 * PERIOD * 4 + (1 << 20)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_a_pass_over_streamed_convolutions_gives_what_the_whole_weights_give(dtype) -> None:
+    network = parse_network_text(CONVS)
+    streamed, whole = run(network, dtype=dtype), run(network, dtype=dtype, keep=True)
+    assert isinstance(whole.params["c1"]["weight"], np.ndarray)
+    # the same weights and the same GEMMs in the same order: equal to the last bit
+    np.testing.assert_array_equal(streamed.output, whole.output)
+    np.testing.assert_array_equal(streamed.input_grad, whole.input_grad)
+    for a, b in zip(streamed.layers, whole.layers):
+        assert (a.params_used, a.forward_macs, a.backward_macs) == (b.params_used, b.forward_macs, b.backward_macs)
+        assert (a.gradient_problems, a.nonfinite, a.zero_gradients) == ((), (), ())
+    assert streamed.layers[0].params_used == 256 * 256 * 9 + 256
