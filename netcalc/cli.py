@@ -148,5 +148,23 @@ for _command in COMMANDS:
 
 
 def run() -> None:
-    """Console-script entry point."""
-    cli(prog_name="netcalc")
+    """Console-script entry point. Once the command has finished and its output is flushed, the process ends
+    without Python's teardown: freeing every module's objects one by one (NumPy's, the network's, ONNX
+    Runtime's) took 25-45 ms of a 0.7 s `verify`, and the kernel reclaims them at once. netcalc registers
+    nothing that needs a finaliser: files are closed where they are written, and its copy threads are idle."""
+    try:
+        cli(prog_name="netcalc")
+        code: Any = 0
+    except SystemExit as stop:  # `NetcalcGroup.main` always ends so, its output already flushed
+        code = stop.code
+    if not isinstance(code, int):  # sys.exit("message") semantics, should anything raise one
+        if code is not None:
+            _fail(str(code), 1)
+        code = 0 if code is None else 1
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            if stream is not None:
+                stream.flush()
+        except (OSError, ValueError):  # a broken or closed stream: the exit code already says so
+            pass
+    os._exit(code)

@@ -147,6 +147,34 @@ def test_console_script_and_module_entry_point_work():
     assert result.returncode == 0 and result.stdout.startswith("name,kind")
 
 
+def test_the_console_command_delivers_all_its_output_then_skips_pythons_teardown():
+    # ResNet-152's JSON summary is ~400 KB, several times a pipe's buffer: all of it arrives, flushed before
+    # the process ends; the atexit hook set before `run` never runs, as Python's teardown is skipped
+    code = (
+        "import atexit, sys; atexit.register(lambda: print('teardown', file=sys.stderr))\n"
+        "from netcalc.cli import run\nsys.argv[0] = 'netcalc'\nrun()\n"
+    )
+    spec = str(HERE.parent / "specs" / "resnet152.yaml")
+    result = subprocess.run([sys.executable, "-c", code, "summary", spec, "--format", "json"], capture_output=True)
+    assert result.returncode == 0 and result.stderr == b""
+    assert len(result.stdout) > 200_000 and json.loads(result.stdout)["name"] == "resnet152"
+    bad = subprocess.run([sys.executable, "-c", code, "summary", spec + ".missing"], capture_output=True, text=True)
+    assert bad.returncode == 2 and bad.stderr.startswith("netcalc: error: ") and "teardown" not in bad.stderr
+
+
+def test_a_stray_exit_message_still_ends_as_one_line_and_exit_1():
+    # should anything raise SystemExit("…") through the command, run() reports it as sys.exit would: status 1;
+    # and what it had written to stdout (a pipe: buffered, not yet flushed) still arrives
+    code = (
+        "import sys\nimport netcalc.cli as cli\n"
+        "def stray(**_):\n    sys.stdout.write('partial')\n    raise SystemExit('stray message')\n"
+        "cli.cli = stray\ncli.run()\n"
+    )
+    buffered = {k: v for k, v in os.environ.items() if k != "PYTHONUNBUFFERED"}
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=buffered)
+    assert (result.returncode, result.stdout, result.stderr) == (1, "partial", "netcalc: error: stray message\n")
+
+
 @pytest.mark.parametrize("fmt", ["table", "json", "csv", "markdown"])
 def test_every_format_succeeds_on_a_zoo_spec(fmt):
     result = invoke("summary", str(HERE.parent / "specs" / "vgg16.yaml"), "--format", fmt)
