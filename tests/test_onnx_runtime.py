@@ -224,9 +224,11 @@ def test_a_check_too_big_for_the_limit_is_refused_before_anything_is_allocated(t
     spec = tmp_path / "huge.yaml"
     spec.write_text(HUGE)
     script = (
-        f"import sys\nfrom netcalc.cli import run\n{FRESH_PEAK}imported = status('VmRSS') // 1024\n"
-        f"sys.argv = ['netcalc', 'verify', {str(spec)!r}, '--against', 'onnxruntime', '--max-memory', '4GiB']\n"
-        "try:\n    run()\nfinally:\n    print(status('VmHWM') // 1024 - imported, file=sys.stderr)\n"
+        f"import sys\nfrom netcalc.cli import cli\n{FRESH_PEAK}imported = status('VmRSS') // 1024\n"
+        f"argv = ['verify', {str(spec)!r}, '--against', 'onnxruntime', '--max-memory', '4GiB']\n"
+        # the command itself, not the console entry point `run`, which ends the process before `finally`
+        "try:\n    cli(argv, prog_name='netcalc')\n"
+        "finally:\n    print(status('VmHWM') // 1024 - imported, file=sys.stderr)\n"
     )
     limit = 2 << 30  # an address-space cap: an allocation that slipped through would fail, not swap
     result = subprocess.run(

@@ -243,9 +243,8 @@ def linear_forward(
         raise ValueError(f"linear expects x (N, {w.shape[1]}), got {x.shape}")
     if isinstance(w, RepeatingMatrix):
         y = np.empty((x.shape[0], w.shape[0]), dtype=np.result_type(x, w.dtype))
-        buffer = w.row_buffer()
-        for start, stop in w.row_blocks():
-            y[:, start:stop] = gemm(x, w.rows(start, stop, out=buffer).T)
+        for start, stop, rows in w.row_views():
+            y[:, start:stop] = gemm(x, rows.T)
     else:
         y = gemm(x, w.T)
     if b is not None:
@@ -266,9 +265,9 @@ def linear_backward(dy: np.ndarray, cache: Any) -> tuple[np.ndarray, np.ndarray 
     if isinstance(w, RepeatingMatrix):
         dx = np.zeros((dy.shape[0], w.shape[1]), dtype=np.result_type(dy, w.dtype))
         summary = GradientSummary(w.shape, np.result_type(dy, x))
-        buffer, dw_block = w.row_buffer(), w.row_buffer(summary.dtype)
-        for start, stop in w.row_blocks():
-            dx += gemm(dy[:, start:stop], w.rows(start, stop, out=buffer))
+        dw_block = w.row_buffer(summary.dtype)
+        for start, stop, rows in w.row_views():
+            dx += gemm(dy[:, start:stop], rows)
             summary.add(gemm(dy[:, start:stop].T, x, out=dw_block[: stop - start]))
         return dx, summary, db
     dx = gemm(dy, w)

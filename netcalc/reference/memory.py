@@ -5,8 +5,8 @@ dying in NumPy. The estimate replays the engine's schedule (`netcalc.reference.e
 layers, in bytes of the pass's dtype, and takes the largest total at any step:
 
 - forward, layer j: the weights (and buffers) drawn so far — for a streamed weight (`netcalc.reference.streamed`)
-  its drawn block, and while its layer runs one block of its rows (a convolution's: all of them) — every
-  earlier output and cache still held
+  its drawn block, and while its layer runs its block again followed by one block of its rows (a
+  convolution's: the whole weight) — every earlier output and cache still held
   (backward keeps them all until their layer's backward; forward-only keeps an output until its last reader),
   then layer j's weights, output, cache and working buffers;
 - backward, layer j: the weights, outputs and caches of layers ≤ j, the gradients still waiting for their
@@ -218,22 +218,24 @@ def _cache_bytes(rule: CacheRule, row: LayerRow, batch: int, item: int) -> int:
     return cache
 
 
-def _streamed(kind: str, attrs: dict, in_shapes: tuple[Shape, ...], item: int) -> tuple[int, int, int]:
+def _streamed(kind: str, attrs: dict, in_shapes: tuple[Shape, ...], item: int) -> tuple[int, int, int, int]:
     """The weights the pass hands this layer's reference as `RepeatingMatrix`es instead of arrays: (their
-    elements, the bytes of their drawn blocks (`PERIOD` values each, held like weights), the bytes of the
-    largest part made from them at a time: a block of rows, or the whole weight for a kind in `MADE_WHOLE`. The
-    backward makes as much of the gradient beside it: a block of it, or all of it.)"""
+    elements, the bytes of their drawn blocks (`PERIOD` values each, held like weights), the bytes of the weight
+    made at a time from them, the bytes of their gradient made at a time). A kind in `MADE_WHOLE` makes the
+    whole weight and the whole gradient; any other walks blocks of rows through one array, its drawn block and a
+    block of rows again (`RepeatingMatrix.row_views`), and makes a block of rows of the gradient at a time."""
     names = REGISTRY[kind].streamed_weights
     shapes = [shape for name, shape in REGISTRY[kind].weights(attrs, in_shapes).items() if name in names]
     streamed = [shape for shape in shapes if repeats(shape)]
     if not streamed:
-        return 0, 0, 0
-    made = (
-        (math.prod(shape) for shape in streamed)
-        if kind in MADE_WHOLE
-        else (min(shape[0], block_rows(math.prod(shape[1:]), item)) * math.prod(shape[1:]) for shape in streamed)
-    )
-    return sum(math.prod(shape) for shape in streamed), len(streamed) * PERIOD * item, max(made) * item
+        return 0, 0, 0, 0
+    elements = sum(math.prod(shape) for shape in streamed)
+    if kind in MADE_WHOLE:
+        made = gradient = max(math.prod(shape) for shape in streamed)
+    else:
+        gradient = max(min(s[0], block_rows(math.prod(s[1:]), item)) * math.prod(s[1:]) for s in streamed)
+        made = PERIOD + gradient
+    return elements, len(streamed) * PERIOD * item, made * item, gradient * item
 
 
 def _running(diffs: list[int]) -> list[int]:
@@ -301,28 +303,27 @@ def estimate_memory(
         attrs, in_shape = network.layers[j].attrs, shapes[row.inputs[0]] if row.inputs else ()
         cols, forward_cols, blocks, band_dx = _conv_buffers(row, in_shape, attrs, batch, item)
         work = _forward_work(row, forward_cols, blocks, ins, a)
-        streamed, drawn, rows_bytes = (
-            (0, 0, 0)
+        streamed, drawn, made, gradient_part = (
+            (0, 0, 0, 0)
             if params_given or gradcheck
             else _streamed(row.kind, attrs, tuple(shapes[n] for n in row.inputs), item)
         )
         w += drawn - streamed * item  # a streamed weight's drawn block is held in its stead
-        work += rows_bytes
+        work += made
         if max(cols, a) > largest:
             largest, largest_at = max(cols, a), row.name
         steps.append(("forward", row.name, held + alive[j] + w + (a if row.name in kept else 0) + a + cache + work))
         if backward:
             held += w + cache + (a if row.name in kept else 0)
-        per_layer.append((w, a, cache, ins, cols, blocks, streamed, rows_bytes, band_dx))
+        per_layer.append((w, a, cache, ins, cols, blocks, streamed, made, gradient_part, band_dx))
 
     if backward:
         gradcheck_ratio = max(1, 8 // item)  # gradcheck works in float64
         for j in range(count - 1, -1, -1):
             row = rows[j]
-            w, a, cache, ins, cols, blocks, streamed, rows_bytes, band_dx = per_layer[j]
-            # a streamed weight (made: a block of its rows, or all of them) beside as much of its gradient
-            made = rows_bytes
-            dweights = (row.params - streamed) * item + (streamed * item if row.kind in MADE_WHOLE else rows_bytes)
+            w, a, cache, ins, cols, blocks, streamed, made, gradient_part, band_dx = per_layer[j]
+            # a streamed weight's gradient: a block of rows of it at a time, or (`MADE_WHOLE`) all of it
+            dweights = (row.params - streamed) * item + gradient_part
             if row.kind == "fc" and not gradcheck and not params_given and not streamed:
                 dweights -= row.macs // batch * item  # dW written over the engine's own W
             per_sample = batch * dweights if batch > 1 else 0  # one sample's dw is the sum itself

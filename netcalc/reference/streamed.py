@@ -5,7 +5,8 @@ element i mod PERIOD). Such a weight is fully described by that block and its sh
 does not keep its weights need not hold it: `RepeatingMatrix` fills any run of rows (the first axis; a row is
 everything after it) from the block on demand. Two ways to use one:
 
-- a block of rows at a time, into a buffer of about `BLOCK_BYTES` that stays in the L2 cache. An fc layer
+- a block of rows of about `BLOCK_BYTES` at a time, each a view of one small array that stays in the L2 cache
+  (`row_views`). An fc layer
   multiplies block by block, and its weight gradient is made block by block too and only checked
   (`GradientSummary`: finite, not all zero), never held. For VGG-16's fc6 (4096 × 25088, 411 MB) that saves
   the 411 MB of the weight and the first touch of their pages, which cost more than the products themselves:
@@ -54,7 +55,7 @@ class RepeatingMatrix:
     (COUT, C/G·KH·KW) matrix its GEMMs take.
 
     It quacks as far as the engine needs (`shape`, `dtype`, `size`, `nbytes`, `ndim`) and becomes the whole
-    array only through `np.asarray`; `row_blocks` and `rows` give it a block of rows at a time."""
+    array only through `np.asarray`; `row_views` and `rows` give it a block of rows at a time."""
 
     def __init__(self, block: np.ndarray, shape: tuple[int, ...]) -> None:
         if block.ndim != 1 or not block.size or len(shape) < 2:
@@ -70,28 +71,43 @@ class RepeatingMatrix:
     def __repr__(self) -> str:
         return f"RepeatingMatrix({self.shape}, {self.dtype}, period {self.block.size})"
 
-    def rows(self, start: int, stop: int, out: np.ndarray | None = None) -> np.ndarray:
-        """Rows start … stop − 1, (stop − start, cols), written into `out` (that many rows or more) if given."""
-        cols = self.cols
-        count = stop - start
+    def rows(self, start: int, stop: int) -> np.ndarray:
+        """Rows start … stop − 1, (stop − start, cols), a new array."""
         if not 0 <= start <= stop <= self.shape[0]:
             raise IndexError(f"rows {start}:{stop} of a matrix of {self.shape[0]}")
-        if out is None:
-            out = np.empty((count, cols), dtype=self.dtype)
-        flat = out.reshape(-1)[: count * cols]
+        return self._cycle(start * self.cols, (stop - start) * self.cols).reshape(stop - start, self.cols)
+
+    def _cycle(self, first: int, count: int) -> np.ndarray:
+        """Flat values first … first + count − 1, a new array: the block from offset first mod PERIOD, and again
+        from its start each time the period wraps."""
+        flat = np.empty(count, dtype=self.dtype)
         period = self.block.size
-        done, pos = 0, (start * cols) % period
-        while done < flat.size:  # the block again from its start each time the period wraps
-            take = min(flat.size - done, period - pos)
+        done, pos = 0, first % period
+        while done < count:
+            take = min(count - done, period - pos)
             flat[done : done + take] = self.block[pos : pos + take]
             done, pos = done + take, 0
-        return flat.reshape(count, cols)
+        return flat
+
+    def block_values(self) -> int:
+        """Values in the largest block of rows `row_blocks` hands out."""
+        return min(self.shape[0], block_rows(self.cols, self.block.itemsize)) * self.cols
 
     def row_buffer(self, dtype: Any = None) -> np.ndarray:
-        """An empty array as large as the largest block of rows `row_blocks` hands out (of `dtype`, default the
-        matrix's): `rows(start, stop, out=it)` fills any block into it."""
-        rows = min(self.shape[0], block_rows(self.cols, self.block.itemsize))
-        return np.empty((rows, self.cols), dtype=self.dtype if dtype is None else dtype)
+        """An empty (rows, cols) array as large as the largest block of rows `row_blocks` hands out, of `dtype`
+        (default the matrix's): room for any block of rows of the gradient."""
+        return np.empty((self.block_values() // self.cols, self.cols), dtype=self.dtype if dtype is None else dtype)
+
+    def row_views(self) -> Iterator[tuple[int, int, np.ndarray]]:
+        """(start, stop, rows start … stop − 1) for each block of `row_blocks`, the rows read-only views of one
+        array made for the walk: the drawn block followed by its first `block_values` values again. A block of
+        rows starts at offset (start·cols) mod PERIOD of the period and runs on for at most `block_values`, so it
+        lies in that array unbroken: no row is copied (fc6's 411 MB were, through a 1 MiB buffer, twice a pass)."""
+        wrapped = self._cycle(0, self.block.size + self.block_values())
+        wrapped.flags.writeable = False
+        for start, stop in self.row_blocks():
+            pos = start * self.cols % self.block.size
+            yield start, stop, wrapped[pos : pos + (stop - start) * self.cols].reshape(stop - start, self.cols)
 
     def row_blocks(self) -> Iterator[tuple[int, int]]:
         """(start, stop) of consecutive runs of rows of about `BLOCK_BYTES` each (at least one row)."""

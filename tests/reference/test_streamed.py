@@ -42,13 +42,28 @@ def test_rows_follow_the_period_value_by_value() -> None:
     np.testing.assert_array_equal(matrix.rows(2, 6), matrix.block[(rows * SHAPE[1] + cols) % PERIOD])
 
 
-def test_rows_are_written_into_the_buffer_given() -> None:
-    matrix = seeded(SHAPE)
-    buffer = np.full((3, SHAPE[1]), np.nan, dtype=np.float32)
-    got = matrix.rows(4, 6, out=buffer)
-    assert np.shares_memory(got, buffer) and got.shape == (2, SHAPE[1])
-    np.testing.assert_array_equal(buffer[:2], np.asarray(matrix)[4:6])
-    assert np.isnan(buffer[2]).all()  # the rows past the block are left alone
+@pytest.mark.parametrize(
+    "shape",
+    [
+        (7, PERIOD // 3 + 11),  # 21,851-value rows, 11 to a block of rows (≤ 1 MiB): each block wraps the period
+        (5, 100_000),  # rows wider than the period: 2 to a block, each of them wrapping it
+        (1000, 40),  # 6,553 rows to a block: the matrix's 1,000 rows in one block
+    ],
+)
+def test_row_views_are_the_rows_read_in_place_from_one_small_array(shape) -> None:
+    matrix = seeded(shape)
+    whole = _uniform(_layer_stream(0, 7), shape, "float32", 0.5)
+    views = list(matrix.row_views())
+    assert [(start, stop) for start, stop, _ in views] == list(matrix.row_blocks())
+    for start, stop, rows in views:
+        np.testing.assert_array_equal(rows, whole[start:stop])
+        assert not rows.flags.writeable
+    # all of them views of one array of the drawn block and one block of rows again: nothing copied per block
+    base = views[0][2].base
+    assert all(rows.base is base for _, _, rows in views)
+    rows_per_block = min(shape[0], 1048576 // (4 * shape[1]))
+    assert base.size == PERIOD + rows_per_block * shape[1] == PERIOD + matrix.block_values()
+    assert matrix.row_buffer().shape == (rows_per_block, shape[1])
 
 
 @pytest.mark.parametrize(("start", "stop"), [(-1, 2), (3, 8), (5, 4)])
