@@ -5,13 +5,12 @@ element i mod PERIOD). Such a weight is fully described by that block and its sh
 does not keep its weights need not hold it: `RepeatingMatrix` fills any run of rows (the first axis; a row is
 everything after it) from the block on demand. Two ways to use one:
 
-- a block of rows of about `BLOCK_BYTES` at a time, each a view of one small array that stays in the L2 cache
-  (`row_views`). An fc layer
-  multiplies block by block, and its weight gradient is made block by block too and only checked
-  (`GradientSummary`: finite, not all zero), never held. For VGG-16's fc6 (4096 × 25088, 411 MB) that saves
-  the 411 MB of the weight and the first touch of their pages, which cost more than the products themselves:
-  a layer's forward and backward in 0.07 s instead of 0.12 s from reused memory and 0.33 s from fresh pages
-  (2-core VM, float32);
+- a block of rows of about `BLOCK_BYTES` at a time, each a view of one small array that stays in the cache
+  (`row_views`). An fc layer multiplies block by block, and its weight gradient is made block by block too and
+  only checked (`GradientSummary`: finite, not all zero), never held. For VGG-16's fc6 (4096 × 25088, 411 MB)
+  that saves the 411 MB of the weight and the first touch of their pages, which cost more than the products
+  themselves: the layer's forward and backward in 0.06 s instead of 0.12 s from reused memory and 0.33 s from
+  fresh pages (2-core VM, float32);
 - whole, for the length of one GEMM (`np.asarray`): a convolution makes its weight in its forward and again in
   its backward, in memory the previous layer freed (`netcalc.reference.heap`), instead of holding it in fresh
   pages from one to the other. Copying the block runs at memory speed; a fresh page costs its first touch,
@@ -33,9 +32,9 @@ __all__ = ["BLOCK_BYTES", "PERIOD", "GradientSummary", "RepeatingMatrix", "block
 
 # Values drawn per array: a prime, so an array larger than this repeats them shifted, never aligned to a row. It is
 # wider than any row of the zoo (VGG's fc6 has 25,088) and small enough that drawing it is cheap beside
-# copying it: ResNet-50 draws 3.3M values instead of 20M, each ~20× dearer than a copied one.
+# copying it: ResNet-50 draws 3.3M values instead of 20M, each ~10× dearer than a copied one.
 PERIOD = 65_521  # the largest prime below 2¹⁶
-BLOCK_BYTES = 1 << 20  # rows handed out at a time: this block and the gradient's beside it fit a 2 MiB L2 cache
+BLOCK_BYTES = 1 << 20  # rows handed out at a time: with the gradient's block beside them, about an L2 cache
 
 
 def repeats(shape: tuple[int, ...]) -> bool:
