@@ -107,3 +107,17 @@ def test_the_constants_are_onnx_s() -> None:
         assert helper.np_dtype_to_tensor_dtype(np.dtype(dtype)) == code
     kinds = ("FLOAT", "INT", "STRING", "TENSOR", "FLOATS", "INTS", "STRINGS")
     assert [getattr(proto, k) for k in kinds] == [getattr(AttributeProto, k) for k in kinds]
+
+
+@pytest.mark.parametrize(
+    ("value", "encoded"),
+    [
+        (0, b"\x00"),
+        (127, b"\x7f"),  # the largest one-byte varint
+        (128, b"\x80\x01"),  # the smallest two-byte one: 7 low bits 0 with the continuation bit, then 1
+        (300, b"\xac\x02"),  # protobuf's own example: 300 = 0b10_0101100 → 1_0101100 0_0000010
+        (-1, b"\xff" * 9 + b"\x01"),  # a negative int64 is its 64-bit two's complement: ten bytes
+    ],
+)
+def test_varints_are_protobufs_base_128_encoding(value, encoded) -> None:
+    assert proto._varint(value) == encoded

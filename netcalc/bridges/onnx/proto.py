@@ -38,7 +38,12 @@ class TensorValue:
     array: Any
 
 
+_ONE_BYTE = [bytes([value]) for value in range(0x80)]  # the varints of 0 … 127, most of a model's
+
+
 def _varint(value: int) -> bytes:
+    if 0 <= value < 0x80:
+        return _ONE_BYTE[value]
     value &= (1 << 64) - 1  # a negative int64 is its two's complement: ten bytes
     out = bytearray()
     while value > 0x7F:
