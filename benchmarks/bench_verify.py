@@ -142,8 +142,9 @@ def weights_touch(spec: str, runs: int = 3) -> tuple[float, int]:
 
 
 def phases(spec: str) -> str:
-    """Where an in-process pass spends its time: GEMMs, drawing the weights, everything else (im2col/col2im,
-    batch norm, pooling, the checks), from one `engine.run` after a warm-up run (in a child: `--phases SPEC`);
+    """Where an in-process pass spends its time: GEMMs, drawing the weights, everything else by kind (outside
+    the GEMMs) and the engine's own checks and schedule, from one `engine.run` after a warm-up run (in a child:
+    `--phases SPEC`);
     and what its page faults cost: its minor faults, and the same pass run again on a heap kept from the pass
     before (`heap.reusing_freed_memory` held open around both, so no page is faulted in anew)."""
     import resource
@@ -167,8 +168,18 @@ def phases(spec: str) -> str:
         warm = time.perf_counter() - start
     gemm = sum(layer.gemm_seconds for layer in layers)
     init = sum(layer.init_seconds for layer in layers)
+    # the rest by kind: each layer's forward and backward outside its GEMMs (a convolution's im2col, col2im and
+    # weight made whole; a batch norm's passes …), and the engine's own work between layers (the finiteness
+    # and zero checks of every output and gradient, gradient sums at fan-out, the schedule)
+    by_kind: dict[str, float] = {}
+    for layer in layers:
+        outside = layer.forward_seconds + (layer.backward_seconds or 0.0) - layer.gemm_seconds
+        by_kind[layer.kind] = by_kind.get(layer.kind, 0.0) + outside
+    engine = total - gemm - init - sum(by_kind.values())
+    rest = sorted([*by_kind.items(), ("engine", engine)], key=lambda item: -item[1])
     return (
-        f"in-process pass {total:.2f} s = GEMMs {gemm:.2f} + weights {init:.2f} + the rest {total - gemm - init:.2f};"
+        f"in-process pass {total:.2f} s = GEMMs {gemm:.2f} + weights {init:.2f} + the rest {total - gemm - init:.2f}"
+        f" ({', '.join(f'{name} {seconds:.3f}' for name, seconds in rest if seconds >= 0.0015)});"
         f" {faults:,} page faults ({faults * resource.getpagesize() / 1e6:.0f} MB): on a heap already faulted in"
         f" the pass takes {warm:.2f} s"
     )
