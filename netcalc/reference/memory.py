@@ -44,7 +44,7 @@ from netcalc.kinds.norm import STATISTICS_SAVED
 from netcalc.network import INPUT, Network
 from netcalc.reference.im2col import columns_are_input, padded_block_bytes, row_bands
 from netcalc.reference.pool import argmax_offset_type
-from netcalc.reference.streamed import PERIOD, block_rows, repeats
+from netcalc.reference.streamed import PERIOD, block_values, repeats
 from netcalc.shapes import Shape
 
 __all__ = [
@@ -233,7 +233,7 @@ def _streamed(kind: str, attrs: dict, in_shapes: tuple[Shape, ...], item: int) -
     if kind in MADE_WHOLE:
         made = gradient = max(math.prod(shape) for shape in streamed)
     else:
-        gradient = max(min(s[0], block_rows(math.prod(s[1:]), item)) * math.prod(s[1:]) for s in streamed)
+        gradient = max(block_values(shape, item) for shape in streamed)
         made = PERIOD + gradient
     return elements, len(streamed) * PERIOD * item, made * item, gradient * item
 

@@ -28,7 +28,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["BLOCK_BYTES", "PERIOD", "GradientSummary", "RepeatingMatrix", "block_rows", "repeats"]
+__all__ = ["BLOCK_BYTES", "PERIOD", "GradientSummary", "RepeatingMatrix", "block_rows", "block_values", "repeats"]
 
 # Values drawn per array: a prime, so an array larger than this repeats them shifted, never aligned to a row. It is
 # wider than any row of the zoo (VGG's fc6 has 25,088) and small enough that drawing it is cheap beside
@@ -46,6 +46,12 @@ def repeats(shape: tuple[int, ...]) -> bool:
 def block_rows(cols: int, itemsize: int) -> int:
     """Rows of `cols` values handed out at a time: about `BLOCK_BYTES`, at least one."""
     return max(1, BLOCK_BYTES // max(1, cols * itemsize))
+
+
+def block_values(shape: tuple[int, ...], itemsize: int) -> int:
+    """Values in the largest block of rows a weight of `shape` is handed out in (its rows along the first axis)."""
+    cols = math.prod(shape[1:])
+    return min(shape[0], block_rows(cols, itemsize)) * cols
 
 
 class RepeatingMatrix:
@@ -90,7 +96,7 @@ class RepeatingMatrix:
 
     def block_values(self) -> int:
         """Values in the largest block of rows `row_blocks` hands out."""
-        return min(self.shape[0], block_rows(self.cols, self.block.itemsize)) * self.cols
+        return block_values(self.shape, self.block.itemsize)
 
     def row_buffer(self, dtype: Any = None) -> np.ndarray:
         """An empty (rows, cols) array as large as the largest block of rows `row_blocks` hands out, of `dtype`
