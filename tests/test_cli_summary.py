@@ -14,6 +14,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import click
 import pytest
 from click.testing import CliRunner
 
@@ -135,9 +136,33 @@ def test_summary_does_not_import_numpy_or_rich_for_json():
         "try:\n    cli(['summary', sys.argv[1], '--format', 'json'], prog_name='netcalc')\n"
         "except SystemExit:\n    pass\n"
         "print('numpy' in sys.modules, 'rich' in sys.modules, file=sys.stderr)\n"
+        "print(*sorted(m for m in sys.modules if m.startswith('netcalc.commands.')), file=sys.stderr)\n"
     )
     result = subprocess.run([sys.executable, "-c", code, TINY], capture_output=True, text=True, check=True)
-    assert result.stderr.strip() == "False False"
+    imported, commands = result.stderr.splitlines()
+    assert imported == "False False"
+    # only the module of the command that runs (and the options every command shares) is imported
+    assert commands.split() == ["netcalc.commands.options", "netcalc.commands.summary"]
+
+
+def test_every_command_is_registered_under_its_own_name():
+    from netcalc.cli import COMMANDS, cli
+
+    assert cli.list_commands(None) == sorted(COMMANDS)  # type: ignore[arg-type]
+    for name in COMMANDS:
+        command = cli.get_command(None, name)  # type: ignore[arg-type]
+        assert isinstance(command, click.Command) and command.name == name
+    assert cli.get_command(None, "nope") is None  # type: ignore[arg-type]
+    listing = invoke("--help").stdout
+    assert [line.split()[0] for line in listing.split("Commands:\n")[1].splitlines()] == sorted(COMMANDS)
+
+
+def test_a_mistyped_command_gets_one_line_naming_the_closest():
+    result = invoke("summry", "spec.yaml")
+    assert result.exit_code == 2
+    assert result.output == "netcalc: error: No such command 'summry'. Did you mean 'summary'?\n"
+    result = invoke("frobnicate")
+    assert result.exit_code == 2 and result.output == "netcalc: error: No such command 'frobnicate'.\n"
 
 
 def test_console_script_and_module_entry_point_work():

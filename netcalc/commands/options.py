@@ -8,17 +8,19 @@ import sys
 from collections.abc import Callable, Mapping
 from functools import partial
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 from click.core import ParameterSource
 
 from netcalc.analysis.memory import OPTIMIZER_STATE
 from netcalc.analysis.report import DTYPE_BYTES
-from netcalc.analysis.roofline import Device
 from netcalc.errors import NetcalcError
 from netcalc.network import Network
 from netcalc.shapes import Shape, parse_shape
+
+if TYPE_CHECKING:
+    from netcalc.analysis.roofline import Device
 
 F = TypeVar("F", bound=Callable[..., Any])
 MAX_BATCH = 2**20  # docs/limits.md
