@@ -1,1 +1,2 @@
-"""The CLI commands, one module per family; `netcalc/cli.py` registers them."""
+"""The CLI commands, one module per family; `netcalc/cli.py` names each (`COMMANDS`) and imports a command's
+module only when that command runs."""
