@@ -185,6 +185,58 @@ def phases(spec: str) -> str:
     )
 
 
+def unfolding(spec: str, runs: int = 3) -> float:
+    """Seconds the pass's convolutions spend unfolding and folding at best: for every convolution whose columns
+    are not its input, im2col of its input twice (forward, and again in the backward) and col2im of its
+    columns once, each timed alone (best of `runs`) on whole, warm, reused buffers, unbanded. These copies are
+    the im2col design itself, not in the floor: a lower bound on what the pass adds to it."""
+    sys.path.insert(0, str(ROOT))
+    import numpy as np
+
+    from netcalc.analysis.analyze import analyze_network
+    from netcalc.kinds.window import window_sides
+    from netcalc.language.spec import load_network
+    from netcalc.network import INPUT
+    from netcalc.reference.heap import reusing_freed_memory
+    from netcalc.reference.im2col import col2im, im2col
+
+    network = load_network(spec)
+    shapes = {INPUT: network.input_shape} | {row.name: row.output_shape for row in analyze_network(network).layers}
+    total = 0.0
+    with reusing_freed_memory():
+        for layer in network.layers:
+            if layer.kind != "conv":
+                continue
+            h, w, c = shapes[layer.inputs[0]]
+            attrs = layer.attrs
+            x = np.ones((1, c, h, w), dtype=np.float32)
+            geometry = (attrs["kernel"], attrs["stride"], window_sides(attrs, (h, w)), attrs["dilation"])
+            cols = im2col(x, *geometry)
+            if np.may_share_memory(cols, x):  # a 1×1 stride-1 convolution: its columns are its input
+                continue
+            unfold, fold = float("inf"), float("inf")
+            for _ in range(runs):
+                start = time.perf_counter()
+                cols = im2col(x, *geometry)
+                unfold = min(unfold, time.perf_counter() - start)
+                start = time.perf_counter()
+                col2im(cols, x.shape, *geometry)
+                fold = min(fold, time.perf_counter() - start)
+            total += 2 * unfold + fold
+    return total
+
+
+def imports_beyond_numpy(runs: int) -> float:
+    """Best wall time of a fresh process importing what `verify` imports (the CLI, the spec language, the
+    analysis, the reference pass and its renderer), less that of one importing NumPy alone."""
+    modules = (
+        "netcalc.cli, netcalc.commands.verify, netcalc.analysis.analyze, netcalc.reference.engine,"
+        " netcalc.reference.memory, netcalc.reference.verify, netcalc.render.verify"
+    )
+    ours = min(run_timed([sys.executable, "-c", f"import numpy, {modules}"])[0] for _ in range(runs))
+    return ours - python_numpy_start(runs)
+
+
 def blas_info() -> str:
     try:
         from threadpoolctl import threadpool_info
@@ -229,9 +281,13 @@ def main() -> None:
     # child's peak RSS, so arrays allocated in this process would inflate the peaks measured after them
     parser.add_argument("--floor", metavar="SPEC", help=argparse.SUPPRESS)
     parser.add_argument("--phases", metavar="SPEC", help=argparse.SUPPRESS)
+    parser.add_argument("--unfolding", metavar="SPEC", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.phases:
         print(phases(args.phases))
+        return
+    if args.unfolding:
+        print(unfolding(args.unfolding))
         return
     if args.floor:
         print(json.dumps([*gemm_floor(args.floor, runs=args.runs), *weights_touch(args.floor, runs=args.runs)]))
@@ -272,6 +328,14 @@ def main() -> None:
             " pass holds only the drawn blocks of fc and conv weights over 65,521 values)"
         )
         print(f"  {run_timed([sys.executable, __file__, '--phases', spec])[2].strip()}")
+        # what the target leaves beyond the floor, against two costs no `verify` of this design avoids
+        imports = imports_beyond_numpy(args.runs)
+        copies = float(run_timed([sys.executable, __file__, "--unfolding", spec])[2])
+        print(
+            f"  1.3× leaves {0.3 * floor:.2f} s beyond the best floor; importing the CLI and the reference pass"
+            f" beyond NumPy takes {imports:.2f} s and the convolutions' im2col (twice) and col2im, each alone on warm"
+            f" buffers, {copies:.2f} s: {imports + copies:.2f} s before any batch norm, pool, activation or check"
+        )
     if args.torch:
         for threads in (os.cpu_count() or 1,):
             wall, rss, out = run_timed([args.torch, "-c", TORCH % {"threads": threads, "steps": 4}])
