@@ -64,7 +64,10 @@ def storage_plan(steps: Sequence[Step], outputs: Sequence[str], *, train: bool =
             last_reader[name] = i
     ends = set(outputs)
     owner = {INPUT: INPUT}
-    members: dict[str, list[str]] = {INPUT: [INPUT]}
+    # per storage, over the tensors in it: the last layer that reads any of them, and whether one is an output
+    # (kept as members join, so a chain of in-place layers costs one look per layer, not one per member)
+    read_until: dict[str, int] = {INPUT: last_reader.get(INPUT, -1)}
+    holds_output: dict[str, bool] = {INPUT: INPUT in ends}
     saved: set[str] = set()
     overwrites: dict[int, int] = {}
     for i, step in enumerate(steps):
@@ -76,13 +79,13 @@ def storage_plan(steps: Sequence[Step], outputs: Sequence[str], *, train: bool =
                 s = owner[name]
                 if s == INPUT or s in saved:
                     continue
-                sharing = members[s]  # the tensors in this storage: none may be read later or be an output
-                if any(last_reader.get(t, -1) > i or t in ends for t in sharing):
+                if read_until[s] > i or holds_output[s]:  # a tensor in it is read later, or is an output
                     continue
                 target, overwrites[i] = s, k
                 break
         owner[step.name] = target
-        members.setdefault(target, []).append(step.name)
+        read_until[target] = max(read_until.get(target, -1), last_reader.get(step.name, -1))
+        holds_output[target] = holds_output.get(target, False) or step.name in ends
         if train:
             if step.saved.inputs:
                 saved.update(owner[step.inputs[k]] for k in step.saved.inputs)

@@ -137,7 +137,8 @@ class Totals:
         """Sums over the rows that count (every layer that feeds an output), peaks over all rows, and the
         receptive field of the outputs (the smallest, when there are several; the last row by default)."""
         counted = tuple(r for r in rows if r.counted)
-        ends = [r for r in rows if r.name in outputs] or list(rows[-1:])
+        wanted = set(outputs)
+        ends = [r for r in rows if r.name in wanted] or list(rows[-1:])
         return cls(
             **{f: sum(getattr(r, f) for r in counted) for f in FIGURES},
             **{f: max((getattr(r, f) for r in rows), default=0) for f in PEAKS},

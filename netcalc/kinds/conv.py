@@ -10,6 +10,7 @@ conv_transpose:  out = (H − 1)·S − Pt − Pb + D·(K−1) + output_padding 
 
 from __future__ import annotations
 
+import math
 from fractions import Fraction
 from typing import Any
 
@@ -184,15 +185,15 @@ def same_as_forward(macs: Any) -> Any:
 def transpose_window(kernel: int, stride: int, pad: int, dilation: int) -> Window:
     """Output o of a transposed conv reads the inputs i with i·S = o + P − D·k for a tap k (P the leading
     padding): its window's centre is (o + P − D·(K−1)/2)/S, and the span is the widest spread of the taps that
-    land on whole inputs."""
-    spans = []
-    for residue in range(stride):
-        taps = [residue + pad - dilation * k for k in range(kernel)]
-        hits = [t // stride for t in taps if t % stride == 0]
-        if hits:
-            spans.append(max(hits) - min(hits))
+    land on whole inputs.
+
+    In closed form, so the time does not grow with K or S: for one output, the taps landing on inputs are the k
+    with D·k ≡ o + P (mod S), every S/g-th k (g = gcd(D, S)); some output's first such tap is k = 0, so the
+    widest spread is D·⌊(K − 1)/(S/g)⌋ taps apart, (D/g)·⌊(K − 1)/(S/g)⌋ inputs."""
+    g = math.gcd(dilation, stride)
+    span = dilation // g * ((kernel - 1) // (stride // g))
     centre = Fraction(2 * pad - dilation * (kernel - 1), 2 * stride)
-    return Window(Fraction(max(spans, default=0)), Fraction(1, stride), centre)
+    return Window(Fraction(span), Fraction(1, stride), centre)
 
 
 def transpose_geometry(attrs: Attrs, ins: tuple[Shape, ...], out: Shape) -> tuple[tuple[Window, Window]]:

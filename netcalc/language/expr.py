@@ -27,7 +27,7 @@ REPEAT_NAMES = ("index", "repeats")  # bound inside a repeated item: the copy nu
 
 _TOKEN = re.compile(
     r"\s*(?:"
-    r"(?P<num>(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)"
+    r"(?P<num>(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][-+]?[0-9]+)?)"
     r"|(?P<name>[A-Za-z_][A-Za-z0-9_]*)"
     r"|(?P<op>//|<=|>=|==|!=|[-+*/%()<>,])"
     r")"
@@ -48,7 +48,11 @@ _COMPARE: dict[str, Callable[[Any, Any], bool]] = {
 
 
 def _round(x: float, digits: int | None = None) -> float:
-    return round(x) if digits is None else round(x, int(digits))
+    if digits is None:
+        return round(x)
+    # every value is within ±10^MAX_DIGITS, so rounding to 10^(MAX_DIGITS + 1) or coarser gives 0 whatever the
+    # digits; Python's own round(int, -n) computes 10^n first, which for n = 10^8 runs for minutes
+    return round(x, max(int(digits), -(MAX_DIGITS + 1)))
 
 
 # name -> (function, fewest arguments, most arguments or None)

@@ -73,7 +73,7 @@ def parse_network(data: Any, file: str | None = None, *, input_shape: Shape | No
         try:
             input_shape = parse_shape(top["input"])
         except ValueError as error:
-            raise SpecError(f"input: {error}", _at(top, "input", file, "input")) from None
+            raise SpecError(str(error), _at(top, "input", file, "input")) from None  # the location names `input`
     if "layers" not in top:
         raise SpecError("missing required key `layers`", Location(file, _top_line(top)))
     blocks = _read_all_blocks(top, file)
@@ -84,6 +84,11 @@ def parse_network(data: Any, file: str | None = None, *, input_shape: Shape | No
     with paused_gc():
         top_scope = _Scope(prefix="", input=INPUT, params={}, stack=(), file=file)
         expander.expand(layers_data, "layers", top_scope, groups=())
+        if not expander.layers:
+            raise SpecError(
+                "it expands to no layer at all (every item is repeated 0 times); a network needs at least one",
+                _at(top, "layers", file, "layers"),
+            )
         layers = resolve_deferred(_dependency_order(expander.layers), input_shape)
     outputs = _outputs(top, expander, top_scope, layers, file)
     return Network(
@@ -106,17 +111,21 @@ def _outputs(
     where = _at(top, "outputs", file, "outputs")
     refs = top["outputs"]
     refs = [refs] if _is_word(refs) else refs
-    if not isinstance(refs, list) or not refs or not all(_is_word(r) for r in refs):
+    if isinstance(refs, list) and not refs:
+        raise SpecError("`outputs` is an empty list; name at least one layer, or leave it out for the last", where)
+    if not isinstance(refs, list) or not all(_is_word(r) for r in refs):
         raise SpecError(f"`outputs` must be a layer name or a list of them, got {_describe(top['outputs'])}", where)
     outputs: list[str] = []
+    listed: set[str] = set()  # beside the list: a membership test per output, not a scan of those before it
     for ref in map(str, refs):
         if ref == INPUT:
             raise SpecError("the network's input cannot be one of its outputs", where)
         line = _line(top["outputs"], len(outputs)) if isinstance(top["outputs"], list) else None
         name = expander._resolve(ref, scope, Location(where.file, line or where.line, "outputs"))
-        if name in outputs:
+        if name in listed:
             raise SpecError(f"'{ref}' is listed twice in `outputs`", where)
         outputs.append(name)
+        listed.add(name)
     return tuple(outputs)
 
 
@@ -178,7 +187,13 @@ def _read_defaults(data: Any, file: str | None) -> dict[str, dict[str, Any]]:
         attrs = _mapping(attrs, _at(defaults, kind_name, file, where), "a mapping of attributes")
         checked[kind_name] = {}
         for attr_name, value in attrs.items():
-            attr = _find_attr(kind, attr_name, _at(attrs, attr_name, file, f"{where}.{attr_name}"))
+            if attr_name in LAYER_KEYS:  # a layer's own, not an attribute a default can give every layer
+                raise SpecError(
+                    f"`{attr_name}` cannot have a default: each layer gives its own (defaults set attributes such"
+                    f" as {', '.join(a.name for a in kind.attrs[:3])})",
+                    _at(attrs, attr_name, file, f"{where}.{attr_name}"),
+                )
+            attr = _find_attr(kind, attr_name, _at(attrs, attr_name, file, f"{where}.{attr_name}"), ())
             try:
                 checked[kind_name][attr_name] = _attr_value(attr, value, {})
             except (AttrError, ExprError) as error:
@@ -293,11 +308,13 @@ def _read_all_blocks(
 # --- values: block parameters and expressions ---
 
 
-def _find_attr(kind: LayerKind, name: Any, location: Location) -> Attr:
+def _find_attr(kind: LayerKind, name: Any, location: Location, layer_keys: tuple[str, ...] = LAYER_KEYS) -> Attr:
+    """The attribute `name` of `kind`; else a located error listing the known ones and, in a layer, the layer's own
+    keys (`layer_keys`: none in `defaults`)."""
     for attr in kind.attrs:
         if attr.name == name:
             return attr
-    known = kind.attr_names + LAYER_KEYS
+    known = kind.attr_names + layer_keys
     listing = ", ".join(known)
     hint = key_hint(str(name), kind.attr_names) or did_you_mean(str(name), known)
     raise SpecError(f"unknown key {name!r} for {kind.name}{hint}; known: {listing}", location)
@@ -706,8 +723,11 @@ class _Expander:
                 params[key] = plain_numbers(substitute(value, outer))
             except ExprError as error:
                 raise SpecError(f"{key}: {error}", location) from None
-            if isinstance(value, str) and not looks_like_expression(value):
-                refs[key] = self._reference(value, scope, outer, location)
+            # a word, or a whole number (layers may be named `0`, `1`, …), may name a layer for the block's `from:`
+            if (isinstance(value, str) and not looks_like_expression(value)) or (
+                isinstance(value, int) and not isinstance(value, bool)
+            ):
+                refs[key] = self._reference(str(value), scope, outer, location)
         self._defaults(block, params, block_input, location)
         inner = _Scope(full + ".", block_input, params, scope.stack + (block.name,), block.location.file, refs)
         group = Group(full, block.name, location)

@@ -91,20 +91,29 @@ class _Loader(_BaseLoader):  # type: ignore[misc, valid-type]
 
 
 def _construct_mapping(loader: _Loader, node: yaml.MappingNode) -> LocatedDict:
+    # `<<: *base` merges: PyYAML's flatten_mapping puts the merged pairs first, in an order where the later one
+    # wins, then the mapping's own pairs, which override them (YAML's merge key) — only two of its own clash
+    own = sum(1 for key_node, _ in node.value if key_node.tag != _MERGE)
     loader.flatten_mapping(node)
+    merged = len(node.value) - own
     result = LocatedDict()
     result.line = node.start_mark.line + 1
     result.key_lines = {}
     yield result
-    for key_node, value_node in node.value:
+    from_merge: set[Any] = set()
+    for index, (key_node, value_node) in enumerate(node.value):
         key = loader.construct_object(key_node, deep=True)
         if not isinstance(key, (str, int, float, bool)) and key is not None:
             raise SpecError("a mapping key must be a plain value", Location(line=key_node.start_mark.line + 1))
-        if key in result:
+        if key in result and key not in from_merge:
             raise SpecError(
                 f"duplicate key '{key}' (first at line {result.key_lines[key]})",
                 Location(line=key_node.start_mark.line + 1),
             )
+        if index < merged:
+            from_merge.add(key)
+        else:
+            from_merge.discard(key)
         result[key] = loader.construct_object(value_node, deep=True)
         result.key_lines[key] = key_node.start_mark.line + 1
 
@@ -122,7 +131,7 @@ def _construct_int(loader: _Loader, node: yaml.ScalarNode) -> int:
     digits = sum(c.isalnum() for c in node.value)
     if digits > MAX_DIGITS:
         raise SpecError(
-            f"a number of {digits:,} digits is too large; numbers in a spec have at most {MAX_DIGITS} digits",
+            f"a number of {digits:,} digits is too large; integers written in YAML have at most {MAX_DIGITS} digits",
             Location(line=node.start_mark.line + 1),
         )
     return yaml.constructor.SafeConstructor.construct_yaml_int(loader, node)
@@ -163,7 +172,7 @@ def _build(loader: _Loader, root: yaml.Node, limit: int, file: str | None) -> An
         if cls is scalar:
             if tag == _STR:
                 return node.value
-            if tag == _INT and node.value.isdigit() and len(node.value) <= MAX_DIGITS:
+            if tag == _INT and node.value.isascii() and node.value.isdigit() and len(node.value) <= MAX_DIGITS:
                 return int(node.value)
             return construct(node, deep=True)
         known = memo.get(id(node))
@@ -198,7 +207,7 @@ def _build(loader: _Loader, root: yaml.Node, limit: int, file: str | None) -> An
                 elif value_node.tag == _STR:  # the common values inline, without a call to build
                     total += 1
                     result[key] = text
-                elif value_node.tag == _INT and text.isdigit() and len(text) <= MAX_DIGITS:
+                elif value_node.tag == _INT and text.isascii() and text.isdigit() and len(text) <= MAX_DIGITS:
                     total += 1
                     result[key] = int(text)
                 else:
