@@ -10,7 +10,8 @@ from netcalc.errors import excerpt
 
 Shape = tuple[int, ...]
 
-_SHAPE_TEXT = re.compile(r"^\s*(\d{1,30})\s*[xX×]\s*(\d{1,30})\s*[xX×]\s*(\d{1,30})\s*$")
+# ASCII digits only: `\d` would read "２２４" (fullwidth) as 224
+_SHAPE_TEXT = re.compile(r"\s*([0-9]{1,30})\s*[xX×]\s*([0-9]{1,30})\s*[xX×]\s*([0-9]{1,30})\s*")
 # Each input dimension is at most this (a 1,048,576-pixel side, 1,048,576 channels); docs/limits.md.
 MAX_INPUT_SIDE = 2**20
 
@@ -32,9 +33,10 @@ def parse_shape(value: object) -> Shape:
     """`224x224x3`, `224×224×3` or `[224, 224, 3]` as (H, W, C); ValueError says what was expected."""
     expected = "H×W×C, e.g. 224x224x3 or [224, 224, 3]"
     if isinstance(value, str):
-        match = _SHAPE_TEXT.match(value)
+        match = _SHAPE_TEXT.fullmatch(value)
         if match is None:
-            raise ValueError(f"expected {expected}, got {excerpt(value)}")
+            digits = "" if value.isascii() or not any(c.isdigit() for c in value) else "; digits are 0-9 only"
+            raise ValueError(f"expected {expected}, got {excerpt(value)}{digits}")
         dims = tuple(int(g) for g in match.groups())
     elif isinstance(value, (list, tuple)):
         if len(value) != 3 or not all(isinstance(d, int) and not isinstance(d, bool) for d in value):

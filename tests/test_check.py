@@ -210,6 +210,58 @@ def test_bad_budgets_exit_2_with_a_located_message(spec, budget, text, line, mes
     assert "Traceback" not in result.stderr
 
 
+TEN_40 = "1" + "0" * 40  # 10^40, the largest limit (docs/limits.md)
+NINES_40 = "9" * 40  # 10^40 − 1: more digits than Decimal's default 28
+WHOLE_BAD_BUDGETS = [
+    # (id, budget text, the whole message after "netcalc: error: FILE:LINE: ")
+    ("list", "total: {params: []}\n", "budget.total.params: expected a count such as 25.6M, got a list"),
+    (
+        "mapping",
+        "total: {activation_memory: {a: 1}}\n",
+        "budget.total.activation_memory: expected a size in bytes such as 96MiB, got a mapping",
+    ),
+    (
+        "ten-to-the-40-plus-1",
+        f'total: {{params: "{TEN_40[:-1]}1"}}\n',
+        f"budget.total.params: '{TEN_40[:-1]}1' is too large; a limit is at most 10^40",
+    ),
+    (
+        "not-whole-past-28-digits",
+        f'total: {{params: "{NINES_40}.5"}}\n',
+        f"budget.total.params: '{NINES_40}.5' is {NINES_40}.5, not a whole number; a count must be whole",
+    ),
+    (
+        "many-quoted-digits",
+        'total: {params: "' + "9" * 70 + '"}\n',
+        "budget.total.params: '" + "9" * 27 + "..." + "9" * 28 + "' is too large; a limit is at most 10^40",
+    ),
+    (
+        "plain-integer-of-31-digits",
+        "total: {params: " + "1" * 31 + "}\n",
+        "a number of 31 digits is too large; integers written in YAML have at most 30 digits",
+    ),
+    (
+        "fullwidth-digits",
+        'total: {params: "１２３"}\n',
+        "budget.total.params: malformed value '１２３': expected a count, a number and a unit such as 25.6M; "
+        "digits are 0-9 only",
+    ),
+]
+
+
+@pytest.mark.parametrize(("text", "message"), [c[1:] for c in WHOLE_BAD_BUDGETS], ids=[c[0] for c in WHOLE_BAD_BUDGETS])
+def test_bad_budget_values_get_exactly_one_line(spec, budget, text, message):
+    path = budget(text)
+    result = invoke("check", spec, "--budget", path)
+    assert result.exit_code == 2, result.output
+    assert (result.stdout, result.stderr) == ("", f"netcalc: error: {path}:1: {message}\n")
+
+
+def test_a_limit_of_exactly_10_to_the_40_is_accepted(spec, budget):
+    result = invoke("check", spec, "--budget", budget(f'total: {{params: "{TEN_40}", macs: {10**30 - 1}}}\n'))
+    assert result.exit_code == 0, result.output
+
+
 def test_missing_budget_file_exits_2(spec, tmp_path):
     result = invoke("check", spec, "--budget", str(tmp_path / "nope.yaml"))
     assert result.exit_code == 2

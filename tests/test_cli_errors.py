@@ -110,3 +110,52 @@ def test_bad_options_exit_2(write_spec, args, fragment):
     result = CliRunner().invoke(cli, ["summary", write_spec(GOOD_HEAD + "  - relu\n"), *args])
     assert result.exit_code == 2
     assert fragment in result.stderr
+
+
+# Digits are ASCII: Python's `\d` and int() also read Arabic-Indic (٣) and fullwidth (２) digits.
+FORMS = "forms: conv3-64, conv3-64/2, maxpool, maxpool3/2, avgpool, fc-4096, or a kind with no required attributes"
+NON_ASCII_DIGITS = [
+    ("compact-arabic-indic", GOOD_HEAD + "  - conv٣-64\n", 3, f"layers[0]: cannot read the compact layer 'conv٣-64' (did you mean 'conv3-64'?); {FORMS}; digits are 0-9 only"),
+    ("compact-fullwidth-fc", GOOD_HEAD + "  - flatten\n  - fc-１０\n", 4, "layers[1]: cannot read the compact layer 'fc-１０'"),
+    ("compact-pool-stride", GOOD_HEAD + "  - maxpool3/２\n", 3, "layers[0]: cannot read the compact layer 'maxpool3/２'"),
+    ("input-fullwidth", 'input: "２２４x224x3"\nlayers: [relu]\n', 1, "input: expected H×W×C, e.g. 224x224x3 or [224, 224, 3], got '２２４x224x3'; digits are 0-9 only"),
+]
+
+
+@pytest.mark.parametrize(("text", "line", "start"), [pytest.param(*c[1:], id=c[0]) for c in NON_ASCII_DIGITS])
+def test_digits_other_than_ascii_are_refused_in_one_line(write_spec, text, line, start):
+    path = write_spec(text)
+    result = CliRunner().invoke(cli, ["summary", path])
+    assert result.exit_code == 2, result.output
+    assert result.stdout == "" and result.stderr.count("\n") == 1
+    assert result.stderr.startswith(f"netcalc: error: {path}:{line}: {start}")
+    assert result.stderr.endswith("; digits are 0-9 only\n")
+
+
+def test_an_input_option_of_fullwidth_digits_is_refused(write_spec):
+    result = CliRunner().invoke(cli, ["summary", write_spec(GOOD_HEAD + "  - relu\n"), "--input", "２２４x224x3"])
+    assert result.exit_code == 2
+    expected = "Invalid value for '--input': expected H×W×C, e.g. 224x224x3 or [224, 224, 3], got '２２４x224x3'; digits are 0-9 only"
+    assert result.stderr == f"netcalc: error: {expected}\n"
+
+
+# a path of 99-letter directories; the message is the path and ": no such file" (14 characters)
+LONG_PATH = "/".join(["n" * 99] * 4)
+
+
+def test_a_message_of_360_characters_is_printed_whole():
+    path = LONG_PATH[:341] + ".yaml"  # 346 + 14 = 360 characters
+    result = CliRunner().invoke(cli, ["summary", path])
+    assert result.exit_code == 2
+    assert result.stderr == f"netcalc: error: {path}: no such file\n"
+
+
+def test_a_message_of_361_characters_keeps_its_start_and_end_in_360():
+    path = LONG_PATH[:342] + ".yaml"  # 347 + 14 = 361 characters
+    result = CliRunner().invoke(cli, ["summary", path])
+    assert result.exit_code == 2
+    line = result.stderr.removesuffix("\n")
+    assert "\n" not in line and len(line) == len("netcalc: error: ") + 360
+    head, ellipsis, tail = line.removeprefix("netcalc: error: ").partition(" … ")
+    assert ellipsis and path.startswith(head) and len(head) >= 200
+    assert tail.endswith("n.yaml: no such file") and len(tail) >= 60

@@ -56,6 +56,10 @@ GOOD = {"input": "32x32x3", "layers": [{"kind": "conv", "out": 8, "kernel": 3}]}
         ({"layers": []}, "should be non-empty"),
         ({"layer": []}, "'layer' was unexpected"),
         ({"input": "32 by 32"}, "is not valid"),
+        ({"input": "３２x32x3"}, "is not valid"),  # fullwidth digits: Python's \d would match them
+        ({"layers": ["conv٣-64"]}, "is not valid"),  # an Arabic-Indic 3
+        ({"layers": ["fc-１０"]}, "is not valid"),
+        ({"layers": ["maxpool3/２"]}, "is not valid"),
         ({"defaults": {"conv": {"kernal": 3}}}, "'kernal' was unexpected"),
         ({"outputs": {"a": 1}}, "is not valid"),
     ],
@@ -69,3 +73,8 @@ def test_typical_mistakes_are_rejected(validator, change, fragment):
 def _messages(error: jsonschema.ValidationError) -> list[str]:
     """The error's message and those of the alternatives an `anyOf` tried."""
     return [error.message] + [m for sub in error.context or () for m in _messages(sub)]
+
+
+def test_compact_layers_and_input_of_ascii_digits_validate(validator):
+    spec = {"input": "32x32x3", "layers": ["conv3-64", "conv3-64/2", "maxpool", "maxpool3/2", "flatten", "fc-10"]}
+    assert [e.message for e in validator.iter_errors(spec)] == []

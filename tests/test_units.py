@@ -75,7 +75,10 @@ def test_bytes(text, expected):
         (parse_count, None, "expected a count"),
         (parse_count, [1], "expected a count"),
         (parse_count, float("nan"), "expected a count"),
-        (parse_count, "9" * 100, "malformed value"),
+        (parse_count, "9" * 100, "is too large; a limit is at most 10^40"),  # many digits: too large, not malformed
+        (parse_count, [], "expected a count such as 25.6M, got a list"),
+        (parse_bytes, {"a": 1}, "expected a size in bytes such as 96MiB, got a mapping"),
+        (parse_count, None, "expected a count such as 25.6M, got nothing"),
     ],
 )
 def test_bad_values_fail_cleanly(parse, value, message):
@@ -94,3 +97,59 @@ def test_whole_counts_scale_exactly(n, unit):
 @given(st.integers(min_value=0, max_value=10**6), st.integers(min_value=1, max_value=9))
 def test_decimal_counts_are_exact(whole, tenths):
     assert parse_count(f"{whole}.{tenths}G") == whole * 10**9 + tenths * 10**8
+
+
+TEN_40 = "1" + "0" * 40  # 10^40, the largest limit (docs/limits.md), written out
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        (TEN_40, 10**40),
+        (10**40, 10**40),
+        ("1" + "0" * 28 + "T", 10**40),  # 10^28 · 10^12
+        ("1" + "0" * 27 + ".5T", 10**39 + 5 * 10**11),
+        ("0" * 60 + "1234", 1234),  # 64 characters: leading zeros count toward the length
+    ],
+)
+def test_the_largest_limits_are_exact(value, expected):
+    assert parse_count(value) == expected
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "1" + "0" * 39 + "1",  # 10^40 + 1: 41 digits, which 28-digit arithmetic rounded to 10^40
+        10**40 + 1,
+        "1" + "0" * 28 + ".000000000001T",  # (10^28 + 10^-12) · 10^12 = 10^40 + 1
+        "9" * 100,  # more than 64 characters, and more than 41 digits
+        "9" * 70 + "K",
+        "1" + "0" * 40 + ".5",
+    ],
+)
+def test_a_limit_past_10_to_the_40_is_too_large(value):
+    with pytest.raises(UnitError, match=r"is too large; a limit is at most 10\^40$"):
+        parse_count(value)
+
+
+def test_a_value_that_is_not_whole_is_quoted_exactly():
+    value = "9" * 40 + ".5"  # 10^40 − 0.5: 41 significant digits, more than Decimal's default 28
+    with pytest.raises(UnitError) as caught:
+        parse_count(value)
+    assert str(caught.value) == f"'{value}' is {'9' * 40}.5, not a whole number; a count must be whole"
+
+
+def test_a_long_value_within_the_maximum_says_how_long_it_is():
+    value = "0" * 70 + "5"
+    with pytest.raises(UnitError) as caught:
+        parse_count(value)
+    assert str(caught.value).endswith("is 71 characters; a limit has at most 64")
+
+
+@pytest.mark.parametrize("value", ["１２３", "٣", "١٢٣M", "1２3", "２GiB", "1.５K", "12３"])
+def test_digits_other_than_ascii_are_refused(value):
+    parse = parse_bytes if value.endswith("B") else parse_count
+    with pytest.raises(UnitError) as caught:
+        parse(value)
+    assert str(caught.value).startswith(f"malformed value '{value}': expected a ")
+    assert str(caught.value).endswith("; digits are 0-9 only")

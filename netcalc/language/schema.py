@@ -107,7 +107,8 @@ def _per_kind(kind_schema: dict[str, Any]) -> list[dict[str, Any]]:
 
 def _compact_pattern() -> str:
     plain = sorted(name for name, kind in REGISTRY.items() if not any(a.required for a in kind.attrs))
-    return r"^(conv\d+-\d+(/\d+)?|(maxpool|avgpool)(\d+)?(/\d+)?|fc-\d+|" + "|".join(plain) + ")$"
+    # [0-9], not \d: Python's `re` (which jsonschema uses) reads any Unicode digit as \d
+    return r"^(conv[0-9]+-[0-9]+(/[0-9]+)?|(maxpool|avgpool)([0-9]+)?(/[0-9]+)?|fc-[0-9]+|" + "|".join(plain) + ")$"
 
 
 def _items(strict_kinds: bool) -> dict[str, Any]:
@@ -156,7 +157,7 @@ def spec_schema() -> dict[str, Any]:
         "name": _NAME,
         "input": {
             "anyOf": [
-                {"type": "string", "pattern": r"^\s*\d+\s*[x×]\s*\d+\s*[x×]\s*\d+\s*$"},
+                {"type": "string", "pattern": r"^\s*[0-9]+\s*[x×]\s*[0-9]+\s*[x×]\s*[0-9]+\s*$"},
                 {"type": "array", "items": {"type": "integer", "minimum": 1}, "minItems": 3, "maxItems": 3},
             ],
             "description": "H×W×C, e.g. 224x224x3",

@@ -12,6 +12,7 @@ from typing import Any
 
 from netcalc.analysis.compare import FIGURES, RATIO_COLUMNS, CompareRow, Comparison, Largest
 from netcalc.analysis.report import CONVENTIONS
+from netcalc.render import markdown
 from netcalc.render.console import Table, printed, text_console
 from netcalc.render.jsontext import json_document
 from netcalc.render.units import human_bytes, human_count
@@ -117,13 +118,13 @@ def to_markdown(comparison: Comparison) -> str:
         "|" + "|".join(["---"] * 2 + ["---:"] * len(HEADERS) + ["---"] * 2) + "|",
     ]
     for row in comparison.rows:
-        cells = [f"**{_label(comparison, row)}**", format_shape(row.input_shape)]
+        cells = [f"**{markdown.text_cell(_label(comparison, row))}**", format_shape(row.input_shape)]
         cells += [_cell(comparison, row, column) for column in HEADERS]
-        cells += [f"`{_largest_text(row.largest_params)}`", f"`{_largest_text(row.largest_macs)}`"]
+        cells += [markdown.code_cell(_largest_text(largest)) for largest in (row.largest_params, row.largest_macs)]
         lines.append("| " + " | ".join(cells) + " |")
     batch = {(row.batch, row.dtype) for row in comparison.rows}
     note = ", ".join(f"batch {b}, {d}" for b, d in sorted(batch))
-    suffix = f"; ratios to **{comparison.baseline.label}**" if comparison.baseline else ""
+    suffix = f"; ratios to **{markdown.text(comparison.baseline.label)}**" if comparison.baseline else ""
     lines += ["", f"_{note}; depth = {DEPTH_CONVENTION}{suffix}._"]
     return "\n".join(lines) + "\n"
 

@@ -8,6 +8,7 @@ from typing import Any
 from netcalc.analysis.diff import ADDED, CHANGED, REMOVED, Diff, LayerChange
 from netcalc.analysis.report import FIGURES as SUMMED
 from netcalc.analysis.report import PEAKS, LayerRow
+from netcalc.render import markdown
 from netcalc.render.console import Table, Text, printed, text_console
 from netcalc.render.jsontext import json_document
 from netcalc.render.units import human_bytes, human_count
@@ -132,16 +133,16 @@ def _title(diff: Diff) -> str:
 
 
 def to_markdown(diff: Diff) -> str:
-    lines = [f"**{_title(diff)}**", ""]
+    lines = [f"**{markdown.text(_title(diff))}**", ""]
     if diff.changes:
         lines += [
             "| | Layer | Kind | Output | Params Δ | MACs Δ | Activations Δ | Change |",
             "|---|---|---|---|---:|---:|---:|---|",
         ]
         for change in diff.changes:
-            cells = [SIGNS[change.status], f"`{change.name}`", _kind(change), _shape(change)]
+            cells = [SIGNS[change.status], markdown.code_cell(change.name), _kind(change), _shape(change)]
             cells += [_signed(f, change.delta(f)) for f in ("params", "macs", "activation_bytes")]
-            cells.append(_what(change).replace("|", "\\|"))
+            cells.append(markdown.cell(_what(change)))
             lines.append("| " + " | ".join(cells) + " |")
         lines.append("")
     lines += ["| Total | Old | New | Δ | |", "|---|---:|---:|---:|---:|"]

@@ -13,6 +13,7 @@ from typing import Any
 
 from netcalc.analysis.report import Report
 from netcalc.analysis.roofline import Roofline, TimedLayer, folded
+from netcalc.render import markdown
 from netcalc.render.console import Table, printed, text_console
 from netcalc.render.jsontext import json_document
 from netcalc.render.summary import report_dict
@@ -102,15 +103,15 @@ def to_csv(report: Report, roofline: Roofline, depth: int | None = None) -> str:
 
 def to_markdown(report: Report, roofline: Roofline, depth: int | None = None) -> str:
     lines = [
-        f"**{report.name}** {headline(roofline)}",
+        f"**{markdown.text(report.name)}** {headline(roofline)}",
         "",
         "| Layer | Kind | FLOPs | Moved | FLOP/B | Bound | Time |",
         "|---|---|---:|---:|---:|---|---:|",
     ]
     for layer in folded(report, roofline, depth):
         lines.append(
-            f"| `{layer.name}` | {layer.kind} | {layer.flops:,} | {layer.bytes_moved:,} | {layer.intensity:.1f} | "
-            f"{layer.bound} | {human_seconds(layer.seconds)} |"
+            f"| {markdown.code_cell(layer.name)} | {layer.kind} | {layer.flops:,} | {layer.bytes_moved:,} | "
+            f"{layer.intensity:.1f} | {layer.bound} | {human_seconds(layer.seconds)} |"
         )
     lines.append(
         f"| **Total** | | **{roofline.flops:,}** | **{roofline.bytes_moved:,}** | | | "

@@ -10,6 +10,7 @@ from typing import Any
 
 from netcalc.analysis.field import Field, fraction_text, pair_text
 from netcalc.analysis.report import CONVENTIONS, FIGURES, PEAKS, LayerRow, Report
+from netcalc.render import markdown
 from netcalc.render.console import Table, Text, printed, text_console
 from netcalc.render.jsontext import json_document
 from netcalc.render.units import human_bytes, human_count, share_bar
@@ -233,14 +234,15 @@ def memory_lines(report: Report, train: bool) -> list[str]:
 def to_markdown(report: Report, depth: int | None = None, columns: tuple[str, ...] = DEFAULT_GROUPS) -> str:
     chosen = _chosen(columns, table=False)
     header = ["Layer", "Kind", "Output", *(h if unit in ("count", "field") else f"{h} (B)" for h, _, unit in chosen)]
+    about = f"input {format_shape(report.input_shape)}, batch {report.batch}, {report.dtype}"
     lines = [
-        f"**{report.name}** — input {format_shape(report.input_shape)}, batch {report.batch}, {report.dtype}",
+        f"**{markdown.text(report.name)}** — {about}",
         "",
         "| " + " | ".join(header) + " |",
         "|" + "|".join(["---"] * 3 + ["---:"] * len(chosen)) + "|",
     ]
     for row in report.collapsed(depth):
-        cells = [f"`{row.name}`", row.kind, format_shape(row.output_shape)]
+        cells = [markdown.code_cell(row.name), row.kind, format_shape(row.output_shape)]
         lines.append("| " + " | ".join(cells + [_cell(report, row, c, True) for c in chosen]) + " |")
     t = report.totals
     cells = ["**Total**", "", ", ".join(map(format_shape, report.output_shapes))]
@@ -248,9 +250,11 @@ def to_markdown(report: Report, depth: int | None = None, columns: tuple[str, ..
     lines.append("| " + " | ".join(cells) + " |")
     lines += ["", f"Parameter memory: {t.param_bytes:,} B ({human_bytes(t.param_bytes)}); buffers: {t.buffers:,}."]
     if len(report.output_names) > 1:
-        lines.append("Outputs: " + ", ".join(f"`{n}` {format_shape(s)}" for n, s in _outputs(report)) + ".")
-    lines += ["", *(f"{line[0].upper()}{line[1:]}." for line in memory_lines(report, "train" in columns))]
-    lines += [f"- ⚠ `{name}`: {note}" for name, note in report.notes]
+        outputs = ", ".join(f"{markdown.code(n)} {format_shape(s)}" for n, s in _outputs(report))
+        lines.append(f"Outputs: {outputs}.")
+    memory = memory_lines(report, "train" in columns)
+    lines += ["", *(markdown.text(f"{line[0].upper()}{line[1:]}.") for line in memory)]
+    lines += [f"- ⚠ {markdown.code(name)}: {note}" for name, note in report.notes]
     if t.partial:
         lines += ["", f"{PARTIAL} partial: {_partial_note(report)}"]
     return "\n".join(lines) + "\n"
