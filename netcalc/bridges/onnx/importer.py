@@ -28,8 +28,8 @@ from pathlib import Path
 from typing import Any
 
 from netcalc.bridges import require
-from netcalc.bridges.onnx.registry import converter, find_converter
-from netcalc.errors import AttrError, NetcalcError, SpecError
+from netcalc.bridges.onnx.registry import converter, find_converter, since_version
+from netcalc.errors import AttrError, NetcalcError, SpecError, excerpt
 from netcalc.files import regular_file
 from netcalc.kinds import REGISTRY
 from netcalc.lazy_numpy import np
@@ -118,7 +118,14 @@ def _scope_and_op(node_name: str, index: int, op_type: str) -> tuple[str, str]:
     return _clean(".".join(path)), _clean(op)
 
 
+# Braces start a name template in netcalc's language ("features.{index + 2}"); a node's `relu{1}` becomes
+# `relu(1)` (made unique like any name, so a node called `relu(1)` too gets `relu(1)_2`). Control characters,
+# which names may not hold, become `_` as spaces do (docs/onnx.md).
+_BRACES = str.maketrans("{}", "()")
+
+
 def _clean(name: str) -> str:
+    name = "".join(c if c.isprintable() else " " for c in name).translate(_BRACES)
     name = re.sub(r"\s+", "_", name.strip()).strip(".")
     return "node" if name == INPUT else name
 
@@ -168,10 +175,10 @@ def read_model(path: str | Path, *, input_shape: Shape | None = None, batch: int
     path = str(path)
     regular_file(path, MAX_MODEL_BYTES, "an ONNX model")  # /dev/zero would be read without end
     try:
-        model = onnx.load(path)
+        model = onnx.load(path, load_external_data=False)  # external weights: checked, never read whole
     except FileNotFoundError:
         raise OnnxImportError(f"{path}: no such file") from None
-    except (DecodeError, RuntimeError, ValueError, UnicodeDecodeError) as error:
+    except (DecodeError, RuntimeError, ValueError, UnicodeDecodeError, onnx.checker.ValidationError) as error:
         raise OnnxImportError(f"{path}: not a readable ONNX model ({type(error).__name__}: {error})") from None
     except OSError as error:
         raise OnnxImportError(f"{path}: cannot read: {error.strerror or error}") from None
@@ -179,14 +186,15 @@ def read_model(path: str | Path, *, input_shape: Shape | None = None, batch: int
     if not graph.node or not graph.output:
         raise OnnxImportError(f"{path}: not an ONNX model (no graph nodes or no graph outputs)")
     _check_size(path, len(graph.node))
-    opset = next((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), None)
-    if opset is None:
-        raise OnnxImportError(f"{path}: the model imports no version of the default ONNX operator set")
+    opset = _default_opset(onnx, path, model)
+    for tensor in _graph_tensors(graph):
+        _weights_to_shapes(path, tensor)
     initializers = {t.name for t in graph.initializer}
     inputs = [i for i in graph.input if i.name not in initializers]
     if len(inputs) != 1:
         names = ", ".join(i.name for i in inputs) or "none"
         raise OnnxImportError(f"{path}: netcalc models networks of one input; this graph has: {names}")
+    _check_single_assignment(path, graph, {i.name for i in graph.input} | initializers)
     dims = inputs[0].type.tensor_type.shape.dim
     if len(dims) != 4:
         raise OnnxImportError(
@@ -210,6 +218,126 @@ def read_model(path: str | Path, *, input_shape: Shape | None = None, batch: int
             break
         shapes = _infer(onnx, model, path)
     return OnnxModel(model, path, opset, inputs[0].name, tuple(bound), shapes)
+
+
+def _default_opset(onnx: Any, path: str, model: Any) -> int:
+    """The version of the default operator set, one this onnx knows (opset 1000 has no schemas to trust)."""
+    opset = next((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), None)
+    if opset is None:
+        raise OnnxImportError(f"{path}: the model imports no version of the default ONNX operator set")
+    highest = onnx.defs.onnx_opset_version()
+    if not 1 <= opset <= highest:
+        raise OnnxImportError(
+            f"{path}: the model imports opset {opset} of the default ONNX operator set; onnx "
+            f"{onnx.__version__} knows opsets 1 to {highest}"
+        )
+    return opset
+
+
+def _node_error(path: str, graph: Any, index: int, reason: str) -> OnnxImportError:
+    node = graph.node[index]
+    return OnnxImportError(
+        f"{path}: node '{node.name or '(unnamed)'}' ({_op_name(node)}, node {index + 1} of {len(graph.node)}): {reason}"
+    )
+
+
+def _check_single_assignment(path: str, graph: Any, given: set[str]) -> None:
+    """Each value is written once (ONNX's static single assignment): a second writer, or a node writing over
+    the graph's input or a weight, would make the later readers' source a guess."""
+    writer: dict[str, int] = {}
+    for index, node in enumerate(graph.node):
+        for name in node.output:
+            if not name:
+                continue  # an optional output left out
+            if name in given:
+                raise _node_error(path, graph, index, f"its output '{name}' overwrites a graph input or initializer")
+            if name in writer:
+                first = graph.node[writer[name]]
+                raise _node_error(
+                    path,
+                    graph,
+                    index,
+                    f"its output '{name}' is already written by node '{first.name or '(unnamed)'}' "
+                    f"(node {writer[name] + 1}); a value has one writer",
+                )
+            writer[name] = index
+
+
+def _graph_tensors(graph: Any) -> list[Any]:
+    """The graph's initializers and the tensors in its nodes' attributes (a Constant's value)."""
+    from onnx import AttributeProto
+
+    tensors = list(graph.initializer)
+    for node in graph.node:
+        for attribute in node.attribute:
+            if attribute.type == AttributeProto.TENSOR:
+                tensors.append(attribute.t)
+            elif attribute.type == AttributeProto.TENSORS:
+                tensors.extend(attribute.tensors)
+    return tensors
+
+
+def _weights_to_shapes(path: str, tensor: Any) -> None:
+    """Keep a tensor's data only when small (LARGE elements): analysis needs the shapes of weights, and the
+    values of small constants only (a Reshape's shape, a Resize's scales). An external file is checked and, for
+    a small tensor, read; a large tensor keeps its dims alone, so neither NumPy nor shape inference ever holds
+    the weights (a 184-byte model may point to 3 GiB)."""
+    from onnx import TensorProto
+
+    small = math.prod(tensor.dims) <= LARGE
+    if tensor.data_location == TensorProto.EXTERNAL:
+        data = _external_bytes(path, tensor, read=small)
+        tensor.ClearField("external_data")
+        tensor.data_location = TensorProto.DEFAULT
+        if data is not None:
+            tensor.raw_data = data
+    elif not small:
+        for name in ("raw_data", "float_data", "int32_data", "int64_data", "double_data", "uint64_data"):
+            tensor.ClearField(name)
+
+
+def _external_bytes(path: str, tensor: Any, read: bool) -> bytes | None:
+    """The bytes of an external tensor (None unless `read`), after checking its reference: a relative path to a
+    regular file, not a symlink, inside the model's directory, holding offset + the bytes its dims need."""
+    import os
+    import stat
+
+    from onnx import helper
+
+    info = {entry.key: entry.value for entry in tensor.external_data}
+    location = info.get("location", "")
+    where = f"{path}: initializer '{tensor.name}' keeps its data in external file {excerpt(location)}"
+    base = os.path.realpath(os.path.dirname(os.path.abspath(path)))
+    target = os.path.join(base, location)
+    if not location or os.path.isabs(location):
+        raise OnnxImportError(f"{where}; it must be a path relative to the model's directory")
+    if os.path.commonpath([base, os.path.realpath(target)]) != base:
+        raise OnnxImportError(f"{where}, which is outside the model's directory")
+    if os.path.islink(target):
+        raise OnnxImportError(f"{where}, which is a symbolic link (refused, as onnx refuses it)")
+    try:
+        status = os.stat(target)
+        itemsize = helper.tensor_dtype_to_np_dtype(tensor.data_type).itemsize
+        offset, needed = int(info.get("offset", "0")), math.prod(tensor.dims) * itemsize
+        length = int(info.get("length", str(needed)))
+    except FileNotFoundError:
+        raise OnnxImportError(f"{where}, which does not exist") from None
+    except OSError as error:
+        raise OnnxImportError(f"{where}, which cannot be read: {error.strerror or error}") from None
+    except (KeyError, ValueError, TypeError) as error:
+        raise OnnxImportError(f"{where}, with a type or offset/length netcalc cannot read ({error})") from None
+    if not stat.S_ISREG(status.st_mode):
+        raise OnnxImportError(f"{where}, which is not a regular file (a device, FIFO or directory)")
+    if offset < 0 or length != needed or offset + needed > status.st_size:
+        raise OnnxImportError(
+            f"{where}: dims {list(tensor.dims)} need {needed:,} bytes at offset {offset:,} (length {length:,}); "
+            f"the file has {status.st_size:,}"
+        )
+    if not read:
+        return None
+    with open(target, "rb") as file:
+        file.seek(offset)
+        return file.read(needed)
 
 
 # An exported layer is one node or a few (a Constant, shape plumbing); more nodes than this per allowed layer and
@@ -240,42 +368,72 @@ SHAPE_PRESERVING = frozenset(
 
 
 def _infer(onnx: Any, model: Any, path: str) -> dict[str, tuple[int, ...]]:
-    """Every value's static shape, by ONNX shape inference; where it gives up on a shape-preserving operator,
-    the operator's input shape is written into the graph as the output's value_info and inference runs again, so
-    the nodes after it get shapes too."""
-    from onnx import helper
-
-    for _ in range(len(model.graph.node) + 1):
-        shapes, types = _infer_once(onnx, model, path)
-        added = False
-        for node in model.graph.node:
-            if node.op_type not in SHAPE_PRESERVING or node.domain not in ("", "ai.onnx") or not node.input:
-                continue
-            x, out = node.input[0], node.output[0] if node.output else ""
-            if out and out not in shapes and x in shapes:
-                shapes[out] = shapes[x]
-                model.graph.value_info.append(helper.make_tensor_value_info(out, types.get(x, 1), list(shapes[x])))
-                added = True
-        if not added:
-            return shapes
-    return shapes
+    """Every value's static shape, by ONNX shape inference, in at most two runs (so linear in the graph): where it
+    gives up on a shape-preserving operator (and so on everything after it), a second run sees that operator as
+    an Identity, whose output is its input's shape, and every node after it gets shapes too."""
+    shapes = _infer_once(onnx, model, path)
+    stand_in = _stand_in(onnx, model, shapes)
+    if stand_in is None:
+        return shapes
+    return shapes | _infer_once(onnx, stand_in, path)
 
 
-def _infer_once(onnx: Any, model: Any, path: str) -> tuple[dict[str, tuple[int, ...]], dict[str, int]]:
-    """Every value's static shape and element type, by ONNX shape inference."""
+def _stand_in(onnx: Any, model: Any, shapes: dict[str, tuple[int, ...]]) -> Any:
+    """A copy of `model` for shape inference with each shape-preserving node whose output has no shape replaced
+    by an Identity of its first input, or None when there is none. The model's large weights were emptied when
+    it was read, so the copy is small."""
+    missing = [
+        index
+        for index, node in enumerate(model.graph.node)
+        if node.op_type in SHAPE_PRESERVING
+        and node.domain in ("", "ai.onnx")
+        and node.input
+        and node.output
+        and node.output[0]
+        and node.output[0] not in shapes
+    ]
+    if not missing:
+        return None
+    copy = onnx.ModelProto()
+    copy.CopyFrom(model)
+    for index in missing:
+        node = copy.graph.node[index]
+        x, out = node.input[0], node.output[0]
+        node.ClearField("attribute")
+        node.ClearField("input")
+        node.ClearField("output")
+        node.op_type, node.domain = "Identity", ""
+        node.input.append(x)
+        node.output.append(out)
+    return copy
+
+
+def _infer_once(onnx: Any, model: Any, path: str) -> dict[str, tuple[int, ...]]:
+    """Every value's static shape, by ONNX shape inference."""
     try:
         inferred = onnx.shape_inference.infer_shapes(model, strict_mode=False, data_prop=True)
     except Exception as error:  # onnx.shape_inference.InferenceError and friends
-        raise OnnxImportError(f"{path}: ONNX shape inference failed: {error}") from None
+        reason = str(error).strip() or f"{type(error).__name__}, with no reason given"
+        raise OnnxImportError(f"{path}: ONNX shape inference failed: {reason}") from None
     shapes: dict[str, tuple[int, ...]] = {}
-    types: dict[str, int] = {}
     for info in list(inferred.graph.value_info) + list(inferred.graph.output) + list(inferred.graph.input):
         tensor_type = info.type.tensor_type
-        if tensor_type.elem_type:
-            types[info.name] = tensor_type.elem_type
         if tensor_type.HasField("shape") and all(d.HasField("dim_value") for d in tensor_type.shape.dim):
             shapes[info.name] = tuple(d.dim_value for d in tensor_type.shape.dim)
-    return shapes, types
+    return shapes
+
+
+def _strict_reason(model: Any, shapes: dict[str, tuple[int, ...]]) -> str:
+    """Why shape inference left a value without a shape: the first error of a strict run, which the lenient run
+    that gives the shapes keeps to itself (only asked when a shape is missing, so its cost is on the error path)."""
+    import onnx
+
+    stand_in = _stand_in(onnx, model, shapes) or model
+    try:
+        onnx.shape_inference.infer_shapes(stand_in, strict_mode=True, data_prop=True)
+    except Exception as error:
+        return " ".join(str(error).split()) or type(error).__name__
+    return ""
 
 
 def _materialize_constants(model: Any, shapes: dict[str, tuple[int, ...]], input_name: str, bound: Any) -> bool:
@@ -340,6 +498,12 @@ def _bind_input(path: str, name: str, dims: Any, input_shape: Shape | None, batc
             given = 1 if batch is not None else None
         elif input_shape is not None:
             given = {1: input_shape[2], 2: input_shape[0], 3: input_shape[1]}[i]
+        if dim.HasField("dim_value") and dim.dim_value <= 0 and given is None:
+            option = "--batch N" if i == 0 else "--input HxWxC"
+            raise OnnxImportError(
+                f"{path}: dimension {labels[i]} of input '{name}' is {dim.dim_value}; a size must be at least 1 "
+                f"(or give {option})"
+            )
         if dim.HasField("dim_value") and dim.dim_value > 0:
             fixed = dim.dim_value
             if i == 0:
@@ -460,7 +624,11 @@ class _Importer:
     def out_shape(self, node: Any, i: int = 0) -> tuple[int, ...]:
         shape = self.model.shapes.get(node.output[i])
         if shape is None:
-            raise self.fail(f"shape inference gave no static shape for its output '{node.output[i]}'")
+            reason = _strict_reason(self.model.onnx_model, self.model.shapes)
+            raise self.fail(
+                f"shape inference gave no static shape for its output '{node.output[i]}'"
+                + (f": {reason}" if reason else "")
+            )
         return shape
 
     # -- emitting layers --
@@ -595,7 +763,9 @@ def _op_name(node: Any) -> str:
 def _tensor_data(tensor: Any, numpy_helper: Any) -> Any:
     """The initializer's values, or None when its data was stripped (dims kept)."""
     fields = ("raw_data", "float_data", "int32_data", "int64_data", "double_data", "uint64_data", "string_data")
-    if math.prod(tensor.dims) == 0 or any(len(getattr(tensor, f)) for f in fields) or tensor.external_data:
+    if math.prod(tensor.dims) > LARGE or tensor.external_data:  # a weight: its shape is what analysis needs
+        return None
+    if math.prod(tensor.dims) == 0 or any(len(getattr(tensor, f)) for f in fields):
         try:
             return numpy_helper.to_array(tensor)
         except Exception:
@@ -661,6 +831,9 @@ def _fold_constant(imp: _Importer, node: Any) -> bool:
         tensor = _attr(node, "value")
         if tensor is None:
             raise imp.fail("only Constant nodes with a `value` tensor are supported")
+        if math.prod(tensor.dims) > LARGE:  # a weight: its data was dropped on reading, its shape is enough
+            imp.values[node.output[0]] = Const(tuple(tensor.dims), None)
+            return True
         array = numpy_helper.to_array(tensor)
         imp.values[node.output[0]] = Const(tuple(array.shape), array)
         return True
@@ -682,10 +855,18 @@ def _fold_constant(imp: _Importer, node: Any) -> bool:
         perm = _attr(node, "perm") or list(range(len(values[0].shape)))[::-1]  # a stripped weight, transposed
         imp.values[node.output[0]] = Const(tuple(values[0].shape[p] for p in perm), None)
         return True
-    if not all(v is None or (isinstance(v, Const) and v.value is not None) for v in values):
+    if not all(v is None or isinstance(v, Const) for v in values):
         return False
     try:
-        results = EVALUATORS[node.op_type](node, [None if v is None else v.value for v in values])
+        shape = _folded_shape(node, values)
+        if shape is not None and (math.prod(shape) > LARGE or any(v is not None and v.value is None for v in values)):
+            results: list[Any] = [_Shaped(shape)]  # a weight's worth of constant: its shape, never its values
+        elif any(v is not None and v.value is None for v in values):
+            return False  # values needed from a constant whose data was not kept
+        else:
+            results = EVALUATORS[node.op_type](node, [None if v is None else v.value for v in values])
+    except NetcalcError:
+        raise
     except Exception as error:
         raise imp.fail(f"folding this constant expression failed: {type(error).__name__}: {error}") from None
     for name, result in zip(node.output, results):
@@ -698,6 +879,43 @@ def _fold_constant(imp: _Importer, node: Any) -> bool:
 
 
 LARGE = 4096  # elements of a constant past which only its shape is kept
+
+BROADCASTING = frozenset({"Add", "Sub", "Mul", "Div", "Equal", "Pow", "Max", "Min", "Where"})
+SAME_SHAPE = frozenset({"Identity", "Cast", "Sqrt", "Floor", "Ceil", "Neg", "Not"})
+
+
+def _folded_shape(node: Any, values: list[Any]) -> tuple[int, ...] | None:
+    """The shape a constant expression gives, worked out from its inputs' shapes (and the few small values that
+    decide it) before anything is computed, for the operators whose result can outgrow their inputs (Expand to
+    2¹⁴×2¹⁴, Range to 2³¹, a broadcast [2¹⁵, 1]×[1, 2¹⁵]) or which carry a weight along; None for the others,
+    whose result is no larger than an input."""
+    op = node.op_type
+    shapes = [v.shape for v in values if v is not None]
+    if op in BROADCASTING:
+        return tuple(np.broadcast_shapes(*shapes))
+    if op in SAME_SHAPE:
+        return shapes[0]
+    if op == "Expand" and values[1].value is not None:
+        return tuple(np.broadcast_shapes(shapes[0], tuple(_sizes(values[1].value))))
+    if op == "ConstantOfShape" and values[0].value is not None:
+        return tuple(_sizes(values[0].value))
+    if op == "Range" and all(v.value is not None for v in values):
+        start, limit, delta = (float(np.asarray(v.value).reshape(-1)[0]) for v in values)
+        if delta == 0 or not all(math.isfinite(x) for x in (start, limit, delta)):
+            raise ValueError(f"Range({start}, {limit}, {delta}) has no finite length")
+        return (max(math.ceil((limit - start) / delta), 0),)
+    if op == "Gather":
+        axis = _attr(node, "axis", 0) % max(1, len(shapes[0]))
+        return shapes[0][:axis] + shapes[1] + shapes[0][axis + 1 :]
+    return None
+
+
+def _sizes(value: Any) -> list[int]:
+    """A shape given as a constant's values, each a size ≥ 0."""
+    sizes = [int(d) for d in np.asarray(value).reshape(-1)]
+    if any(d < 0 for d in sizes):
+        raise ValueError(f"a shape {sizes[:8]} with a negative size")
+    return sizes
 
 
 @dataclass(frozen=True)
@@ -827,10 +1045,22 @@ def _pads(imp: _Importer, node: Any, x: Tensor, kernel: list[int], strides: list
         pads = [0] * 4
     else:
         pads = imp.ints(node, "pads", default=[0, 0, 0, 0]) or [0, 0, 0, 0]
+        _check_ints(imp, "pads", pads, 4, 0)
     top, left, bottom, right = pads
     if top == bottom and left == right:
         return [top, left]
     return [top, bottom, left, right]
+
+
+INT32_MAX = 2**31 - 1  # netcalc's bound on whole-number attributes (docs/limits.md), as ONNX's int32 sizes
+
+
+def _check_ints(imp: _Importer, name: str, values: list[int], length: int, minimum: int) -> None:
+    """An int-list attribute of the length a 2-D operator needs, each value in [minimum, 2³¹ − 1]."""
+    if len(values) != length:
+        raise imp.fail(f"`{name}` {excerpt(values)} has {len(values)} values; a 2-D {imp.node.op_type} needs {length}")
+    if any(not minimum <= v <= INT32_MAX for v in values):
+        raise imp.fail(f"`{name}` {excerpt(values)}: each must be between {minimum} and {INT32_MAX:,}")
 
 
 def _check_padding(imp: _Importer, kind: str, value: Any) -> Any:
@@ -838,10 +1068,12 @@ def _check_padding(imp: _Importer, kind: str, value: Any) -> Any:
     attr = next(a for a in REGISTRY[kind].attrs if a.name == "padding")
     try:
         attr.parse(value)
-    except AttrError:
-        raise imp.fail(
-            f"padding {value} (top, bottom, left, right) is asymmetric; {kind} here takes only Ph, Pw"
-        ) from None
+    except AttrError as error:
+        if len(value) == 4:
+            raise imp.fail(
+                f"padding {value} (top, bottom, left, right) is asymmetric; {kind} here takes only Ph, Pw"
+            ) from None
+        raise imp.fail(f"padding {value}: {error.message}") from None
     return value
 
 
@@ -859,34 +1091,103 @@ def _conv_operands(imp: _Importer, node: Any, what: str) -> tuple[Tensor, Any, l
     if w is None or len(w.shape) != 4:
         raise imp.fail(f"only 2-D {what} with a constant weight are supported")
     kernel = imp.ints(node, "kernel_shape", default=list(w.shape[2:]))
-    return x, w, kernel, imp.ints(node, "strides", default=[1, 1]), imp.ints(node, "dilations", default=[1, 1])
+    strides, dilations = imp.ints(node, "strides", default=[1, 1]), imp.ints(node, "dilations", default=[1, 1])
+    for name, values in (("kernel_shape", kernel), ("strides", strides), ("dilations", dilations)):
+        _check_ints(imp, name, values, 2, 1)
+    return x, w, kernel, strides, dilations
+
+
+def _groups(imp: _Importer, node: Any, *channels: int) -> int:
+    """The `group` attribute, which must divide each of `channels`."""
+    groups = _attr(node, "group", 1)
+    if not 1 <= groups <= INT32_MAX or any(c % groups for c in channels):
+        raise imp.fail(f"group {groups} does not divide its channels ({', '.join(map(str, channels))})")
+    return groups
+
+
+def _weight(
+    imp: _Importer, node: Any, i: int, expected: tuple[int, ...], what: str, why: str = "", optional: bool = False
+) -> bool:
+    """Whether input `i` is given (a constant of exactly `expected` shape); otherwise a refusal naming the tensor,
+    its shape and the one the layer implies, since netcalc's parameter count is of the layer, and it must be of
+    the arrays the file holds."""
+    value = imp.value(node, i)
+    if value is None:
+        if optional:
+            return False
+        raise imp.fail(f"its {what} (input {i}) is missing")
+    if not isinstance(value, Const):
+        raise imp.fail(f"its {what} (input {i}, '{node.input[i]}') must be a constant")
+    if value.shape != tuple(expected):
+        because = f" ({why})" if why else ""
+        raise imp.fail(f"{what} '{node.input[i]}' has shape {list(value.shape)}; expected {list(expected)}{because}")
+    return True
 
 
 @converter("Conv", 1, 11, 22)
 def conv(imp: _Importer, node: Any) -> None:
     x, w, kernel, strides, dilations = _conv_operands(imp, node, "convolutions")
+    groups = _groups(imp, node, x.shape[1], w.shape[0])
+    why = f"{x.shape[1]} input channels, group {groups}, kernel {kernel}"
+    _weight(imp, node, 1, (w.shape[0], x.shape[1] // groups, *kernel), "weight", why)
+    bias = _weight(imp, node, 2, (w.shape[0],), "bias", optional=True)
     padding = _check_padding(imp, "conv", _pads(imp, node, x, kernel, strides, dilations))
     attrs = {"out": w.shape[0], "kernel": kernel, "stride": strides, "padding": padding, "dilation": dilations}
-    attrs |= {"groups": _attr(node, "group", 1), "bias": imp.value(node, 2) is not None}
+    attrs |= {"groups": groups, "bias": bias}
     imp.emit(node, "conv", [x], **attrs)
+
+
+def _transpose_pads(
+    imp: _Importer, node: Any, x: Tensor, kernel: list[int], strides: list[int], dilations: list[int]
+) -> list[int]:
+    """[top, left, bottom, right] of a ConvTranspose: `pads`, or those ONNX implies from `output_shape` (or from
+    auto_pad SAME, an output of input × stride), the larger half at the start unless SAME_UPPER."""
+    auto = _attr(node, "auto_pad", "NOTSET")
+    extra = imp.ints(node, "output_padding", default=[0, 0])
+    _check_ints(imp, "output_padding", extra, 2, 0)
+    target = imp.ints(node, "output_shape")
+    if target is None and auto in ("SAME_UPPER", "SAME_LOWER"):
+        target = [size * stride for size, stride in zip(x.shape[2:], strides)]
+    if target is None:
+        pads = [0] * 4 if auto == "VALID" else imp.ints(node, "pads", default=[0, 0, 0, 0])
+        _check_ints(imp, "pads", pads, 4, 0)
+        return pads
+    target = target[-2:]
+    pads = [0] * 4
+    for a in range(2):
+        full = strides[a] * (x.shape[2 + a] - 1) + extra[a] + (kernel[a] - 1) * dilations[a] + 1
+        total = full - target[a]
+        if total < 0:
+            raise imp.fail(f"output_shape {target} is larger than the full output ({full} along axis {2 + a})")
+        half, rest = total // 2, total - total // 2
+        pads[a], pads[a + 2] = (half, rest) if auto == "SAME_UPPER" else (rest, half)
+    return pads
 
 
 @converter("ConvTranspose", 1, 11, 22)
 def conv_transpose(imp: _Importer, node: Any) -> None:
     x, w, kernel, strides, dilations = _conv_operands(imp, node, "transposed convolutions")
-    groups = _attr(node, "group", 1)
-    if _attr(node, "auto_pad", "NOTSET") not in ("NOTSET", "VALID"):
-        raise imp.fail("auto_pad SAME on a transposed convolution is not supported")
-    pads = imp.ints(node, "pads", default=[0, 0, 0, 0])
-    if pads[0] != pads[2] or pads[1] != pads[3]:
-        raise imp.fail(f"asymmetric pads {pads} on a transposed convolution are not supported")
+    groups = _groups(imp, node, x.shape[1])
+    why = f"{x.shape[1]} input channels, group {groups}, kernel {kernel}"
+    _weight(imp, node, 1, (x.shape[1], w.shape[1], *kernel), "weight", why)
+    out_channels = w.shape[1] * groups
+    bias = _weight(imp, node, 2, (out_channels,), "bias", optional=True)
+    top, left, bottom, right = _transpose_pads(imp, node, x, kernel, strides, dilations)
     out = imp.out_shape(node)
-    extra = [
-        out[2 + a] - ((x.shape[2 + a] - 1) * strides[a] - 2 * pads[a] + dilations[a] * (kernel[a] - 1) + 1)
-        for a in range(2)
+    # output_padding: what the inferred output holds beyond (H − 1)·S − Pt − Pb + D·(K − 1) + 1
+    base = [
+        (x.shape[2 + a] - 1) * strides[a] - before - after + dilations[a] * (kernel[a] - 1) + 1
+        for a, (before, after) in enumerate(((top, bottom), (left, right)))
     ]
-    attrs = {"out": w.shape[1] * groups, "kernel": kernel, "stride": strides, "padding": pads[:2]}
-    attrs |= {"output_padding": extra, "dilation": dilations, "groups": groups, "bias": imp.value(node, 2) is not None}
+    extra = [out[2 + a] - base[a] for a in range(2)]
+    if any(e < 0 or e >= max(s, d) for e, s, d in zip(extra, strides, dilations)):
+        raise imp.fail(
+            f"its output {list(out[2:])} needs an output_padding of {extra}, which must be at least 0 and less than "
+            f"the stride or the dilation (netcalc's conv_transpose, as PyTorch's)"
+        )
+    padding = [top, left] if (top, left) == (bottom, right) else [top, bottom, left, right]
+    attrs = {"out": out_channels, "kernel": kernel, "stride": strides, "padding": padding}
+    attrs |= {"output_padding": extra, "dilation": dilations, "groups": groups, "bias": bias}
     imp.emit(node, "conv_transpose", [x], **attrs)
 
 
@@ -895,8 +1196,18 @@ def gemm(imp: _Importer, node: Any) -> None:
     x, w = imp.tensor(node, 0), imp.const(node, 1)
     if _attr(node, "transA", 0) or w is None or len(w.shape) != 2 or len(x.shape) != 2:
         raise imp.fail("only x·Wᵀ + b with a flat input and a constant 2-D weight is supported (an fc layer)")
-    out = w.shape[0] if _attr(node, "transB", 0) else w.shape[1]
-    imp.emit(node, "fc", [x], out=out, bias=imp.value(node, 2) is not None)
+    transposed = bool(_attr(node, "transB", 0))
+    out = w.shape[0] if transposed else w.shape[1]
+    expected = (out, x.shape[1]) if transposed else (x.shape[1], out)
+    _weight(imp, node, 1, expected, "weight", f"{x.shape[1]} input features, transB {int(transposed)}")
+    bias = imp.value(node, 2)
+    if bias is not None and (not isinstance(bias, Const) or bias.shape not in ((out,), (1, out))):
+        shape = list(bias.shape) if isinstance(bias, (Const, Tensor)) else "?"
+        raise imp.fail(
+            f"bias '{node.input[2]}' has shape {shape}; netcalc's fc has one bias per output feature, [{out}] "
+            "(a bias broadcast from fewer values has no netcalc kind)"
+        )
+    imp.emit(node, "fc", [x], out=out, bias=bias is not None)
 
 
 @converter("MatMul", 1, 9, 13)
@@ -911,10 +1222,12 @@ def matmul(imp: _Importer, node: Any) -> None:
         return
     x, w = imp.tensor(node, 0), imp.value(node, 1)
     if isinstance(w, Const) and len(w.shape) == 2 and x.layout == "nhwc":  # a Linear on channels last: 1×1 conv
+        _weight(imp, node, 1, (x.channels, w.shape[1]), "weight", f"{x.channels} input channels")
         imp.emit(node, "conv", [x], out=w.shape[1], kernel=1, bias=False)
         return
     if not isinstance(w, Const) or len(w.shape) != 2 or len(x.shape) != 2:
         raise imp.fail("only a flat input times a constant 2-D weight is supported (an fc layer)")
+    _weight(imp, node, 1, (x.shape[1], w.shape[1]), "weight", f"{x.shape[1]} input features")
     imp.emit(node, "fc", [x], out=w.shape[1], bias=False)
 
 
@@ -985,14 +1298,28 @@ def batchnorm(imp: _Importer, node: Any) -> None:
     x = imp.tensor(node)
     if _attr(node, "training_mode", 0) or any(imp.readers[o] for o in node.output[1:]):
         raise imp.fail("training-mode batch normalization (running statistics as outputs) is not supported")
+    for i, what in enumerate(("scale", "bias", "mean", "variance"), start=1):
+        _weight(imp, node, i, (x.channels,), what, f"one per channel of its {x.channels}")
     momentum = _float(1 - _float(_attr(node, "momentum", 0.9)))  # ONNX keeps the old statistics' share; torch the new
     imp.emit(node, "batchnorm", [x], eps=_float(_attr(node, "epsilon", 1e-5)), momentum=momentum)
+
+
+def _affine_weights(imp: _Importer, node: Any, expected: tuple[int, ...], why: str) -> None:
+    """Scale and bias of a normalisation, both of shape `expected`: netcalc's `affine` counts γ and β together,
+    so a scale without a bias (2·C would be counted for C held) has no kind to become."""
+    _weight(imp, node, 1, expected, "scale", why)
+    if not _weight(imp, node, 2, expected, "bias", why, optional=True) and imp.hint(node).get("affine", True):
+        raise imp.fail(
+            f"it has a scale but no bias; netcalc's {node.op_type[:-13].lower()}norm counts γ and β together "
+            f"({2 * math.prod(expected)} parameters where the file holds {math.prod(expected)})"
+        )
 
 
 @converter("InstanceNormalization", 6, 22)
 def instancenorm(imp: _Importer, node: Any) -> None:
     x = imp.tensor(node)
     _spatial(imp, x)
+    _affine_weights(imp, node, (x.shape[1],), f"one per channel of its {x.shape[1]}")
     affine = imp.hint(node).get("affine", True)
     imp.emit(node, "instancenorm", [x], eps=_float(_attr(node, "epsilon", 1e-5)), affine=affine)
 
@@ -1001,7 +1328,17 @@ def instancenorm(imp: _Importer, node: Any) -> None:
 def groupnorm(imp: _Importer, node: Any) -> None:
     x = imp.tensor(node)
     _spatial(imp, x)
-    groups, affine = _attr(node, "num_groups"), imp.hint(node).get("affine", True)
+    groups, channels = _attr(node, "num_groups"), x.shape[1]
+    if groups is None or not 1 <= groups <= channels or channels % groups:
+        raise imp.fail(f"num_groups {groups} does not divide its {channels} channels")
+    if since_version("GroupNormalization", imp.model.opset) == 18 and groups != channels:
+        # opset 18 has γ and β per group (opset 21 made them per channel, as netcalc's groupnorm and PyTorch's)
+        raise imp.fail(
+            f"GroupNormalization-18 has a scale and bias per group ({2 * groups} parameters); netcalc's groupnorm "
+            f"has them per channel ({2 * channels}); export at opset 21"
+        )
+    _affine_weights(imp, node, (channels,), f"one per channel of its {channels}")
+    affine = imp.hint(node).get("affine", True)
     imp.emit(node, "groupnorm", [x], groups=groups, eps=_float(_attr(node, "epsilon", 1e-5)), affine=affine)
 
 
@@ -1011,11 +1348,15 @@ def layernorm(imp: _Importer, node: Any) -> None:
     eps = _float(_attr(node, "epsilon", 1e-5))
     affine = imp.hint(node).get("affine", True)
     x = imp.tensor(node)
+    if any(imp.readers[o] for o in node.output[1:] if o):
+        raise imp.fail("its mean or inverse standard deviation output is used, and netcalc does not model them")
     if x.layout == "nhwc" and axis in (-1, 3):  # ConvNeXt's LayerNorm2d: the channels at each pixel
+        _affine_weights(imp, node, (x.channels,), f"one per channel of its {x.channels}")
         imp.emit(node, "layernorm", [x], eps=eps, affine=affine)
         return
     if len(x.shape) != 2 or axis not in (-1, 1):
         raise imp.fail("only LayerNorm over the features of a flat vector, or over channels, is supported")
+    _affine_weights(imp, node, (x.shape[1],), f"one per feature of its {x.shape[1]}")
     imp.emit(node, "layernorm", [x], eps=eps, affine=affine)
 
 
@@ -1209,7 +1550,7 @@ def split(imp: _Importer, node: Any) -> None:
     x = imp.tensor(node)
     if _attr(node, "axis", 0) % len(x.shape) != 1:
         raise imp.fail("only a split along the channels (axis 1) is supported")
-    sizes = imp.ints(node, "split", 1) or [x.shape[1] // len(node.output)] * len(node.output)
+    sizes = _split_sizes(imp, node, x.channels)
     start = 0
     for i, size in enumerate(sizes):
         if imp.readers[node.output[i]]:
@@ -1217,14 +1558,55 @@ def split(imp: _Importer, node: Any) -> None:
         start += size
 
 
+def _split_sizes(imp: _Importer, node: Any, channels: int) -> list[int]:
+    """The channels of each output: `split` as given; else, with num_outputs (opset 18), ⌈C/n⌉ each but the
+    last, which takes the rest (10 / 3 → 4, 4, 2); else equal parts, which C must allow."""
+    parts = len(node.output)
+    sizes = imp.ints(node, "split", 1)
+    if sizes is None:
+        count = _attr(node, "num_outputs")
+        if count is not None and count != parts:
+            raise imp.fail(f"num_outputs {count} but {parts} outputs")
+        size = -(-channels // parts) if count is not None else channels // parts
+        if count is None and channels % parts:
+            raise imp.fail(f"{channels} channels do not split into {parts} equal parts")
+        sizes = [size] * (parts - 1) + [channels - size * (parts - 1)]
+    if len(sizes) != parts or sum(sizes) != channels or any(n < 1 for n in sizes):
+        raise imp.fail(f"split sizes {excerpt(sizes)} do not divide its {channels} channels into {parts} parts")
+    return sizes
+
+
+def _slice_cut(imp: _Importer, size: int, start: int, end: int, step: int) -> tuple[int, int]:
+    """[start, end) of a step-1-or-more slice of an axis of `size`, negative indices counted from the end and
+    both clamped to [0, size], as ONNX does; an empty window is refused (no layer has a size of 0)."""
+    if step < 1:
+        raise imp.fail(f"a slice with step {step} is not supported (only steps ≥ 1)")
+    start, end = (v + size if v < 0 else v for v in (start, end))
+    start, end = min(max(start, 0), size), min(max(end, 0), size)
+    if end <= start:
+        raise imp.fail(f"the slice [{start}, {end}) of an axis of {size} is empty")
+    return start, end
+
+
 @converter("Slice", 1, 10, 11, 13)
 def slice_(imp: _Importer, node: Any) -> None:
     x = imp.tensor(node)
     starts, ends = imp.ints(node, "starts", 1), imp.ints(node, "ends", 2)
+    if starts is None or ends is None or len(starts) != len(ends):
+        raise imp.fail("its starts and ends must be constants of the same length")
     axes = imp.ints(node, "axes", 3, default=list(range(len(starts))))
     steps = imp.ints(node, "steps", 4, default=[1] * len(starts))
-    cuts = [(s, e, a % len(x.shape), st) for s, e, a, st in zip(starts, ends, axes, steps)]
-    cuts = [c for c in cuts if not (c[0] == 0 and c[1] >= x.shape[c[2]] and c[3] == 1)]  # whole-axis slices
+    if (
+        len(axes) != len(starts)
+        or len(steps) != len(starts)
+        or any(not -len(x.shape) <= a < len(x.shape) for a in axes)
+    ):
+        raise imp.fail(f"its axes {excerpt(axes)} and steps {excerpt(steps)} do not match its starts or its input")
+    cuts = []
+    for s, e, a, st in zip(starts, ends, axes, steps):
+        axis = a % len(x.shape)
+        cuts.append((*_slice_cut(imp, x.shape[axis], s, e, st), axis, st))
+    cuts = [c for c in cuts if not (c[0] == 0 and c[1] == x.shape[c[2]] and c[3] == 1)]  # whole-axis slices
     if not cuts:
         imp.alias(node, x)
         return
@@ -1233,20 +1615,18 @@ def slice_(imp: _Importer, node: Any) -> None:
     if hint.get("kind") == "crop" and isinstance(ref, Tensor):  # netcalc's export of a crop to another's size
         imp.emit(node, "crop", [x, ref], **({"offset": hint["offset"]} if "offset" in hint else {}))
         return
-    if len(x.shape) == 4 and all(c[2] in (2, 3) and c[3] == 1 for c in cuts):  # a window of rows and columns
-        box = {c[2]: (c[0], min(c[1], x.shape[c[2]])) for c in cuts}
+    if len(x.shape) == 4 and x.layout == "nchw" and all(c[2] in (2, 3) and c[3] == 1 for c in cuts):
+        box = {c[2]: (c[0], c[1]) for c in cuts}  # a window of rows and columns
         (top, bottom), (left, right) = box.get(2, (0, x.shape[2])), box.get(3, (0, x.shape[3]))
         imp.emit(node, "crop", [x], size=[bottom - top, right - left], offset=[top, left])
         return
-    if len(x.shape) == 4 and all(c[2] in (2, 3) and c[0] == 0 and c[1] >= x.shape[c[2]] for c in cuts):
+    if len(x.shape) == 4 and all(c[2] in (2, 3) and c[0] == 0 and c[1] == x.shape[c[2]] for c in cuts):
         steps_hw = {c[2]: c[3] for c in cuts}
         imp.emit(node, "subsample", [x], stride=[steps_hw.get(2, 1), steps_hw.get(3, 1)])  # x[:, :, ::s, ::s]
         return
     if len(cuts) != 1 or cuts[0][2] != 1 or cuts[0][3] != 1:
         raise imp.fail("only a slice of the channels (axis 1, step 1), or every S-th row and column, is supported")
     start, end, _, _ = cuts[0]
-    c = x.shape[1]
-    start, end = max(0, start + c if start < 0 else start), min(c, end + c if end < 0 else end)
     shape = (x.shape[0], end - start, *x.shape[2:])  # computed sizes (torch's chunk) can defeat shape inference
     imp.emit(node, "channel_slice", [x], shape=shape, start=start, end=end)
 
@@ -1257,13 +1637,20 @@ def pad(imp: _Importer, node: Any) -> None:
     _spatial(imp, x)
     pads = imp.ints(node, "pads", 1)
     axes = imp.ints(node, "axes", 3)
+    if pads is None or len(pads) != 2 * (len(axes) if axes is not None else 4):
+        raise imp.fail(f"its pads {excerpt(pads)} need two values per padded axis of its N×C×H×W input")
     if axes is not None:
         full = [0] * 8
         for i, axis in enumerate(axes):
             full[axis % 4], full[axis % 4 + 4] = pads[i], pads[i + len(axes)]
         pads = full
+    if any(abs(v) > INT32_MAX for v in pads):
+        raise imp.fail(f"its pads {excerpt(pads)} exceed 2³¹ − 1")
     if pads[0] or pads[4]:
         raise imp.fail("padding of the batch is not supported")
+    if min(pads) < 0:
+        _negative_pad(imp, node, x, pads)
+        return
     if pads[1] or pads[5]:
         if any(pads[i] for i in (2, 3, 6, 7)) or _attr(node, "mode", "constant") != "constant":
             raise imp.fail("only zero padding of the channels alone is supported (a channel_pad)")
@@ -1281,6 +1668,18 @@ def pad(imp: _Importer, node: Any) -> None:
     imp.emit(node, "pad", [x], **attrs)
 
 
+def _negative_pad(imp: _Importer, node: Any, x: Tensor, pads: list[int]) -> None:
+    """Negative pads remove rows and columns (ONNX's crop): a `crop` when nothing is also added and only H and W
+    shrink, whatever the mode (no value is padded)."""
+    (top, left), (bottom, right) = (-pads[2], -pads[3]), (-pads[6], -pads[7])
+    if pads[1] or pads[5] or max(pads) > 0:
+        raise imp.fail(f"pads {pads} both add and remove (or remove channels); only a crop of H and W is supported")
+    h, w = x.shape[2] - top - bottom, x.shape[3] - left - right
+    if h < 1 or w < 1:
+        raise imp.fail(f"pads {pads} remove all of its {x.shape[2]}×{x.shape[3]} input")
+    imp.emit(node, "crop", [x], size=[h, w], offset=[top, left])
+
+
 def _resize(imp: _Importer, node: Any, scales: list[float] | None, sizes: list[int] | None) -> None:
     x = imp.tensor(node)
     _spatial(imp, x)
@@ -1296,6 +1695,8 @@ def _resize(imp: _Importer, node: Any, scales: list[float] | None, sizes: list[i
         transform = _attr(node, "coordinate_transformation_mode", "half_pixel")
         attrs["align_corners"] = transform == "align_corners"
     out = imp.out_shape(node)
+    if out[:2] != x.shape[:2]:  # a scale of N or C: netcalc's upsample scales H and W alone
+        raise imp.fail(f"it resizes N or C ({list(x.shape)} to {list(out)}); only H and W can be resized")
     ref = imp.values.get(imp.hint(node).get("ref", ""))
     if isinstance(ref, Tensor):  # netcalc's export of an upsample to another layer's size
         imp.emit(node, "upsample", [x, ref], **attrs)
