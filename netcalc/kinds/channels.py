@@ -59,9 +59,14 @@ def slice_backward(dy: Any, cache: Any) -> tuple[tuple[Any, ...], dict[str, Any]
 
 
 def _shuffle(x: Any, groups: int) -> Any:
-    """(N, G·K, …) viewed as (N, G, K, …), the two axes swapped, flattened back: channel g·K + k → k·G + g."""
+    """(N, G·K, …) viewed as (N, G, K, …), the two axes swapped, flattened back: channel g·K + k → k·G + g.
+
+    Always a new array, as torch's channel_shuffle (and the analysis, which counts the output as a new tensor):
+    when G or K is 1 the permutation is the identity and NumPy's reshape → swapaxes → reshape would give a view
+    of x, which the live-memory check would count once and an in-place layer after it would write through.
+    The swapped axes are copied once, C-contiguous, and the final reshape views that copy."""
     n, c = x.shape[:2]
-    return x.reshape(n, groups, c // groups, *x.shape[2:]).swapaxes(1, 2).reshape(x.shape)
+    return x.reshape(n, groups, c // groups, *x.shape[2:]).swapaxes(1, 2).copy().reshape(x.shape)
 
 
 def shuffle_forward(xs: tuple[Any, ...], params: Any, attrs: Attrs, train: bool) -> tuple[Any, Any]:

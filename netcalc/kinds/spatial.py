@@ -326,13 +326,17 @@ def pixel_unshuffle_output_shape(attrs: Attrs, ins: tuple[Shape, ...]) -> Shape:
 def depth_to_space(x: Any, r: int) -> Any:
     """(N, C·r², H, W) → (N, C, rH, rW): channel c·r² + i·r + j becomes pixel (h·r + i, w·r + j) of channel c."""
     n, c, h, w = x.shape
-    return x.reshape(n, c // (r * r), r, r, h, w).transpose(0, 1, 4, 2, 5, 3).reshape(n, c // (r * r), h * r, w * r)
+    # copied once (a new tensor, as torch's): at r = 1 the transpose is the identity and a reshape would be a view
+    y = x.reshape(n, c // (r * r), r, r, h, w).transpose(0, 1, 4, 2, 5, 3).copy()
+    return y.reshape(n, c // (r * r), h * r, w * r)
 
 
 def space_to_depth(x: Any, r: int) -> Any:
     """(N, C, rH, rW) → (N, C·r², H, W), the inverse of `depth_to_space`."""
     n, c, h, w = x.shape
-    return x.reshape(n, c, h // r, r, w // r, r).transpose(0, 1, 3, 5, 2, 4).reshape(n, c * r * r, h // r, w // r)
+    # copied once, as `depth_to_space`
+    y = x.reshape(n, c, h // r, r, w // r, r).transpose(0, 1, 3, 5, 2, 4).copy()
+    return y.reshape(n, c * r * r, h // r, w // r)
 
 
 def pixel_shuffle_forward(xs: tuple[Any, ...], params: Any, attrs: Attrs, train: bool) -> tuple[Any, Any]:

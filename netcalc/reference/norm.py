@@ -147,9 +147,24 @@ def standardize_backward(dxhat: np.ndarray, cache: Any) -> np.ndarray:
     return dx
 
 
+_LOOPED = 16  # windows up to this many channels are summed shift by shift; wider ones by prefix sums
+
+
 def _channel_window_sum(z: np.ndarray, before: int, after: int) -> np.ndarray:
-    """out[:, c] = Σ z[:, c'] for c − before ≤ c' ≤ c + after, zero outside [0, C)."""
+    """out[:, c] = Σ z[:, c'] for c − before ≤ c' ≤ c + after, zero outside [0, C).
+
+    A reach beyond C − 1 channels adds nothing, so it is clamped there (`size` may be 2³¹ − 1). A narrow window
+    is the sum of its shifted copies of z; a wider one the difference of prefix sums along the channels, taken
+    in float64: the cost is z's, whatever the size."""
     c = z.shape[1]
+    before, after = min(before, c - 1), min(after, c - 1)
+    if before + after + 1 > _LOOPED:
+        channel = np.arange(c)
+        prefix = np.zeros((z.shape[0], c + 1, *z.shape[2:]))
+        np.cumsum(z, axis=1, dtype=np.float64, out=prefix[:, 1:])
+        sums = np.take(prefix, np.minimum(channel + after + 1, c), axis=1)
+        sums -= np.take(prefix, np.maximum(channel - before, 0), axis=1)
+        return sums.astype(z.dtype, copy=False)
     out = np.zeros_like(z)
     for d in range(-before, after + 1):
         lo, hi = max(0, -d), min(c, c - d)  # channels c with 0 ≤ c + d < C

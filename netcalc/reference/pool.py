@@ -1,8 +1,10 @@
 """Max, average and adaptive average pooling, forward and backward, NCHW, PyTorch semantics.
 
-Pooling performs no multiply-accumulates, so nothing here goes through `gemm`. Windows are walked by looping over
-the KH·KW kernel offsets and touching one strided (N, C, HO, WO) slice at a time; backward adds those slices back
-(a scatter-add without `np.add.at`).
+Pooling performs no multiply-accumulates, so nothing here goes through `gemm`. Max-pool windows are walked by
+looping over the KH·KW kernel offsets and touching one strided (N, C, HO, WO) slice at a time; backward adds those
+slices back (a scatter-add without `np.add.at`). Average and adaptive average pooling sum their windows through
+prefix sums, one axis after the other (`window_sums`): their cost is that of the input and output, whatever the
+kernel, padding or number of bins (a 2001×2001 average pool of a 1×1 map no longer walks 4 million offsets).
 
 Padding is P, (Ph, Pw) or (top, bottom, left, right).
 
@@ -157,17 +159,86 @@ def max_pool_backward(dy: np.ndarray, cache: Any) -> np.ndarray:
     return _crop(dxp, pads, (h, w))
 
 
-def _avg_divisors(
-    size: int, kernel: int, stride: int, padding: tuple[int, int], out: int, count_include_pad: bool
+_BLOCK = 1 << 18  # elements of x summed at a time: float64 temporaries of a few MiB, whatever the map
+
+
+def window_sums(a: np.ndarray, axis: int, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
+    """Σ a[…, starts[o]:ends[o], …] along `axis` for every window o, in float64 (windows within the axis,
+    possibly empty): the differences of the prefix sums at the windows' ends, O(size + windows) whatever the
+    windows' lengths."""
+    shape = list(a.shape)
+    shape[axis] += 1
+    prefix = np.zeros(shape)
+    np.cumsum(a, axis=axis, dtype=np.float64, out=prefix[(slice(None),) * axis + (slice(1, None),)])
+    out = np.take(prefix, ends, axis=axis)
+    out -= np.take(prefix, starts, axis=axis)
+    return out
+
+
+def spread_sums(g: np.ndarray, axis: int, size: int, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
+    """The transpose of `window_sums`: out[…, p, …] = Σ g[…, o, …] over the windows o holding p, for an axis of
+    `size`. The starts and the ends must each be non-decreasing in o (true of every pooling window): then the
+    windows holding p are o ∈ [#(ends ≤ p), #(starts ≤ p)), a difference of g's prefix sums."""
+    positions = np.arange(size)
+    holding_from = np.searchsorted(ends, positions, side="right")
+    holding_to = np.searchsorted(starts, positions, side="right")
+    return window_sums(g, axis, holding_from, holding_to)
+
+
+def _chunks(count: int, per: int) -> list[slice]:
+    """Slices of `count` items of `per` elements each, about _BLOCK elements a slice (one item at least)."""
+    step = max(1, _BLOCK // max(1, per))
+    return [slice(b, b + step) for b in range(0, count, step)]
+
+
+def _separable_sums(
+    x: np.ndarray, rows: tuple[np.ndarray, np.ndarray], cols: tuple[np.ndarray, np.ndarray], divisor: np.ndarray
 ) -> np.ndarray:
-    """Divisor of each window along one axis, PyTorch's rule: the window clipped to the padded input
-    [−Pb, size + Pa) when count_include_pad, else clipped to the input [0, size)."""
+    """x (N, C, H, W) → y (N, C, HO, WO): the sum of x over rows [rs, re) × columns [cs, ce) of each output,
+    divided by `divisor` (HO, WO), in float64, then in x's dtype. A block of channels and of output rows at a
+    time, so the float64 temporaries stay a few MiB (one channel's prefix sums at least)."""
+    n, c, h, w = x.shape
+    (rs, re), (ho, wo) = rows, divisor.shape
+    flat = x.reshape(n * c, h, w)
+    y = np.empty((n * c, ho, wo), dtype=x.dtype)
+    for block in _chunks(n * c, h * w):
+        prefix = np.zeros((len(flat[block]), h + 1, w))
+        np.cumsum(flat[block], axis=1, dtype=np.float64, out=prefix[:, 1:])
+        for part in _chunks(ho, len(prefix) * max(w, wo)):
+            sums = window_sums(prefix[:, re[part]] - prefix[:, rs[part]], 2, *cols)
+            sums /= divisor[part]
+            y[block, part] = sums
+    return y.reshape(n, c, ho, wo)
+
+
+def _separable_spread(
+    g: np.ndarray, shape: tuple[int, ...], rows: tuple[np.ndarray, np.ndarray], cols: tuple[np.ndarray, np.ndarray]
+) -> np.ndarray:
+    """The transpose of `_separable_sums` (without the divisor): g (N, C, HO, WO) → dx `shape` (N, C, H, W),
+    a block of channels and of g's rows at a time, each block's rows spread over the input rows they cover."""
+    n, c, h, w = shape
+    (rs, re), (ho, wo) = rows, g.shape[2:]
+    flat = g.reshape(n * c, ho, wo)
+    dx = np.zeros((n * c, h, w), dtype=g.dtype)
+    for block in _chunks(n * c, max(h * w, ho * wo)):
+        for part in _chunks(ho, len(flat[block]) * max(w, wo)):
+            lo, hi = int(rs[part][0]), int(re[part][-1])  # starts and ends are non-decreasing
+            across = spread_sums(flat[block, part], 2, w, *cols)  # (b, part, W)
+            dx[block, lo:hi] += spread_sums(across, 1, hi - lo, rs[part] - lo, re[part] - lo)
+    return dx.reshape(shape)
+
+
+def _avg_windows(
+    size: int, kernel: int, stride: int, padding: tuple[int, int], out: int, count_include_pad: bool
+) -> tuple[tuple[np.ndarray, np.ndarray], np.ndarray]:
+    """Along one axis: each window's part within the input, [start, end) (padding adds only zeros), and its
+    divisor, PyTorch's rule: the window clipped to the padded input [−Pb, size + Pa) when count_include_pad,
+    else clipped to the input [0, size)."""
     before, after = padding
     start = np.arange(out) * stride - before
     end = np.minimum(start + kernel, size + after)
-    if count_include_pad:
-        return end - start
-    return np.minimum(end, size) - np.maximum(start, 0)
+    inside = (np.clip(start, 0, size), np.clip(end, 0, size))
+    return inside, (end - start) if count_include_pad else (inside[1] - inside[0])
 
 
 def avg_pool_forward(
@@ -180,53 +251,52 @@ def avg_pool_forward(
 ) -> tuple[np.ndarray, Any]:
     """x (N, C, H, W) -> y (N, C, HO, WO), cache; PyTorch's AvgPool2d (no divisor_override).
 
-    The divisor of a window is separable: (rows counted) × (columns counted), see `_avg_divisors`. A ceil-mode
-    window hanging past the right padding never counts the part beyond it, even with count_include_pad.
+    The divisor of a window is separable: (rows counted) × (columns counted), see `_avg_windows`. A ceil-mode
+    window hanging past the right padding never counts the part beyond it, even with count_include_pad. The
+    sums are taken over the input alone (the padding adds zeros), by prefix sums in float64.
     """
-    (kh, kw), (sh, sw), pads, (ho, wo), extent = _geometry(x.shape, kernel, stride, padding, ceil_mode)
-    _, _, h, w = x.shape
-    div_h = _avg_divisors(h, kh, sh, pads[:2], ho, count_include_pad)
-    div_w = _avg_divisors(w, kw, sw, pads[2:], wo, count_include_pad)
-    scale = (1.0 / np.outer(div_h, div_w)).astype(x.dtype)  # (HO, WO)
-    xp = _padded(x, pads, extent, 0.0)
-    y = xp[_window_slice(0, 0, (sh, sw), (ho, wo))].copy()
-    for i in range(kh):
-        for j in range(kw):
-            if i or j:
-                y += xp[_window_slice(i, j, (sh, sw), (ho, wo))]
-    y *= scale
-    return y, (x.shape, scale, (kh, kw), (sh, sw), pads, extent)
+    (kh, kw), (sh, sw), pads, (ho, wo), _ = _geometry(x.shape, kernel, stride, padding, ceil_mode)
+    geometry = (x.shape, (kh, kw), (sh, sw), pads, (ho, wo), count_include_pad)
+    rows, cols, divisor = _avg_layout(geometry)
+    # the cache: the geometry and one (HO, WO) map in x's dtype, 1 / divisor (the memory rule counts one such map)
+    return _separable_sums(x, rows, cols, divisor), (geometry, (1.0 / divisor).astype(x.dtype))
+
+
+def _avg_layout(geometry: Any) -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray], np.ndarray]:
+    """The rows and columns each window sums and its divisor (HO, WO), from an average pool's geometry."""
+    (_, _, h, w), (kh, kw), (sh, sw), pads, (ho, wo), count_include_pad = geometry
+    rows, div_h = _avg_windows(h, kh, sh, pads[:2], ho, count_include_pad)
+    cols, div_w = _avg_windows(w, kw, sw, pads[2:], wo, count_include_pad)
+    return rows, cols, np.outer(div_h, div_w).astype(np.float64)
 
 
 def avg_pool_backward(dy: np.ndarray, cache: Any) -> np.ndarray:
-    """dy (N, C, HO, WO) -> dx (N, C, H, W)."""
-    x_shape, scale, (kh, kw), s, pads, extent = cache
-    _, _, h, w = x_shape
-    g = dy * scale
-    dxp = np.zeros(_padded_shape(x_shape, pads, extent), dtype=dy.dtype)
-    for i in range(kh):
-        for j in range(kw):
-            dxp[_window_slice(i, j, s, dy.shape[2:])] += g
-    return _crop(dxp, pads, (h, w))
+    """dy (N, C, HO, WO) -> dx (N, C, H, W): each dy / divisor added to the input positions of its window."""
+    geometry, scale = cache
+    rows, cols, _ = _avg_layout(geometry)
+    return _separable_spread(dy * scale, geometry[0], rows, cols)
+
+
+def _bin_bounds(size: int, out: int) -> tuple[tuple[np.ndarray, np.ndarray], np.ndarray]:
+    """The adaptive bins of an axis as arrays of starts and ends, and their lengths."""
+    starts, ends = (np.array(v, dtype=np.int64) for v in zip(*adaptive_bins(size, out)))
+    return (starts, ends), ends - starts
 
 
 def adaptive_avg_pool_forward(x: np.ndarray, output_size: Pair) -> tuple[np.ndarray, Any]:
-    """x (N, C, H, W) -> y (N, C, OH, OW), cache; each output averages its bin (bins may overlap)."""
-    n, c, h, w = x.shape
+    """x (N, C, H, W) -> y (N, C, OH, OW), cache; each output averages its bin (bins may overlap). Bins are
+    summed by prefix sums (`window_sums`), so the cost is the input's and the output's, not OH·OW slices."""
+    _, _, h, w = x.shape
     oh, ow = pair(output_size)
-    rows, cols = adaptive_bins(h, oh), adaptive_bins(w, ow)
-    y = np.empty((n, c, oh, ow), dtype=x.dtype)
-    for i, (r0, r1) in enumerate(rows):
-        for j, (c0, c1) in enumerate(cols):
-            y[:, :, i, j] = x[:, :, r0:r1, c0:c1].mean(axis=(2, 3))
-    return y, (x.shape, rows, cols)
+    if (oh, ow) == (1, 1):  # global average pooling: one bin, NumPy's own mean (pairwise sums)
+        return x.mean(axis=(2, 3), keepdims=True), (x.shape, (oh, ow))
+    (rows, len_h), (cols, len_w) = _bin_bounds(h, oh), _bin_bounds(w, ow)
+    divisor = np.outer(len_h, len_w).astype(np.float64)
+    return _separable_sums(x, rows, cols, divisor), (x.shape, (oh, ow))  # the bins are worked out again
 
 
 def adaptive_avg_pool_backward(dy: np.ndarray, cache: Any) -> np.ndarray:
-    """dy (N, C, OH, OW) -> dx (N, C, H, W)."""
-    x_shape, rows, cols = cache
-    dx = np.zeros(x_shape, dtype=dy.dtype)
-    for i, (r0, r1) in enumerate(rows):
-        for j, (c0, c1) in enumerate(cols):
-            dx[:, :, r0:r1, c0:c1] += dy[:, :, i : i + 1, j : j + 1] / ((r1 - r0) * (c1 - c0))
-    return dx
+    """dy (N, C, OH, OW) -> dx (N, C, H, W): each dy / (its bin's size) added to its bin."""
+    x_shape, (oh, ow) = cache
+    (rows, len_h), (cols, len_w) = _bin_bounds(x_shape[2], oh), _bin_bounds(x_shape[3], ow)
+    return _separable_spread(dy / np.outer(len_h, len_w).astype(dy.dtype), x_shape, rows, cols)

@@ -57,6 +57,11 @@ def failure_line(check: ValueCheck) -> str:
     """The failing layer, its worst element and both values, in one line."""
     if not check.shape_ok:
         return f"layer '{check.name}' ({check.kind}): onnxruntime's output has another shape than the reference's"
+    if check.nonfinite:
+        return (
+            f"layer '{check.name}' ({check.kind}): NaN or infinity made from finite inputs, first at element"
+            f" {list(check.index)}: onnxruntime {check.ort:.9g}, reference {check.reference:.9g}"
+        )
     return (
         f"layer '{check.name}' ({check.kind}): worst element {list(check.index)}: onnxruntime {check.ort:.9g}, "
         f"reference {check.reference:.9g}, |difference| {check.max_error:.3g} > allowed {check.allowed:.3g}"
@@ -82,7 +87,7 @@ def to_table(result: RuntimeVerification, *, width: int | None = None, color: bo
         table.add_row(
             Text(check.name, style="" if check.ok else "red"),
             check.kind,
-            f"{mark} {check.max_error:.2e}",
+            f"{mark} NaN or infinity" if check.nonfinite else f"{mark} {check.max_error:.2e}",
             f"{check.allowed:.2e}",
             f"{list(check.index)} ort {check.ort:.6g}, ref {check.reference:.6g}" if not check.ok else "",
         )

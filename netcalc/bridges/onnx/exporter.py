@@ -219,8 +219,11 @@ ACTIVATIONS: dict[str, tuple[str, dict[str, Any]]] = {
 
 
 def _activation(g: Graph, op: str, x: str, name: str, output: str | None = None, doc: str = "", **attrs: Any):
-    """One activation node; relu6 is a Clip to [0, 6], silu a Sigmoid and a Mul, gelu a Gelu (opset 20) or
-    the erf form."""
+    """One activation node (a few for silu and gelu); relu6 is a Clip to [0, 6], silu a Sigmoid and a Mul, gelu
+    (attribute `approximate`) the erf form or a Gelu (opset 20). prelu is not here: it needs its slopes
+    (`_prelu_node`)."""
+    if op == "gelu":
+        return _gelu_nodes(g, x, name, attrs.get("approximate", "none"), output, doc)
     if op == "relu6":
         low, high = g.floats(f"{name}.min", 0.0), g.floats(f"{name}.max", 6.0)
         return g.node("Clip", [x, low, high], name, output, doc)
@@ -232,11 +235,16 @@ def _activation(g: Graph, op: str, x: str, name: str, output: str | None = None,
 
 
 def _fused(g: Graph, site: Site, pre: str) -> str:
-    """The layer's fused activation, if any, as a node `<layer>/fused` writing the layer's output."""
+    """The layer's fused activation, if any, as a node `<layer>/fused` writing the layer's output (gelu's erf
+    form: nodes `<layer>/fused/…` before it). A fused prelu's slopes, one per output channel or feature, are the
+    layer's array `slope`, the very ones the reference pass reads; a fused gelu is the exact (erf) one."""
     activation = site.attrs.get("activation", "none")
     if activation == "none":
         return pre
-    return _activation(g, activation, pre, site.name + FUSED, output=site.name, doc=HINT + "fused activation")
+    name, doc = site.name + FUSED, HINT + "fused activation"
+    if activation == "prelu":
+        return _prelu_node(g, site, pre, name, output=site.name, doc=doc)
+    return _activation(g, activation, pre, name, output=site.name, doc=doc)
 
 
 def _pre(site: Site) -> str:
@@ -365,7 +373,16 @@ def _batchnorm(g: Graph, site: Site) -> str:
 
 @exporter("lrn")
 def _lrn(g: Graph, site: Site) -> str:
+    """ONNX's LRN sums channels c − ⌊(size−1)/2⌋ … c + ⌈(size−1)/2⌉, PyTorch's (and netcalc's) c − ⌊size/2⌋ …
+    c + ⌊(size−1)/2⌋: the same window for an odd size, mirrored for an even one (and ONNX Runtime refuses an
+    even size), so an even size is refused here, at the layer."""
     a = site.attrs
+    if a["size"] % 2 == 0:
+        raise ExportError(
+            f"ONNX's LRN cannot express an even size ({a['size']}): its window of channels is PyTorch's mirrored "
+            "(ONNX Runtime refuses even sizes); use an odd size",
+            site.layer.where(),
+        )
     return g.node("LRN", site.inputs, site.name, size=a["size"], alpha=a["alpha"], beta=a["beta"], bias=a["k"])
 
 
@@ -409,23 +426,33 @@ def _identity(g: Graph, site: Site) -> str:
 
 @exporter("gelu")
 def _gelu(g: Graph, site: Site) -> str:
-    """GELU's erf form, 0.5·x·(1 + erf(x/√2)) (opset 17 has no Gelu); the tanh form as Gelu (opset 20)."""
-    x, name = site.inputs[0], site.name
-    if site.attrs["approximate"] == "tanh":
+    return _gelu_nodes(g, site.inputs[0], site.name, site.attrs["approximate"])
+
+
+def _gelu_nodes(g: Graph, x: str, name: str, approximate: str, output: str | None = None, doc: str = "") -> str:
+    """GELU's erf form, 0.5·x·(1 + erf(x/√2)) (opset 17 has no Gelu), its steps named `<name>/…` and the last
+    one `name`; the tanh form as Gelu (opset 20)."""
+    if approximate == "tanh":
         g.need_opset(20)
-        return g.node("Gelu", [x], name, approximate="tanh")
+        return g.node("Gelu", [x], name, output, doc, approximate="tanh")
     scaled = g.node("Div", [x, g.floats(f"{name}.sqrt2", np.sqrt(np.float32(2)))], f"{name}/div")
     erf = g.node("Erf", [scaled], f"{name}/erf")
     shifted = g.node("Add", [erf, g.floats(f"{name}.one", 1.0)], f"{name}/add")
     product = g.node("Mul", [x, shifted], f"{name}/mul")
-    return g.node("Mul", [product, g.floats(f"{name}.half", 0.5)], name)
+    return g.node("Mul", [product, g.floats(f"{name}.half", 0.5)], name, output, doc)
 
 
 @exporter("prelu")
 def _prelu(g: Graph, site: Site) -> str:
+    return _prelu_node(g, site, site.inputs[0], site.name)
+
+
+def _prelu_node(g: Graph, site: Site, x: str, name: str, output: str | None = None, doc: str = "") -> str:
+    """A PRelu of `x` (the layer's output shape) with the layer's slopes `slope`: one per channel, shaped
+    (C, 1, 1) to broadcast over H×W, or one per feature of a flat vector, or one shared."""
     (n,) = _shape_of(site.arrays["slope"])
-    per_channel = len(site.in_shapes[0]) == 3 and n > 1  # one per channel, broadcast over H×W
-    return g.node("PRelu", [site.inputs[0], site.param(g, "slope", (n, 1, 1) if per_channel else None)], site.name)
+    per_channel = len(site.out_shape) == 3 and n > 1
+    return g.node("PRelu", [x, site.param(g, "slope", (n, 1, 1) if per_channel else None)], name, output, doc)
 
 
 @exporter("multiply")

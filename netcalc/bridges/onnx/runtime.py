@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from netcalc.bridges import require
@@ -44,10 +44,13 @@ class ValueCheck:
     ort: float  # ONNX Runtime's value there
     reference: float  # the reference pass's value there
     shape_ok: bool = True
+    # the reference made NaN or infinity from finite inputs (as plain `verify` reports a layer's "non-finite
+    # output"): a failure whatever ONNX Runtime gave; index, ort and reference are then its first such element
+    nonfinite: bool = False
 
     @property
     def ok(self) -> bool:
-        return self.shape_ok and self.max_error <= self.allowed
+        return self.shape_ok and not self.nonfinite and self.max_error <= self.allowed
 
 
 @dataclass(frozen=True)
@@ -88,8 +91,23 @@ def open_session(ort: Any, model: bytes) -> Any:
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
     # no arena: it grows by doubling, so one run could reserve twice what the check's memory estimate counts
     options.enable_cpu_mem_arena = False
-    options.log_severity_level = 3
+    options.log_severity_level = 4  # fatal only: a refused node is reported once, by netcalc, not logged too
+    ort.set_default_logger_severity(4)
     return ort.InferenceSession(model, options, providers=["CPUExecutionProvider"])
+
+
+def _refused(error: Exception, network: Network) -> NetcalcError:
+    """ONNX Runtime's refusal as one line, located at the layer whose node it names (nodes are named after
+    layers, a layer's extra nodes `<layer>/…`), else at none."""
+    import re
+
+    message = " ".join(str(error).replace("\\n", " ").split())
+    by_name = {layer.name: layer for layer in network.layers}
+    for named in re.findall(r"[Nn]ode(?: name)?[ :]*\(?'?([^\s')]+)", message):
+        layer = by_name.get(named) or by_name.get(named.split("/")[0])
+        if layer is not None:
+            return NetcalcError(f"ONNX Runtime refused this {layer.kind}: {message}", layer.where())
+    return NetcalcError(f"ONNX Runtime could not run the exported model: {message}")
 
 
 def verify_against_onnxruntime(
@@ -101,9 +119,7 @@ def verify_against_onnxruntime(
     ort = require("onnxruntime", "verify --against onnxruntime")
 
     from netcalc.analysis.analyze import analyze_network
-    from netcalc.kinds import REGISTRY
     from netcalc.reference.engine import check_reference, random_input
-    from netcalc.reference.gemm import count_macs
     from netcalc.reference.memory import check_memory, estimate_value_check_memory
 
     start = time.perf_counter()
@@ -119,11 +135,32 @@ def verify_against_onnxruntime(
         inputs = {name: array for name, array in feeds.items() if not name.startswith("@")}
         values = dict(zip(names, session.run(names, {INPUT: x, **inputs})))
     except Exception as error:  # onnxruntime's own exception types (Fail, InvalidGraph, …)
-        raise NetcalcError(f"ONNX Runtime could not run the exported model: {error}") from None
+        raise _refused(error, network) from None
     values[INPUT] = x
+    # NaN and infinity are found and reported by layer (`ValueCheck.nonfinite`), not warned about
+    with np.errstate(all="ignore"):
+        checks = _check_layers(network, values, feeds, rows, batch, seed)
+    return RuntimeVerification(
+        name=network.name,
+        input_shape=network.input_shape,
+        batch=batch,
+        seed=seed,
+        runtime=f"onnxruntime {ort.__version__}",
+        layers=tuple(checks),
+        seconds=time.perf_counter() - start,
+    )
+
+
+def _check_layers(
+    network: Network, values: dict[str, Any], feeds: dict[str, Any], rows: dict[str, Any], batch: int, seed: int
+) -> list[ValueCheck]:
+    """Each layer's reference forward on ONNX Runtime's inputs, compared with ONNX Runtime's output."""
+    from netcalc.kinds import REGISTRY
+    from netcalc.reference.gemm import count_macs
 
     checks = []
     magnitudes: dict[str, float] = {}
+    finite: dict[str, bool] = {}
     for index, layer in enumerate(network.layers):
         kind = REGISTRY[layer.kind]
         xs = tuple(values[name] for name in layer.inputs)
@@ -137,17 +174,11 @@ def verify_against_onnxruntime(
         for name in layer.inputs:
             if name not in magnitudes:
                 magnitudes[name] = _largest(values[name])
+                finite[name] = math.isfinite(magnitudes[name])
         inputs = [magnitudes[name] for name in layer.inputs]
-        checks.append(_compare(layer.name, layer.kind, np.asarray(reference), got, inputs, per_element))
-    return RuntimeVerification(
-        name=network.name,
-        input_shape=network.input_shape,
-        batch=batch,
-        seed=seed,
-        runtime=f"onnxruntime {ort.__version__}",
-        layers=tuple(checks),
-        seconds=time.perf_counter() - start,
-    )
+        inputs_finite = all(finite[name] for name in layer.inputs)
+        checks.append(_compare(layer.name, layer.kind, np.asarray(reference), got, inputs, per_element, inputs_finite))
+    return checks
 
 
 def reduced_per_statistic(kind: str, attrs: Any, shape: tuple[int, ...]) -> int:
@@ -164,17 +195,53 @@ def reduced_per_statistic(kind: str, attrs: Any, shape: tuple[int, ...]) -> int:
 
 
 def _largest(a: Any) -> float:
-    """The largest magnitude in `a` (0 for an empty array), in two scans and no temporary."""
-    return max(float(a.max()), -float(a.min())) if a.size else 0.0
+    """The largest magnitude in `a` (0 for an empty array), in two scans and no temporary; NaN or infinity
+    when `a` holds one."""
+    if not a.size:
+        return 0.0
+    high, low = float(a.max()), float(a.min())
+    return math.nan if math.isnan(high) or math.isnan(low) else max(high, -low)
+
+
+def _finite_largest(a: Any, largest: float) -> float:
+    """The largest finite magnitude in `a` (0 when there is none), `largest` being `_largest(a)`."""
+    if math.isfinite(largest):
+        return largest
+    kept = np.abs(a[np.isfinite(a)])
+    return float(kept.max()) if kept.size else 0.0
+
+
+def _made_nonfinite(check: ValueCheck, reference: Any, got: Any) -> ValueCheck:
+    """The layer made NaN or infinity from finite inputs: failed, at its first non-finite element."""
+    index = tuple(int(i) for i in np.unravel_index(int(np.argmin(np.isfinite(reference))), reference.shape))
+    ort = float(got[index]) if got.shape == reference.shape else math.nan
+    return replace(check, max_error=math.inf, index=index, ort=ort, reference=float(reference[index]), nonfinite=True)
 
 
 def _compare(
-    name: str, kind: str, reference: Any, got: Any, input_magnitudes: list[float], macs_per_element: float
+    name: str,
+    kind: str,
+    reference: Any,
+    got: Any,
+    input_magnitudes: list[float],
+    macs_per_element: float,
+    inputs_finite: bool = True,
 ) -> ValueCheck:
     """`input_magnitudes`: `_largest` of each of the layer's inputs, worked out once per tensor by the caller
-    (a tensor read by several layers, as a residual input is, is scanned once)."""
+    (a tensor read by several layers, as a residual input is, is scanned once). A reference output holding NaN
+    or infinity made from finite inputs fails the layer (`ValueCheck.nonfinite`)."""
     reference, got = np.asarray(reference), np.asarray(got)
-    scale = max([_largest(reference), *input_magnitudes, 1e-30])
+    largest = _largest(reference)
+    # the scale of the finite values: a NaN or infinity (reported as such) does not make the allowance NaN
+    scale = max([_finite_largest(reference, largest), *(m for m in input_magnitudes if math.isfinite(m)), 1e-30])
+    check = _compare_values(name, kind, reference, got, scale, macs_per_element)
+    if inputs_finite and not math.isfinite(largest):
+        return _made_nonfinite(check, reference, got)
+    return check
+
+
+def _compare_values(name: str, kind: str, reference: Any, got: Any, scale: float, macs_per_element: float):
+    """The worst disagreement of `got` with `reference`, allowed RTOL · (1 + √K) · scale."""
     allowed = RTOL * (1 + math.sqrt(macs_per_element)) * scale
     if reference.shape != got.shape:
         return ValueCheck(name, kind, math.inf, allowed, scale, (), math.nan, math.nan, shape_ok=False)
@@ -187,4 +254,11 @@ def _compare(
     index = tuple(int(i) for i in np.unravel_index(int(np.argmax(error)), error.shape))
     ort, ref = float(got[index]), float(reference[index])
     worst = abs(ort - ref)
+    if not math.isfinite(worst):
+        # where both hold the same NaN or infinity they agree (what a layer made non-finite is reported at that
+        # layer): only then are the masks made, so a finite check costs no more memory
+        error[(np.isnan(got) & np.isnan(reference)) | (np.isinf(got) & (got == reference))] = 0
+        index = tuple(int(i) for i in np.unravel_index(int(np.argmax(error)), error.shape))
+        ort, ref = float(got[index]), float(reference[index])
+        worst = abs(ort - ref)
     return ValueCheck(name, kind, worst if not math.isnan(worst) else math.inf, allowed, scale, index, ort, ref)
