@@ -5,6 +5,7 @@ from __future__ import annotations
 from fractions import Fraction
 from pathlib import Path
 
+import numpy as np
 import pytest
 from click.testing import CliRunner
 
@@ -385,3 +386,124 @@ def test_dilated_convs_widen_the_field_by_d_times_k_minus_1_as_the_gradient_prob
     assert (by_name["d4"].size, by_name["d4"].start, by_name["d4"].jump) == ((13, 13), (6, 6), (1, 1))
     # the centre unit of d4's 9×9 output (unit 4) is centred at 6 + 4 = 10 and sees 10 ± 6
     assert fields["d4"] == (4, 16, 4, 16)
+
+
+SEVERAL_OUTPUTS = """
+name: two_heads
+input: 16x16x1
+layers:
+  - {kind: conv, name: c, out: 1, kernel: 3, padding: 1}
+  - {kind: conv, name: d, out: 1, kernel: 7, padding: 3}
+  - {kind: conv, name: h, from: c, out: 1, kernel: 1}
+outputs: [d, h]
+"""
+
+
+def test_a_network_with_several_outputs_is_probed_only_at_the_injected_units():
+    from netcalc.reference.engine import run
+    from netcalc.reference.verify import compare
+
+    network = netcalc.parse_network_text(SEVERAL_OUTPUTS)
+    report = netcalc.analyze_network(network)
+    fields = measure_fields_of(network, report)
+    centre = (16 - 1) // 2  # 7
+    assert fields == {
+        "c": (centre - 1, centre + 1) * 2,  # 3×3: 7 ± (3 − 1)/2
+        "d": (centre - 4, centre + 4) * 2,  # 3×3 then 7×7: 1 + 2 + 6 = 9, 7 ± 4
+        "h": (centre - 1, centre + 1) * 2,  # a 1×1 after c adds nothing
+    }
+    verification = compare(report, run(network, backward=False), backward=False, fields=fields)
+    assert all(c.field.ok for c in verification.layers)
+
+
+SE_BLOCK = """
+name: se
+input: 8x8x2
+layers:
+  - {kind: conv, name: c, out: 2, kernel: 3, padding: 1}
+  - {kind: global_avgpool, name: g}
+  - {kind: multiply, name: m, from: [c, g]}
+"""
+
+
+def _perturbation_support(network, x, params, unit):
+    """Brute force: the input pixels whose change changes output unit (row, col), one forward per pixel."""
+    from netcalc.reference.engine import run
+
+    def out(xx):
+        return run(network, backward=False, dtype="float64", x=xx, params=params).output[0, :, unit[0], unit[1]]
+
+    base = out(x)
+    hit = np.zeros(x.shape[2:], dtype=bool)
+    for i in range(x.shape[2]):
+        for j in range(x.shape[3]):
+            moved = x.copy()
+            moved[0, :, i, j] += 1.0
+            hit[i, j] = np.abs(out(moved) - base).max() > 1e-12
+    rows_, cols_ = np.nonzero(hit.any(axis=1))[0], np.nonzero(hit.any(axis=0))[0]
+    return (int(rows_[0]), int(rows_[-1]), int(cols_[0]), int(cols_[-1]))
+
+
+def test_a_broadcast_gate_gives_every_unit_the_same_field():
+    from netcalc.analysis.field import centre_sides
+    from netcalc.reference.engine import run
+
+    network = netcalc.parse_network_text(SE_BLOCK)
+    report = netcalc.analyze_network(network)
+    _, g, m = report.layers
+    # g averages c's 8×8 map: one window of span 8 − 1 over units of jump 1: 3 + 7·1 = 10, centred at 0 + 7/2·1
+    assert g.field.size == (3 + 7 * 1,) * 2 and g.field.start == (Fraction(7, 2),) * 2
+    # m reads g's one unit wherever it is: stride 0, so jump 1·0 = 0; g's field is the larger: 10×10
+    assert m.field.size == (10, 10) and m.field.jump == (0, 0) and m.field.start == (Fraction(7, 2),) * 2
+    assert "jump 0" in m.field_note
+    # so every unit sees 7/2 ± (10 − 1)/2 = −1 … 8: clipped, the whole 8×8 image, corner units included
+    for unit in (0, 3, 7):
+        assert m.field.interval(0, unit) == (-1, 8)
+    # the brute-force definition: which input pixels move output unit (r, c), for units in the corners and middle
+    rng = np.random.default_rng(0)
+    x = rng.random((1, 2, 8, 8)) + 0.5
+    params = {"c": {"weight": rng.random((2, 2, 3, 3)) + 0.5, "bias": np.zeros(2)}}
+    for unit in ((0, 0), (7, 7), (3, 4), (0, 7)):
+        assert _perturbation_support(network, x, params, unit) == (0, 7, 0, 7), unit
+    # and verify's gradient probe agrees with the analysis at the centre unit
+    fields = measure_fields_of(network, report)
+    assert fields["m"] == (0, 7, 0, 7) == centre_sides(m.field, m.output_shape, report.input_shape)
+    from netcalc.reference.verify import compare
+
+    verification = compare(report, run(network, backward=False), backward=False, fields=fields)
+    assert all(check.field.ok for check in verification.layers)
+
+
+def test_mobilenet_v3_first_se_block_by_hand():
+    layers = rows("mobilenet_v3_large.yaml")  # 224×224
+    r, j = 3, 2  # stem 3×3/2
+    r += 2 * j  # features.1: depthwise 3×3: 7
+    r, j = r + 2 * j, j * 2  # features.2: depthwise 3×3/2: 11, jump 4
+    r += 2 * j  # features.3: depthwise 3×3: 19
+    r, j = r + 4 * j, j * 2  # features.4: depthwise 5×5/2: 35, jump 8, on a 28×28 map
+    assert (r, j) == (35, 8)
+    dw = layers["features.4.block.1.2"]
+    assert sizes(dw) == (35, 35) and dw.field.jump == (8, 8) and dw.field.start == (0, 0)
+    # the squeeze: adaptive 28 → 1, one window over the 28 units: 35 + 27·8 = 251, jump 8·28, centre 27/2·8
+    pool = layers["features.4.block.2.avgpool"]
+    assert sizes(pool) == (35 + 27 * 8,) * 2 and pool.field.jump == (8 * 28,) * 2 and pool.field.start == (108, 108)
+    # the excitation scales every unit by the gate: every unit sees the gate's 251 pixels, 108 ± 125 = −17 … 233
+    scale = layers["features.4.block.2.scale"]
+    assert sizes(scale) == (251, 251) and scale.field.jump == (0, 0) and scale.field.start == (108, 108)
+    assert scale.field.interval(0, 0) == scale.field.interval(0, 27) == (-17, 233)
+    # the 1×1 projection and the next block's 5×5 depthwise: span·0 adds nothing, the stride keeps jump 0
+    for name in ("features.4.block.3.0", "features.5.block.1.0", "features.7.block.1.0"):
+        assert sizes(layers[name]) == (251, 251) and layers[name].field.jump == (0, 0), name
+
+
+@pytest.mark.parametrize("spec", ["mobilenet_v3_large.yaml", "efficientnet_b1.yaml", "regnet_y_400mf.yaml"])
+def test_se_nets_verify_their_fields_at_a_small_input(spec):
+    from netcalc.reference.engine import run
+    from netcalc.reference.verify import compare
+
+    network = netcalc.load_network(SPECS / spec, input_shape=(32, 32, 3))
+    report = netcalc.analyze_network(network)
+    fields = measure_fields_of(network, report)
+    verification = compare(report, run(network, backward=False), backward=False, fields=fields)
+    wrong = [c.name for c in verification.layers if c.field is not None and not c.field.ok]
+    assert not wrong

@@ -104,7 +104,9 @@ def test_identically_zero_weight_gradients_are_reported(write_spec) -> None:
     assert data["layers"][0]["zero_gradients"] == ["weight", "bias"]
     assert data["layers"][1]["zero_gradients"] == ["gamma"]  # β still gets Σ dy
     warnings = result.stderr.strip().splitlines()
-    assert len(warnings) == 2 and warnings[0].startswith("netcalc: warning: layer 'conv' (conv): the gradient of")
+    assert len(warnings) == 3 and warnings[0].startswith("netcalc: warning: layer 'conv' (conv): the gradient of")
+    # every gradient upstream of the batch norm is zero: the image's too
+    assert warnings[2].startswith("netcalc: warning: the gradient with respect to the network input")
     strict = invoke(spec, "--strict", "--format", "json")  # … a failure under --strict
     assert strict.exit_code == 1
     assert json.loads(strict.stdout)["totals"]["failed"] == ["conv", "bn"]
@@ -143,3 +145,75 @@ def test_a_float32_pass_is_gradient_checked_in_float64(write_spec) -> None:
     assert result.exit_code == 0, result.output
     layers = json.loads(result.stdout)["layers"]
     assert all(layer["gradcheck"]["raw_error"] < 1e-6 for layer in layers)
+
+
+# pad 3 puts image row 0 at row 3 of a 10×10 map; a 2×2 crop at offset 0 takes rows 0–1 and columns 0–1: padding
+# only (3 > 0 + 2 − 1), so the output is identically zero, and so is the gradient reaching the image
+PADDING_ONLY = """
+name: padding_only
+input: 4x4x3
+layers:
+  - {kind: pad, name: pad, padding: 3}
+  - {kind: crop, name: crop, size: [2, 2], offset: [%d, %d]}
+"""
+
+
+def test_an_identically_zero_output_and_input_gradient_are_reported(write_spec) -> None:
+    spec = write_spec(PADDING_ONLY % (0, 0))
+    result = invoke(spec, "--format", "json")
+    assert result.exit_code == 0  # a warning …
+    data = json.loads(result.stdout)
+    assert data["totals"]["zero_output_layers"] == ["crop"] and data["totals"]["zero_input_gradient"] is True
+    assert data["layers"][1]["zero_output"] is True
+    assert data["layers"][0]["zero_input_gradient"] is True  # pad is the layer reading the input
+    warnings = result.stderr.strip().splitlines()
+    assert warnings == [
+        "netcalc: warning: output 'crop' (crop) is identically zero, so its values check nothing "
+        "(e.g. a crop of padding only, or dropout with p = 1)",
+        "netcalc: warning: the gradient with respect to the network input is identically zero, so the backward "
+        "pass carried nothing to it",
+    ]
+    strict = invoke(spec, "--strict", "--format", "json")  # … a failure under --strict
+    assert strict.exit_code == 1 and json.loads(strict.stdout)["totals"]["failed"] == ["pad", "crop"]
+    assert strict.stderr.startswith("netcalc: error: output 'crop'")
+    table = invoke(spec, "--strict")
+    assert "✗ 2 of 2 layers disagree" in table.stdout and "identically zero output: crop" in table.stdout
+    # offset 3 starts the crop at image row 0: rows 3–4 of the padded map are image rows 0–1, not zero
+    real = invoke(write_spec(PADDING_ONLY % (3, 3), "real.yaml"), "--strict")
+    assert real.exit_code == 0 and real.stderr == ""
+
+
+def test_a_forward_only_pass_reports_a_zero_output(write_spec) -> None:
+    spec = write_spec(
+        "name: conv_then_padding\ninput: 4x4x3\nlayers:\n"
+        "  - {kind: conv, name: conv, out: 4, kernel: 3, padding: 1}\n"
+        "  - {kind: pad, name: pad, padding: 3}\n"
+        "  - {kind: crop, name: crop, size: [2, 2], offset: [0, 0]}\n"
+    )
+    result = invoke(spec, "--no-backward")
+    assert result.exit_code == 0 and "output 'crop' (crop) is identically zero" in result.stderr
+    assert "input gradient" not in result.stderr  # no backward: nothing said about it
+    assert invoke(spec, "--no-backward", "--strict").exit_code == 1
+
+
+def test_only_the_zero_one_of_several_outputs_is_reported() -> None:
+    network = netcalc.parse_network_text(
+        "name: two\ninput: 4x4x3\nlayers:\n"
+        "  - {kind: conv, name: conv, out: 4, kernel: 3, padding: 1}\n"
+        "  - {kind: pad, name: pad, padding: 3}\n"
+        "  - {kind: crop, name: zero, size: [2, 2], offset: [0, 0]}\n"
+        "  - {kind: crop, name: real, from: pad, size: [2, 2], offset: [3, 3]}\n"
+        "outputs: [zero, real]\n"
+    )
+    checks = {c.name: c for c in compare(netcalc.analyze_network(network), run(network)).layers}
+    assert checks["zero"].zero_output and not checks["real"].zero_output
+    assert not checks["conv"].zero_input_gradient  # `real` carries its gradient back to the image
+
+
+def test_a_sum_of_zero_is_not_taken_for_zeros() -> None:
+    from netcalc.reference.engine import _summed
+
+    # 1 + (−1) + 0 sums to exactly 0, but the array is not zero: the second pass (`any`) tells them apart
+    assert _summed(np.array([1.0, -1.0, 0.0])) == (True, False)
+    assert _summed(np.zeros((2, 3))) == (True, True)
+    assert _summed(np.array([np.nan, 0.0])) == (False, False)

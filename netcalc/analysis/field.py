@@ -8,8 +8,11 @@ stride and offset, in input units). Composing them from the network input gives,
     start  c_out = c_in + offset·j_in        input coordinate of unit 0's centre (pixel i's centre is i)
 
 The network input is r = 1, j = 1, c = 0. Strides below one (transposed convs, upsampling) make jumps and
-centres exact Fractions (whole values are kept as ints). Where inputs merge (add, concat, multiply) the largest
-field is kept and a note says the inputs' fields differ. Pure arithmetic: no NumPy.
+centres exact Fractions (whole values are kept as ints). A broadcast input (a 1×1×C gate over an H×W×C map) is
+read at its one unit for every output position, a window of stride 0: its field arrives with jump 0, the same
+input pixels for every unit, and a field of jump 0 stays so (a window over equal units sees what each sees).
+Where inputs merge (add, concat, multiply) the largest field is kept and a note says the inputs' fields differ.
+Pure arithmetic: no NumPy.
 """
 
 from __future__ import annotations
@@ -28,7 +31,7 @@ class Field:
     """One tensor's receptive field per axis (height, width), in network-input pixels."""
 
     size: tuple[Exact, Exact]
-    jump: tuple[Exact, Exact]
+    jump: tuple[Exact, Exact]  # 0 past a broadcast gate: every unit sees the same pixels, centred at `start`
     start: tuple[Exact, Exact]
     # No window on the way had a stride below one. Past upsampling (pixel_shuffle, a transposed conv) the field
     # is the continuous model's even where a later stride makes the jump whole again: output o of a pixel shuffle
@@ -91,7 +94,10 @@ def merge(fields: list[tuple[str, Field]]) -> tuple[Field, str]:
         return largest, ""
     seen = ", ".join(f"{n} {pair_text(f.size)}" for n, f in fields)
     exact = all(f.exact for _, f in fields)  # an upsampled branch makes the merged field approximate too
-    return replace(largest, exact=exact), f"inputs see different fields ({seen}); the largest is shown"
+    note = f"inputs see different fields ({seen}); the largest is shown"
+    if not any(largest.jump) and any(any(f.jump) for _, f in fields):
+        note += ", the same for every unit (jump 0: a broadcast input's)"
+    return replace(largest, exact=exact), note
 
 
 def centre_sides(field: Field, out: tuple[int, ...], image: tuple[int, ...]) -> tuple[int, int, int, int] | None:

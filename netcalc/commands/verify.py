@@ -54,7 +54,11 @@ if TYPE_CHECKING:
     help="refuse (exit 2, before allocating) a pass whose estimated peak memory exceeds SIZE (e.g. 4GiB); "
     "auto: 80% of the memory available now; none: no limit",
 )
-@click.option("--strict", is_flag=True, help="fail a layer whose weight gradient is identically zero (else a warning)")
+@click.option(
+    "--strict",
+    is_flag=True,
+    help="fail a layer whose weight gradient, output or input gradient is identically zero (else a warning)",
+)
 @click.option(
     "--device",
     metavar="NAME|FILE",
@@ -99,7 +103,7 @@ def verify(
     from netcalc.reference.engine import check_layer_count, run
     from netcalc.reference.memory import check_memory, estimate_memory
     from netcalc.reference.verify import compare
-    from netcalc.render.verify import RENDERERS
+    from netcalc.render.verify import RENDERERS, zero_value_warnings
 
     if gradcheck and no_backward:
         raise click.UsageError("--gradcheck needs the backward pass; drop --no-backward")
@@ -107,8 +111,14 @@ def verify(
     check_layer_count(network)
     limit, what = _memory_limit(max_memory)
     if against is not None:
-        if gradcheck or dtype != "float32":
-            raise click.UsageError("--against onnxruntime compares float32 forward values; drop --gradcheck/--dtype")
+        _refuse_ignored_options(
+            gradcheck=gradcheck,
+            dtype=dtype,
+            no_backward=no_backward,
+            receptive_field=receptive_field,
+            strict=strict,
+            device=device,
+        )
         from netcalc.bridges.onnx.runtime import verify_against_onnxruntime
         from netcalc.render.runtime import RENDERERS as VALUE_RENDERERS
 
@@ -141,10 +151,31 @@ def verify(
         click.echo(terminal_renderers(RENDERERS)[fmt](verification), nl=False)
     else:
         click.echo(_with_roofline(verification, report, profile, fmt), nl=False)
-    for line in zero_gradient_warnings(verification):
+    for line in [*zero_gradient_warnings(verification), *zero_value_warnings(verification)]:
         click.echo(line, err=True)
     if not verification.ok:
         ctx.exit(1)
+
+
+def _refuse_ignored_options(
+    *, gradcheck: int, dtype: str, no_backward: bool, receptive_field: bool, strict: bool, device: str | None
+) -> None:
+    """--against onnxruntime compares float32 forward values in inference mode: an option that would change
+    nothing there is refused (exit 2), naming every one given, rather than silently ignored."""
+    given = [
+        ("--gradcheck", bool(gradcheck)),
+        ("--dtype", dtype != "float32"),
+        ("--no-backward", no_backward),  # the value check is forward-only, in inference mode, already
+        ("--receptive-field", receptive_field),
+        ("--strict", strict),  # there are no gradients to find zero
+        ("--device", device is not None),  # no roofline beside the values
+    ]
+    names = [name for name, used in given if used]
+    if names:
+        raise click.UsageError(
+            "--against onnxruntime compares float32 forward values in inference mode (already forward-only), "
+            f"so {', '.join(names)} would have no effect there; drop {'/'.join(names)}"
+        )
 
 
 def zero_gradient_warnings(verification, shown: int = 5) -> list[str]:

@@ -8,10 +8,11 @@ multiply: elementwise product; every input has the output's shape, except that a
 
 from __future__ import annotations
 
+from fractions import Fraction
 from typing import Any
 
 from netcalc.errors import ShapeError
-from netcalc.kinds.base import INPLACE, MANY, Attrs, LayerKind, Saved
+from netcalc.kinds.base import IDENTITY, INPLACE, MANY, Attrs, LayerKind, Saved, Window
 from netcalc.lazy_numpy import np
 from netcalc.shapes import Shape, format_shape, is_spatial, numel
 
@@ -49,6 +50,16 @@ def multiply_output_shape(attrs: Attrs, ins: tuple[Shape, ...]) -> Shape:
             f"got {_listing(ins)}"
         )
     return full
+
+
+# A gate is read at its one unit for every output position: span 0, stride 0. Its field arrives with jump 0, the
+# same input pixels for every unit (docs/conventions.md, "Broadcast inputs").
+BROADCAST = (Window(Fraction(0), Fraction(0), Fraction(0)), Window(Fraction(0), Fraction(0), Fraction(0)))
+
+
+def multiply_geometry(attrs: Attrs, ins: tuple[Shape, ...], out: Shape) -> tuple[tuple[Window, Window] | None, ...]:
+    """An input of the output's shape is read at the output's own position; a broadcast gate at its one unit."""
+    return tuple(IDENTITY if s == out or not _gates(s, out) else BROADCAST for s in ins)
 
 
 def merge_flops(attrs: Attrs, ins: tuple[Shape, ...], out: Shape) -> int:
@@ -150,6 +161,7 @@ KINDS = (
         output_shape=multiply_output_shape,
         flops=merge_flops,
         flops_rule="(inputs − 1) multiplies per output element",
+        geometry=multiply_geometry,
         forward=multiply_forward,
         backward=multiply_backward,
         saved=multiply_saved,

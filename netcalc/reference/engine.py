@@ -108,6 +108,10 @@ class LayerRun:
     gradcheck: Gradcheck | None = None  # what the gradient check compared, and its figures
     nonfinite: tuple[str, ...] = ()  # arrays this layer made NaN or infinite from finite inputs ("output", "dx")
     zero_gradients: tuple[str, ...] = ()  # weights whose gradient is identically zero (no information)
+    zero_output: bool = False  # a network output, identically zero: nothing downstream of its zeros is checked
+    # the first layer reading the network input, when the input's gradient (summed over its readers) is
+    # identically zero: no backward of the pass carried information
+    zero_input_gradient: bool = False
     gemm_seconds: float = 0.0  # of forward_seconds + backward_seconds, the time inside np.matmul
     init_seconds: float = 0.0  # drawing the layer's seeded weights and buffers (not in forward_seconds)
     live_bytes: int | None = None  # inference: bytes of the distinct arrays alive just after this layer's forward
@@ -476,8 +480,11 @@ def _run(
             }
         )
         shapes[layer.name] = tuple(y.shape)
-        if not _finite(y) and not any(name in nonfinite for name in layer.inputs):
+        finite, zero = _summed(y) if layer.name in outputs else (_finite(y), False)
+        if not finite and not any(name in nonfinite for name in layer.inputs):
             facts[-1]["nonfinite"] = ("output",)
+        if zero:
+            facts[-1]["zero_output"] = True
         if facts[-1].get("nonfinite") or any(name in nonfinite for name in layer.inputs):
             nonfinite.add(layer.name)
         if layer.name in last_reader or layer.name in outputs:
@@ -568,10 +575,14 @@ def _run(
         if progress:
             progress("backward", layer.name)
 
+    input_grad = grads.get(INPUT)
+    readers = [i for i, layer in enumerate(layers) if INPUT in layer.inputs]
+    if readers and (input_grad is None or _summed(input_grad)[1]):  # one more pass, over the input's size only
+        facts[readers[0]]["zero_input_gradient"] = True
     return Run(
         tuple(LayerRun(**f) for f in facts),
         output,
-        input_grad=grads.get(INPUT),
+        input_grad=input_grad,
         params=kept_params,
         grads=kept_grads,
     )
@@ -580,11 +591,19 @@ def _run(
 def _finite(a: np.ndarray) -> bool:
     """No NaN or infinity in `a`. One summing pass (NaN and ±infinity survive a sum); only a sum that overflows
     from finite values, or an integer array, takes the exact elementwise test."""
+    return _summed(a)[0]
+
+
+def _summed(a: np.ndarray) -> tuple[bool, bool]:
+    """(no NaN or infinity in `a`, `a` identically zero), from `_finite`'s one summing pass: only a sum of
+    exactly 0 (all zeros, or a cancellation) takes a second pass, `any`, to tell which."""
     if a.dtype.kind != "f":
-        return bool(np.isfinite(a).all()) if a.dtype.kind == "c" else True
+        return (bool(np.isfinite(a).all()) if a.dtype.kind == "c" else True), not a.any()
     with np.errstate(all="ignore"):
         total = np.add.reduce(a, axis=None)
-    return bool(np.isfinite(total)) or bool(np.isfinite(a).all())
+    if np.isfinite(total):
+        return True, bool(total == 0) and not a.any()
+    return bool(np.isfinite(a).all()), False
 
 
 def _gradient_values(

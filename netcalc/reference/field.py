@@ -98,6 +98,9 @@ def measure_fields(
     """Layer name → the input rows and columns (first, last) the centre unit of its output depends on, for every
     layer with a feature-map output (or those named in `layers`)."""
     probe = probe_network(network)
+    # Only the injected units may carry gradient: the engine gives every output but the first a random dL/dy,
+    # so the probe keeps one output (its dL/dy zero); the others become ends whose gradient is zero.
+    sole = replace(probe, outputs=(probe.output,))
     shapes = {"input": report.input_shape, **{row.name: row.output_shape for row in report.layers}}
     rng = np.random.default_rng(seed)
     params = _positive_params(probe, shapes, rng)
@@ -118,7 +121,7 @@ def measure_fields(
             inject[name] = g
         out_shape = engine_shape(report.output_shape, len(batch))
         result = run(
-            probe,
+            sole,
             batch=len(batch),
             dtype="float64",
             train=False,

@@ -71,6 +71,10 @@ class LayerCheck:
     zero_gradients: tuple[
         str, ...
     ] = ()  # weights whose gradient is identically zero: a warning, under strict a failure
+    # a network output that is identically zero, and (on the first layer reading the network input) an input
+    # gradient that is: the pass then checked nothing downstream of the zeros. A warning; under strict a failure
+    zero_output: bool = False
+    zero_input_gradient: bool = False
     strict: bool = False
     # backward MACs: dL/dx (also where training skips it: the reference computes every input gradient) + dL/dw
     backward: Pair[int] | None = None
@@ -103,9 +107,14 @@ class LayerCheck:
             and not (self.strict and self.zero_gradients)
         )
 
+    @property
+    def zero_values(self) -> tuple[str, ...]:
+        """What is identically zero besides weight gradients: "output", "input gradient"."""
+        return (("output",) if self.zero_output else ()) + (("input gradient",) if self.zero_input_gradient else ())
+
     @_once  # read by the verdict, the failed list, the table and the JSON
     def ok(self) -> bool:
-        return all(p.ok for p in self.figures.values()) and self.gradients_ok
+        return all(p.ok for p in self.figures.values()) and self.gradients_ok and not (self.strict and self.zero_values)
 
     @property
     def disagreements(self) -> tuple[str, ...]:
@@ -118,6 +127,8 @@ class LayerCheck:
             found.append("non-finite values")
         if self.strict and self.zero_gradients:
             found.append("zero gradients")
+        if self.strict:
+            found += [f"zero {what}" for what in self.zero_values]
         return tuple(found)
 
     @property
@@ -156,6 +167,11 @@ class Verification:
     def zero_gradient_layers(self) -> tuple[LayerCheck, ...]:
         """Layers with a weight whose gradient is identically zero: nothing checked that weight's backward."""
         return tuple(layer for layer in self.layers if layer.zero_gradients)
+
+    @property
+    def zero_value_layers(self) -> tuple[LayerCheck, ...]:
+        """Layers whose output (a network output) or input gradient (the network input's) is identically zero."""
+        return tuple(layer for layer in self.layers if layer.zero_values)
 
     @property
     def analysed_macs(self) -> int:
@@ -230,6 +246,8 @@ def check_layer(
         gradcheck=run.gradcheck,
         nonfinite=run.nonfinite,
         zero_gradients=run.zero_gradients,
+        zero_output=run.zero_output,
+        zero_input_gradient=run.zero_input_gradient,
         strict=strict,
         field=field,
     )
@@ -246,7 +264,8 @@ def compare(
     fields: dict[str, tuple[int, int, int, int]] | None = None,
 ) -> Verification:
     """One LayerCheck per analysed layer, matched to the reference pass by name and order; with `strict` a weight
-    whose gradient is identically zero fails its layer instead of being a warning; with `fields` (from
+    whose gradient is identically zero, an identically zero network output or input gradient, fails its layer
+    instead of being a warning; with `fields` (from
     `netcalc.reference.field.measure_fields`) each layer's receptive field is checked too."""
     if [r.name for r in report.layers] != [r.name for r in run.layers]:
         raise ValueError("the analysis and the reference pass do not cover the same layers")

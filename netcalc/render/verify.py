@@ -42,6 +42,8 @@ def layer_dict(check: LayerCheck) -> dict[str, Any]:
         },
         "nonfinite": list(check.nonfinite),
         "zero_gradients": list(check.zero_gradients),
+        "zero_output": check.zero_output,
+        "zero_input_gradient": check.zero_input_gradient,
         "forward_seconds": round(check.forward_seconds, 6),
         "backward_seconds": None if check.backward_seconds is None else round(check.backward_seconds, 6),
     }
@@ -71,6 +73,8 @@ def verification_dict(result: Verification) -> dict[str, Any]:
             "backward_seconds": round(result.backward_seconds, 6) if result.backward else None,
             "worst_gradcheck_error": _plain_float(result.worst_gradcheck),
             "zero_gradient_layers": [check.name for check in result.zero_gradient_layers],
+            "zero_output_layers": [check.name for check in result.layers if check.zero_output],
+            "zero_input_gradient": any(check.zero_input_gradient for check in result.layers),
             "peak_live_bytes": None if result.peak is None else _pair_dict(result.peak),
         },
     }
@@ -131,6 +135,26 @@ def _gradient_cell(check: LayerCheck) -> str:
     return f"{figure} · {check.gradcheck.entries} entries" + (f"; {zero}" if zero else "")
 
 
+def zero_value_warnings(result: Verification) -> list[str]:
+    """One stderr line per network output that is identically zero, and one for an identically zero gradient
+    with respect to the network input: the pass then checked nothing but zeros there."""
+    from netcalc.render.console import printable
+
+    word = "error" if result.layers and result.layers[0].strict else "warning"
+    lines = [
+        f"netcalc: {word}: output '{printable(check.name)}' ({check.kind}) is identically zero, so its values "
+        "check nothing (e.g. a crop of padding only, or dropout with p = 1)"
+        for check in result.layers
+        if check.zero_output
+    ]
+    if any(check.zero_input_gradient for check in result.layers):
+        lines.append(
+            f"netcalc: {word}: the gradient with respect to the network input is identically zero, so the "
+            "backward pass carried nothing to it"
+        )
+    return lines
+
+
 def _seconds(value: float) -> str:
     return f"{value * 1000:.1f} ms" if value < 1 else f"{value:.2f} s"
 
@@ -161,6 +185,11 @@ def summary_line(result: Verification) -> str:
         grad += " · NaN or infinity made by " + ", ".join(made[:5]) + (", …" if len(made) > 5 else "")
     if result.zero_gradient_layers:
         grad += f" · {len(result.zero_gradient_layers)} layers with an identically zero weight gradient"
+    zeros = [check.name for check in result.layers if check.zero_output]
+    if zeros:
+        grad += " · identically zero output: " + ", ".join(zeros[:5]) + (", …" if len(zeros) > 5 else "")
+    if any(check.zero_input_gradient for check in result.layers):
+        grad += " · identically zero input gradient"
     if result.ok:
         verdict = f"{TICK} all {len(result.layers)} layers agree"
     else:
