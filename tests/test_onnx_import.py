@@ -251,7 +251,7 @@ def test_a_graph_too_large_for_the_layer_maximum_is_refused_before_shape_inferen
 
     monkeypatch.setattr(spec, "MAX_LAYERS", 3)  # so the graph can stay small: 2 nodes per layer allow 6 nodes
     inferred = []
-    monkeypatch.setattr(importer, "_infer", lambda *args: inferred.append(args) or {})
+    monkeypatch.setattr(importer, "infer_shapes", lambda *args: inferred.append(args) or {})
     names = ["input", *(f"r{i}" for i in range(7))]
     nodes = [helper.make_node("Relu", [a], [b], name=b) for a, b in pairwise(names)]  # 7 nodes
     graph = helper.make_graph(
