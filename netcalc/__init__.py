@@ -10,7 +10,9 @@ The library never prints and never imports NumPy; only the reference pass (`netc
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 from netcalc.analysis.analyze import analyze_network
 from netcalc.analysis.report import LayerRow, Report, Totals
@@ -41,26 +43,43 @@ __all__ = [
 def analyze_file(
     path: str | Path,
     *,
-    input_shape: Shape | None = None,
+    input_shape: Shape | str | None = None,
     batch: int = 1,
     dtype: str = "float32",
     strict: bool = False,
     optimizer: str = "sgd",
 ) -> Report:
-    """Load a spec file and analyse it (training memory counts `optimizer`'s state)."""
+    """Load a spec file, or an ONNX model, and analyse it (training memory counts `optimizer`'s state).
+
+    `input_shape` overrides the spec's input, as `--input` does: (H, W, C) or text such as `320x320x3`.
+    """
     network = load_network(path, input_shape=input_shape)
     return analyze_network(network, batch=batch, dtype=dtype, strict=strict, optimizer=optimizer)
 
 
 def analyze(
-    spec: str | Network,
+    spec: str | Mapping[str, Any] | Network,
     *,
-    input_shape: Shape | None = None,
+    input_shape: Shape | str | None = None,
     batch: int = 1,
     dtype: str = "float32",
     strict: bool = False,
     optimizer: str = "sgd",
 ) -> Report:
-    """Analyse a Network, or a spec given as YAML text (training memory counts `optimizer`'s state)."""
-    network = spec if isinstance(spec, Network) else parse_network_text(spec, input_shape=input_shape)
+    """Analyse a Network, or a spec given as YAML text or as the mapping YAML would load (training memory
+    counts `optimizer`'s state)."""
+    network = _network_of(spec, input_shape)
     return analyze_network(network, batch=batch, dtype=dtype, strict=strict, optimizer=optimizer)
+
+
+def _network_of(spec: Any, input_shape: Shape | str | None) -> Network:
+    """The Network `analyze` was given, or the one its spec describes."""
+    if isinstance(spec, Network):
+        if input_shape is not None:  # its shape-dependent attributes were worked out for its own input
+            raise SpecError("input_shape applies to a spec; a Network has its own (set it where it is built)")
+        return spec
+    if isinstance(spec, str):
+        return parse_network_text(spec, input_shape=input_shape)
+    if isinstance(spec, Mapping):
+        return parse_network(spec, input_shape=input_shape)
+    raise SpecError(f"expected a spec (YAML text or a mapping) or a netcalc.Network, got {type(spec).__name__}")

@@ -47,12 +47,27 @@ class Network:
     group_outputs: Mapping[str, str] = field(default_factory=dict)  # group name -> its output layer
     budget: Any = None  # the spec's raw `budget:` mapping, read by `netcalc check`
     outputs: tuple[str, ...] = ()  # the layers whose results the network gives; () means its last layer
+    # Set once the network is known to be valid (the parser built it, or the analysis checked it by hand);
+    # not an init field, so `dataclasses.replace` makes a copy that is checked again.
+    _checked: bool = field(default=False, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        if not self.outputs:
-            object.__setattr__(self, "outputs", (self.layers[-1].name if self.layers else INPUT,))
+        if not self.outputs:  # tolerant of a hand-built network's wrong types: the analysis reports them
+            last = self.layers[-1] if isinstance(self.layers, (tuple, list)) and self.layers else None
+            name = last.name if isinstance(last, Layer) else INPUT
+            object.__setattr__(self, "outputs", (name,))
 
     @property
     def output(self) -> str:
         """The first (usually the only) output."""
         return self.outputs[0]
+
+
+def mark_checked(network: Network) -> Network:
+    """`network`, marked as valid: only the parser and the analysis's check call this."""
+    object.__setattr__(network, "_checked", True)
+    return network
+
+
+def is_checked(network: Network) -> bool:
+    return network._checked

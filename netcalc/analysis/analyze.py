@@ -11,18 +11,18 @@ from typing import Any, NamedTuple
 from netcalc.analysis.field import INPUT_FIELD, Field, merge
 from netcalc.analysis.memory import OPTIMIZER_STATE, Backward, Step, backward_memory, live_bytes, training_state
 from netcalc.analysis.report import DTYPE_BYTES, LayerRow, Report
-from netcalc.errors import NetcalcError, ShapeError, SpecError
+from netcalc.errors import NetcalcError, ShapeError, SpecError, excerpt
 from netcalc.kinds import REGISTRY
 from netcalc.kinds.base import Extra, LayerKind, Saved, Window
+from netcalc.language.spec import check_network
 from netcalc.network import INPUT, Layer, Network
 from netcalc.shapes import Shape, numel
 
 
 def dtype_bytes(dtype: str) -> int:
-    try:
-        return DTYPE_BYTES[dtype]
-    except KeyError:
-        raise NetcalcError(f"unknown dtype {dtype!r}; known: {', '.join(DTYPE_BYTES)}") from None
+    if not isinstance(dtype, str) or dtype not in DTYPE_BYTES:  # a list is unhashable: no lookup for it
+        raise NetcalcError(f"unknown dtype {excerpt(dtype)}; known: {', '.join(DTYPE_BYTES)}")
+    return DTYPE_BYTES[dtype]
 
 
 def extra_bytes(extras: tuple[Extra, ...], batch: int, size: int) -> int:
@@ -35,12 +35,16 @@ def analyze_network(
     """Every layer's output shape, parameters, MACs, FLOPs, memory, receptive field and training cost for
     `batch` samples of `dtype`, training with `optimizer` (see netcalc.analysis.memory).
 
-    With `strict`, a note about input pixels that no window reads becomes an error.
+    With `strict`, a note about input pixels that no window reads becomes an error. A Network built by hand
+    is checked first as the parser checks a spec (SpecError naming the layer); a parsed one is not checked twice.
     """
+    network = check_network(network)
     if isinstance(batch, bool) or not isinstance(batch, int) or batch < 1:
-        raise NetcalcError(f"batch must be a whole number ≥ 1, got {batch!r}")
-    if optimizer not in OPTIMIZER_STATE:
-        raise NetcalcError(f"unknown optimizer {optimizer!r}; known: {', '.join(OPTIMIZER_STATE)}")
+        raise NetcalcError(f"batch must be a whole number ≥ 1, got {excerpt(batch)}")
+    if not isinstance(optimizer, str) or optimizer not in OPTIMIZER_STATE:
+        raise NetcalcError(f"unknown optimizer {excerpt(optimizer)}; known: {', '.join(OPTIMIZER_STATE)}")
+    if not isinstance(strict, bool):
+        raise NetcalcError(f"strict must be True or False, got {excerpt(strict)}")
     size = dtype_bytes(dtype)
     shapes: dict[str, Shape] = {INPUT: network.input_shape}
     fields: dict[str, Field] = {INPUT: INPUT_FIELD}

@@ -10,6 +10,7 @@ from functools import cached_property
 
 from netcalc.analysis.field import Field
 from netcalc.analysis.memory import TrainingState
+from netcalc.errors import NetcalcError, excerpt
 from netcalc.network import Group
 from netcalc.shapes import Shape
 
@@ -174,6 +175,8 @@ class Report:
 
     def peak_layer(self, figure: str = "live_bytes") -> str | None:
         """The first layer where a peak figure (`live_bytes`, `training_bytes`) is reached."""
+        if not isinstance(figure, str) or figure not in PEAKS:  # a sum such as macs has no peak layer
+            raise NetcalcError(f"peak_layer takes a peak figure ({', '.join(PEAKS)}), got {excerpt(figure)}")
         if not self.layers:
             return None
         return max(self.layers, key=lambda row: getattr(row, figure)).name
@@ -210,6 +213,8 @@ class Report:
         (as torchinfo's depth), depth 2 shows one level inside them, None shows every layer."""
         if depth is None:
             return self.layers
+        if isinstance(depth, bool) or not isinstance(depth, int) or depth < 1:
+            raise NetcalcError(f"depth must be a whole number ≥ 1 (or None for every layer), got {excerpt(depth)}")
         order: list[LayerRow | Group] = []
         members: dict[str, list[LayerRow]] = {}
         for row in self.layers:

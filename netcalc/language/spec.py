@@ -6,9 +6,10 @@ Every problem is a SpecError that names the file, the line and the layer or YAML
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from itertools import accumulate, pairwise
 from pathlib import Path
 from typing import Any
@@ -28,7 +29,7 @@ from netcalc.language.shape_names import (
     resolve_deferred,
 )
 from netcalc.language.yamlload import load_yaml_file, load_yaml_text, paused_gc
-from netcalc.network import INPUT, Group, Layer, Network
+from netcalc.network import INPUT, Group, Layer, Network, is_checked, mark_checked
 from netcalc.shapes import Shape, parse_shape
 
 TOP_KEYS = ("name", "input", "include", "defaults", "blocks", "layers", "outputs", "budget")
@@ -49,17 +50,31 @@ INCLUDE_SUFFIXES = (".yaml", ".yml")
 REQUIRED_PARAM = "required"
 
 
-def load_network(path: str | Path, *, input_shape: Shape | None = None) -> Network:
-    """The network a spec file describes; `input_shape` (H, W, C) overrides the spec's `input`."""
+def load_network(path: str | Path, *, input_shape: Shape | str | None = None) -> Network:
+    """The network a spec file (or an ONNX model, as every command reads one) describes; `input_shape`
+    (H, W, C, or text such as `224x224x3`) overrides the spec's `input`."""
+    if not isinstance(path, (str, os.PathLike)):
+        raise SpecError(f"expected a file path (str or pathlib.Path), got {_describe(path)}")
+    input_shape = _given_shape(input_shape)
+    from netcalc.bridges import is_onnx_path  # light; the ONNX bridge itself is imported only for an ONNX file
+
+    if is_onnx_path(path):
+        from netcalc.bridges.onnx.importer import load_onnx_network
+
+        return load_onnx_network(path, input_shape=input_shape)
     return parse_network(load_yaml_file(path), str(path), input_shape=input_shape)
 
 
-def parse_network_text(text: str, file: str | None = None, *, input_shape: Shape | None = None) -> Network:
+def parse_network_text(text: str, file: str | None = None, *, input_shape: Shape | str | None = None) -> Network:
+    """The network a spec's YAML text describes; `file` is the name its messages give."""
+    if not isinstance(text, str):
+        raise SpecError(f"expected a spec's YAML text (str), got {_describe(text)}")
     return parse_network(load_yaml_text(text, file), file, input_shape=input_shape)
 
 
-def parse_network(data: Any, file: str | None = None, *, input_shape: Shape | None = None) -> Network:
+def parse_network(data: Any, file: str | None = None, *, input_shape: Shape | str | None = None) -> Network:
     """Expand already-loaded YAML data (ideally with line numbers) into a Network."""
+    input_shape = _given_shape(input_shape)
     top = _mapping(data, Location(file, 1, "the spec"), "a mapping with `input` and `layers`")
     _check_keys(top, TOP_KEYS, "top level", file)
     name = top.get("name", Path(file).stem if file else "network")
@@ -91,7 +106,7 @@ def parse_network(data: Any, file: str | None = None, *, input_shape: Shape | No
             )
         layers = resolve_deferred(_dependency_order(expander.layers), input_shape)
     outputs = _outputs(top, expander, top_scope, layers, file)
-    return Network(
+    network = Network(
         name=str(name),
         input_shape=input_shape,
         layers=layers,
@@ -100,6 +115,17 @@ def parse_network(data: Any, file: str | None = None, *, input_shape: Shape | No
         budget=top.get("budget"),
         outputs=outputs,
     )
+    return mark_checked(network)  # so the analysis does not check a 40,000-layer network twice
+
+
+def _given_shape(input_shape: Any) -> Shape | None:
+    """An `input_shape` argument read as `--input` is (`224x224x3` or three whole numbers), or None."""
+    if input_shape is None:
+        return None
+    try:
+        return parse_shape(input_shape)
+    except ValueError as error:
+        raise SpecError(str(error), Location(where="input_shape")) from None
 
 
 def _outputs(
@@ -615,31 +641,7 @@ class _Expander:
     def _attrs(
         self, item: Mapping[str, Any], kind: LayerKind, params: Mapping[str, Any], named: Location
     ) -> tuple[dict[str, Any], bool]:
-        """A layer's attributes: the kind's defaults, the spec's `defaults`, then its own keys, parsed; and
-        whether some wait for the input shape."""
-        attrs = _kind_defaults(kind)
-        attrs.update(self.defaults.get(kind.name, {}))
-        deferred = False
-        for key, value in item.items():
-            if key in LAYER_KEYS:
-                continue
-            attr = _find_attr(kind, key, named)
-            try:
-                if needs_shape(plain_numbers(value), params):  # evaluated after expansion, once shapes are known
-                    attrs[key], deferred = Deferred(value, params), True
-                    continue
-                attrs[key] = _attr_value(attr, value, params)
-            except (AttrError, ExprError) as error:
-                raise SpecError(f"{key}: {error.message}{value_hint(key, value)}", named) from None
-        missing = [a.name for a in kind.attrs if a.required and attrs[a.name] is a.default]
-        if missing:
-            raise SpecError(f"{kind.name} is missing required key {', '.join(map(repr, missing))}", named)
-        if not deferred:
-            try:
-                attrs = kind.resolve(attrs)
-            except AttrError as error:
-                raise error.at(named) from None
-        return attrs, deferred
+        return _layer_attrs(item, kind, params, self.defaults.get(kind.name, {}), named)
 
     def _split(self, item: Mapping[str, Any], location: Location, listing: _List, previous: str) -> str:
         """`{kind: channel_split, name: s, sizes: [58, 58]}` (or `parts: 2`): channel_slice layers s.0, s.1, …"""
@@ -772,6 +774,41 @@ class _Expander:
                 except ExprError as error:
                     raise SpecError(f"default of {key!r}: {error}", block.location) from None
                 missing.remove(key)
+
+
+def _layer_attrs(
+    item: Mapping[str, Any],
+    kind: LayerKind,
+    params: Mapping[str, Any],
+    defaults: Mapping[str, Any],
+    named: Location,
+    own_keys: tuple[str, ...] = LAYER_KEYS,
+) -> tuple[dict[str, Any], bool]:
+    """A layer's attributes: the kind's defaults, the spec's `defaults`, then its own keys (those of `item` not
+    in `own_keys`), parsed; and whether some wait for the input shape."""
+    attrs = _kind_defaults(kind)
+    attrs.update(defaults)
+    deferred = False
+    for key, value in item.items():
+        if key in own_keys:
+            continue
+        attr = _find_attr(kind, key, named, own_keys)
+        try:
+            if needs_shape(plain_numbers(value), params):  # evaluated after expansion, once shapes are known
+                attrs[key], deferred = Deferred(value, params), True
+                continue
+            attrs[key] = _attr_value(attr, value, params)
+        except (AttrError, ExprError) as error:
+            raise SpecError(f"{key}: {error.message}{value_hint(key, value)}", named) from None
+    missing = [a.name for a in kind.attrs if a.required and attrs[a.name] is a.default]
+    if missing:
+        raise SpecError(f"{kind.name} is missing required key {', '.join(map(repr, missing))}", named)
+    if not deferred:
+        try:
+            attrs = kind.resolve(attrs)
+        except AttrError as error:
+            raise error.at(named) from None
+    return attrs, deferred
 
 
 def _copy_params(params: Mapping[str, Any], index: int | None, repeats: int | None) -> Mapping[str, Any]:
@@ -909,3 +946,105 @@ def _dependency_order(drafts: list[_Draft]) -> tuple[Layer, ...]:
                 done.add(draft.name)
                 order.append(draft)
     return tuple(Layer(d.name, d.kind, d.attrs, tuple(d.inputs), d.location, d.groups) for d in order)
+
+
+# --- a Network built by hand (the library's users may skip the spec language) ---
+
+
+def check_network(network: Any) -> Network:
+    """`network` as the parser would have built it: every layer of a known kind, named once and not 'input',
+    reading the right number of layers listed before it, with its attributes parsed and completed by the same
+    functions a spec's go through. A Network the parser built is returned as it is; errors name the layer."""
+    if not isinstance(network, Network):
+        raise SpecError(f"expected a netcalc.Network (or, for analyze, a spec), got {_describe(network)}")
+    if is_checked(network):
+        return network
+    _check_fields(network)
+    try:
+        input_shape = parse_shape(network.input_shape)
+    except ValueError as error:
+        raise SpecError(str(error), _hand("input_shape")) from None
+    layers = network.layers
+    if not isinstance(layers, (tuple, list)):
+        raise SpecError(f"expected a tuple of netcalc.Layer, got {_describe(layers)}", _hand("layers"))
+    if len(layers) > MAX_LAYERS:
+        raise SpecError(f"the network has more than {MAX_LAYERS:,} layers", _hand("layers"))
+    defined: set[str] = set()
+    checked = []
+    for index, layer in enumerate(layers):
+        checked.append(_checked_layer(layer, index, defined))
+        defined.add(layer.name)
+    resolved = resolve_deferred(tuple(checked), input_shape)  # `in_channels * 2`, `padding: same`, as a spec's
+    outputs = _hand_outputs(network.outputs, defined)
+    return mark_checked(replace(network, input_shape=input_shape, layers=resolved, outputs=outputs))
+
+
+def _check_fields(network: Network) -> None:
+    """The fields reports and renderers read as they are: the name, the groups' outputs, the source file."""
+    if not isinstance(network.name, str) or not network.name.isprintable():
+        raise SpecError(f"expected a name without control characters, got {_describe(network.name)}", _hand("name"))
+    if not isinstance(network.group_outputs, Mapping):
+        raise SpecError(
+            f"expected a mapping from group to layer, got {_describe(network.group_outputs)}", _hand("group_outputs")
+        )
+    if network.source is not None and not isinstance(network.source, str):
+        raise SpecError(f"expected a file name or None, got {_describe(network.source)}", _hand("source"))
+
+
+def _hand(where: str) -> Location:
+    """Where in a hand-built network: it has no file or line."""
+    return Location(where=where)
+
+
+def _checked_layer(layer: Any, index: int, defined: set[str]) -> Layer:
+    """One hand-built layer, checked against the layers before it; its attributes completed as a spec's are."""
+    if not isinstance(layer, Layer):
+        raise SpecError(f"expected a netcalc.Layer, got {_describe(layer)}", _hand(f"layers[{index}]"))
+    if not isinstance(layer.name, str):
+        raise SpecError(f"a layer's name must be a str, got {_describe(layer.name)}", _hand(f"layers[{index}]"))
+    if not isinstance(layer.location, Location):  # where() reads it
+        raise SpecError(f"expected a netcalc.errors.Location, got {_describe(layer.location)}", _hand(layer.name))
+    named = layer.where()
+    _checked_name(layer.name, named)
+    if layer.name in defined:
+        raise SpecError(f"duplicate layer name '{layer.name}'", named)
+    if not isinstance(layer.kind, str):
+        raise SpecError(f"`kind` must be a name, got {_describe(layer.kind)}", named)
+    kind = _get_kind_at(layer.kind, named)
+    inputs = _hand_inputs(layer.inputs, kind, defined, named)
+    if not isinstance(layer.attrs, Mapping):
+        raise SpecError(f"expected attributes as a mapping, got {_describe(layer.attrs)}", named)
+    if not isinstance(layer.groups, tuple) or not all(isinstance(g, Group) for g in layer.groups):
+        raise SpecError(f"expected groups as a tuple of netcalc.network.Group, got {_describe(layer.groups)}", named)
+    attrs, _ = _layer_attrs(layer.attrs, kind, {}, {}, named, own_keys=())
+    return replace(layer, attrs=attrs, inputs=inputs)
+
+
+def _hand_inputs(inputs: Any, kind: LayerKind, defined: set[str], named: Location) -> tuple[str, ...]:
+    """A layer's inputs: names of layers listed before it (or 'input'), as many as its kind takes."""
+    if not isinstance(inputs, (tuple, list)) or not all(isinstance(i, str) for i in inputs):
+        raise SpecError(f"`inputs` must be a tuple of layer names, got {_describe(inputs)}", named)
+    low, high = kind.input_range
+    if len(inputs) < low or (high is not None and len(inputs) > high):
+        raise SpecError(f"{kind.name} takes {_inputs_text(kind)}, got {len(inputs)}", named)
+    for name in inputs:
+        if name != INPUT and name not in defined:
+            hint = did_you_mean(name, [*defined, INPUT])
+            raise SpecError(
+                f"input '{name}' is not a layer listed before this one{hint} (layers go in dependency order)", named
+            )
+    return tuple(inputs)
+
+
+def _hand_outputs(outputs: Any, defined: set[str]) -> tuple[str, ...]:
+    """The network's outputs: distinct layer names (the input only for a network of no layers)."""
+    if not isinstance(outputs, (tuple, list)) or not all(isinstance(o, str) for o in outputs):
+        raise SpecError(f"expected a tuple of layer names, got {_describe(outputs)}", _hand("outputs"))
+    if not defined and tuple(outputs) == (INPUT,):
+        return (INPUT,)
+    for name in outputs:
+        if name not in defined:
+            raise SpecError(f"'{name}' is no layer of the network{did_you_mean(name, defined)}", _hand("outputs"))
+    if len(set(outputs)) != len(outputs):
+        raise SpecError("a layer is listed twice", _hand("outputs"))
+    return tuple(outputs)
