@@ -81,20 +81,46 @@ class Budget:
     source: str | None = None  # the file the budget was read from
 
 
+PASSED, EXCEEDED, UNKNOWN = "passed", "exceeded", "unknown"
+
+
 @dataclass(frozen=True)
 class Finding:
     """One limit checked against one figure: a total, a layer over the limit, or (when none is) the layer
-    closest to it. `file`/`line` point at what to fix: the layer's line in the spec, or the budget key."""
+    closest to it. `file`/`line` point at what to fix: the layer's line in the spec, or the budget key.
+
+    `partial`: the figure is only a lower bound (a layer of kind `unknown` counts 0). Such a figure never passes:
+    a maximum it already exceeds is exceeded; anything else is `unknown` (see `status`)."""
 
     limit: Limit
     actual: int
     layer: str | None = None
     file: str | None = None
     line: int | None = None
+    partial: bool = False
+
+    @property
+    def status(self) -> str:
+        """`passed`, `exceeded`, or `unknown`: the figure is a lower bound that does not settle the limit (a
+        maximum not yet exceeded by the bound, or any minimum: a receptive field through an operator netcalc
+        cannot model is not known at all)."""
+        if not self.partial:
+            return PASSED if self.limit.met_by(self.actual) else EXCEEDED
+        if not self.limit.lower and self.actual > self.limit.value:
+            return EXCEEDED
+        return UNKNOWN
 
     @property
     def passed(self) -> bool:
-        return self.limit.met_by(self.actual)
+        return self.status == PASSED
+
+    @property
+    def exceeded(self) -> bool:
+        return self.status == EXCEEDED
+
+    @property
+    def unknown(self) -> bool:
+        return self.status == UNKNOWN
 
     @property
     def excess(self) -> int:
@@ -202,21 +228,39 @@ def check_budget(report: Report, budget: Budget) -> tuple[Finding, ...]:
     """
     findings: list[Finding] = []
     cache: dict[str, list[LayerRow]] = {}
+    downstream: set[str] | None = None
     for limit in budget.limits:
         field = FIGURES[limit.figure]
         if limit.scope == "total":
             actual = getattr(report.totals, field)
-            findings.append(Finding(limit, actual, None, limit.file, limit.line))
+            findings.append(Finding(limit, actual, None, limit.file, limit.line, report.totals.partial))
             continue
         rows = _rows(report, limit, cache)
         if not rows:
             continue
-        over = [row for row in rows if not limit.met_by(getattr(row, field))]
+        if field == "receptive_field" and downstream is None:
+            downstream = _downstream_of_unknown(report)
+        unsure = downstream if field == "receptive_field" and downstream is not None else set()
+
+        every = [_layer_finding(report, limit, row, row.partial or row.name in unsure) for row in rows]
+        unsettled = [f for f in every if not f.passed]  # exceeded, or unknown: each is listed
         closest = min if limit.lower else max
-        for row in over or [closest(rows, key=lambda r: getattr(r, field))]:
-            file, line = row.anchor
-            findings.append(Finding(limit, getattr(row, field), row.name, file or report.source, line))
+        findings += unsettled or [closest(every, key=lambda f: f.actual)]
     return tuple(findings)
+
+
+def _layer_finding(report: Report, limit: Limit, row: LayerRow, partial: bool) -> Finding:
+    file, line = row.anchor
+    return Finding(limit, getattr(row, FIGURES[limit.figure]), row.name, file or report.source, line, partial)
+
+
+def _downstream_of_unknown(report: Report) -> set[str]:
+    """Layers whose receptive field passes through a layer of kind `unknown` (their field is not known)."""
+    tainted: set[str] = set()
+    for row in report.layers:
+        if row.partial or any(name in tainted for name in row.inputs):
+            tainted.add(row.name)
+    return tainted
 
 
 def unmatched_patterns(report: Report, budget: Budget) -> tuple[Limit, ...]:
@@ -255,7 +299,16 @@ class CheckResult:
 
     @property
     def violations(self) -> tuple[Finding, ...]:
+        """Every finding that does not pass: exceeded, or unknown (a lower bound that cannot settle it)."""
         return tuple(finding for finding in self.findings if not finding.passed)
+
+    @property
+    def exceeded(self) -> tuple[Finding, ...]:
+        return tuple(finding for finding in self.findings if finding.exceeded)
+
+    @property
+    def unknown(self) -> tuple[Finding, ...]:
+        return tuple(finding for finding in self.findings if finding.unknown)
 
     def by_limit(self) -> dict[Limit, tuple[Finding, ...]]:
         """Findings grouped by their limit, in the budget's order."""

@@ -14,6 +14,11 @@ from netcalc.shapes import Shape
 FIGURES = FIGURE_NAMES  # column name -> the Totals field it shows
 RATIO_COLUMNS = (*FIGURES, "depth")
 SORT_COLUMNS = ("label", "input", *RATIO_COLUMNS)
+# the columns a layer of kind `unknown` (counted as 0) makes lower bounds: what depends on its parameters or its
+# work; activation and peak memory come from the output shapes, which are known
+PARTIAL_COLUMNS = frozenset(
+    {"params", "macs", "flops", "param_memory", "backward_macs", "saved_memory", "training_memory", "depth"}
+)
 
 
 @dataclass(frozen=True)
@@ -45,6 +50,11 @@ class CompareRow:
     depth: int  # weighted layers: layers with both parameters and MACs (conv, conv_transpose, fc)
     largest_params: Largest | None
     largest_macs: Largest | None
+    partial: bool = False  # a layer's figures are unknown (kind `unknown`): PARTIAL_COLUMNS are lower bounds
+
+    def is_partial(self, column: str) -> bool:
+        """Whether this row's `column` is only a lower bound."""
+        return self.partial and column in PARTIAL_COLUMNS
 
     def figure(self, column: str) -> int:
         return getattr(self, column)
@@ -79,6 +89,7 @@ def compare_row(report: Report, label: str | None = None) -> CompareRow:
         depth=sum(1 for row in report.layers if row.params > 0 and row.macs > 0),
         largest_params=_largest(report, "params"),
         largest_macs=_largest(report, "macs"),
+        partial=totals.partial,
     )
 
 

@@ -13,18 +13,23 @@ A profile is a small YAML file (see docs/devices.md):
 
 from __future__ import annotations
 
+import math
+import re
 from importlib.resources import files
 from pathlib import Path
 from typing import Any
 
 from netcalc.analysis.report import DTYPE_BYTES
 from netcalc.analysis.roofline import Device
-from netcalc.errors import Location, NetcalcError, did_you_mean
+from netcalc.errors import Location, NetcalcError, did_you_mean, excerpt
 from netcalc.language.yamlload import load_yaml_file, load_yaml_text
 from netcalc.units import UnitError, parse_bytes, parse_count
 
 KEYS = ("name", "description", "peak_flops", "memory_bandwidth", "efficiency", "source")
 _PROFILES = files("netcalc.analysis").joinpath("device_profiles")
+# A real number written in exponent form (`5e-1`): YAML 1.1 reads it as text (it wants `5.0e-1`), so it is read
+# here as the spec language reads `1e-5` (netcalc/language/expr.py).
+_REAL = re.compile(r"[-+]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][-+]?[0-9]+)?")
 
 
 class DeviceError(NetcalcError):
@@ -79,25 +84,43 @@ def parse_device(data: Any, file: str) -> Device:
             )
         parsed[dtype] = float(_positive(parse_count, value, at(peaks, dtype), "FLOP/s"))
     bandwidth = float(_positive(parse_bytes, data["memory_bandwidth"], at(data, "memory_bandwidth"), "bytes/s"))
-    efficiency = data.get("efficiency") or {}
+    efficiency = data.get("efficiency", {})
     if not isinstance(efficiency, dict) or set(efficiency) - {"compute", "memory"}:
-        raise DeviceError("`efficiency` is {compute: share, memory: share}, each in (0, 1]", at(data, "efficiency"))
+        got = "nothing" if efficiency is None else excerpt(efficiency)
+        raise DeviceError(
+            f"`efficiency` is a mapping {{compute: share, memory: share}}, each in (0, 1], got {got}",
+            at(data, "efficiency"),
+        )
     shares = {}
     for key in ("compute", "memory"):
-        share = efficiency.get(key, 1.0)
-        if isinstance(share, bool) or not isinstance(share, (int, float)) or not 0 < share <= 1:
-            raise DeviceError(f"efficiency {key} must be a number in (0, 1], got {share!r}", at(efficiency, key))
-        shares[key] = float(share)
+        shares[key] = _share(efficiency.get(key, 1.0), key, at(efficiency, key))
+    for key in ("name", "description", "source"):
+        if key in data and not isinstance(data[key], str):
+            got = "nothing" if data[key] is None else excerpt(data[key])
+            raise DeviceError(f"expected a string, got {got}", at(data, key))
+    if not data["name"].strip():
+        raise DeviceError("expected a non-empty string", at(data, "name"))
     return Device(
-        name=str(data["name"]),
+        name=data["name"],
         peak_flops=parsed,
         memory_bandwidth=bandwidth,
         compute_efficiency=shares["compute"],
         memory_efficiency=shares["memory"],
-        description=str(data.get("description", "")),
-        source=str(data.get("source", "")),
+        description=data.get("description", ""),
+        source=data.get("source", ""),
         file=file,
     )
+
+
+def _share(value: Any, key: str, where: Location) -> float:
+    """An efficiency in (0, 1]: a YAML number, or a number in exponent form that YAML read as text (`5e-1`)."""
+    share: Any = value
+    if isinstance(value, str) and _REAL.fullmatch(value.strip()):
+        share = float(value)
+    if isinstance(share, bool) or not isinstance(share, (int, float)) or not math.isfinite(share) or not 0 < share <= 1:
+        text = " (read as text)" if isinstance(value, str) and share is value else ""
+        raise DeviceError(f"efficiency {key} must be a number in (0, 1], got {excerpt(value)}{text}", where)
+    return float(share)
 
 
 def _positive(parse: Any, value: Any, where: Location, unit: str) -> int:

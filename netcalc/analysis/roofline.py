@@ -60,6 +60,7 @@ class LayerEstimate:
 
     compute_seconds: float
     memory_seconds: float
+    partial: bool = False  # a layer of kind `unknown` (or a group holding one): every figure is a lower bound
 
     @property
     def intensity(self) -> float:
@@ -88,6 +89,11 @@ class Roofline:
     @property
     def bytes_moved(self) -> int:
         return sum(layer.bytes_moved for layer in self.layers)
+
+    @property
+    def partial(self) -> bool:
+        """Some layer's figures are unknown (kind `unknown`, counted as 0): the totals are lower bounds."""
+        return any(layer.partial for layer in self.layers)
 
 
 def bytes_moved(report: Report) -> dict[str, int]:
@@ -127,6 +133,7 @@ def folded(report: Report, roofline: Roofline, depth: int | None) -> tuple[Layer
             sum(m.seconds for m in members),
             sum(m.compute_seconds for m in members),
             sum(m.memory_seconds for m in members),
+            any(m.partial for m in members),
         )
         for key, members in groups.items()
     )
@@ -140,7 +147,9 @@ def estimate(report: Report, device: Device) -> Roofline:
     for row in report.layers:
         compute, memory = row.flops / peak, moved[row.name] / bandwidth
         layers.append(
-            LayerEstimate(row.name, row.kind, row.flops, moved[row.name], max(compute, memory), compute, memory)
+            LayerEstimate(
+                row.name, row.kind, row.flops, moved[row.name], max(compute, memory), compute, memory, row.partial
+            )
         )
     return Roofline(device, report.dtype, tuple(layers))
 

@@ -9,7 +9,7 @@ from netcalc.commands.options import analysis_options, format_option, load_spec,
 from netcalc.errors import Location, one_line
 from netcalc.shapes import Shape
 
-EXIT_OVER_BUDGET = 1
+EXIT_OVER_BUDGET = 1  # also when a limit cannot be settled: its figure is only a lower bound
 
 
 @click.command()

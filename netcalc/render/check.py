@@ -28,14 +28,18 @@ LABELS = {
 }
 
 
-def _amount(limit: Limit, value: int) -> str:
-    """`102,764,544 (102.76M)` or `60,581,792 B (57.78 MiB)`; small values exactly."""
+PARTIAL = "≥"  # prefixed to a figure that is only a lower bound (as `netcalc summary` does)
+
+
+def _amount(limit: Limit, value: int, partial: bool = False) -> str:
+    """`102,764,544 (102.76M)` or `60,581,792 B (57.78 MiB)`; small values exactly; `≥…` for a lower bound."""
+    mark = PARTIAL if partial else ""
     if limit.in_bytes:
         exact = f"{value:,} B"
         human = human_bytes(value)
-        return exact if human == exact else f"{exact} ({human})"
+        return mark + (exact if human == exact else f"{exact} ({human})")
     human = human_count(value)
-    return f"{value:,}" if human == str(value) else f"{value:,} ({human})"
+    return mark + (f"{value:,}" if human == str(value) else f"{value:,} ({human})")
 
 
 def _limit_text(limit: Limit) -> str:
@@ -48,6 +52,14 @@ def _subject(finding: Finding) -> str:
     return "total" if finding.layer is None else f"layer '{finding.layer}'"
 
 
+def _why_partial(finding: Finding) -> str:
+    if finding.layer is None:
+        return "the total counts layers of unknown cost as 0"
+    if finding.limit.lower:
+        return "its receptive field passes through a layer of kind `unknown`"
+    return "the layer is of kind `unknown`, counted as 0"
+
+
 def _percent_over(finding: Finding) -> str:
     if finding.limit.value == 0:
         return ""
@@ -57,24 +69,37 @@ def _percent_over(finding: Finding) -> str:
 def message(finding: Finding) -> str:
     """One sentence about one finding: a violation and by how much, or the headroom left."""
     limit = finding.limit
-    what = f"{_subject(finding)}: {LABELS[limit.figure]} {_amount(limit, finding.actual)}"
+    what = f"{_subject(finding)}: {LABELS[limit.figure]} {_amount(limit, finding.actual, finding.partial)}"
     bound = "≥" if limit.lower else "≤"
     if finding.passed:
         return f"{what} is within {limit.key} {bound} {_limit_text(limit)}: {finding.usage:.1%} used"
-    over = f"{_amount(limit, finding.excess)}{_percent_over(finding)}"
-    return f"{what} is {'under' if limit.lower else 'over'} {limit.key} {bound} {_limit_text(limit)} by {over}"
+    if finding.unknown:
+        return (
+            f"{what} is only a lower bound ({_why_partial(finding)}): unknown whether it meets "
+            f"{limit.key} {bound} {_limit_text(limit)}"
+        )
+    over = f"{_amount(limit, finding.excess, finding.partial)}{_percent_over(finding)}"
+    text = f"{what} is {'under' if limit.lower else 'over'} {limit.key} {bound} {_limit_text(limit)} by {over}"
+    return f"{text} (a lower bound: {_why_partial(finding)})" if finding.partial else text
 
 
 def verdict(result: CheckResult) -> str:
     """The one-line outcome: how many limits are exceeded, or the closest one when all pass."""
     name = result.report.name
     groups = result.by_limit()
-    over = [limit for limit, findings in groups.items() if any(not f.passed for f in findings)]
+    over = [limit for limit, findings in groups.items() if any(f.exceeded for f in findings)]
+    unsure = [limit for limit, findings in groups.items() if limit not in over and any(f.unknown for f in findings)]
     if over:
-        layers = len(result.violations)
-        return (
+        layers = len(result.exceeded)
+        text = (
             f"{name}: over budget — {len(over)} of {len(groups)} limits exceeded "
             f"({layers} violation{'s' if layers != 1 else ''})"
+        )
+        return text + (f", {len(unsure)} unknown (partial figures)" if unsure else "")
+    if unsure:
+        return (
+            f"{name}: budget not met — {len(unsure)} of {len(groups)} limits unknown: their figures are only lower "
+            "bounds (layers of kind `unknown` count 0)"
         )
     if not result.findings:
         return f"{name}: within budget (no limit applied)"
@@ -94,12 +119,19 @@ def finding_dict(finding: Finding) -> dict[str, Any]:
         "limit": limit.value,
         "limit_text": limit.text,
         "passed": finding.passed,
+        "status": finding.status,
+        "partial": finding.partial,
         "excess": finding.excess,
         "usage": None if finding.usage == float("inf") else finding.usage,
         "file": finding.file,
         "line": finding.line,
         "message": message(finding),
     }
+
+
+def _status(result: CheckResult) -> str:
+    """`passed`, `exceeded` (some limit is exceeded) or `unknown` (none is, but some cannot be settled)."""
+    return "exceeded" if result.exceeded else "unknown" if result.unknown else "passed"
 
 
 def to_json(result: CheckResult) -> str:
@@ -111,6 +143,7 @@ def to_json(result: CheckResult) -> str:
         "batch": result.report.batch,
         "dtype": result.report.dtype,
         "passed": result.passed,
+        "status": _status(result),
         "verdict": verdict(result),
         "findings": map(finding_dict, result.findings),
         "unmatched_globs": [limit.pattern for limit in result.unmatched],
@@ -141,7 +174,13 @@ def to_github(result: CheckResult) -> str:
     """An `::error` annotation at the offending layer's line in the spec (a total: at its budget key) for each
     violation, then the verdict as a notice (or an error when over budget)."""
     lines = [
-        annotation("error", message(f), file=f.file, line=f.line, title=f"netcalc budget: {f.limit.key}")
+        annotation(
+            "error",
+            message(f),
+            file=f.file,
+            line=f.line,
+            title=f"netcalc budget{' unknown' if f.unknown else ''}: {f.limit.key}",
+        )
         for f in result.violations
     ]
     for limit in result.unmatched:
@@ -152,17 +191,23 @@ def to_github(result: CheckResult) -> str:
 
 
 def to_junit(result: CheckResult) -> str:
-    """One test case per limit; a limit exceeded by any layer is a failure listing every violation."""
+    """One test case per limit; a limit exceeded by any layer is a failure listing every violation; a limit
+    that cannot be settled (its figures are only lower bounds) and is not exceeded is an error."""
     groups = result.by_limit()
-    failures = sum(1 for findings in groups.values() if any(not f.passed for f in findings))
-    suites = ElementTree.Element("testsuites", name="netcalc check", tests=str(len(groups)), failures=str(failures))
+    failures = sum(1 for findings in groups.values() if any(f.exceeded for f in findings))
+    errors = sum(
+        1 for findings in groups.values() if not any(f.exceeded for f in findings) and any(f.unknown for f in findings)
+    )
+    suites = ElementTree.Element(
+        "testsuites", name="netcalc check", tests=str(len(groups)), failures=str(failures), errors=str(errors)
+    )
     suite = ElementTree.SubElement(
         suites,
         "testsuite",
         name=f"netcalc check {result.report.name}",
         tests=str(len(groups)),
         failures=str(failures),
-        errors="0",
+        errors=str(errors),
         skipped="0",
     )
     for limit, findings in groups.items():
@@ -171,14 +216,18 @@ def to_junit(result: CheckResult) -> str:
             suite,
             "testcase",
             classname=f"netcalc.analysis.budget.{result.report.name}",
-            name=f"{limit.key} <= {limit.text}",
+            name=f"{limit.key} {'>=' if limit.lower else '<='} {limit.text}",
             file=first.file or "",
             line=str(first.line or 1),
         )
         violations = [f for f in findings if not f.passed]
-        if violations:
-            failure = ElementTree.SubElement(case, "failure", message=message(violations[0]), type="BudgetExceeded")
+        if any(f.exceeded for f in violations):
+            first_over = next(f for f in violations if f.exceeded)
+            failure = ElementTree.SubElement(case, "failure", message=message(first_over), type="BudgetExceeded")
             failure.text = "\n".join(message(f) for f in violations)
+        elif violations:
+            error = ElementTree.SubElement(case, "error", message=message(violations[0]), type="BudgetUnknown")
+            error.text = "\n".join(message(f) for f in violations)
         else:
             ElementTree.SubElement(case, "system-out").text = "\n".join(message(f) for f in findings)
     ElementTree.indent(suites)
@@ -199,14 +248,20 @@ def to_text(result: CheckResult, *, width: int | None = None, color: bool = Fals
     for f in result.findings:
         limit = f.limit
         human = human_bytes if limit.in_bytes else human_count
+        mark = PARTIAL if f.partial else ""
+        status = {
+            "passed": Text("ok", style="green"),
+            "exceeded": Text("OVER", style="bold red"),
+            "unknown": Text("UNKNOWN", style="bold yellow"),
+        }[f.status]
         table.add_row(
-            Text("ok", style="green") if f.passed else Text("OVER", style="bold red"),
+            status,
             limit.key,
             f.layer or "(total)",
-            human(f.actual),
+            mark + human(f.actual),
             human(limit.value) if limit.text == str(limit.value) else limit.text,
-            "∞" if f.usage == float("inf") else f"{f.usage:.1%}",
-            "" if f.passed else human(f.excess),
+            "?" if f.unknown else mark + ("∞" if f.usage == float("inf") else f"{f.usage:.1%}"),
+            "" if f.passed else "?" if f.unknown else mark + human(f.excess),
         )
     console = text_console(width, color)
     source = f" from {result.budget.source}" if result.budget.source else ""

@@ -10,11 +10,12 @@ import io
 from collections.abc import Callable
 from typing import Any
 
-from netcalc.analysis.compare import FIGURES, RATIO_COLUMNS, CompareRow, Comparison, Largest
+from netcalc.analysis.compare import FIGURES, PARTIAL_COLUMNS, RATIO_COLUMNS, CompareRow, Comparison, Largest
 from netcalc.analysis.report import CONVENTIONS
 from netcalc.render import markdown
 from netcalc.render.console import Table, printed, text_console
 from netcalc.render.jsontext import json_document
+from netcalc.render.summary import PARTIAL, bound
 from netcalc.render.units import human_bytes, human_count
 from netcalc.shapes import format_shape
 
@@ -41,15 +42,38 @@ def _human(column: str, value: int) -> str:
     return str(value) if column in PLAIN_COLUMNS else human_count(value)
 
 
-def _ratio_text(ratio: float | None) -> str:
-    return "—" if ratio is None else f"{ratio:.2f}×"
+def _ratio_text(ratio: float | None, mark: str = "") -> str:
+    return "—" if ratio is None else f"{mark}{ratio:.2f}×"
+
+
+def _ratio_mark(comparison: Comparison, row: CompareRow, column: str) -> str:
+    """A lower bound over an exact figure is a lower bound (`≥`), an exact one over a lower bound an upper bound
+    (`≤`); two lower bounds say nothing (`?`)."""
+    base = comparison.baseline
+    if base is None or row is base:
+        return ""
+    mine, theirs = row.is_partial(column), base.is_partial(column)
+    return "?" if mine and theirs else PARTIAL if mine else "≤" if theirs else ""
 
 
 def _cell(comparison: Comparison, row: CompareRow, column: str) -> str:
-    text = _human(column, row.figure(column))
+    text = bound(_human(column, row.figure(column)), row.is_partial(column))
     if comparison.baseline is None:
         return text
-    return f"{text} ({_ratio_text(comparison.ratios(row)[column])})"
+    mark = _ratio_mark(comparison, row, column)
+    ratio = "?" if mark == "?" else _ratio_text(comparison.ratios(row)[column], mark)
+    return f"{text} ({ratio})"
+
+
+def _partial_note(comparison: Comparison) -> str:
+    labels = [row.label for row in comparison.rows if row.partial]
+    if not labels:
+        return ""
+    columns = ", ".join(column for column in RATIO_COLUMNS if column in PARTIAL_COLUMNS)
+    return (
+        f"{PARTIAL} partial: {', '.join(labels)} {'holds' if len(labels) == 1 else 'hold'} layers of unknown cost "
+        f"counted as 0; their {columns} are lower bounds"
+    )
 
 
 def _largest_text(largest: Largest | None) -> str:
@@ -74,6 +98,8 @@ def row_dict(comparison: Comparison, row: CompareRow) -> dict[str, Any]:
         **{column: row.figure(column) for column in RATIO_COLUMNS},
         "largest_by_params": _largest_dict(row.largest_params),
         "largest_by_macs": _largest_dict(row.largest_macs),
+        "partial": row.partial,
+        "partial_columns": sorted(c for c in RATIO_COLUMNS if row.is_partial(c)),
     }
     if comparison.baseline is not None:
         data["ratios"] = comparison.ratios(row)
@@ -98,7 +124,7 @@ def to_csv(comparison: Comparison) -> str:
     writer.writerow(
         ["label", "source", "input", "batch", "dtype", *RATIO_COLUMNS]
         + ["largest_params_layer", "largest_params", "largest_params_share"]
-        + ["largest_macs_layer", "largest_macs", "largest_macs_share", *ratios]
+        + ["largest_macs_layer", "largest_macs", "largest_macs_share", *ratios, "partial"]
     )
     for row in comparison.rows:
         cells: list[Any] = [row.label, row.source or "", "x".join(map(str, row.input_shape)), row.batch, row.dtype]
@@ -107,7 +133,7 @@ def to_csv(comparison: Comparison) -> str:
             cells += ["", 0, 0.0] if largest is None else [largest.name, largest.value, f"{largest.share:.6f}"]
         if comparison.baseline:
             cells += ["" if r is None else f"{r:.6f}" for r in comparison.ratios(row).values()]
-        writer.writerow(cells)
+        writer.writerow([*cells, int(row.partial)])
     return out.getvalue()
 
 
@@ -126,6 +152,8 @@ def to_markdown(comparison: Comparison) -> str:
     note = ", ".join(f"batch {b}, {d}" for b, d in sorted(batch))
     suffix = f"; ratios to **{markdown.text(comparison.baseline.label)}**" if comparison.baseline else ""
     lines += ["", f"_{note}; depth = {DEPTH_CONVENTION}{suffix}._"]
+    if _partial_note(comparison):
+        lines += ["", markdown.text(_partial_note(comparison))]
     return "\n".join(lines) + "\n"
 
 
@@ -151,6 +179,8 @@ def to_table(comparison: Comparison, *, width: int | None = None, color: bool = 
     console.print(table)
     batch = sorted({(row.batch, row.dtype) for row in comparison.rows})
     console.print(", ".join(f"batch {b}, {d}" for b, d in batch) + f"; depth = {DEPTH_CONVENTION}")
+    if _partial_note(comparison):
+        console.print(_partial_note(comparison))
     return printed(console)
 
 

@@ -26,6 +26,9 @@ TOTAL_LABELS = {
     "param_bytes": "Param memory",
 }
 BYTE_FIGURES = ("activation_bytes", "param_bytes")
+# what a layer of kind `unknown` (counted as 0) makes a lower bound; activations come from shapes, which are known
+PARTIAL_FIGURES = frozenset({"params", "buffers", "macs", "flops", "param_bytes"})
+PARTIAL = "≥"
 
 
 def _human(figure: str, value: int) -> str:
@@ -67,6 +70,37 @@ def _shape(change: LayerChange) -> str:
 def _kind(change: LayerChange) -> str:
     old, new = (change.old.kind if change.old else None), (change.new.kind if change.new else None)
     return f"{old} → {new}" if old and new and old != new else (new or old or "")
+
+
+def _total_cells(diff: Diff, figure: str) -> list[str]:
+    """Old, new, Δ and % of one total; a partial figure is a lower bound (`≥`), and a change between bounds is
+    bounded one way (new partial: `≥`; old partial: `≤`) or, when both are partial, unknown (`?`)."""
+    old, new = getattr(diff.old.totals, figure), getattr(diff.new.totals, figure)
+    counted = figure in PARTIAL_FIGURES
+    was, now = counted and diff.old.totals.partial, counted and diff.new.totals.partial
+    mark = "?" if was and now else PARTIAL if now else "≤" if was else ""
+    delta = "?" if mark == "?" else mark + _signed_exact(new - old)
+    percent = _percent(old, new)
+    percent = "?" if mark == "?" else mark + percent if percent not in ("", "new") else percent
+    return [(PARTIAL if was else "") + f"{old:,}", (PARTIAL if now else "") + f"{new:,}", delta, percent]
+
+
+def _layer_delta(change: LayerChange, figure: str) -> str:
+    """A layer's change in one figure; `?` when either side is of kind `unknown` and the figure is one it
+    cannot know."""
+    partial = any(row is not None and row.partial for row in (change.old, change.new))
+    return "?" if partial and figure in PARTIAL_FIGURES else _signed(figure, change.delta(figure))
+
+
+def _partial_note(diff: Diff) -> str:
+    sides = [side for side, report in (("old", diff.old), ("new", diff.new)) if report.totals.partial]
+    if not sides:
+        return ""
+    which = "the old and the new network hold" if len(sides) == 2 else f"the {sides[0]} network holds"
+    return (
+        f"{PARTIAL} partial: {which} layers of unknown cost counted as 0; their params, buffers, MACs, FLOPs and "
+        "parameter memory are lower bounds"
+    )
 
 
 def _what(change: LayerChange) -> str:
@@ -141,15 +175,16 @@ def to_markdown(diff: Diff) -> str:
         ]
         for change in diff.changes:
             cells = [SIGNS[change.status], markdown.code_cell(change.name), _kind(change), _shape(change)]
-            cells += [_signed(f, change.delta(f)) for f in ("params", "macs", "activation_bytes")]
+            cells += [_layer_delta(change, f) for f in ("params", "macs", "activation_bytes")]
             cells.append(markdown.cell(_what(change)))
             lines.append("| " + " | ".join(cells) + " |")
         lines.append("")
     lines += ["| Total | Old | New | Δ | |", "|---|---:|---:|---:|---:|"]
     for figure, label in TOTAL_LABELS.items():
-        old, new = getattr(diff.old.totals, figure), getattr(diff.new.totals, figure)
-        cells = [label, f"{old:,}", f"{new:,}", _signed_exact(new - old), _percent(old, new)]
+        cells = [label, *_total_cells(diff, figure)]
         lines.append("| " + " | ".join(cells) + " |")
+    if _partial_note(diff):
+        lines += ["", _partial_note(diff)]
     return "\n".join(lines) + "\n"
 
 
@@ -172,7 +207,7 @@ def to_table(diff: Diff, *, width: int | None = None, color: bool = False) -> st
                 Text(change.name, style=styles[change.status]),
                 _kind(change),
                 _shape(change),
-                *(_signed(f, change.delta(f)) for f in ("params", "macs", "activation_bytes")),
+                *(_layer_delta(change, f) for f in ("params", "macs", "activation_bytes")),
                 _what(change),
             )
         console.print(layers)
@@ -181,9 +216,10 @@ def to_table(diff: Diff, *, width: int | None = None, color: bool = False) -> st
     for title in ("Old", "New", "Δ", "%"):
         totals.add_column(title, justify="right", no_wrap=True)
     for figure, label in TOTAL_LABELS.items():
-        old, new = getattr(diff.old.totals, figure), getattr(diff.new.totals, figure)
-        totals.add_row(label, f"{old:,}", f"{new:,}", _signed_exact(new - old), _percent(old, new))
+        totals.add_row(label, *_total_cells(diff, figure))
     console.print(totals)
+    if _partial_note(diff):
+        console.print(_partial_note(diff))
     return printed(console)
 
 

@@ -57,6 +57,23 @@ def network_data(report: Report, extra: dict[str, Any] | None = None) -> dict[st
     return data
 
 
+MAX_SAFE_INTEGER = 2**53 - 1  # JavaScript's: JSON.parse rounds a larger integer to the nearest double
+
+
+def exact_for_javascript(value: Any) -> Any:
+    """`value` with every integer past 2⁵³ − 1 in magnitude written as a decimal string, which the page's code
+    formats exactly (a JSON number that large would be rounded by JSON.parse: 11,259,767,864,950,605 → …604)."""
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int):
+        return str(value) if abs(value) > MAX_SAFE_INTEGER else value
+    if isinstance(value, dict):
+        return {key: exact_for_javascript(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [exact_for_javascript(item) for item in value]
+    return value
+
+
 def to_html(reports: Sequence[Report], *, title: str | None = None, extras: Sequence[dict[str, Any]] = ()) -> str:
     """The report page for one network, or a comparison of several (a tab each and a totals table)."""
     from netcalc import __version__
@@ -66,7 +83,7 @@ def to_html(reports: Sequence[Report], *, title: str | None = None, extras: Sequ
         "networks": [network_data(r, extras[i] if i < len(extras) else None) for i, r in enumerate(reports)],
     }
     # No `<` at all inside the <script> element (`</script>`, `<!--` would end or derail it); JSON's \u003c.
-    data = json.dumps(payload, ensure_ascii=False, separators=(",", ":")).replace("<", "\\u003c")
+    data = json.dumps(exact_for_javascript(payload), ensure_ascii=False, separators=(",", ":")).replace("<", "\\u003c")
     page_title = title or " vs ".join(r.name for r in reports)
     parts = {
         "CSP": CSP,

@@ -16,10 +16,10 @@ from netcalc.analysis.roofline import Roofline, TimedLayer, folded
 from netcalc.render import markdown
 from netcalc.render.console import Table, printed, text_console
 from netcalc.render.jsontext import json_document
-from netcalc.render.summary import report_dict
+from netcalc.render.summary import PARTIAL, bound, report_dict
 from netcalc.render.units import human_bytes, human_count
 
-COLUMNS = ("name", "kind", "flops", "bytes_moved", "intensity", "bound", "seconds")
+COLUMNS = ("name", "kind", "flops", "bytes_moved", "intensity", "bound", "seconds", "partial")
 
 
 def human_seconds(seconds: float) -> str:
@@ -40,7 +40,7 @@ def human_rate(value: float, unit: str) -> str:
 def headline(roofline: Roofline) -> str:
     device = roofline.device
     return (
-        f"on {device.name} ({roofline.dtype}): {human_seconds(roofline.seconds)} estimated · "
+        f"on {device.name} ({roofline.dtype}): {bound(human_seconds(roofline.seconds), roofline.partial)} estimated · "
         f"peak {human_rate(device.peak(roofline.dtype), 'FLOP')}, {human_rate(device.bandwidth, 'B')}, "
         f"ridge {device.ridge(roofline.dtype):.1f} FLOP/B"
     )
@@ -69,11 +69,23 @@ def roofline_dict(roofline: Roofline, layers: tuple[Any, ...] | None = None) -> 
                 "intensity": layer.intensity,
                 "bound": layer.bound,
                 "seconds": layer.seconds,
+                "partial": layer.partial,
             }
             for layer in (roofline.layers if layers is None else layers)
         ],
         "total_seconds": roofline.seconds,
+        "partial": roofline.partial,
     }
+
+
+def partial_note(report: Report) -> str:
+    """Why the estimate is a lower bound: the layers netcalc cannot model."""
+    unknown = [row.name for row in report.layers if row.partial]
+    listing = ", ".join(unknown[:5]) + (", …" if len(unknown) > 5 else "")
+    return (
+        f"every total is a lower bound: {len(unknown)} layer(s) of unknown cost counted as 0 FLOPs and no "
+        f"weights ({listing})"
+    )
 
 
 def to_json(report: Report, roofline: Roofline, depth: int | None = None) -> str:
@@ -95,9 +107,12 @@ def to_csv(report: Report, roofline: Roofline, depth: int | None = None) -> str:
                 f"{layer.intensity:.6g}",
                 layer.bound,
                 f"{layer.seconds:.6g}",
+                int(layer.partial),
             ]
         )
-    writer.writerow(["TOTAL", "", roofline.flops, roofline.bytes_moved, "", "", f"{roofline.seconds:.6g}"])
+    writer.writerow(
+        ["TOTAL", "", roofline.flops, roofline.bytes_moved, "", "", f"{roofline.seconds:.6g}", int(roofline.partial)]
+    )
     return out.getvalue()
 
 
@@ -109,14 +124,19 @@ def to_markdown(report: Report, roofline: Roofline, depth: int | None = None) ->
         "|---|---|---:|---:|---:|---|---:|",
     ]
     for layer in folded(report, roofline, depth):
+        p = layer.partial
         lines.append(
-            f"| {markdown.code_cell(layer.name)} | {layer.kind} | {layer.flops:,} | {layer.bytes_moved:,} | "
-            f"{layer.intensity:.1f} | {layer.bound} | {human_seconds(layer.seconds)} |"
+            f"| {markdown.code_cell(layer.name)} | {layer.kind} | {bound(f'{layer.flops:,}', p)} | "
+            f"{bound(f'{layer.bytes_moved:,}', p)} | {layer.intensity:.1f} | {layer.bound} | "
+            f"{bound(human_seconds(layer.seconds), p)} |"
         )
+    p = roofline.partial
     lines.append(
-        f"| **Total** | | **{roofline.flops:,}** | **{roofline.bytes_moved:,}** | | | "
-        f"**{human_seconds(roofline.seconds)}** |"
+        f"| **Total** | | **{bound(f'{roofline.flops:,}', p)}** | **{bound(f'{roofline.bytes_moved:,}', p)}** | | | "
+        f"**{bound(human_seconds(roofline.seconds), p)}** |"
     )
+    if p:
+        lines += ["", f"{PARTIAL} partial: {markdown.text(partial_note(report))}"]
     if roofline.device.source:
         lines += ["", f"Device figures: {roofline.device.source}."]
     return "\n".join(lines) + "\n"
@@ -134,26 +154,35 @@ def to_table(
     report: Report, roofline: Roofline, depth: int | None = None, *, width: int | None = None, color: bool = False
 ) -> str:
     total = roofline.seconds or 1.0
+    p = roofline.partial
     table = _layer_table(f"{report.name} {headline(roofline)}")
-    table.add_column("FLOPs", footer=human_count(roofline.flops), justify="right", no_wrap=True, min_width=7)
-    table.add_column("Moved", footer=human_bytes(roofline.bytes_moved), justify="right", no_wrap=True, min_width=10)
+    table.add_column("FLOPs", footer=bound(human_count(roofline.flops), p), justify="right", no_wrap=True, min_width=7)
+    moved = bound(human_bytes(roofline.bytes_moved), p)
+    table.add_column("Moved", footer=moved, justify="right", no_wrap=True, min_width=10)
     table.add_column("FLOP/B", justify="right", no_wrap=True, min_width=6)
     table.add_column("Bound", no_wrap=True, min_width=7)
-    table.add_column("Time", footer=human_seconds(roofline.seconds), justify="right", no_wrap=True, min_width=9)
+    time = bound(human_seconds(roofline.seconds), p)
+    table.add_column("Time", footer=time, justify="right", no_wrap=True, min_width=9)
     table.add_column("Share", justify="right", no_wrap=True, min_width=6)
     for layer in folded(report, roofline, depth):
+        if layer.partial and layer.flops == 0:
+            flops = "?"  # a layer of kind `unknown`: its FLOPs are not known
+        else:
+            flops = bound(human_count(layer.flops), layer.partial) if layer.flops else "—"
         table.add_row(
             layer.name,
             layer.kind,
-            human_count(layer.flops) if layer.flops else "—",
-            human_bytes(layer.bytes_moved),
+            flops,
+            bound(human_bytes(layer.bytes_moved), layer.partial),
             f"{layer.intensity:.1f}",
             layer.bound,
-            human_seconds(layer.seconds),
+            bound(human_seconds(layer.seconds), layer.partial),
             f"{layer.seconds / total:.1%}",
         )
     console = text_console(width, color)
     console.print(table)
+    if p:
+        console.print(f"partial {partial_note(report)}")
     if roofline.device.source:
         console.print(f"device figures: {roofline.device.source}")
     return printed(console)

@@ -161,3 +161,43 @@ def test_a_10000_layer_report_opens_and_scrolls(browser, tmp_path, write_spec):
         assert page.page.eval_on_selector(pane, "el => el.scrollTop") > 0
     page.screenshot("report-10000-layers")
     assert page.problems == []
+
+
+def test_a_figure_past_2_to_the_53_is_shown_exactly(browser, tmp_path, write_spec):
+    spec = write_spec("name: hugefig\ninput: 65539x65537x3\nlayers:\n  - {kind: conv, name: c, out: 1001, kernel: 3}\n")
+    out = tmp_path / "huge.html"
+    result = CliRunner().invoke(cli, ["report", spec, "--batch", "97", "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    page = Page(browser, out)
+    # 97 · 65537 · 65535 · 1001 · (3·3·3) MACs, past 2⁵³: JSON.parse of a number would give …604
+    title = page.page.eval_on_selector_all(".summary .figure", "els => els.map(e => e.title).join('|')")
+    assert "11,259,767,864,950,605" in title
+    page.page.click('.graph .node[data-name="c"]')
+    assert "11,259,767,864,950,605" in page.page.inner_text(".details")
+    assert page.problems == []
+
+
+def test_a_layer_named_like_a_folded_group_stays_drawn(browser, tmp_path, write_spec):
+    spec = write_spec(
+        "name: grp2\ninput: 8x8x3\nblocks:\n  b:\n    layers:\n      - {kind: conv, name: c, out: 4, kernel: 1}\n"
+        "      - {kind: relu, name: r}\nlayers:\n  - {block: b, name: s1}\n"
+        '  - {kind: conv, name: "group:s1", out: 4, kernel: 3, padding: 1}\n  - {kind: relu, name: tail}\n'
+    )
+    page = Page(browser, write_report(tmp_path, spec))
+    page.page.click('.group-label[data-group="s1"]')
+    assert sorted(page.names(".graph .node")) == ["group:s1", "input", "s1", "tail"]
+    assert page.page.eval_on_selector_all(".graph path.edge", "els => els.length") == 3  # input→s1→group:s1→tail
+    assert page.problems == []
+
+
+def test_the_comparison_marks_partial_totals(browser, tmp_path, write_spec):
+    unknown = write_spec(
+        "name: unkb\ninput: 8x8x3\nlayers:\n  - {kind: conv, name: c, out: 4, kernel: 1}\n"
+        "  - {kind: unknown, name: mystery, op: HugeOp, shape: [8, 8, 4]}\n",
+        "unkb.yaml",
+    )
+    page = Page(browser, write_report(tmp_path, "specs/lenet5.yaml", unknown))
+    row = page.page.inner_text(".compare tbody tr:nth-child(2)")
+    assert "(partial)" in row and "≥ 16" in row  # params of c: 3·4 + 4
+    assert "≥ partial: unkb holds layers of unknown cost" in page.page.inner_text(".compare")
+    assert page.problems == []

@@ -129,7 +129,7 @@ def test_summary_device_in_every_format():
     assert roof["total_seconds"] == pytest.approx(sum(layer["seconds"] for layer in roof["layers"]))
     assert roof["device"]["ridge_flops_per_byte"] == pytest.approx(8.1e12 / 320e9)
     csv_out = run("summary", "specs/resnet50.yaml", "--device", "t4", "--format", "csv").output
-    assert csv_out.splitlines()[0] == "name,kind,flops,bytes_moved,intensity,bound,seconds"
+    assert csv_out.splitlines()[0] == "name,kind,flops,bytes_moved,intensity,bound,seconds,partial"
     assert "| **Total** |" in run("summary", "specs/resnet50.yaml", "--device", "t4", "--format", "markdown").output
 
 

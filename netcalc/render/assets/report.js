@@ -17,19 +17,33 @@
   const EXTRA_COLUMNS = { live_bytes: "Live", saved_bytes: "Saved" };
   const app = document.getElementById("app");
 
+  // --- figures: integers past 2^53 arrive as decimal strings (netcalc/render/html.py), exact to the last digit ---
+  const isFigure = (v) => typeof v === "number" || (typeof v === "string" && /^-?[0-9]+$/.test(v));
+  const N = (v) => (typeof v === "string" && isFigure(v) ? Number(v) : v);  // for arithmetic: ratios, bars, units
+  function addExact(a, b) {  // an exact sum; a string when it passes 2^53
+    const sum = BigInt(a) + BigInt(b);
+    return sum <= BigInt(Number.MAX_SAFE_INTEGER) && sum >= -BigInt(Number.MAX_SAFE_INTEGER) ? Number(sum) : sum.toString();
+  }
+  // A node's id in the graph: a layer's name, or for a folded group a prefix no name can hold (names have no
+  // control characters), so a layer named `group:x` and a folded group `x` never share an id.
+  const GROUP_ID = "\u0000group:";
+
   // --- formatting (the same units as the terminal table) ---
   function count(v) {
     if (v === null || v === undefined) return "";
+    v = N(v);
     if (Math.abs(v) < 1000) return String(v);
     for (const [u, s] of [["T", 1e12], ["G", 1e9], ["M", 1e6], ["K", 1e3]]) if (Math.abs(v) >= s) return (v / s).toFixed(2) + u;
     return String(v);
   }
   function bytes(v) {
+    v = N(v);
     if (Math.abs(v) < 1024) return v + " B";
     for (const [u, s] of [["TiB", 2 ** 40], ["GiB", 2 ** 30], ["MiB", 2 ** 20], ["KiB", 2 ** 10]]) if (Math.abs(v) >= s) return (v / s).toFixed(2) + " " + u;
     return v + " B";
   }
-  const exact = (v) => (typeof v === "number" ? v.toLocaleString("en-US") : String(v));
+  const exact = (v) => (typeof v === "number" ? v.toLocaleString("en-US")
+    : isFigure(v) ? v.replace(/\B(?=([0-9]{3})+(?![0-9]))/g, ",") : String(v));
   const shape = (s) => (Array.isArray(s) ? s.join("×") : String(s));
   const esc = (t) => String(t).replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[c]);
   const fit = (t, n) => (t.length <= n ? t : t.slice(0, n - 1) + "…");
@@ -57,7 +71,7 @@
     this.sort = { key: "index", dir: 1 };
     this.filter = "";
     // Per-layer figures beyond the summary's that earn a table column (the rest show in a layer's details).
-    this.extraColumns = Object.keys(EXTRA_COLUMNS).filter((k) => net.layers.some((l) => typeof l[k] === "number"));
+    this.extraColumns = Object.keys(EXTRA_COLUMNS).filter((k) => net.layers.some((l) => isFigure(l[k])));
     this.hasField = net.layers.some((l) => l.receptive_field && Array.isArray(l.receptive_field.size));
     this.outputs = new Set((net.outputs || []).map((o) => o.name));
   }
@@ -73,7 +87,7 @@
   };
   View.prototype.groupFigures = function (g) {
     const sums = { params: 0, macs: 0, flops: 0, activation_bytes: 0 };
-    for (const n of this.members.get(g) || []) for (const k in sums) sums[k] += this.layers.get(n)[k];
+    for (const n of this.members.get(g) || []) for (const k in sums) sums[k] = addExact(sums[k], this.layers.get(n)[k]);
     return sums;
   };
 
@@ -88,7 +102,7 @@
       const p = this.place.get(l.name);
       if (g === null) items.set(l.name, { id: l.name, layer: l, row: p.row, col: p.col });
       else {
-        const id = "group:" + g;
+        const id = GROUP_ID + g;
         const have = items.get(id);
         if (!have || p.row < have.row || (p.row === have.row && p.col < have.col)) items.set(id, { id, group: g, row: p.row, col: p.col });
       }
@@ -129,7 +143,7 @@
   View.prototype.idOf = function (name) {
     if (name === "input") return "input";
     const g = this.hiddenIn(name);
-    return g === null ? name : "group:" + g;
+    return g === null ? name : GROUP_ID + g;
   };
 
   // --- drawing ---
@@ -143,7 +157,7 @@
 
   function drawGraph(view) {
     const { items, boxes, height } = view.visible();
-    const totalMacs = view.net.totals.macs || 1;
+    const totalMacs = N(view.net.totals.macs) || 1;
     let width = 0;
     for (const i of items.values()) width = Math.max(width, i.x + NODE_W + MARGIN + 60);
     const parts = [];
@@ -201,7 +215,7 @@
     if (item.layer && item.layer.counted === false) cls += " uncounted";
     if (item.layer && item.layer.partial) cls += " partial";
     if (view.selected === name || (item.group && view.selected && view.hiddenIn(view.selected) === item.group)) cls += " selected";
-    const share = Math.max(0, Math.min(1, macs / totalMacs));
+    const share = Math.max(0, Math.min(1, N(macs) / totalMacs));
     const title = item.layer && notes ? `<title>${esc(item.layer.notes.join("\n"))}</title>` : "";
     return `<g class="${cls}" data-name="${esc(name)}"${item.group ? ` data-group="${esc(item.group)}"` : ""} transform="translate(${item.x},${item.y})">${title}` +
       `<rect width="${NODE_W}" height="${NODE_H}" rx="5" style="fill:var(--${fam})"/>` +
@@ -224,7 +238,7 @@
     for (const k of view.extraColumns) cols.push({ key: k, label: EXTRA_COLUMNS[k], num: true, bar: isBytes(k) });
     if (view.hasField) cols.push({ key: "receptive_field", label: "RF", num: true, value: fieldSize, show: (l) => fieldText(l.receptive_field) });
     for (const c of cols) {
-      if (!c.value) c.value = (l) => l[c.key];
+      if (!c.value) c.value = (l) => N(l[c.key]);
       if (!c.show) c.show = c.num && c.key !== "index" ? (l) => (l[c.key] ? human(c.key, l[c.key]) : "—") : (l) => String(c.value(l));
     }
     return cols;
@@ -253,7 +267,7 @@
   function drawTable(view) {
     const cols = columns(view);
     const maxima = {};
-    for (const c of cols) if (c.bar) maxima[c.key] = Math.max(1, ...view.net.layers.map((l) => l[c.key] || 0));
+    for (const c of cols) if (c.bar) maxima[c.key] = Math.max(1, ...view.net.layers.map((l) => N(l[c.key]) || 0));
     const needle = view.filter.toLowerCase();
     let rows = [...view.layers.values()];
     if (needle) rows = rows.filter((l) => l.name.toLowerCase().includes(needle) || l.kind.toLowerCase().includes(needle));
@@ -264,7 +278,7 @@
     });
     const head = cols.map((c) => `<th data-key="${c.key}" class="${c.num ? "num" : ""}"${view.sort.key === c.key ? ` aria-sort="${view.sort.dir > 0 ? "ascending" : "descending"}"` : ""}>${esc(c.label)}</th>`).join("");
     const body = rows.map((l) => `<tr data-name="${esc(l.name)}"${view.selected === l.name ? ' class="selected"' : ""}>` + cols.map((c) => {
-      const bar = c.bar && l[c.key] ? ` bar" style="background-size:${(100 * l[c.key] / maxima[c.key]).toFixed(1)}% 100%` : "";
+      const bar = c.bar && l[c.key] ? ` bar" style="background-size:${(100 * N(l[c.key]) / maxima[c.key]).toFixed(1)}% 100%` : "";
       return `<td class="${c.num ? "num" : ""}${bar}">${esc(c.show(l))}</td>`;
     }).join("") + "</tr>").join("");
     app.querySelector(".table-wrap").innerHTML = `<table class="layers"><thead><tr>${head}</tr></thead><tbody>${body}</tbody></table>`;
@@ -277,7 +291,7 @@
     const rows = [["kind", esc(l.kind)], ["inputs", esc(l.inputs.join(", "))], ["output", esc(shape(l.output_shape))]];
     for (const k of ["params", "buffers", "macs", "flops", "activation_bytes", "param_bytes", ...Object.keys(l).filter((k) => !KNOWN.has(k) && k !== "index")]) {
       const v = l[k];
-      if (typeof v === "number") {
+      if (isFigure(v) && k !== "name") {
         const short = k === "line" || human(k, v) === exact(v) ? "" : human(k, v);
         rows.push([k.replace(/_/g, " "), `${exact(v)} <span class="muted">${esc(short)}</span>`]);
       }
@@ -307,14 +321,14 @@
     const t = net.totals;
     const figures = [["Params", exact(t.params), count(t.params)], ["MACs", exact(t.macs), count(t.macs)],
       ["FLOPs", exact(t.flops), count(t.flops)]];
-    if (typeof t.live_bytes === "number") figures.push(["Peak memory", `${exact(t.live_bytes)} B, at ${t.peak_layer || "?"} (inference, tensors alive at once)`, bytes(t.live_bytes)]);
+    if (isFigure(t.live_bytes)) figures.push(["Peak memory", `${exact(t.live_bytes)} B, at ${t.peak_layer || "?"} (inference, tensors alive at once)`, bytes(t.live_bytes)]);
     figures.push(["Activations", `${exact(t.activation_bytes)} B: the sum of every layer's output`, bytes(t.activation_bytes)],
       ["Param memory", exact(t.param_bytes) + " B", bytes(t.param_bytes)], ["Buffers", exact(t.buffers), count(t.buffers)]);
-    if (typeof t.backward_input_macs === "number") {
-      const back = t.backward_input_macs + t.backward_weight_macs;
+    if (isFigure(t.backward_input_macs)) {
+      const back = addExact(t.backward_input_macs, t.backward_weight_macs);
       figures.push(["Backward MACs", `input gradients ${exact(t.backward_input_macs)}, weight gradients ${exact(t.backward_weight_macs)}`, count(back)]);
     }
-    if (typeof t.saved_bytes === "number") figures.push(["Saved for backward", exact(t.saved_bytes) + " B", bytes(t.saved_bytes)]);
+    if (isFigure(t.saved_bytes)) figures.push(["Saved for backward", exact(t.saved_bytes) + " B", bytes(t.saved_bytes)]);
     if (t.receptive_field && t.receptive_field.size) figures.push(["Receptive field", `jump ${t.receptive_field.jump.join("×")}`, t.receptive_field.size.join("×")]);
     if (t.partial) for (const f of figures) f[2] = "≥ " + f[2];  // a layer of unknown cost: the totals are lower bounds
     const outs = net.outputs || [];
@@ -377,11 +391,22 @@
 
   function showComparison() {
     const nets = DATA.networks, base = nets[0].totals;
-    const figs = [["params", "Params"], ["macs", "MACs"], ["flops", "FLOPs"], ["activation_bytes", "Activations"], ["param_bytes", "Param memory"]];
+    // [key, label, whether a layer of unknown cost (counted as 0) makes it a lower bound]
+    const figs = [["params", "Params", true], ["macs", "MACs", true], ["flops", "FLOPs", true], ["activation_bytes", "Activations", false], ["param_bytes", "Param memory", true]];
     const head = `<tr><th>Network</th><th>Input</th><th>Output</th><th>Layers</th>${figs.map(([, l]) => `<th>${l}</th><th>× ${esc(nets[0].name)}</th>`).join("")}</tr>`;
-    const body = nets.map((n) => `<tr><td>${esc(n.name)}</td><td>${shape(n.input)}</td><td>${shape(n.output_shape)}</td><td>${n.layers.length}</td>` +
-      figs.map(([k]) => `<td title="${exact(n.totals[k])}">${human(k, n.totals[k])}</td><td>${base[k] ? (n.totals[k] / base[k]).toFixed(2) : "—"}</td>`).join("") + "</tr>").join("");
-    app.innerHTML = `<section class="compare"><h2>Side by side</h2><table><thead>${head}</thead><tbody>${body}</tbody></table></section>`;
+    // a lower bound over an exact figure is a lower bound, an exact one over a lower bound an upper bound
+    const ratio = (n, k, lower) => {
+      if (!N(base[k])) return "—";
+      const mine = lower && n.totals.partial && n !== nets[0], theirs = lower && base.partial && n !== nets[0];
+      if (mine && theirs) return "?";
+      return (mine ? "≥ " : theirs ? "≤ " : "") + (N(n.totals[k]) / N(base[k])).toFixed(2);
+    };
+    const mark = (n, lower) => (lower && n.totals.partial ? "≥ " : "");
+    const body = nets.map((n) => `<tr><td>${esc(n.name)}${n.totals.partial ? ' <span class="muted">(partial)</span>' : ""}</td><td>${shape(n.input)}</td><td>${shape(n.output_shape)}</td><td>${n.layers.length}</td>` +
+      figs.map(([k, , lower]) => `<td title="${mark(n, lower)}${exact(n.totals[k])}">${mark(n, lower)}${human(k, n.totals[k])}</td><td>${ratio(n, k, lower)}</td>`).join("") + "</tr>").join("");
+    const partial = nets.filter((n) => n.totals.partial).map((n) => n.name);
+    const note = partial.length ? `<p class="muted">≥ partial: ${esc(partial.join(", "))} ${partial.length === 1 ? "holds" : "hold"} layers of unknown cost counted as 0; their params, MACs, FLOPs and parameter memory are lower bounds.</p>` : "";
+    app.innerHTML = `<section class="compare"><h2>Side by side</h2><table><thead>${head}</thead><tbody>${body}</tbody></table>${note}</section>`;
   }
 
   const views = DATA.networks.map((n) => new View(n));
