@@ -90,32 +90,56 @@ class _Loader(_BaseLoader):  # type: ignore[misc, valid-type]
         return super().resolve(kind, value, implicit)
 
 
+def _merge_order(node: yaml.MappingNode) -> tuple[list[tuple[Any, Any]], list[tuple[Any, Any]]]:
+    """A mapping's (key, value) node pairs as YAML's merge key (`<<: *base`, `<<: [*a, *b]`) defines them: (the
+    merged pairs, in an order where assigning them one after another lets the EARLIER mapping of a list win, as
+    the spec says; the mapping's own pairs, which override every merged one). Done here rather than by PyYAML's
+    flatten_mapping, whose order changed between releases (6.0.4 lets the later mapping win)."""
+    own: list[tuple[Any, Any]] = []
+    sources: list[Any] = []
+    for key_node, value_node in node.value:
+        if key_node.tag != _MERGE:
+            own.append((key_node, value_node))
+        elif isinstance(value_node, yaml.MappingNode):
+            sources.append(value_node)
+        elif isinstance(value_node, yaml.SequenceNode) and all(
+            isinstance(item, yaml.MappingNode) for item in value_node.value
+        ):
+            sources.extend(value_node.value)
+        else:
+            raise SpecError(
+                "`<<` merges a mapping or a list of mappings (`<<: *base` or `<<: [*a, *b]`)",
+                Location(line=key_node.start_mark.line + 1),
+            )
+    merged: list[tuple[Any, Any]] = []
+    for source in reversed(sources):  # the last first, so that an earlier one, assigned after it, wins
+        inherited, its_own = _merge_order(source)
+        merged += inherited + its_own
+    return merged, own
+
+
 def _construct_mapping(loader: _Loader, node: yaml.MappingNode) -> LocatedDict:
-    # `<<: *base` merges: PyYAML's flatten_mapping puts the merged pairs first, in an order where the later one
-    # wins, then the mapping's own pairs, which override them (YAML's merge key) — only two of its own clash
-    own = sum(1 for key_node, _ in node.value if key_node.tag != _MERGE)
-    loader.flatten_mapping(node)
-    merged = len(node.value) - own
+    merged, own = _merge_order(node)
     result = LocatedDict()
     result.line = node.start_mark.line + 1
     result.key_lines = {}
     yield result
-    from_merge: set[Any] = set()
-    for index, (key_node, value_node) in enumerate(node.value):
+    inherited: set[Any] = set()  # keys merged in: the mapping's own key overrides them, it is no duplicate
+    for index, (key_node, value_node) in enumerate(merged + own):
         key = loader.construct_object(key_node, deep=True)
         if not isinstance(key, (str, int, float, bool)) and key is not None:
             raise SpecError("a mapping key must be a plain value", Location(line=key_node.start_mark.line + 1))
-        if key in result and key not in from_merge:
+        if index < len(merged):
+            inherited.add(key)
+        elif key in inherited:
+            inherited.discard(key)
+        elif key in result:
             raise SpecError(
                 f"duplicate key '{key}' (first at line {result.key_lines[key]})",
                 Location(line=key_node.start_mark.line + 1),
             )
-        if index < merged:
-            from_merge.add(key)
-        else:
-            from_merge.discard(key)
         result[key] = loader.construct_object(value_node, deep=True)
-        result.key_lines[key] = key_node.start_mark.line + 1
+        result.key_lines[key] = key_node.start_mark.line + 1  # a merged key's is its anchor's line
 
 
 def _construct_sequence(loader: _Loader, node: yaml.SequenceNode) -> LocatedList:
