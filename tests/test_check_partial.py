@@ -33,13 +33,8 @@ def spec(write_spec) -> str:
 
 
 @pytest.fixture
-def budget(tmp_path):
-    def write(text: str) -> str:
-        path = tmp_path / "budget.yaml"
-        path.write_text(text, encoding="utf-8")
-        return str(path)
-
-    return write
+def budget(write_spec):
+    return lambda text: write_spec(text, "budget.yaml")
 
 
 def test_a_limit_on_an_unknown_layer_is_unknown_in_text(spec, budget):

@@ -28,16 +28,6 @@ def one_line(result) -> str:
     return result.stderr
 
 
-@pytest.fixture
-def spec(tmp_path):
-    def write(text: str, name: str = "spec.yaml") -> str:
-        path = tmp_path / name
-        path.write_text(text, encoding="utf-8")
-        return str(path)
-
-    return write
-
-
 # --- expressions ---
 
 
@@ -54,8 +44,8 @@ def test_round_to_far_digits_is_immediate_and_exact(text, value):
     assert evaluate(text, {}) == value
 
 
-def test_non_ascii_digits_in_an_expression_are_refused(spec):
-    message = one_line(run(spec("input: 8x8x3\nlayers:\n  - {kind: conv, out: '1 + \u0663', kernel: 1}\n")))
+def test_non_ascii_digits_in_an_expression_are_refused(write_spec):
+    message = one_line(run(write_spec("input: 8x8x3\nlayers:\n  - {kind: conv, out: '1 + \u0663', kernel: 1}\n")))
     assert "spec.yaml:3" in message and "out" in message
 
 
@@ -83,13 +73,13 @@ def test_transpose_window_span_matches_its_definition(kernel, stride, dilation):
         assert transpose_window(kernel, stride, pad, dilation).span == expected
 
 
-def test_huge_transposed_stride_and_kernel_are_figures_not_hangs(spec):
-    wide = run(spec("input: 1x1x8\nlayers:\n  - {kind: conv_transpose, out: 4, kernel: 1, stride: 2147483647}\n"))
+def test_huge_transposed_stride_and_kernel_are_figures_not_hangs(write_spec):
+    wide = run(write_spec("input: 1x1x8\nlayers:\n  - {kind: conv_transpose, out: 4, kernel: 1, stride: 2147483647}\n"))
     assert wide.exit_code == 0
     layer = json.loads(wide.stdout)["layers"][0]
     assert layer["output_shape"] == [1, 1, 4]  # (1 − 1)·S + 1 = 1 per side
     assert layer["params"] == 8 * 4 + 4
-    big = run(spec("input: 8x8x8\nlayers:\n  - {kind: conv_transpose, out: 4, kernel: 100000000}\n", "big.yaml"))
+    big = run(write_spec("input: 8x8x8\nlayers:\n  - {kind: conv_transpose, out: 4, kernel: 100000000}\n", "big.yaml"))
     assert big.exit_code == 0
     layer = json.loads(big.stdout)["layers"][0]
     side = (8 - 1) * 1 + (100_000_000 - 1) + 1  # (H − 1)·S + D·(K − 1) + 1
@@ -101,31 +91,31 @@ def test_huge_transposed_stride_and_kernel_are_figures_not_hangs(spec):
 # --- the network's shape ---
 
 
-def test_a_network_that_expands_to_no_layer_is_one_located_line(spec):
-    message = one_line(run(spec("input: 8x8x3\nlayers: [{kind: relu, repeat: 0}]\n")))
+def test_a_network_that_expands_to_no_layer_is_one_located_line(write_spec):
+    message = one_line(run(write_spec("input: 8x8x3\nlayers: [{kind: relu, repeat: 0}]\n")))
     assert message.endswith(
         "spec.yaml:2: layers: it expands to no layer at all (every item is repeated 0 times); a network needs at"
         " least one\n"
     )
     block = "input: 8x8x3\nblocks:\n  b: {layers: [relu]}\nlayers: [{block: b, repeat: 0}]\n"
-    assert "expands to no layer" in one_line(run(spec(block, "block.yaml")))
+    assert "expands to no layer" in one_line(run(write_spec(block, "block.yaml")))
 
 
-def test_input_and_outputs_messages_say_what_is_wrong_once(spec):
-    message = one_line(run(spec("input: [8, 8]\nlayers: [relu]\n")))
+def test_input_and_outputs_messages_say_what_is_wrong_once(write_spec):
+    message = one_line(run(write_spec("input: [8, 8]\nlayers: [relu]\n")))
     assert message.endswith("spec.yaml:1: input: expected H×W×C, e.g. 224x224x3 or [224, 224, 3], got [8, 8]\n")
-    message = one_line(run(spec("input: 8x8x3\nlayers: [relu]\noutputs: []\n", "outs.yaml")))
+    message = one_line(run(write_spec("input: 8x8x3\nlayers: [relu]\noutputs: []\n", "outs.yaml")))
     assert "`outputs` is an empty list; name at least one layer" in message
 
 
-def test_many_outputs_are_each_listed_once(spec):
+def test_many_outputs_are_each_listed_once(write_spec):
     names = [f"l{i}" for i in range(2000)]
     layers = "".join(f"  - {{kind: identity, name: {n}, from: input}}\n" for n in names)
-    result = run(spec(f"input: 2x2x1\nlayers:\n{layers}outputs: [{', '.join(names)}]\n"))
+    result = run(write_spec(f"input: 2x2x1\nlayers:\n{layers}outputs: [{', '.join(names)}]\n"))
     assert result.exit_code == 0
     assert [o["name"] for o in json.loads(result.stdout)["outputs"]] == names
     twice = f"input: 2x2x1\nlayers:\n{layers}outputs: [l0, l1, l0]\n"
-    assert "'l0' is listed twice in `outputs`" in one_line(run(spec(twice, "twice.yaml")))
+    assert "'l0' is listed twice in `outputs`" in one_line(run(write_spec(twice, "twice.yaml")))
 
 
 # --- memory plan: chains of in-place layers ---
@@ -176,7 +166,7 @@ def test_an_in_place_layer_keeps_off_a_storage_read_later_or_holding_an_output()
 # --- YAML merge keys, defaults and block parameters ---
 
 
-def test_a_merge_key_is_overridden_by_the_mapping_s_own_keys_as_in_pyyaml(spec):
+def test_a_merge_key_is_overridden_by_the_mapping_s_own_keys_as_in_pyyaml(write_spec):
     text = (
         "input: 8x8x3\nlayers:\n"
         "  - &a {kind: conv, out: 8, kernel: 3, name: a1}\n"
@@ -198,15 +188,15 @@ def test_a_merge_key_is_overridden_by_the_mapping_s_own_keys_as_in_pyyaml(spec):
     layer = parse_network_text(nested).layers[2]
     assert (layer.name, layer.attrs["out"], layer.attrs["kernel"]) == ("top", 6, (5, 5))
     bad = "input: 8x8x3\nlayers:\n  - {<<: [1, 2], kind: relu}\n"
-    assert "`<<` merges a mapping or a list of mappings" in one_line(run(spec(bad, "bad.yaml")))
+    assert "`<<` merges a mapping or a list of mappings" in one_line(run(write_spec(bad, "bad.yaml")))
     twice = "input: 8x8x3\nlayers:\n  - &c {kind: conv, out: 8, kernel: 3, name: c1}\n  - {<<: *c, out: 16, out: 4}\n"
-    assert "duplicate key 'out'" in one_line(run(spec(twice)))
+    assert "duplicate key 'out'" in one_line(run(write_spec(twice)))
 
 
-def test_a_default_for_a_layer_s_own_key_says_so(spec):
-    message = one_line(run(spec("input: 8x8x3\ndefaults: {conv: {name: x}}\nlayers: [conv3-4]\n")))
+def test_a_default_for_a_layer_s_own_key_says_so(write_spec):
+    message = one_line(run(write_spec("input: 8x8x3\ndefaults: {conv: {name: x}}\nlayers: [conv3-4]\n")))
     assert "defaults.conv.name: `name` cannot have a default: each layer gives its own" in message
-    message = one_line(run(spec("input: 8x8x3\ndefaults: {conv: {kernl: 3}}\nlayers: [conv3-4]\n", "k.yaml")))
+    message = one_line(run(write_spec("input: 8x8x3\ndefaults: {conv: {kernl: 3}}\nlayers: [conv3-4]\n", "k.yaml")))
     assert message.endswith(
         "(did you mean 'kernel'?); known: out, kernel, stride, padding, dilation, groups, bias, activation\n"
     )
