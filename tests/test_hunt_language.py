@@ -211,3 +211,18 @@ def test_a_numeric_layer_name_passes_through_a_block_parameter():
     # a number that names no layer is still a plain number wherever it is not read as a layer
     text = "input: 8x8x3\nblocks:\n  a: {params: {s: required}, layers: [{kind: conv, out: s, kernel: 1}]}\n"
     assert parse_network_text(text + "layers: [{block: a, s: 5}]\n").layers[0].attrs["out"] == 5
+
+
+# --- nearest upsampling to a size: the documented rule, as ONNX Runtime computes it ---
+
+
+def test_nearest_upsampling_to_a_size_reads_the_documented_row(write_spec):
+    from netcalc.kinds.spatial import interpolation_taps
+
+    # ⌊i·size/out⌋ exactly: 23·14/46 = 7 (PyTorch's CPU kernel, in float32, reads 6 there), 61·2/122 = 1
+    assert interpolation_taps(14, 46, "nearest", False)[0][23] == 7
+    assert interpolation_taps(2, 122, "nearest", False)[0][61] == 1
+    pytest.importorskip("onnxruntime")
+    up = write_spec("input: 14x14x2\nlayers:\n  - {kind: upsample, name: up, mode: nearest, size: [46, 46]}\n")
+    result = CliRunner().invoke(cli, ["verify", up, "--against", "onnxruntime", "--format", "json"])
+    assert result.exit_code == 0 and json.loads(result.stdout)["ok"], result.output

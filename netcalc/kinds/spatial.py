@@ -226,7 +226,10 @@ def upsample_flops(attrs: Attrs, ins: tuple[Shape, ...], out: Shape) -> int:
 def interpolation_taps(size: int, out: int, mode: str, align_corners: bool) -> tuple[Any, Any, Any]:
     """Along one axis, output i = (1 − λ[i])·x[low[i]] + λ[i]·x[high[i]], PyTorch's F.interpolate rules (float64):
 
-    - nearest: low = high = ⌊i·size/out⌋ (exact integers), λ = 0;
+    - nearest: low = high = ⌊i·size/out⌋ (exact integers), λ = 0. This is PyTorch's documented rule and ONNX
+      Runtime's result; PyTorch's CPU kernel takes size/out in float32 and so reads one row or column lower at
+      some non-integer ratios (14 → 46: column 6 at 23, where ⌊23·14/46⌋ = 7). netcalc follows the exact rule,
+      which the value check against ONNX Runtime confirms (docs/verify.md);
     - bilinear: source s = i·(size − 1)/(out − 1) with align_corners (0 when out = 1), else
       max((i + ½)·size/out − ½, 0); low = ⌊s⌋, high = min(low + 1, size − 1), λ = s − low.
 
