@@ -5,6 +5,7 @@ exit 2."""
 from __future__ import annotations
 
 import json
+import math
 import subprocess
 import sys
 from itertools import pairwise
@@ -21,7 +22,9 @@ from netcalc.cli import cli
 HERE = Path(__file__).parent
 FIXTURES = HERE / "data" / "onnx"
 ORACLE = json.loads((HERE / "data" / "torchvision_figures.json").read_text())["models"]
-EXPORTS = sorted(p.stem for p in FIXTURES.glob("*.onnx") if not p.stem.endswith("_folded"))
+# other exports of a model (tools/make_onnx_fixtures.py VARIANTS), tested on their own below
+VARIANTS = ("_folded", "_dynamo", "_dynamic")
+EXPORTS = sorted(p.stem for p in FIXTURES.glob("*.onnx") if not p.stem.endswith(VARIANTS))
 FOLDED = sorted(p.stem for p in FIXTURES.glob("*_folded.onnx"))
 
 
@@ -55,6 +58,77 @@ def test_torchvision_export_gives_torchvisions_figures(name):
         oracle["macs"],
     )
     assert totals["partial"] is False
+
+
+def test_the_dynamo_exporters_unoptimised_resnet18_gives_torchvisions_figures():
+    # Constant value_ints, CastLike, and a zero bias made by Expand for each bias-free conv: no weights of its own
+    totals = summary_json(str(FIXTURES / "resnet18_dynamo.onnx"))["totals"]
+    oracle = ORACLE["resnet18"]
+    figures = (totals["params"], totals["buffers"], totals["macs"])
+    assert figures == (oracle["params"], oracle["buffers"], oracle["macs"])
+
+
+def test_shufflenet_with_dynamic_height_and_width_settles_every_chunk():
+    # 16 blocks whose chunk sizes come from shapes: one more settles per pass. Figures measured with PyTorch
+    # (forward hooks on every Conv2d and Linear of torchvision's shufflenet_v2_x1_0 at 1×3×224×224, bias
+    # excluded; sum of numel over parameters; BatchNorm running statistics)
+    path = str(FIXTURES / "shufflenet_v2_x1_0_dynamic.onnx")
+    totals = summary_json(path, "--input", "224x224x3", "--batch", "1")["totals"]
+    assert (totals["params"], totals["buffers"], totals["macs"]) == (2_278_604, 16_180, 144_907_992)
+
+
+def _model(nodes: list, initializers: list, out_shape: list[int], path: Path, opset: int = 18) -> str:
+    graph = helper.make_graph(
+        nodes,
+        "m",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 3, 8, 8])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, out_shape)],
+        initializers,
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)])
+    onnx.checker.check_model(model, full_check=True)
+    onnx.save(model, str(path))
+    return str(path)
+
+
+def _ones(name: str, *shape: int) -> onnx.TensorProto:
+    return helper.make_tensor(name, TensorProto.FLOAT, shape, [1.0] * math.prod(shape))
+
+
+def test_gelu_in_the_dynamo_exporters_order_is_one_gelu(tmp_path):
+    # 0.5 · x · (1 + erf(x/√2)) with ½ multiplied first, then x (PyTorch's dynamo exporter)
+    consts = [
+        helper.make_node("Constant", [], [name], value_float=value)
+        for name, value in (("r2", math.sqrt(2)), ("one", 1.0), ("half", 0.5))
+    ]
+    nodes = [
+        helper.make_node("Conv", ["x", "w"], ["c"]),
+        *consts,
+        helper.make_node("Div", ["c", "r2"], ["d"]),
+        helper.make_node("Erf", ["d"], ["e"]),
+        helper.make_node("Add", ["e", "one"], ["a"]),
+        helper.make_node("Mul", ["half", "a"], ["m"]),
+        helper.make_node("Mul", ["c", "m"], ["y"]),
+    ]
+    layers = summary_json(_model(nodes, [_ones("w", 8, 3, 3, 3)], [1, 8, 6, 6], tmp_path / "g.onnx"))["layers"]
+    assert [(layer["kind"], layer["params"]) for layer in layers] == [("conv", 8 * 3 * 3 * 3), ("gelu", 0)]
+
+
+def test_constant_ints_and_castlike_are_read(tmp_path):
+    # a Reshape's target as `value_ints`, and a conv bias cast onto the conv's own output type by CastLike
+    bias = helper.make_tensor("b", TensorProto.DOUBLE, [8, 1, 1], [float(i) for i in range(8)])
+    nodes = [
+        helper.make_node("Conv", ["x", "w"], ["c"]),
+        helper.make_node("CastLike", ["b", "c"], ["bc"]),
+        helper.make_node("Add", ["c", "bc"], ["cb"]),
+        helper.make_node("Constant", [], ["s"], value_ints=[1, -1]),
+        helper.make_node("Reshape", ["cb", "s"], ["f"]),
+        helper.make_node("Gemm", ["f", "fc"], ["y"], transB=1),
+    ]
+    initializers = [_ones("w", 8, 3, 3, 3), bias, _ones("fc", 10, 8 * 6 * 6)]
+    totals = summary_json(_model(nodes, initializers, [1, 10], tmp_path / "c.onnx"))["totals"]
+    assert totals["params"] == (8 * 3 * 3 * 3 + 8) + 10 * 8 * 6 * 6  # conv with its bias, fc without one
+    assert totals["macs"] == 6 * 6 * 8 * 27 + 10 * 288
 
 
 def per_use_initializer_elements(path: Path) -> int:

@@ -75,6 +75,34 @@ def export(name: str, options: dict[str, object], folded: bool) -> Path:
     return path
 
 
+# Exports other than the default one, each a way real models arrive: (model, file suffix, torch.onnx.export options)
+VARIANTS = (
+    # dynamic N, H and W: ShuffleNetV2's chunk sizes are computed from shapes, one more block settled per pass
+    (
+        "shufflenet_v2_x1_0",
+        "dynamic",
+        {"dynamo": False, "opset_version": 17, "do_constant_folding": False,
+         "dynamic_axes": {"input": {0: "N", 2: "H", 3: "W"}, "output": {0: "N"}}},
+    ),
+    # the dynamo exporter, unoptimised: Constant value_ints, CastLike, and zero conv biases made by Expand
+    ("resnet18", "dynamo", {"dynamo": True, "optimize": False, "opset_version": 18}),
+)
+
+
+def export_variant(name: str, suffix: str, options: dict[str, object]) -> Path:
+    model = build(name, MODELS.get(name, {})).eval()
+    path = OUT / f"{name}_{suffix}.onnx"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(model, (torch.zeros(1, 3, 224, 224),), str(path), input_names=["input"],
+                          output_names=["output"], **options)
+    stripped = strip(onnx.load(str(path)))  # the dynamo exporter may write the weights beside it: read back in
+    stripped.doc_string = f"torchvision {name} ({suffix} export), weights stripped by tools/make_onnx_fixtures.py"
+    onnx.save(stripped, str(path))
+    Path(f"{path}.data").unlink(missing_ok=True)
+    return path
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("names", nargs="*", help="models to export (default: all of the oracle's)")
@@ -84,6 +112,10 @@ def main(argv: list[str] | None = None) -> int:
     for name in args.names or [n for n, options in MODELS.items() if not options.get("train")]:
         for folded in (False, True) if name in FOLDED else (False,):
             path = export(name, MODELS.get(name, {}), folded)
+            print(f"{path.name}: {path.stat().st_size / 1024:.0f} KiB", flush=True)
+    for name, suffix, options in VARIANTS:
+        if not args.names or name in args.names:
+            path = export_variant(name, suffix, options)
             print(f"{path.name}: {path.stat().st_size / 1024:.0f} KiB", flush=True)
     return 0
 

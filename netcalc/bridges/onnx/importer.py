@@ -172,6 +172,9 @@ class OnnxModel:
     shapes: dict[str, tuple[int, ...]]
 
 
+PLUMBING_PASSES = 64
+
+
 def read_model(path: str | Path, *, input_shape: Shape | None = None, batch: int | None = None) -> OnnxModel:
     """Load `path`, bind the input's symbolic dimensions and infer every value's shape."""
     onnx = require("onnx", "reading an ONNX model")
@@ -210,7 +213,9 @@ def read_model(path: str | Path, *, input_shape: Shape | None = None, batch: int
         dim.Clear()
         dim.dim_value = value
     shapes = infer_shapes(onnx, model, path)
-    for _ in range(8):  # sizes computed from shapes (torch's chunk, a shuffle's reshape) become constants
+    # sizes computed from shapes (torch's chunk, a shuffle's reshape) become constants; each pass settles at least
+    # the next link of a chain of them (ShuffleNetV2 with dynamic H, W has 16), within a bound
+    for _ in range(PLUMBING_PASSES):
         try:
             changed = _materialize_constants(model, shapes, inputs[0].name, tuple(bound))
         except NetcalcError:
@@ -289,8 +294,12 @@ class _Importer:
         numpy_helper = require("onnx", "reading an ONNX model").numpy_helper
         for tensor in model.onnx_model.graph.initializer:
             self.values[tensor.name] = Const(tuple(tensor.dims), _tensor_data(tensor, numpy_helper))
+        # value name -> the operator that makes it (a bias broadcast by Expand holds no weights)
+        self.made_by: dict[str, str] = {out: n.op_type for n in model.onnx_model.graph.node for out in n.output}
         for node in model.onnx_model.graph.node:
-            for name in node.input:
+            # CastLike reads its second input for the element type only, not its values
+            inputs = node.input[:1] if node.op_type == "CastLike" else node.input
+            for name in inputs:
                 self.readers[name] += 1
         for output in model.onnx_model.graph.output:
             self.readers[output.name] += 1
@@ -578,8 +587,15 @@ def _fold_constant(imp: _Importer, node: Any) -> bool:
         from onnx import numpy_helper
 
         tensor = _attr(node, "value")
-        if tensor is None:
-            raise imp.fail("only Constant nodes with a `value` tensor are supported")
+        if tensor is None:  # the other forms a constant may take (PyTorch's dynamo exporter writes `value_ints`)
+            for name in ("value_ints", "value_int", "value_floats", "value_float"):
+                given = _attr(node, name)
+                if given is not None:
+                    dtype = np.int64 if name.startswith("value_int") else np.float32
+                    array = np.asarray(given, dtype=dtype)
+                    imp.values[node.output[0]] = Const(tuple(array.shape), array)
+                    return True
+            raise imp.fail("only Constant nodes with a tensor, integer(s) or float(s) value are supported")
         if math.prod(tensor.dims) > LARGE:  # a weight: its data was dropped on reading, its shape is enough
             imp.values[node.output[0]] = Const(tuple(tensor.dims), None)
             return True
@@ -863,12 +879,25 @@ def _weight(
         if optional:
             return False
         raise imp.fail(f"its {what} (input {i}) is missing")
+    if optional and _computed_zeros(imp, node.input[i], value):
+        return False  # PyTorch's dynamo exporter gives a bias-free conv a bias of zeros made by Expand: no weights
     if not isinstance(value, Const):
         raise imp.fail(f"its {what} (input {i}, '{node.input[i]}') must be a constant")
     if value.shape != tuple(expected):
         because = f" ({why})" if why else ""
         raise imp.fail(f"{what} '{node.input[i]}' has shape {list(value.shape)}; expected {list(expected)}{because}")
     return True
+
+
+def _computed_zeros(imp: _Importer, name: str, value: Value) -> bool:
+    """`value` is zeros broadcast by an Expand in the graph: no array of weights (a zero bias the model holds, as
+    torchvision's initialisation makes, is a Constant or an initializer of its full shape, and counts)."""
+    return (
+        imp.made_by.get(name) == "Expand"
+        and isinstance(value, Const)
+        and value.value is not None
+        and not np.asarray(value.value).any()
+    )
 
 
 @converter("Conv", 1, 11, 22)
@@ -1206,6 +1235,16 @@ def dropout(imp: _Importer, node: Any) -> None:
     imp.emit(node, "dropout", [x], p=_float(ratio))
 
 
+@converter("CastLike", 15, 19, 21)
+def cast_like(imp: _Importer, node: Any) -> None:
+    """A value cast to another's element type: the same tensor or constant for the analysis (PyTorch's dynamo
+    exporter casts batch norm's epsilon so)."""
+    value = imp.value(node, 0)
+    if value is None:
+        raise imp.fail("it has no input")
+    imp.alias(node, value)
+
+
 @converter("Identity", 1, 13, 14, 16, 19, 21)
 def identity(imp: _Importer, node: Any) -> None:
     value = imp.value(node, 0)
@@ -1507,9 +1546,18 @@ def mul(imp: _Importer, node: Any) -> None:
             layer.scope, layer.op = _scope_and_op(node.name, imp.index, node.op_type)
             imp.alias(node, gate)
             return
+    # 0.5·x·(1 + erf(x/√2)) in either order of its two products: x first (PyTorch's legacy exporter) or ½ first
+    # (its dynamo exporter)
     for x, g, _ in ((a, b, 1), (b, a, 0)):
-        if isinstance(g, Pending) and g.pattern == "gelu" and g.info["step"] == "1+erf" and g.source == x:
+        step = g.info["step"] if isinstance(g, Pending) and g.pattern == "gelu" else None
+        if step == "1+erf" and g.source == x:
             imp.alias(node, replace(g, info={"step": "x(1+erf)"}))
+            return
+        if step == "1+erf" and _is_scalar(x, 0.5):
+            imp.alias(node, replace(g, info={"step": "(1+erf)/2"}))
+            return
+        if step == "(1+erf)/2" and g.source == x:
+            imp.emit(node, "gelu", [x])
             return
         if isinstance(x, Pending) and x.pattern == "gelu" and x.info["step"] == "x(1+erf)" and _is_scalar(g, 0.5):
             imp.emit(node, "gelu", [x.source])
