@@ -53,7 +53,7 @@ def analyze_file(
 
     `input_shape` overrides the spec's input, as `--input` does: (H, W, C) or text such as `320x320x3`.
     """
-    network = load_network(path, input_shape=input_shape)
+    network = load_network(path, input_shape=input_shape, batch=batch if isinstance(batch, int) else None)
     return analyze_network(network, batch=batch, dtype=dtype, strict=strict, optimizer=optimizer)
 
 

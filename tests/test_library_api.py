@@ -263,3 +263,13 @@ def test_the_library_reads_a_yaml_spec_without_onnx_or_numpy() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT)
     assert out.stdout.split() == ["False", "False"]
+
+
+def test_an_onnx_model_with_a_symbolic_batch_takes_the_analysis_batch():
+    # PyTorch's dynamic export of shufflenet_v2_x1_0: 2,278,604 params and 144,907,992 MACs per sample, measured
+    # with PyTorch (tests/test_onnx_import.py); the batch binds the symbolic N and multiplies the MACs
+    path = Path(__file__).parent / "data" / "onnx" / "shufflenet_v2_x1_0_dynamic.onnx"
+    report = netcalc.analyze_file(path, batch=8, input_shape="224x224x3")
+    assert (report.totals.params, report.totals.macs) == (2_278_604, 8 * 144_907_992)
+    with pytest.raises(NetcalcError, match="dimension N \\(batch\\) of input 'input' is symbolic"):
+        netcalc.load_network(path, input_shape="224x224x3")

@@ -50,9 +50,10 @@ INCLUDE_SUFFIXES = (".yaml", ".yml")
 REQUIRED_PARAM = "required"
 
 
-def load_network(path: str | Path, *, input_shape: Shape | str | None = None) -> Network:
+def load_network(path: str | Path, *, input_shape: Shape | str | None = None, batch: int | None = None) -> Network:
     """The network a spec file (or an ONNX model, as every command reads one) describes; `input_shape`
-    (H, W, C, or text such as `224x224x3`) overrides the spec's `input`."""
+    (H, W, C, or text such as `224x224x3`) overrides the spec's `input`; `batch` binds an ONNX model's symbolic
+    batch dimension (the figures are per sample all the same: the analysis multiplies by its own batch)."""
     if not isinstance(path, (str, os.PathLike)):
         raise SpecError(f"expected a file path (str or pathlib.Path), got {_describe(path)}")
     input_shape = _given_shape(input_shape)
@@ -61,7 +62,7 @@ def load_network(path: str | Path, *, input_shape: Shape | str | None = None) ->
     if is_onnx_path(path):
         from netcalc.bridges.onnx.importer import load_onnx_network
 
-        return load_onnx_network(path, input_shape=input_shape)
+        return load_onnx_network(path, input_shape=input_shape, batch=batch)
     return parse_network(load_yaml_file(path), str(path), input_shape=input_shape)
 
 
