@@ -118,3 +118,26 @@ def test_junit_names_a_minimum_with_greater_or_equal(budget):
     (case,) = ElementTree.fromstring(result.stdout).findall("testsuite/testcase")
     assert case.get("name") == "total.min_receptive_field >= 64"
     assert case.find("failure").get("type") == "BudgetExceeded"
+
+
+def test_memory_from_known_shapes_and_fields_that_avoid_the_unknown_layer_are_checked_as_usual(write_spec, budget):
+    # the unknown layer's output shape is given, so activation memory is exact: side 8·8·2 + c 8·8·4 + mystery
+    # 8·8·4 float32 values = 4·(128 + 256 + 256) = 2,560 B; `side` (a 3×3 conv on the input) does not pass through
+    # `mystery`, so its field, 3, is exact; the total field (the outputs' smaller) and params stay unknown
+    path = write_spec(
+        SPEC.replace("layers:\n", "layers:\n  - {kind: conv, name: side, from: input, out: 2, kernel: 3, padding: 1}\n")
+        + "outputs: [side, mystery]\n",
+        "two.yaml",
+    )
+    limits = (
+        "total: {activation_memory: 4KiB, min_receptive_field: 3, params: 1M}\n"
+        "layers: {side: {min_receptive_field: 3}}\n"
+    )
+    result = invoke("check", path, "--budget", budget(limits), "--format", "json")
+    findings = {(f["scope"], f["figure"]): f for f in json.loads(result.stdout)["findings"]}
+    memory = findings[("total", "activation_memory")]
+    assert (memory["status"], memory["actual"]) == ("passed", 4 * (128 + 256 + 256))
+    assert findings[("total", "min_receptive_field")]["status"] == "unknown"  # `mystery` is an output: not known
+    assert findings[("total", "params")]["status"] == "unknown"
+    side = [f for (scope, figure), f in findings.items() if figure == "min_receptive_field" and scope != "total"]
+    assert [(f["layer"], f["status"], f["actual"]) for f in side] == [("side", "passed", 3)]

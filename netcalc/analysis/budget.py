@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from netcalc.analysis.report import BYTE_NAMES, FIGURE_NAMES, LayerRow, Report
+from netcalc.analysis.report import BYTE_NAMES, FIGURE_NAMES, PARTIAL_FIGURES, LayerRow, Report
 from netcalc.errors import Location, NetcalcError, did_you_mean, excerpt
 from netcalc.language.yamlload import load_yaml_file
 from netcalc.network import Network
@@ -231,18 +231,22 @@ def check_budget(report: Report, budget: Budget) -> tuple[Finding, ...]:
     downstream: set[str] | None = None
     for limit in budget.limits:
         field = FIGURES[limit.figure]
+        # a figure an `unknown` layer leaves a lower bound (PARTIAL_FIGURES), or a field that passes through one
+        counts_unknown = limit.figure in PARTIAL_FIGURES
+        if field == "receptive_field" and downstream is None:
+            downstream = _downstream_of_unknown(report)
+        unsure = downstream if field == "receptive_field" and downstream is not None else set()
         if limit.scope == "total":
             actual = getattr(report.totals, field)
-            findings.append(Finding(limit, actual, None, limit.file, limit.line, report.totals.partial))
+            partial = (counts_unknown and report.totals.partial) or any(n in unsure for n in report.output_names)
+            findings.append(Finding(limit, actual, None, limit.file, limit.line, partial))
             continue
         rows = _rows(report, limit, cache)
         if not rows:
             continue
-        if field == "receptive_field" and downstream is None:
-            downstream = _downstream_of_unknown(report)
-        unsure = downstream if field == "receptive_field" and downstream is not None else set()
-
-        every = [_layer_finding(report, limit, row, row.partial or row.name in unsure) for row in rows]
+        every = [
+            _layer_finding(report, limit, row, (counts_unknown and row.partial) or row.name in unsure) for row in rows
+        ]
         unsettled = [f for f in every if not f.passed]  # exceeded, or unknown: each is listed
         closest = min if limit.lower else max
         findings += unsettled or [closest(every, key=lambda f: f.actual)]

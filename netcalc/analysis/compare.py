@@ -7,18 +7,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from netcalc.analysis.report import FIGURE_NAMES, Report
+from netcalc.analysis.report import FIGURE_NAMES, PARTIAL_FIGURES, Report
 from netcalc.errors import NetcalcError, did_you_mean
 from netcalc.shapes import Shape
 
 FIGURES = FIGURE_NAMES  # column name -> the Totals field it shows
 RATIO_COLUMNS = (*FIGURES, "depth")
 SORT_COLUMNS = ("label", "input", *RATIO_COLUMNS)
-# the columns a layer of kind `unknown` (counted as 0) makes lower bounds: what depends on its parameters or its
-# work; activation and peak memory come from the output shapes, which are known
-PARTIAL_COLUMNS = frozenset(
-    {"params", "macs", "flops", "param_memory", "backward_macs", "saved_memory", "training_memory", "depth"}
-)
+PARTIAL_COLUMNS = PARTIAL_FIGURES | {"depth"}  # the columns a layer of kind `unknown` makes lower bounds
 
 
 @dataclass(frozen=True)

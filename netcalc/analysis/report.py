@@ -44,6 +44,12 @@ FIGURE_NAMES: dict[str, str] = {
     "receptive_field": "receptive_field",
 }
 BYTE_NAMES = frozenset({"activation_memory", "param_memory", "peak_memory", "saved_memory", "training_memory"})
+# the figures a layer of kind `unknown` (counted as 0) makes lower bounds: what depends on its parameters or its
+# work; activation and peak memory come from the output shapes, which are known, and a receptive field is not
+# known at all past such a layer
+PARTIAL_FIGURES = frozenset(
+    {"params", "macs", "flops", "param_memory", "backward_macs", "saved_memory", "training_memory"}
+)
 
 CONVENTIONS = {
     "params": "weights + biases + batch-norm scale and shift; running statistics are `buffers`",
