@@ -6,9 +6,11 @@ Pure arithmetic over the kinds' rules: no NumPy, no printing.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any, NamedTuple
 
 from netcalc.analysis.field import INPUT_FIELD, Field, merge
+from netcalc.analysis.layout import storages
 from netcalc.analysis.memory import OPTIMIZER_STATE, Backward, Step, backward_memory, live_bytes, training_state
 from netcalc.analysis.report import DTYPE_BYTES, LayerRow, Report
 from netcalc.errors import NetcalcError, ShapeError, SpecError, excerpt
@@ -69,12 +71,14 @@ def analyze_network(
         fields[layer.name] = field
         out_bytes = batch * numel(f.out) * size
         saved_extra = extra_bytes(f.saved.extras, batch, size)
-        storage, inference_storage = kind.storage_in(True), kind.storage_in(False)
-        steps.append(Step(layer.name, layer.inputs, storage, out_bytes, f.saved, saved_extra, f.params))
-        inference_steps.append(
-            Step(layer.name, layer.inputs, inference_storage, out_bytes, f.saved, saved_extra, f.params)
-        )
+        steps.append(Step(layer.name, layer.inputs, kind.storage_in(True), out_bytes, f.saved, saved_extra, f.params))
+        inference_steps.append(replace(steps[-1], storage=kind.storage_in(False)))
         forwards.append(_Forward(f, notes, field, field_note, out_bytes))
+    # a flatten of a view with gaps (a crop, a subsample) copies (netcalc.analysis.layout)
+    for plan, train in ((steps, True), (inference_steps, False)):
+        for i, storage in enumerate(storages(network.layers, shapes, train)):
+            if storage != plan[i].storage:
+                plan[i] = replace(plan[i], storage=storage)
     outputs = network.outputs
     input_bytes = batch * numel(network.input_shape) * size
     live = live_bytes(inference_steps, outputs, input_bytes)

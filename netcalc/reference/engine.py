@@ -333,9 +333,15 @@ def live_nbytes(arrays: Iterator[np.ndarray] | list[np.ndarray]) -> int:
 def inference_overwrites(network: Network) -> dict[int, int]:
     """Layer index → the input it writes over at inference, as the analysis plans it (PyTorch's in-place ReLU
     and `out += x`): running them so is what lets the measured peak equal the analysed one."""
+    from netcalc.analysis.layout import storages
     from netcalc.analysis.memory import Step, storage_plan
 
-    steps = [Step(layer.name, layer.inputs, REGISTRY[layer.kind].storage_in(False), 0) for layer in network.layers]
+    shapes: dict[str, Shape] = {INPUT: network.input_shape}
+    for layer in network.layers:  # each kind's own shape rule, as the analysis applies it
+        kind = REGISTRY[layer.kind]
+        shapes[layer.name] = kind.output_shape(layer.attrs, tuple(shapes[name] for name in layer.inputs))
+    kinds = storages(network.layers, shapes, train=False)  # a flatten of a view with gaps copies, as here
+    steps = [Step(layer.name, layer.inputs, storage, 0) for layer, storage in zip(network.layers, kinds)]
     return storage_plan(steps, network.outputs).overwrites
 
 
