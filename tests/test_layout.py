@@ -62,3 +62,19 @@ def test_an_in_place_relu_writes_over_the_flattens_copy(write_spec):
     path = write_spec("input: 8x8x3\nlayers:\n  - {kind: crop, size: [6, 5]}\n  - flatten\n  - {kind: relu, name: r}\n")
     expected = 6 * 5 * 3 * F32
     assert verify(path)["layers"][2]["live_bytes"] == {"analysed": expected, "measured": expected, "ok": True}
+
+
+@pytest.mark.parametrize("align", ["false", "true"])
+def test_bilinear_resizing_to_the_same_size_reads_one_input(write_spec, align):
+    # after a 1×1 conv of stride 2 (field 1, jump 2), a bilinear resize from 2×2 to 2×2 reads input i alone for
+    # output i (source (i + ½)·2/2 − ½ = i, or i·1/1 with corners aligned: λ = 0), so the field stays 1, jump 2;
+    # verify --receptive-field measures that support
+    path = write_spec(
+        "input: 4x4x1\nlayers:\n  - {kind: conv, out: 1, kernel: 1, stride: 2}\n"
+        f"  - {{kind: upsample, name: up, mode: bilinear, size: [2, 2], align_corners: {align}}}\n"
+    )
+    result = CliRunner().invoke(cli, ["verify", path, "--receptive-field", "--format", "json"])
+    assert result.exit_code == 0, result.output
+    summary = CliRunner().invoke(cli, ["summary", path, "--format", "json"])
+    field = json.loads(summary.stdout)["layers"][1]["receptive_field"]
+    assert (field["size"], field["jump"]) == ([1, 1], [2, 2])

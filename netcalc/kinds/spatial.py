@@ -384,7 +384,7 @@ def subsample_geometry(attrs: Attrs, ins: tuple[Shape, ...], out: Shape) -> tupl
 def resize_window(size: int, out: int, mode: str, align_corners: bool) -> Window:
     """Output o reads around (o + ½)·H/O − ½ (one input for nearest, two neighbours for bilinear); with
     align_corners around o·(H − 1)/(O − 1)."""
-    span = Fraction(0 if mode == "nearest" else 1)
+    span = Fraction(0 if mode == "nearest" or size == out else 1)  # to the same size, bilinear's λ is 0: one input
     if align_corners and mode == "bilinear":
         return Window(span, Fraction(size - 1, max(1, out - 1)), Fraction(0))
     return Window(span, Fraction(size, out), (Fraction(size, out) - 1) / 2)
