@@ -343,3 +343,25 @@ def test_options_without_effect_against_onnxruntime_are_refused(write_spec, opti
     assert result.exit_code == 2
     lines = result.output.strip().splitlines()
     assert len(lines) == 1 and named in lines[-1] and "no effect" in lines[-1], result.output
+
+
+def test_a_ceil_mode_max_pool_is_exported_as_the_padding_it_amounts_to(write_spec):
+    # 9 rows, kernel 4, stride 4, padding 2, ceil_mode: PyTorch gives 3 rows (the 4th window would start at row
+    # 12 of the padded 13, past the input and the left padding), and so does ONNX Runtime's kernel, but ONNX's
+    # shape inference says 4, so a graph adding the pool's output to a 3-row tensor was refused; written as
+    # floor mode over the padding, every part of ONNX reads 3
+    spec = write_spec(
+        "input: 9x4x1\nlayers:\n  - {kind: maxpool, name: m, kernel: 4, padding: 2, ceil_mode: true}\n"
+        "  - {kind: conv, name: c, out: 1, kernel: 3, padding: same, bias: false}\n"
+        "  - {kind: add, name: s, from: [c, m, m]}\n"
+    )
+    result = invoke("verify", spec, "--against", "onnxruntime", "--format", "json")
+    assert result.exit_code == 0, result.output
+    assert all(layer["ok"] and layer["shape_ok"] for layer in json.loads(result.output)["layers"])
+    # the exported pool: floor mode, the padding it amounts to (here none beyond the given 2: 13 − 4 = 9 = 2·4 + 1)
+    from netcalc.bridges.onnx.exporter import export_network
+    from netcalc.language.spec import load_network
+
+    pool = next(n for n in export_network(load_network(spec), weights="zeros").graph.node if n.op_type == "MaxPool")
+    attributes = {a.name: list(a.ints) if a.ints else a.i for a in pool.attribute}
+    assert (attributes["ceil_mode"], attributes["pads"]) == (0, [2, 2, 2, 2])

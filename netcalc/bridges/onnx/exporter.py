@@ -298,7 +298,25 @@ def _window(site: Site) -> dict[str, Any]:
 
 @exporter("maxpool")
 def _maxpool(g: Graph, site: Site) -> str:
-    return g.node("MaxPool", site.inputs, site.name, **_window(site))
+    return g.node("MaxPool", site.inputs, site.name, **_ceil_as_padding(site, _window(site)))
+
+
+def _ceil_as_padding(site: Site, window: dict[str, Any]) -> dict[str, Any]:
+    """A max pool's ceil_mode written as the padding it amounts to at the end of each axis (padding never wins a
+    max): ONNX's shape inference and ONNX Runtime's kernel disagree on some ceil_mode sizes (9 rows, kernel 4,
+    padding 2: 4 against 3), while floor mode over the padded extent is one rule for all. Kept as ceil_mode
+    when the padding would reach a kernel's size, which ONNX refuses."""
+    if not window["ceil_mode"]:
+        return window
+    pads = list(window["pads"])
+    for axis, (size, out) in enumerate(zip(site.in_shapes[0][:2], site.out_shape[:2])):
+        kernel, stride = window["kernel_shape"][axis], window["strides"][axis]
+        extra = max(0, (out - 1) * stride + kernel - (size + pads[axis] + pads[axis + 2]))
+        padded = size + pads[axis] + pads[axis + 2] + extra
+        if pads[axis + 2] + extra >= kernel or (padded - kernel) // stride + 1 != out:
+            return window
+        pads[axis + 2] += extra
+    return {**window, "pads": pads, "ceil_mode": 0}
 
 
 @exporter("avgpool")
