@@ -226,3 +226,11 @@ def test_nearest_upsampling_to_a_size_reads_the_documented_row(write_spec):
     up = write_spec("input: 14x14x2\nlayers:\n  - {kind: upsample, name: up, mode: nearest, size: [46, 46]}\n")
     result = CliRunner().invoke(cli, ["verify", up, "--against", "onnxruntime", "--format", "json"])
     assert result.exit_code == 0 and json.loads(result.stdout)["ok"], result.output
+
+
+def test_a_split_into_more_parts_than_its_chunks_fill_says_so(write_spec):
+    # 6 channels in `parts: 4` of ⌈6/4⌉ = 2: parts 0–2 take all 6 and part 3 is left empty (torch.chunk gives 3)
+    text = "input: 8x8x6\nlayers:\n  - {kind: channel_split, name: s, parts: 4}\n  - {kind: concat, from: [s.0, s.1]}\n"
+    message = one_line(run(write_spec(text)))
+    assert "spec.yaml:3: layer 's.3': channel_slice [6, 6) is empty" in message
+    assert "torch.chunk would return fewer parts here" in message

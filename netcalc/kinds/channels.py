@@ -22,6 +22,12 @@ def _with_channels(shape: Shape, count: int) -> Shape:
 
 def slice_output_shape(attrs: Attrs, ins: tuple[Shape, ...]) -> Shape:
     c, start, end = channels(ins[0]), attrs["start"], attrs["end"]
+    if start == end == c:  # the last part of a `channel_split` into more parts than its chunks fill
+        raise ShapeError(
+            f"channel_slice [{c}, {c}) is empty: no channel of {format_shape(ins[0])} is left for it (a channel_split"
+            " into `parts: n` takes ⌈C/n⌉ channels a part, as torch.chunk, and torch.chunk would return fewer parts"
+            " here; give `parts` that leave every part a channel, or `sizes: [...]`)"
+        )
     if not start < end <= c:
         raise ShapeError(
             f"channel_slice [{start}, {end}) must lie within the {c} channels of {format_shape(ins[0])}, "
