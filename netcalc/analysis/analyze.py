@@ -6,7 +6,6 @@ Pure arithmetic over the kinds' rules: no NumPy, no printing.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import replace
 from typing import Any, NamedTuple
 
 from netcalc.analysis.field import INPUT_FIELD, Field, merge
@@ -52,6 +51,7 @@ def analyze_network(
     fields: dict[str, Field] = {INPUT: INPUT_FIELD}
     feeding = feeding_outputs(network)
     forwards: list[_Forward] = []
+    memory: list[tuple] = []  # each layer's (name, inputs, output bytes, saved, extra bytes, parameters)
     steps: list[Step] = []
     inference_steps: list[Step] = []
     known: dict[Any, _Figures] = {}
@@ -71,14 +71,13 @@ def analyze_network(
         fields[layer.name] = field
         out_bytes = batch * numel(f.out) * size
         saved_extra = extra_bytes(f.saved.extras, batch, size)
-        steps.append(Step(layer.name, layer.inputs, kind.storage_in(True), out_bytes, f.saved, saved_extra, f.params))
-        inference_steps.append(replace(steps[-1], storage=kind.storage_in(False)))
+        memory.append((layer.name, layer.inputs, out_bytes, f.saved, saved_extra, f.params))
         forwards.append(_Forward(f, notes, field, field_note, out_bytes))
-    # a flatten of a view with gaps (a crop, a subsample) copies (netcalc.analysis.layout)
+    # how each output is stored, in training and at inference; a flatten of a view with gaps (a crop, a subsample)
+    # is a copy (netcalc.analysis.layout), so the storages wait for every shape
     for plan, train in ((steps, True), (inference_steps, False)):
-        for i, storage in enumerate(storages(network.layers, shapes, train)):
-            if storage != plan[i].storage:
-                plan[i] = replace(plan[i], storage=storage)
+        stored = storages(network.layers, shapes, train)
+        plan += [Step(name, ins, storage, *rest) for (name, ins, *rest), storage in zip(memory, stored)]
     outputs = network.outputs
     input_bytes = batch * numel(network.input_shape) * size
     live = live_bytes(inference_steps, outputs, input_bytes)
