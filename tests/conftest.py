@@ -27,6 +27,17 @@ def row(report: Report, name: str) -> LayerRow:
     raise KeyError(f"no layer {name!r}; layers: {[r.name for r in report.layers]}")
 
 
+# a network with a layer of kind `unknown` (counted 0, so its figures and the totals are lower bounds): c, a 1×1
+# conv 3→4 on 8×8 (params 3·4 + 4, MACs 8·8·4·3), then `mystery`
+UNKNOWN_SPEC = """\
+name: unkb
+input: 8x8x3
+layers:
+  - {kind: conv, name: c, out: 4, kernel: 1}
+  - {kind: unknown, name: mystery, op: HugeOp, shape: [8, 8, 4]}
+"""
+
+
 @pytest.fixture
 def write_spec(tmp_path):
     """Write YAML text to a file in tmp_path and return its path as a string."""

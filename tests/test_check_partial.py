@@ -10,15 +10,10 @@ import pytest
 from click.testing import CliRunner
 
 from netcalc.cli import cli
+from tests.conftest import UNKNOWN_SPEC
 
 # c: 1×1 conv 3→4 on 8×8 (params 3·4 + 4 = 16, MACs 8·8·4·3 = 768); `mystery` is of kind unknown (counts 0)
-SPEC = """\
-name: unkb
-input: 8x8x3
-layers:
-  - {kind: conv, name: c, out: 4, kernel: 1}
-  - {kind: unknown, name: mystery, op: HugeOp, shape: [8, 8, 4]}
-"""
+SPEC = UNKNOWN_SPEC
 C_PARAMS = 3 * 4 + 4
 C_MACS = 8 * 8 * 4 * 3
 

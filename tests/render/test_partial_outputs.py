@@ -11,14 +11,9 @@ import pytest
 from click.testing import CliRunner
 
 from netcalc.cli import cli
+from tests.conftest import UNKNOWN_SPEC
 
-UNKNOWN = """\
-name: unkb
-input: 8x8x3
-layers:
-  - {kind: conv, name: c, out: 4, kernel: 1}
-  - {kind: unknown, name: mystery, op: HugeOp, shape: [8, 8, 4]}
-"""
+UNKNOWN = UNKNOWN_SPEC
 ZERO = "name: zero\ninput: 4x4x1\nlayers:\n  - relu\n"
 # c: 1×1 conv 3→4 on 8×8: params 3·4 + 4, FLOPs 2·(8·8·4·3) + bias 8·8·4
 C_PARAMS = 3 * 4 + 4
